@@ -1,0 +1,325 @@
+//! Who the client is and what it asked for, believing `X-Forwarded-*` only
+//! from configured trusted proxies, and what we tell the upstream about it.
+
+use std::net::IpAddr;
+
+use http::header::{HeaderMap, HeaderName, HeaderValue, HOST};
+use ipnet::IpNet;
+
+use crate::origin::Scheme;
+
+pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies {
+    nets: Vec<IpNet>,
+}
+
+impl TrustedProxies {
+    pub fn new(nets: Vec<IpNet>) -> TrustedProxies {
+        TrustedProxies { nets }
+    }
+
+    pub fn nets(&self) -> &[IpNet] {
+        &self.nets
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.nets.iter().any(|n| n.contains(&ip))
+    }
+}
+
+/// The request as the client saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientView<'a> {
+    /// The TCP peer (a proxy or the client itself).
+    pub peer: Option<IpAddr>,
+    pub peer_trusted: bool,
+    /// https when our listener is TLS, or a trusted proxy says so.
+    pub scheme: Scheme,
+    /// The host the client addressed: a trusted proxy's `X-Forwarded-Host`,
+    /// else `Host` (or the HTTP/2 authority).
+    pub host: Option<&'a [u8]>,
+}
+
+impl<'a> ClientView<'a> {
+    pub fn new(
+        trusted: &TrustedProxies,
+        peer: Option<IpAddr>,
+        tls: bool,
+        headers: &'a HeaderMap,
+        authority: Option<&'a str>,
+    ) -> ClientView<'a> {
+        let peer = peer.map(|p| p.to_canonical());
+        let peer_trusted = peer.is_some_and(|p| trusted.contains(p));
+        let own_scheme = if tls { Scheme::Https } else { Scheme::Http };
+        let own_host = headers
+            .get(HOST)
+            .map(HeaderValue::as_bytes)
+            .or(authority.map(str::as_bytes));
+        if !peer_trusted {
+            return ClientView {
+                peer,
+                peer_trusted,
+                scheme: own_scheme,
+                host: own_host,
+            };
+        }
+        let scheme = match first_token(headers, &X_FORWARDED_PROTO) {
+            Some(p) if p.eq_ignore_ascii_case(b"https") => Scheme::Https,
+            Some(p) if p.eq_ignore_ascii_case(b"http") => Scheme::Http,
+            _ => own_scheme,
+        };
+        let host = first_token(headers, &X_FORWARDED_HOST).or(own_host);
+        ClientView {
+            peer,
+            peer_trusted,
+            scheme,
+            host,
+        }
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.scheme == Scheme::Https
+    }
+
+    /// The real client address: from a trusted peer, the right-most entry of
+    /// `X-Forwarded-For` that is not itself a trusted proxy (what nginx's
+    /// `real_ip_recursive` does); otherwise the peer.
+    pub fn client_ip(&self, trusted: &TrustedProxies, headers: &HeaderMap) -> Option<IpAddr> {
+        if !self.peer_trusted {
+            return self.peer;
+        }
+        let mut client = self.peer;
+        let hops: Vec<&[u8]> = headers
+            .get_all(&X_FORWARDED_FOR)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+            .collect();
+        for hop in hops.into_iter().rev() {
+            let Some(ip) = parse_ip(trim(hop)) else {
+                break;
+            };
+            client = Some(ip);
+            if !trusted.contains(ip) {
+                break;
+            }
+        }
+        client
+    }
+}
+
+/// What the upstream is told about the client. `None` removes the header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamForwarding {
+    pub x_forwarded_for: Option<HeaderValue>,
+    pub x_forwarded_proto: HeaderValue,
+    pub x_forwarded_host: Option<HeaderValue>,
+    /// Other spellings of the same claims, dropped when the peer is untrusted
+    /// so it can't speak for a proxy to an upstream that reads them.
+    pub strip: &'static [&'static str],
+}
+
+const UNTRUSTED_STRIP: &[&str] = &["forwarded", "x-real-ip"];
+
+/// Decide the `X-Forwarded-*` headers for the upstream. `own_tls` is whether
+/// our own listener is TLS.
+pub fn upstream_forwarding(
+    view: &ClientView<'_>,
+    own_tls: bool,
+    headers: &HeaderMap,
+) -> UpstreamForwarding {
+    let peer = view
+        .peer
+        .and_then(|ip| HeaderValue::from_str(&ip.to_string()).ok());
+    let own_proto = HeaderValue::from_static(if own_tls { "https" } else { "http" });
+    let own_host = || view.host.and_then(|h| HeaderValue::from_bytes(h).ok());
+    if !view.peer_trusted {
+        return UpstreamForwarding {
+            x_forwarded_for: peer,
+            x_forwarded_proto: own_proto,
+            x_forwarded_host: own_host(),
+            strip: UNTRUSTED_STRIP,
+        };
+    }
+    let chain: Vec<&[u8]> = headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .map(HeaderValue::as_bytes)
+        .collect();
+    let x_forwarded_for = match (chain.is_empty(), &peer) {
+        (true, _) => peer.clone(),
+        (false, Some(peer)) => {
+            let mut joined = chain.join(&b", "[..]);
+            joined.extend_from_slice(b", ");
+            joined.extend_from_slice(peer.as_bytes());
+            HeaderValue::from_bytes(&joined).ok()
+        }
+        (false, None) => HeaderValue::from_bytes(&chain.join(&b", "[..])).ok(),
+    };
+    let x_forwarded_proto = match headers.get(&X_FORWARDED_PROTO) {
+        Some(v) if first_token(headers, &X_FORWARDED_PROTO).is_some() => v.clone(),
+        _ => own_proto,
+    };
+    let x_forwarded_host = match headers.get(&X_FORWARDED_HOST) {
+        Some(v) if first_token(headers, &X_FORWARDED_HOST).is_some() => Some(v.clone()),
+        _ => own_host(),
+    };
+    UpstreamForwarding {
+        x_forwarded_for,
+        x_forwarded_proto,
+        x_forwarded_host,
+        strip: &[],
+    }
+}
+
+fn first_token<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h [u8]> {
+    let raw = headers.get(name)?.as_bytes();
+    let first = trim(raw.split(|&b| b == b',').next().unwrap_or(raw));
+    (!first.is_empty()).then_some(first)
+}
+
+fn trim(s: &[u8]) -> &[u8] {
+    let start = s
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &s[start..end]
+}
+
+fn parse_ip(raw: &[u8]) -> Option<IpAddr> {
+    let text = std::str::from_utf8(raw).ok()?;
+    // Some proxies write `[v6]:port` or `v4:port`.
+    if let Some(rest) = text.strip_prefix('[') {
+        return rest.split(']').next()?.parse().ok();
+    }
+    text.parse::<IpAddr>()
+        .ok()
+        .or_else(|| text.rsplit_once(':').and_then(|(ip, _)| ip.parse().ok()))
+        .map(|ip: IpAddr| ip.to_canonical())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trusted() -> TrustedProxies {
+        TrustedProxies::new(vec![
+            "10.0.0.0/8".parse().unwrap(),
+            "::1/128".parse().unwrap(),
+        ])
+    }
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (k, v) in pairs {
+            m.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        m
+    }
+
+    #[test]
+    fn untrusted_client_cannot_claim_https_or_another_host() {
+        let h = map(&[
+            ("host", "gw.example.com"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "evil.com"),
+        ]);
+        let v = ClientView::new(
+            &trusted(),
+            Some("203.0.113.9".parse().unwrap()),
+            false,
+            &h,
+            None,
+        );
+        assert_eq!(v.scheme, Scheme::Http);
+        assert_eq!(v.host, Some(&b"gw.example.com"[..]));
+    }
+
+    #[test]
+    fn trusted_proxy_is_believed() {
+        let h = map(&[
+            ("host", "internal:8080"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "gw.example.com"),
+        ]);
+        let v = ClientView::new(
+            &trusted(),
+            Some("10.1.2.3".parse().unwrap()),
+            false,
+            &h,
+            None,
+        );
+        assert_eq!(v.scheme, Scheme::Https);
+        assert_eq!(v.host, Some(&b"gw.example.com"[..]));
+    }
+
+    #[test]
+    fn untrusted_xff_is_replaced() {
+        let h = map(&[("x-forwarded-for", "1.2.3.4"), ("forwarded", "for=1.2.3.4")]);
+        let v = ClientView::new(
+            &trusted(),
+            Some("203.0.113.9".parse().unwrap()),
+            false,
+            &h,
+            None,
+        );
+        let f = upstream_forwarding(&v, false, &h);
+        assert_eq!(f.x_forwarded_for.unwrap(), "203.0.113.9");
+        assert_eq!(f.x_forwarded_proto, "http");
+        assert!(f.strip.contains(&"forwarded"));
+    }
+
+    #[test]
+    fn trusted_xff_chain_is_appended() {
+        let h = map(&[
+            ("x-forwarded-for", "198.51.100.7, 10.0.0.5"),
+            ("x-forwarded-proto", "https"),
+        ]);
+        let v = ClientView::new(
+            &trusted(),
+            Some("10.1.2.3".parse().unwrap()),
+            false,
+            &h,
+            None,
+        );
+        let f = upstream_forwarding(&v, false, &h);
+        assert_eq!(
+            f.x_forwarded_for.unwrap(),
+            "198.51.100.7, 10.0.0.5, 10.1.2.3"
+        );
+        assert_eq!(f.x_forwarded_proto, "https");
+    }
+
+    #[test]
+    fn client_ip_skips_trusted_hops() {
+        let h = map(&[("x-forwarded-for", "6.6.6.6, 198.51.100.7, 10.0.0.5")]);
+        let v = ClientView::new(
+            &trusted(),
+            Some("10.1.2.3".parse().unwrap()),
+            false,
+            &h,
+            None,
+        );
+        assert_eq!(
+            v.client_ip(&trusted(), &h),
+            Some("198.51.100.7".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn v4_mapped_peer_matches_v4_cidr() {
+        let t = TrustedProxies::new(vec!["127.0.0.1/32".parse().unwrap()]);
+        assert!(t.contains("::ffff:127.0.0.1".parse().unwrap()));
+    }
+}

@@ -1,0 +1,26 @@
+//! helmgate: a Pingora reverse proxy that enforces CORS at the edge and adds
+//! security headers to every response. The pure policy modules (origin, cors,
+//! headers, forwarded, vary) need no session, so tests and benches call them
+//! directly; `proxy` and `server` are the thin Pingora runtime around them.
+
+pub mod access_log;
+pub mod admin;
+pub mod blocked_log;
+pub mod cli;
+pub mod config;
+pub mod cors;
+pub mod env;
+pub mod forwarded;
+pub mod framing;
+pub mod headers;
+pub mod logfmt;
+pub mod logging;
+pub mod metrics;
+pub mod origin;
+pub mod policy;
+pub mod proxy;
+pub mod redirect;
+pub mod request_id;
+pub mod server;
+pub mod state;
+pub mod vary;

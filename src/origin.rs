@@ -1,0 +1,448 @@
+//! Parsing and normalising a serialized web origin (`scheme://host[:port]`).
+//!
+//! One parser serves both config validation and request matching, so what the
+//! config accepts and what a request is compared against can never drift apart.
+//! The parser is strict on purpose: a browser always sends the canonical ASCII
+//! serialization, so anything unusual (userinfo, paths, whitespace, raw UTF-8,
+//! leading zeros in a port) is far more likely an attack than a real browser.
+
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// Longest origin we look at; a longer one is rejected unparsed.
+const MAX_ORIGIN_LEN: usize = 512;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+
+    fn default_port(self) -> u16 {
+        match self {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        }
+    }
+}
+
+/// Why a string is not an origin. Shown to users for config entries and used as
+/// a bounded log/metric label for requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum OriginError {
+    #[error("is empty")]
+    Empty,
+    #[error("is too long (over {MAX_ORIGIN_LEN} bytes)")]
+    TooLong,
+    #[error("is `null` (sent by sandboxed frames, file: pages and redirects), which can't be allowed safely")]
+    Null,
+    #[error("contains whitespace, control or non-ASCII bytes")]
+    BadBytes,
+    #[error("has no scheme: write it as `https://host` or `http://host`")]
+    NoScheme,
+    #[error("has a scheme other than http or https")]
+    UnsupportedScheme,
+    #[error("is a wildcard: list each origin explicitly (credentials can't be combined with `*`)")]
+    Wildcard,
+    #[error("has a path, query or fragment (or a trailing slash): an origin is only `scheme://host[:port]`")]
+    HasPath,
+    #[error("has user info (`user@`), which an origin never carries")]
+    HasUserInfo,
+    #[error("has an empty or invalid host")]
+    BadHost,
+    #[error("has an invalid port (must be 1-65535 without leading zeros)")]
+    BadPort,
+}
+
+/// A validated origin in canonical form: lower-case scheme and host, default
+/// port dropped, IP literals in their standard serialization.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin {
+    scheme: Scheme,
+    host: Host,
+    /// `None` when the port is the scheme's default.
+    port: Option<u16>,
+    canonical: Box<str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Host {
+    Name(Box<str>),
+    V4(Ipv4Addr),
+    V6(Ipv6Addr),
+}
+
+impl Host {
+    fn is_loopback_name(&self) -> bool {
+        match self {
+            Host::Name(name) => &**name == "localhost",
+            Host::V4(ip) => *ip == Ipv4Addr::LOCALHOST,
+            Host::V6(ip) => *ip == Ipv6Addr::LOCALHOST,
+        }
+    }
+}
+
+impl Origin {
+    /// Parse and normalise. Returns the canonical origin.
+    pub fn parse(input: &str) -> Result<Origin, OriginError> {
+        Self::parse_bytes(input.as_bytes())
+    }
+
+    pub fn parse_bytes(input: &[u8]) -> Result<Origin, OriginError> {
+        let parts = split(input)?;
+        let canonical = if parts.is_canonical {
+            // Safe: split() checked every byte is printable ASCII.
+            String::from_utf8_lossy(input).into_owned()
+        } else {
+            render(parts.scheme, &parts.host, parts.port)
+        };
+        Ok(Origin {
+            scheme: parts.scheme,
+            host: parts.host,
+            port: parts.port,
+            canonical: canonical.into_boxed_str(),
+        })
+    }
+
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.canonical
+    }
+
+    /// True for the loopback names a developer's browser uses: `localhost`,
+    /// `127.0.0.1` and `[::1]`, on any port, over http or https.
+    pub fn is_local_dev(&self) -> bool {
+        self.host.is_loopback_name()
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.canonical)
+    }
+}
+
+/// The canonical text of an origin without building an [`Origin`] when the
+/// input already is canonical (the common case for real browsers): the hot
+/// path can then look it up without allocating.
+pub enum CanonicalText<'a> {
+    Borrowed(&'a str),
+    Owned(String),
+}
+
+impl CanonicalText<'_> {
+    pub fn as_str(&self) -> &str {
+        match self {
+            CanonicalText::Borrowed(s) => s,
+            CanonicalText::Owned(s) => s,
+        }
+    }
+}
+
+/// Validate `input` and return its canonical text plus whether it is a local
+/// development origin.
+pub fn canonicalize(input: &[u8]) -> Result<(CanonicalText<'_>, bool), OriginError> {
+    let parts = split(input)?;
+    let local = parts.host.is_loopback_name();
+    let text = if parts.is_canonical {
+        // split() checked every byte is printable ASCII, so this can't fail.
+        match std::str::from_utf8(input) {
+            Ok(s) => CanonicalText::Borrowed(s),
+            Err(_) => return Err(OriginError::BadBytes),
+        }
+    } else {
+        CanonicalText::Owned(render(parts.scheme, &parts.host, parts.port))
+    };
+    Ok((text, local))
+}
+
+struct Parts {
+    scheme: Scheme,
+    host: Host,
+    port: Option<u16>,
+    is_canonical: bool,
+}
+
+fn render(scheme: Scheme, host: &Host, port: Option<u16>) -> String {
+    let mut out = String::with_capacity(64);
+    out.push_str(scheme.as_str());
+    out.push_str("://");
+    match host {
+        Host::Name(name) => out.push_str(name),
+        Host::V4(ip) => out.push_str(&ip.to_string()),
+        Host::V6(ip) => {
+            out.push('[');
+            out.push_str(&ip.to_string());
+            out.push(']');
+        }
+    }
+    if let Some(port) = port {
+        out.push(':');
+        out.push_str(&port.to_string());
+    }
+    out
+}
+
+fn split(input: &[u8]) -> Result<Parts, OriginError> {
+    if input.is_empty() {
+        return Err(OriginError::Empty);
+    }
+    if input.len() > MAX_ORIGIN_LEN {
+        return Err(OriginError::TooLong);
+    }
+    if input.iter().any(|&b| !(0x21..=0x7e).contains(&b)) {
+        return Err(OriginError::BadBytes);
+    }
+    if input.eq_ignore_ascii_case(b"null") {
+        return Err(OriginError::Null);
+    }
+    if input == b"*" {
+        return Err(OriginError::Wildcard);
+    }
+    let sep = find(input, b"://").ok_or(OriginError::NoScheme)?;
+    let (scheme_raw, rest) = (&input[..sep], &input[sep + 3..]);
+    let mut is_canonical = true;
+    let scheme = if scheme_raw.eq_ignore_ascii_case(b"https") {
+        Scheme::Https
+    } else if scheme_raw.eq_ignore_ascii_case(b"http") {
+        Scheme::Http
+    } else {
+        return Err(OriginError::UnsupportedScheme);
+    };
+    if scheme_raw != scheme.as_str().as_bytes() {
+        is_canonical = false;
+    }
+    if rest.contains(&b'*') {
+        return Err(OriginError::Wildcard);
+    }
+    if rest.contains(&b'@') {
+        return Err(OriginError::HasUserInfo);
+    }
+    if rest.iter().any(|b| matches!(b, b'/' | b'?' | b'#' | b'\\')) {
+        return Err(OriginError::HasPath);
+    }
+    let (host_raw, port_raw) = split_host_port(rest)?;
+    let host = parse_host(host_raw, &mut is_canonical)?;
+    let port = match port_raw {
+        None => None,
+        Some(p) => {
+            let port = parse_port(p)?;
+            if port == scheme.default_port() {
+                is_canonical = false;
+                None
+            } else {
+                Some(port)
+            }
+        }
+    };
+    Ok(Parts {
+        scheme,
+        host,
+        port,
+        is_canonical,
+    })
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn split_host_port(rest: &[u8]) -> Result<(&[u8], Option<&[u8]>), OriginError> {
+    if rest.first() == Some(&b'[') {
+        let close = rest
+            .iter()
+            .position(|&b| b == b']')
+            .ok_or(OriginError::BadHost)?;
+        let host = &rest[..=close];
+        let after = &rest[close + 1..];
+        match after.split_first() {
+            None => Ok((host, None)),
+            Some((b':', port)) => Ok((host, Some(port))),
+            Some(_) => Err(OriginError::BadHost),
+        }
+    } else {
+        match rest.iter().position(|&b| b == b':') {
+            None => Ok((rest, None)),
+            Some(i) => Ok((&rest[..i], Some(&rest[i + 1..]))),
+        }
+    }
+}
+
+fn parse_port(raw: &[u8]) -> Result<u16, OriginError> {
+    if raw.is_empty() || raw.len() > 5 || raw[0] == b'0' || !raw.iter().all(u8::is_ascii_digit) {
+        return Err(OriginError::BadPort);
+    }
+    let value = raw
+        .iter()
+        .fold(0u32, |acc, &d| acc * 10 + u32::from(d - b'0'));
+    u16::try_from(value).map_err(|_| OriginError::BadPort)
+}
+
+fn parse_host(raw: &[u8], is_canonical: &mut bool) -> Result<Host, OriginError> {
+    if raw.is_empty() {
+        return Err(OriginError::BadHost);
+    }
+    if raw[0] == b'[' {
+        let inner = &raw[1..raw.len() - 1];
+        let text = std::str::from_utf8(inner).map_err(|_| OriginError::BadHost)?;
+        // Zone ids (`%eth0`) never appear in a browser's origin.
+        let ip: Ipv6Addr = text.parse().map_err(|_| OriginError::BadHost)?;
+        if ip.to_string().as_bytes() != inner {
+            *is_canonical = false;
+        }
+        return Ok(Host::V6(ip));
+    }
+    // A reg-name in an origin is already IDNA-encoded by the browser; raw
+    // UTF-8 was refused above, so only LDH labels remain valid.
+    let mut labels = 0usize;
+    for label in raw.split(|&b| b == b'.') {
+        labels += 1;
+        if label.is_empty()
+            || label.len() > 63
+            || label.first() == Some(&b'-')
+            || label.last() == Some(&b'-')
+            || !label
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        {
+            return Err(OriginError::BadHost);
+        }
+    }
+    if labels == 0 || raw.len() > 253 {
+        return Err(OriginError::BadHost);
+    }
+    if raw.iter().any(u8::is_ascii_uppercase) {
+        *is_canonical = false;
+    }
+    let lower = raw.to_ascii_lowercase();
+    let text = String::from_utf8(lower).map_err(|_| OriginError::BadHost)?;
+    // The last label all digits means an IPv4 literal; only the dotted-quad
+    // a browser would serialize is accepted (no `127.1`, octal or hex forms).
+    let last = text.rsplit('.').next().unwrap_or("");
+    if last.bytes().all(|b| b.is_ascii_digit()) {
+        let ip: Ipv4Addr = text.parse().map_err(|_| OriginError::BadHost)?;
+        if ip.to_string() != text {
+            return Err(OriginError::BadHost);
+        }
+        return Ok(Host::V4(ip));
+    }
+    Ok(Host::Name(text.into_boxed_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canon(s: &str) -> String {
+        Origin::parse(s).unwrap().as_str().to_string()
+    }
+
+    #[test]
+    fn canonical_origin_is_kept_as_is() {
+        assert_eq!(canon("https://app.example.com"), "https://app.example.com");
+        assert_eq!(canon("http://localhost:3000"), "http://localhost:3000");
+    }
+
+    #[test]
+    fn scheme_and_host_are_lower_cased() {
+        assert_eq!(canon("HTTPS://App.Example.COM"), "https://app.example.com");
+    }
+
+    #[test]
+    fn default_port_is_dropped() {
+        assert_eq!(canon("https://a.example:443"), "https://a.example");
+        assert_eq!(canon("http://a.example:80"), "http://a.example");
+        assert_eq!(canon("http://a.example:443"), "http://a.example:443");
+    }
+
+    #[test]
+    fn ipv6_is_compressed() {
+        assert_eq!(canon("http://[0:0:0:0:0:0:0:1]:8080"), "http://[::1]:8080");
+        assert!(Origin::parse("http://[::1]").unwrap().is_local_dev());
+    }
+
+    #[test]
+    fn malformed_origins_are_refused() {
+        let cases: &[(&str, OriginError)] = &[
+            ("", OriginError::Empty),
+            ("null", OriginError::Null),
+            ("*", OriginError::Wildcard),
+            ("https://*.example.com", OriginError::Wildcard),
+            ("app.example.com", OriginError::NoScheme),
+            ("ftp://app.example.com", OriginError::UnsupportedScheme),
+            ("https://app.example.com/", OriginError::HasPath),
+            ("https://app.example.com/path", OriginError::HasPath),
+            ("https://app.example.com?q", OriginError::HasPath),
+            ("https://user@app.example.com", OriginError::HasUserInfo),
+            ("https://app.example.com:", OriginError::BadPort),
+            ("https://app.example.com:0443", OriginError::BadPort),
+            ("https://app.example.com:65536", OriginError::BadPort),
+            ("https://app.example.com:+443", OriginError::BadPort),
+            ("https://app..example.com", OriginError::BadHost),
+            ("https://app.example.com.", OriginError::BadHost),
+            ("https://app_example.com", OriginError::BadHost),
+            ("http://127.1", OriginError::BadHost),
+            ("http://0x7f.0.0.1", OriginError::BadHost),
+            ("http://[::1", OriginError::BadHost),
+            ("https://a.com, https://b.com", OriginError::BadBytes),
+            ("https://app.example.com\r\n", OriginError::BadBytes),
+            ("https://äpp.example.com", OriginError::BadBytes),
+        ];
+        for (input, want) in cases {
+            assert_eq!(Origin::parse(input).err(), Some(*want), "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn canonicalize_borrows_when_already_canonical() {
+        let (text, local) = canonicalize(b"https://app.example.com").unwrap();
+        assert!(matches!(text, CanonicalText::Borrowed(_)));
+        assert!(!local);
+        let (text, _) = canonicalize(b"HTTPS://app.example.com:443").unwrap();
+        assert_eq!(text.as_str(), "https://app.example.com");
+    }
+
+    #[test]
+    fn only_real_loopback_names_are_local() {
+        for local in [
+            "http://localhost",
+            "https://localhost:8443",
+            "http://127.0.0.1:5173",
+            "http://[::1]:3000",
+        ] {
+            assert!(Origin::parse(local).unwrap().is_local_dev(), "{local}");
+        }
+        for not_local in [
+            "http://localhost.evil.com",
+            "http://evillocalhost",
+            "http://127.0.0.2",
+            "http://localhost-evil.com",
+            "http://xn--localhost-.com",
+        ] {
+            let parsed = Origin::parse(not_local);
+            assert!(
+                parsed.map(|o| !o.is_local_dev()).unwrap_or(true),
+                "{not_local}"
+            );
+        }
+    }
+}

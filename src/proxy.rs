@@ -1,0 +1,455 @@
+//! The Pingora hooks. Each is a few lines that gather inputs from the session
+//! and call the pure policy modules; responses the gateway writes itself are
+//! finished here because they never pass through `response_filter`.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use pingora::http::ResponseHeader;
+use pingora::prelude::*;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::ErrorSource;
+
+use crate::access_log;
+use crate::blocked_log::Admit;
+use crate::cors::{self, CorsDecision, OwnOrigin};
+use crate::forwarded::{self, ClientView};
+use crate::logfmt::Escaped;
+use crate::metrics::UpstreamFailure;
+use crate::policy::Policy;
+use crate::request_id::{self, X_REQUEST_ID};
+use crate::state::{InFlight, SharedState};
+
+pub struct Gateway {
+    state: Arc<SharedState>,
+}
+
+impl Gateway {
+    pub fn new(state: Arc<SharedState>) -> Gateway {
+        Gateway { state }
+    }
+}
+
+/// Per-request state. The policy is pinned at the start so a reload never
+/// changes the rules half-way through a request.
+pub struct RequestCtx {
+    policy: Arc<Policy>,
+    started: Instant,
+    https: bool,
+    decision: CorsDecision,
+    origin: Option<HeaderValue>,
+    request_id: HeaderValue,
+    client_ip: Option<IpAddr>,
+    upstream_status: Option<u16>,
+    _in_flight: InFlight,
+}
+
+/// Why the gateway answered with an error of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatewayError {
+    BadRequest,
+    HeaderTooLarge,
+    BodyTooLarge,
+    BadGateway,
+    GatewayTimeout,
+    Internal,
+}
+
+impl GatewayError {
+    pub fn status(self) -> u16 {
+        match self {
+            GatewayError::BadRequest => 400,
+            GatewayError::BodyTooLarge => 413,
+            GatewayError::HeaderTooLarge => 431,
+            GatewayError::Internal => 500,
+            GatewayError::BadGateway => 502,
+            GatewayError::GatewayTimeout => 504,
+        }
+    }
+
+    /// A fixed body: never an internal error text.
+    pub fn body(self) -> &'static [u8] {
+        match self {
+            GatewayError::BadRequest => b"Bad Request\n",
+            GatewayError::BodyTooLarge => b"Payload Too Large\n",
+            GatewayError::HeaderTooLarge => b"Request Header Fields Too Large\n",
+            GatewayError::Internal => b"Internal Server Error\n",
+            GatewayError::BadGateway => b"Bad Gateway\n",
+            GatewayError::GatewayTimeout => b"Gateway Timeout\n",
+        }
+    }
+
+    /// Map a Pingora error to what the client should see.
+    pub fn from_error(e: &Error) -> Option<GatewayError> {
+        match e.etype() {
+            HTTPStatus(413) => return Some(GatewayError::BodyTooLarge),
+            HTTPStatus(400) => return Some(GatewayError::BadRequest),
+            ConnectTimedout | ReadTimedout | WriteTimedout
+                if *e.esource() == ErrorSource::Upstream =>
+            {
+                return Some(GatewayError::GatewayTimeout)
+            }
+            _ => {}
+        }
+        match e.esource() {
+            ErrorSource::Upstream => Some(GatewayError::BadGateway),
+            ErrorSource::Downstream => match e.etype() {
+                // The client is gone: nobody to answer.
+                WriteError | ReadError | ConnectionClosed | ReadTimedout | WriteTimedout => None,
+                _ => Some(GatewayError::BadRequest),
+            },
+            ErrorSource::Internal | ErrorSource::Unset => Some(GatewayError::Internal),
+        }
+    }
+}
+
+impl RequestCtx {
+    fn decorate(&self, resp: &mut ResponseHeader) {
+        self.policy.headers.apply(resp, self.https);
+        let _ = resp.insert_header(X_REQUEST_ID, self.request_id.clone());
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx {
+            policy: self.state.policy(),
+            started: Instant::now(),
+            https: false,
+            decision: CorsDecision::NotCors,
+            origin: None,
+            request_id: HeaderValue::from_static("-"),
+            client_ip: None,
+            upstream_status: None,
+            _in_flight: self.state.track_request(),
+        }
+    }
+
+    async fn early_request_filter(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let server = &ctx.policy.server;
+        session.set_keepalive(Some(server.keepalive_timeout.as_secs()));
+        if let Some(limit) = server.max_request_body_bytes {
+            let declared = session
+                .req_header()
+                .headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            if declared.is_some_and(|len| len > limit) {
+                return Err(Error::new(HTTPStatus(413)));
+            }
+        }
+        Ok(())
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let policy = Arc::clone(&ctx.policy);
+        let peer = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
+        let tls = session
+            .digest()
+            .and_then(|d| d.ssl_digest.as_ref())
+            .is_some();
+        let req = session.req_header();
+        ctx.request_id = request_id::keep_or_generate(req.headers.get(X_REQUEST_ID));
+        if let Some(problem) =
+            crate::framing::check(session, policy.server.max_request_header_bytes)
+        {
+            return self.respond_error(session, ctx, problem).await;
+        }
+        let req = session.req_header();
+        let view = ClientView::new(
+            &policy.trusted_proxies,
+            peer,
+            tls,
+            &req.headers,
+            req.uri.authority().map(|a| a.as_str()),
+        );
+        ctx.https = view.is_https();
+        ctx.client_ip = view.client_ip(&policy.trusted_proxies, &req.headers);
+        let own = OwnOrigin {
+            scheme: view.scheme,
+            host: view.host,
+        };
+        ctx.decision = policy.cors.evaluate(&req.method, &req.headers, own);
+        match ctx.decision {
+            CorsDecision::NotCors => Ok(false),
+            CorsDecision::Allowed => {
+                ctx.origin = req.headers.get(header::ORIGIN).cloned();
+                Ok(false)
+            }
+            CorsDecision::Preflight => {
+                ctx.origin = req.headers.get(header::ORIGIN).cloned();
+                let origin = ctx
+                    .origin
+                    .clone()
+                    .unwrap_or(HeaderValue::from_static("null"));
+                let mut resp = policy.cors.preflight_response(&origin);
+                ctx.decorate(&mut resp);
+                self.state.metrics.record_preflight();
+                session.write_response_header(Box::new(resp), true).await?;
+                Ok(true)
+            }
+            CorsDecision::Rejected(reason) => {
+                self.log_blocked(session, ctx, reason);
+                self.state.metrics.record_blocked(reason);
+                let mut resp = policy.cors.rejected_response();
+                ctx.decorate(&mut resp);
+                session.write_response_header(Box::new(resp), false).await?;
+                session
+                    .write_response_body(Some(Bytes::from_static(cors::REJECTED_BODY)), true)
+                    .await?;
+                Ok(true)
+            }
+        }
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        let u = &ctx.policy.upstream;
+        let mut peer = HttpPeer::new(u.address, u.tls, u.sni.clone());
+        peer.options.connection_timeout = Some(u.connect_timeout);
+        peer.options.total_connection_timeout = Some(u.connect_timeout);
+        peer.options.read_timeout = Some(u.read_timeout);
+        peer.options.write_timeout = Some(u.write_timeout);
+        peer.options.idle_timeout = Some(u.idle_timeout);
+        Ok(Box::new(peer))
+    }
+
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        _ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        // One upstream, so retrying a refused connection just hammers it;
+        // answer 502 at once (stale pooled connections are retried elsewhere).
+        e.set_retry(false);
+        e
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let policy = &ctx.policy;
+        let peer = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
+        let tls = session
+            .digest()
+            .and_then(|d| d.ssl_digest.as_ref())
+            .is_some();
+        let original = session.req_header();
+        let view = ClientView::new(
+            &policy.trusted_proxies,
+            peer,
+            tls,
+            &original.headers,
+            original.uri.authority().map(|a| a.as_str()),
+        );
+        let f = forwarded::upstream_forwarding(&view, tls, &original.headers);
+        for name in f.strip {
+            upstream.remove_header(*name);
+        }
+        match f.x_forwarded_for {
+            Some(v) => upstream.insert_header(forwarded::X_FORWARDED_FOR, v)?,
+            None => {
+                upstream.remove_header(&forwarded::X_FORWARDED_FOR);
+            }
+        }
+        upstream.insert_header(forwarded::X_FORWARDED_PROTO, f.x_forwarded_proto)?;
+        match f.x_forwarded_host {
+            Some(v) => upstream.insert_header(forwarded::X_FORWARDED_HOST, v)?,
+            None => {
+                upstream.remove_header(&forwarded::X_FORWARDED_HOST);
+            }
+        }
+        upstream.insert_header(X_REQUEST_ID, ctx.request_id.clone())?;
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        ctx.upstream_status = Some(resp.status.as_u16());
+        ctx.policy
+            .cors
+            .apply_to_response(resp, ctx.decision, ctx.origin.as_ref());
+        ctx.decorate(resp);
+        Ok(())
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        let Some(kind) = GatewayError::from_error(e) else {
+            return FailToProxy {
+                error_code: 0,
+                can_reuse_downstream: false,
+            };
+        };
+        match kind {
+            GatewayError::BadGateway => self
+                .state
+                .metrics
+                .record_upstream_failure(UpstreamFailure::Error),
+            GatewayError::GatewayTimeout => self
+                .state
+                .metrics
+                .record_upstream_failure(UpstreamFailure::Timeout),
+            _ => {}
+        }
+        let code = self.write_gateway_error(session, ctx, kind).await;
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+
+    fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, e: &Error) -> bool {
+        // Expected client-side failures are routine; they show in the access log.
+        matches!(e.etype(), HTTPStatus(_))
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let elapsed = ctx.started.elapsed();
+        self.state.metrics.record_request(status, elapsed);
+        if ctx.policy.log.access_log
+            && log::log_enabled!(target: access_log::TARGET, log::Level::Info)
+        {
+            access_log::write(
+                ctx.policy.log.format,
+                &access_log::Entry {
+                    client: ctx.client_ip,
+                    method: session.req_header().method.as_str(),
+                    path: session.req_header().raw_path(),
+                    status,
+                    upstream_status: ctx.upstream_status,
+                    bytes: session.body_bytes_sent(),
+                    duration: elapsed,
+                    origin: ctx.origin.as_ref().map(HeaderValue::as_bytes).or_else(|| {
+                        session
+                            .req_header()
+                            .headers
+                            .get(header::ORIGIN)
+                            .map(HeaderValue::as_bytes)
+                    }),
+                    cors: ctx.decision.as_str(),
+                    request_id: ctx.request_id.as_bytes(),
+                },
+            );
+        }
+    }
+}
+
+impl Gateway {
+    async fn respond_error(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        kind: GatewayError,
+    ) -> Result<bool> {
+        self.write_gateway_error(session, ctx, kind).await;
+        Ok(true)
+    }
+
+    /// Write a gateway-made error with the full header set. Safe to call
+    /// after a response has started: Pingora then just closes the connection.
+    async fn write_gateway_error(
+        &self,
+        session: &mut Session,
+        ctx: &RequestCtx,
+        kind: GatewayError,
+    ) -> u16 {
+        let code = kind.status();
+        let body = kind.body();
+        let mut resp = cors::new_response(code, 12);
+        let _ = resp.insert_header(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        let _ = resp.insert_header(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        let _ = resp.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if !matches!(
+            kind,
+            GatewayError::BadGateway | GatewayError::GatewayTimeout
+        ) {
+            let _ = resp.insert_header(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        ctx.policy
+            .cors
+            .apply_to_response(&mut resp, ctx.decision, ctx.origin.as_ref());
+        ctx.decorate(&mut resp);
+        session.set_keepalive(None);
+        if let Err(err) = session
+            .as_downstream_mut()
+            .write_error_response(resp, Bytes::from_static(body))
+            .await
+        {
+            log::debug!("could not send {code} to the client: {err}");
+        }
+        code
+    }
+
+    fn log_blocked(&self, session: &Session, ctx: &RequestCtx, reason: cors::RejectReason) {
+        let policy = &ctx.policy;
+        let Admit::Log { suppressed_before } = policy.blocked_log.admit(Instant::now()) else {
+            return;
+        };
+        let req = session.req_header();
+        let origins: Vec<&[u8]> = req
+            .headers
+            .get_all(header::ORIGIN)
+            .iter()
+            .map(HeaderValue::as_bytes)
+            .collect();
+        let origin = origins.join(&b", "[..]);
+        let client = ctx
+            .client_ip
+            .map_or_else(|| "-".to_string(), |ip| ip.to_string());
+        let suppressed = if suppressed_before > 0 {
+            format!(" ({suppressed_before} similar lines suppressed)")
+        } else {
+            String::new()
+        };
+        log::warn!(
+            target: "helmgate::cors",
+            "CORS blocked origin \"{}\" reason={} method={} path=\"{}\" client={} request_id={}{}",
+            Escaped(&origin),
+            reason.as_str(),
+            Escaped(req.method.as_str().as_bytes()),
+            Escaped(req.raw_path()),
+            client,
+            Escaped(ctx.request_id.as_bytes()),
+            suppressed
+        );
+    }
+}

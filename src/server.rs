@@ -1,0 +1,230 @@
+//! Building and running the Pingora server from a `Policy`: listeners, the
+//! proxy service, the optional admin and redirect services, and signals.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use pingora::apps::http_app::HttpServer;
+use pingora::apps::HttpServerOptions;
+use pingora::listeners::tls::TlsSettings;
+use pingora::listeners::{L4BufferSettings, ListenerConfig};
+use pingora::proxy::http_proxy_service_with_name;
+use pingora::server::configuration::{Opt, ServerConf};
+use pingora::server::{ExecutionPhase, RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
+use pingora::services::listening::Service;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::admin::Admin;
+use crate::policy::Policy;
+use crate::proxy::Gateway;
+use crate::redirect::HttpsRedirect;
+use crate::state::SharedState;
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Take the listening sockets from a running helmgate (zero-downtime upgrade).
+    pub upgrade: bool,
+    pub upgrade_sock: String,
+}
+
+/// Bind-test every address before Pingora does, because Pingora panics on a
+/// failed bind; this names the address instead.
+pub fn check_binds(policy: &Policy) -> Result<(), String> {
+    let s = &policy.server;
+    let addrs = s
+        .listen
+        .iter()
+        .map(|a| ("server.listen", *a))
+        .chain(s.tls.iter().map(|t| ("server.tls.listen", t.listen)))
+        .chain(
+            s.https_redirect_listen
+                .iter()
+                .map(|a| ("server.https_redirect_listen", *a)),
+        )
+        .chain(policy.admin_listen.map(|a| ("admin.listen", a)));
+    for (key, addr) in addrs {
+        if let Err(e) = TcpListener::bind(addr) {
+            return Err(format!(
+                "{key}: cannot listen on {addr}: {e} (is another process using it? ports below 1024 need CAP_NET_BIND_SERVICE)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn listener(addr: SocketAddr, policy: &Policy) -> ListenerConfig {
+    let buf = policy.server.connection_buffer_bytes;
+    ListenerConfig::tcp(addr.to_string()).l4_buffer(L4BufferSettings::new(buf, buf))
+}
+
+/// Run until a signal stops the server. Returns only after a graceful or fast
+/// shutdown, or exits the process once the last request has drained.
+pub fn run(state: Arc<SharedState>, options: RunOptions) -> Result<(), String> {
+    let policy = state.policy();
+    let mut conf = ServerConf::default();
+    conf.threads = policy.server.threads;
+    conf.work_stealing = policy.server.work_stealing;
+    conf.grace_period_seconds = Some(policy.server.grace_period.as_secs());
+    conf.graceful_shutdown_timeout_seconds = Some(1);
+    conf.upgrade_sock = options.upgrade_sock.clone();
+    conf.max_retries = 2;
+    let opt = Opt {
+        upgrade: options.upgrade,
+        ..Opt::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(opt, conf);
+    server.bootstrap();
+
+    let mut proxy = http_proxy_service_with_name(
+        &server.configuration,
+        Gateway::new(Arc::clone(&state)),
+        "helmgate proxy",
+    );
+    let mut server_options = HttpServerOptions::default();
+    server_options.keepalive_request_limit = Some(10_000);
+    if let Some(app) = proxy.app_logic_mut() {
+        app.server_options = Some(server_options);
+    }
+    for addr in &policy.server.listen {
+        proxy.add_listener(listener(*addr, &policy));
+    }
+    for t in &policy.server.tls {
+        let mut tls =
+            TlsSettings::intermediate(&t.cert.to_string_lossy(), &t.key.to_string_lossy())
+                .map_err(|e| format!("server.tls {}: {e}", t.listen))?;
+        tls.enable_h2();
+        proxy.add_listener(listener(t.listen, &policy).tls(tls));
+    }
+    server.add_service(proxy);
+
+    if let Some(addr) = policy.admin_listen {
+        let mut admin = Service::new(
+            "helmgate admin".to_string(),
+            HttpServer::new_app(Admin::new(Arc::clone(&state))),
+        );
+        admin.add_tcp(&addr.to_string());
+        admin.threads = Some(1);
+        server.add_service(admin);
+    }
+    if !policy.server.https_redirect_listen.is_empty() {
+        let mut redirect = Service::new(
+            "helmgate https redirect".to_string(),
+            HttpServer::new_app(HttpsRedirect::new(Arc::clone(&state))),
+        );
+        for addr in &policy.server.https_redirect_listen {
+            redirect.add_listener(listener(*addr, &policy));
+        }
+        redirect.threads = Some(1);
+        server.add_service(redirect);
+    }
+
+    exit_when_drained(&server, Arc::clone(&state), policy.server.grace_period);
+    server.run(RunArgs {
+        shutdown_signal: Box::new(Signals),
+    });
+    Ok(())
+}
+
+/// Pingora sleeps the whole grace period on SIGTERM even when nothing is in
+/// flight. Once the listeners are closed, exit as soon as the last request
+/// finishes (the grace period stays the upper bound).
+fn exit_when_drained(server: &Server, state: Arc<SharedState>, grace: Duration) {
+    let mut phases = server.watch_execution_phase();
+    thread::spawn(move || {
+        loop {
+            match phases.blocking_recv() {
+                Ok(ExecutionPhase::ShutdownGracePeriod) => break,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(_) => return,
+            }
+        }
+        let started = std::time::Instant::now();
+        // A connection accepted just before the listeners closed may still be
+        // starting its request: require two idle checks in a row.
+        let mut idle_checks = 0;
+        while started.elapsed() < grace {
+            if state.in_flight() == 0 {
+                idle_checks += 1;
+                if idle_checks >= 2 {
+                    log::info!(
+                        "graceful shutdown: no requests in flight after {:?}; exiting",
+                        started.elapsed()
+                    );
+                    std::process::exit(0);
+                }
+            } else {
+                idle_checks = 0;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    });
+}
+
+/// SIGTERM: graceful stop. SIGINT: fast stop. SIGQUIT: hand the listening
+/// sockets to a new process (`--upgrade`), then drain. SIGHUP is handled by
+/// the reload thread.
+struct Signals;
+
+#[async_trait]
+impl ShutdownSignalWatch for Signals {
+    async fn recv(&self) -> ShutdownSignal {
+        let (Ok(mut term), Ok(mut int), Ok(mut quit)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::quit()),
+        ) else {
+            log::error!("cannot install signal handlers; stop helmgate with SIGKILL");
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => ShutdownSignal::GracefulTerminate,
+            _ = int.recv() => ShutdownSignal::FastShutdown,
+            _ = quit.recv() => ShutdownSignal::GracefulUpgrade,
+        }
+    }
+}
+
+/// Reload on SIGHUP, on a thread of its own so a slow reload never blocks
+/// requests. Installed before the server starts serving, because SIGHUP's
+/// default action would kill the process.
+pub fn install_reload_handler(state: Arc<SharedState>) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the reload thread: {e}"))?;
+    let mut hup = runtime
+        .block_on(async { signal(SignalKind::hangup()) })
+        .map_err(|e| format!("cannot install the SIGHUP handler: {e}"))?;
+    thread::Builder::new()
+        .name("helmgate-reload".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                while hup.recv().await.is_some() {
+                    match state.reload() {
+                        Ok(report) => {
+                            let policy = state.policy();
+                            log::info!(
+                                "configuration reloaded: environment {}, {} allowed origin(s)",
+                                policy.environment,
+                                policy.cors.settings().allowed_origins.len()
+                            );
+                            for w in &policy.warnings {
+                                log::warn!("{w}");
+                            }
+                            for item in report.needs_restart {
+                                log::warn!("reload: {item} changed but needs a restart to apply");
+                            }
+                        }
+                        Err(e) => {
+                            log::error!("reload failed, keeping the running configuration: {e}")
+                        }
+                    }
+                }
+            })
+        })
+        .map_err(|e| format!("cannot start the reload thread: {e}"))?;
+    Ok(())
+}
