@@ -64,13 +64,15 @@ fn listener(addr: SocketAddr, policy: &Policy) -> ListenerConfig {
 /// shutdown, or exits the process once the last request has drained.
 pub fn run(state: Arc<SharedState>, options: RunOptions) -> Result<(), String> {
     let policy = state.policy();
-    let mut conf = ServerConf::default();
-    conf.threads = policy.server.threads;
-    conf.work_stealing = policy.server.work_stealing;
-    conf.grace_period_seconds = Some(policy.server.grace_period.as_secs());
-    conf.graceful_shutdown_timeout_seconds = Some(1);
-    conf.upgrade_sock = options.upgrade_sock.clone();
-    conf.max_retries = 2;
+    let conf = ServerConf {
+        threads: policy.server.threads,
+        work_stealing: policy.server.work_stealing,
+        grace_period_seconds: Some(policy.server.grace_period.as_secs()),
+        graceful_shutdown_timeout_seconds: Some(1),
+        upgrade_sock: options.upgrade_sock.clone(),
+        max_retries: 2,
+        ..ServerConf::default()
+    };
     let opt = Opt {
         upgrade: options.upgrade,
         ..Opt::default()

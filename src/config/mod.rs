@@ -659,7 +659,7 @@ impl Validator<'_> {
         let mut s = HeaderSettings::defaults(env);
         // Shared first, then the profile's own table on top.
         for (table, raw) in [("headers", shared), (env.as_str(), profile)] {
-            let fields: [(&str, &Option<Spanned<String>>, &mut Option<String>); 6] = [
+            let fields: [HeaderField<'_>; 6] = [
                 (
                     "content_security_policy",
                     &raw.content_security_policy,
@@ -751,6 +751,13 @@ impl Validator<'_> {
         })
     }
 }
+
+/// A header's config key, its raw value and the slot it overrides.
+type HeaderField<'a> = (
+    &'static str,
+    &'a Option<Spanned<String>>,
+    &'a mut Option<String>,
+);
 
 /// Pingora's default is 64 KiB per connection; 4 KiB holds a typical request
 /// head and cuts idle-connection memory by an order of magnitude (the buffer

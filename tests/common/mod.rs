@@ -1,0 +1,645 @@
+//! Test harness: the real helmgate binary, a recording upstream on loopback,
+//! and a small HTTP/1.1 client over raw TCP (and TLS), so tests control every
+//! byte that goes over the wire.
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_helmgate");
+
+/// A free loopback port (bound then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+// ---------------------------------------------------------------------------
+// Upstream
+
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn header_count(&self, name: &str) -> usize {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .count()
+    }
+}
+
+/// A real HTTP/1.1 server on loopback that records every request it gets.
+/// Behaviour is chosen by path:
+/// - `/hang`: reads the request, never answers;
+/// - `/close-mid`: announces 1000 bytes, sends 10, closes;
+/// - `/cors-star`: answers with its own `Access-Control-Allow-Origin: *`,
+///   `Access-Control-Allow-Methods`, `Vary: Accept-Encoding`, `X-Powered-By`;
+/// - `/html`: an HTML page with an inline and an external script;
+/// - anything else: 200 `hello` with `X-Powered-By: Express`.
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub requests: Arc<Mutex<Vec<Recorded>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Upstream {
+    pub fn start() -> Upstream {
+        Self::start_on(TcpListener::bind("127.0.0.1:0").expect("bind upstream"))
+    }
+
+    pub fn start_on(listener: TcpListener) -> Upstream {
+        let addr = listener.local_addr().unwrap();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        listener.set_nonblocking(true).unwrap();
+        {
+            let requests = Arc::clone(&requests);
+            let stop = Arc::clone(&stop);
+            thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    match listener.accept() {
+                        Ok((conn, _)) => {
+                            let requests = Arc::clone(&requests);
+                            let stop = Arc::clone(&stop);
+                            thread::spawn(move || serve_upstream(conn, requests, stop));
+                        }
+                        Err(_) => thread::sleep(Duration::from_millis(2)),
+                    }
+                }
+            });
+        }
+        Upstream {
+            addr,
+            requests,
+            stop,
+        }
+    }
+
+    pub fn recorded(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    pub fn count(&self) -> usize {
+        self.requests.lock().unwrap().len()
+    }
+
+    pub fn clear(&self) {
+        self.requests.lock().unwrap().clear();
+    }
+
+    pub fn last(&self) -> Recorded {
+        self.recorded()
+            .last()
+            .cloned()
+            .expect("the upstream got a request")
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn serve_upstream(conn: TcpStream, requests: Arc<Mutex<Vec<Recorded>>>, stop: Arc<AtomicBool>) {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut conn = conn;
+    loop {
+        let Some(req) = read_request(&mut reader) else {
+            return;
+        };
+        requests.lock().unwrap().push(req.clone());
+        let body: &[u8] = match req.path.as_str() {
+            "/hang" => {
+                while !stop.load(Ordering::Relaxed) {
+                    thread::sleep(Duration::from_millis(50));
+                }
+                return;
+            }
+            "/close-mid" => {
+                let _ =
+                    conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789");
+                let _ = conn.shutdown(Shutdown::Both);
+                return;
+            }
+            _ => b"",
+        };
+        let _ = body;
+        let (extra, content_type, body): (&str, &str, Vec<u8>) = match req.path.as_str() {
+            "/cors-star" => (
+                "Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Methods: PUT\r\nAccess-Control-Expose-Headers: X-Secret\r\nVary: Accept-Encoding\r\nX-Powered-By: Express\r\n",
+                "text/plain",
+                b"hello".to_vec(),
+            ),
+            p if p.starts_with("/html") => (
+                "",
+                "text/html; charset=utf-8",
+                HTML_PAGE.as_bytes().to_vec(),
+            ),
+            p if p.starts_with("/static/app.js") => ("", "application/javascript", APP_JS.as_bytes().to_vec()),
+            _ => ("X-Powered-By: Express\r\n", "text/plain", b"hello".to_vec()),
+        };
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{extra}\r\n",
+            body.len()
+        );
+        if conn.write_all(head.as_bytes()).is_err() || conn.write_all(&body).is_err() {
+            return;
+        }
+    }
+}
+
+pub const HTML_PAGE: &str = r#"<!doctype html><html><head><title>t</title></head><body>
+<script>window.inlineRan = true;</script>
+<script src="/static/app.js"></script>
+</body></html>"#;
+pub const APP_JS: &str = "window.externalRan = true;";
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Recorded> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.trim_end().splitn(3, ' ');
+    let method = parts.next()?.to_string();
+    let path = parts.next()?.to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).ok()? == 0 {
+            return None;
+        }
+        let h = h.trim_end_matches(['\r', '\n']);
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':')?;
+        headers.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let find = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _): &&(String, String)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let mut body = Vec::new();
+    if find("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).ok()?;
+            let n = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
+            let mut chunk = vec![0; n + 2];
+            reader.read_exact(&mut chunk).ok()?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    } else if let Some(len) = find("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        body.resize(len, 0);
+        reader.read_exact(&mut body).ok()?;
+    }
+    Some(Recorded {
+        method,
+        path,
+        headers,
+        body,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Gateway process
+
+pub struct Gateway {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub log_path: PathBuf,
+    pub config_path: PathBuf,
+    pub dir: TempDir,
+}
+
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "helmgate-test-{tag}-{}-{}",
+            std::process::id(),
+            fastrand_u64()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn fastrand_u64() -> u64 {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(Instant::now().elapsed().as_nanos() as u64);
+    h.finish()
+}
+
+/// Options for starting a gateway.
+pub struct GatewayOptions {
+    pub environment: &'static str,
+    pub extra_toml: String,
+    pub origins: Vec<String>,
+    pub trusted_proxies: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub args: Vec<String>,
+}
+
+impl Default for GatewayOptions {
+    fn default() -> Self {
+        GatewayOptions {
+            environment: "production",
+            extra_toml: String::new(),
+            origins: vec!["https://app.example.com".into()],
+            trusted_proxies: vec![],
+            env: vec![],
+            args: vec![],
+        }
+    }
+}
+
+pub fn quoted(list: &[String]) -> String {
+    list.iter()
+        .map(|s| format!("{s:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Gateway {
+    pub fn start(upstream: SocketAddr, opts: GatewayOptions) -> Gateway {
+        let port = free_port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let text = format!(
+            "environment = \"{}\"\n[server]\nlisten = [\"{addr}\"]\ntrusted_proxies = [{}]\nthreads = 2\ngrace_period_secs = 10\n{}\n[upstream]\naddress = \"{upstream}\"\nread_timeout_secs = 2.0\nconnect_timeout_secs = 2.0\n[cors]\nallowed_origins = [{}]\n",
+            opts.environment,
+            quoted(&opts.trusted_proxies),
+            opts.extra_toml,
+            quoted(&opts.origins),
+        );
+        Self::start_with_config(addr, &text, opts.env, opts.args)
+    }
+
+    /// Start with a complete config text; `addr` is the proxy listener in it.
+    pub fn start_with_config(
+        addr: SocketAddr,
+        text: &str,
+        env: Vec<(String, String)>,
+        args: Vec<String>,
+    ) -> Gateway {
+        let dir = TempDir::new("gw");
+        let config_path = dir.path().join("helmgate.toml");
+        std::fs::write(&config_path, text).unwrap();
+        let log_path = dir.path().join("helmgate.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--config")
+            .arg(&config_path)
+            .arg("--upgrade-sock")
+            .arg(dir.path().join("upgrade.sock"))
+            .args(&args)
+            .env_remove("HELMGATE_ENV")
+            .env_remove("NODE_ENV")
+            .env_remove("CORS_ALLOWED_ORIGINS")
+            .env_remove("HELMGATE_CONFIG")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn helmgate");
+        let mut gw = Gateway {
+            child,
+            addr,
+            log_path,
+            config_path,
+            dir,
+        };
+        gw.wait_ready(addr);
+        gw
+    }
+
+    pub fn wait_ready(&mut self, addr: SocketAddr) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("helmgate exited early with {status}: {}", self.log());
+            }
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(25));
+        }
+        panic!("helmgate did not start listening on {addr}: {}", self.log());
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "kill -{sig} {}", self.pid());
+    }
+
+    /// Wait for the process to exit, up to `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        request(self.addr, "GET", path, headers, b"")
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill")
+                .arg("-INT")
+                .arg(self.child.id().to_string())
+                .status();
+            if self.wait_exit(Duration::from_secs(3)).is_none() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Client
+
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.header(name).is_some()
+    }
+
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Every Access-Control-* header name present.
+    pub fn access_control(&self) -> Vec<String> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.to_ascii_lowercase().starts_with("access-control-"))
+            .map(|(k, _)| k.to_ascii_lowercase())
+            .collect()
+    }
+}
+
+pub fn build_request(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("{method} {path} HTTP/1.1\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        out.push_str("Host: gateway.test\r\n");
+    }
+    for (k, v) in headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !body.is_empty()
+        && !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+    {
+        out.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    out.push_str("\r\n");
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+/// One request on a new connection.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    let mut conn = TcpStream::connect(addr).expect("connect to gateway");
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    conn.write_all(&build_request(method, path, headers, body))
+        .unwrap();
+    read_response(&mut BufReader::new(conn), method == "HEAD").expect("a response")
+}
+
+/// Send raw bytes, read one response (or `None` if the connection closed first).
+pub fn raw(addr: SocketAddr, bytes: &[u8]) -> Option<Response> {
+    let mut conn = TcpStream::connect(addr).expect("connect to gateway");
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    conn.write_all(bytes).ok()?;
+    read_response(&mut BufReader::new(conn), false)
+}
+
+/// Read every response the gateway sends on one connection after `bytes`.
+pub fn raw_all(addr: SocketAddr, bytes: &[u8]) -> Vec<Response> {
+    let mut conn = TcpStream::connect(addr).expect("connect to gateway");
+    conn.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let _ = conn.write_all(bytes);
+    let mut reader = BufReader::new(conn);
+    let mut out = Vec::new();
+    while let Some(r) = read_response(&mut reader, false) {
+        out.push(r);
+    }
+    out
+}
+
+pub fn read_response<R: BufRead>(reader: &mut R, head_only: bool) -> Option<Response> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let status: u16 = line.split_whitespace().nth(1)?.parse().ok()?;
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).ok()? == 0 {
+            return None;
+        }
+        let h = h.trim_end_matches(['\r', '\n']);
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':')?;
+        headers.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let find = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _): &&(String, String)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let mut body = Vec::new();
+    if head_only || status == 204 || status == 304 || (100..200).contains(&status) {
+        // no body
+    } else if find("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).ok()?;
+            let n = usize::from_str_radix(size.trim(), 16).ok()?;
+            let mut chunk = vec![0; n + 2];
+            reader.read_exact(&mut chunk).ok()?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    } else if let Some(len) = find("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        body.resize(len, 0);
+        reader.read_exact(&mut body).ok()?;
+    } else {
+        let _ = reader.read_to_end(&mut body);
+    }
+    Some(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// A keep-alive connection for sending several requests in order.
+pub struct Conn {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Conn {
+    pub fn open(addr: SocketAddr) -> Conn {
+        let conn = TcpStream::connect(addr).expect("connect");
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        Conn {
+            writer: conn.try_clone().unwrap(),
+            reader: BufReader::new(conn),
+        }
+    }
+
+    pub fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Option<Response> {
+        self.writer
+            .write_all(&build_request(method, path, headers, body))
+            .ok()?;
+        read_response(&mut self.reader, method == "HEAD")
+    }
+}
+
+/// Wait until `cond` holds, up to `limit`.
+pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    cond()
+}
+
+/// Security headers every production response must carry (HSTS aside).
+pub fn assert_production_headers(r: &Response) {
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; connect-src 'self'; font-src 'self'; object-src 'none'; media-src 'self'; frame-src 'none'"),
+        "CSP on {r:?}"
+    );
+    assert_eq!(r.header("x-frame-options"), Some("DENY"), "{r:?}");
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"), "{r:?}");
+    assert_eq!(
+        r.header("referrer-policy"),
+        Some("strict-origin-when-cross-origin"),
+        "{r:?}"
+    );
+    assert_eq!(
+        r.header("cross-origin-embedder-policy"),
+        Some("require-corp"),
+        "{r:?}"
+    );
+    assert!(!r.has("x-powered-by"), "{r:?}");
+}
+
+pub type Queue<T> = Arc<Mutex<VecDeque<T>>>;
