@@ -1,0 +1,74 @@
+# syntax=docker/dockerfile:1
+#
+# helmgate container image.
+#
+#   docker build -t helmgate .
+#   docker run --rm -p 8080:8080 --stop-timeout 35 \
+#     -v "$PWD/helmgate.toml:/etc/helmgate/helmgate.toml:ro" helmgate
+#
+# The default config is conf/production.toml; mount your own over
+# /etc/helmgate/helmgate.toml (and TLS cert/key wherever it points, readable by
+# uid 10001). Validate a config with: docker run --rm -v ...:ro helmgate --config
+# /etc/helmgate/helmgate.toml --check
+#
+# SIGTERM drains in-flight requests for up to [server] grace_period_secs
+# (default 30 s), but `docker stop` sends SIGKILL after 10 s unless told
+# otherwise: use --stop-timeout 35 / `docker stop -t 35`, compose's
+# stop_grace_period: 35s, or Kubernetes' terminationGracePeriodSeconds.
+
+############################################################ build
+FROM rust:1-bookworm AS build
+
+# cmake builds zlib-ng (libz-ng-sys) for Pingora's compression support.
+# Versions are not pinned: they come from the bookworm archive the base image
+# tracks, and pinned Debian versions disappear at every point release.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends cmake \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+# Cache mounts keep the crate registry and build tree between builds (BuildKit);
+# the binary is copied out of the cached target dir in the same step.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked \
+ && install -m 0755 target/release/helmgate /usr/local/bin/helmgate
+
+############################################################ runtime
+FROM debian:bookworm-slim
+
+# Same reason as above for not pinning.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --gid 10001 helmgate \
+ && useradd --no-log-init --uid 10001 --gid helmgate --no-create-home \
+      --home-dir /nonexistent --shell /usr/sbin/nologin helmgate
+
+COPY --from=build /usr/local/bin/helmgate /usr/local/bin/helmgate
+# Default config: readable by helmgate, owned by root so the process cannot
+# rewrite it. Its upstream (127.0.0.1:3000) is a placeholder: mount your own.
+COPY conf/production.toml /etc/helmgate/helmgate.toml
+
+USER 10001:10001
+
+# 8080: HTTP proxy listener (conf/production.toml). 8443: conventional TLS
+# listener if your config adds [[server.tls]]. 9901: admin (/healthz,
+# /readyz, /metrics); the default config binds it to 127.0.0.1 only, which is
+# enough for the HEALTHCHECK below: set [admin] listen = "0.0.0.0:9901" to
+# scrape it from outside the container.
+EXPOSE 8080 8443 9901
+
+# The slim image has no curl: bash's /dev/tcp sends one HTTP/1.0 request to
+# the admin listener and checks for a 200 status line. Needs [admin] listen in
+# the config (present in the default) on port 9901.
+HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9901 && printf 'GET /healthz HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' >&3 && read -r status <&3 && [[ $status == 'HTTP/1.'[01]' 200 '* ]]"]
+
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/helmgate"]
+CMD ["--config", "/etc/helmgate/helmgate.toml"]
