@@ -48,7 +48,6 @@ pub struct ServerSettings {
     pub max_request_header_bytes: usize,
     pub max_request_body_bytes: Option<u64>,
     pub connection_buffer_bytes: usize,
-    pub request_header_timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -134,7 +133,7 @@ impl Policy {
         let s = &self.server;
         let _ = writeln!(
             out,
-            "server: threads {} work_stealing {} keepalive {} grace_period {} max_request_header_bytes {} max_request_body_bytes {} connection_buffer_bytes {} request_header_timeout {}",
+            "server: threads {} work_stealing {} keepalive {} grace_period {} max_request_header_bytes {} max_request_body_bytes {} connection_buffer_bytes {}",
             s.threads,
             s.work_stealing,
             secs(s.keepalive_timeout),
@@ -142,7 +141,6 @@ impl Policy {
             s.max_request_header_bytes,
             s.max_request_body_bytes.map_or("unlimited".to_string(), |b| b.to_string()),
             s.connection_buffer_bytes,
-            secs(s.request_header_timeout),
         );
         let c = self.cors.settings();
         let origins: Vec<&str> = c.allowed_origins.iter().map(|o| o.as_str()).collect();

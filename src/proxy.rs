@@ -45,6 +45,7 @@ pub struct RequestCtx {
     request_id: HeaderValue,
     client_ip: Option<IpAddr>,
     upstream_status: Option<u16>,
+    body_bytes: u64,
     _in_flight: InFlight,
 }
 
@@ -128,6 +129,7 @@ impl ProxyHttp for Gateway {
             request_id: HeaderValue::from_static("-"),
             client_ip: None,
             upstream_status: None,
+            body_bytes: 0,
             _in_flight: self.state.track_request(),
         }
     }
@@ -215,6 +217,25 @@ impl ProxyHttp for Gateway {
                 Ok(true)
             }
         }
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        // Content-Length was checked up front; this catches chunked bodies.
+        if let (Some(limit), Some(chunk)) =
+            (ctx.policy.server.max_request_body_bytes, body.as_ref())
+        {
+            ctx.body_bytes += chunk.len() as u64;
+            if ctx.body_bytes > limit {
+                return Err(Error::new(HTTPStatus(413)));
+            }
+        }
+        Ok(())
     }
 
     async fn upstream_peer(

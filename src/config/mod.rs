@@ -354,13 +354,6 @@ impl Validator<'_> {
             1024,
             1024 * 1024,
         );
-        let header_timeout = self.int(
-            "server.request_header_timeout_secs",
-            raw.request_header_timeout_secs.as_ref(),
-            10,
-            1,
-            3_600,
-        );
         Some(ServerSettings {
             listen: listen?,
             tls: tls_ok.then_some(tls)?,
@@ -372,7 +365,6 @@ impl Validator<'_> {
             max_request_header_bytes: header_bytes? as usize,
             max_request_body_bytes: body_bytes?,
             connection_buffer_bytes: buffer? as usize,
-            request_header_timeout: Duration::from_secs(header_timeout? as u64),
         })
     }
 

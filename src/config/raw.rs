@@ -47,7 +47,6 @@ pub struct RawServer {
     pub max_request_header_bytes: Option<Spanned<i64>>,
     pub max_request_body_bytes: Option<Spanned<i64>>,
     pub connection_buffer_bytes: Option<Spanned<i64>>,
-    pub request_header_timeout_secs: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
