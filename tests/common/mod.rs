@@ -4,16 +4,22 @@
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_helmgate");
+
+/// The binary under test: `HELMGATE_TEST_BIN` points the suite at another
+/// build (e.g. the release binary for resource measurements).
+pub fn bin() -> String {
+    std::env::var("HELMGATE_TEST_BIN").unwrap_or_else(|_| BIN.to_string())
+}
 
 /// A free loopback port (bound then released).
 pub fn free_port() -> u16 {
@@ -62,7 +68,8 @@ pub struct Upstream {
     pub addr: SocketAddr,
     pub requests: Arc<Mutex<Vec<Recorded>>>,
     stop: Arc<AtomicBool>,
-    conns: Arc<Mutex<Vec<TcpStream>>>,
+    /// Open connections, to cut them all when the upstream is "killed".
+    conns: Arc<Mutex<Vec<Weak<TcpStream>>>>,
 }
 
 impl Upstream {
@@ -75,7 +82,7 @@ impl Upstream {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         listener.set_nonblocking(true).unwrap();
-        let conns: Arc<Mutex<Vec<TcpStream>>> = Arc::new(Mutex::new(Vec::new()));
+        let conns: Arc<Mutex<Vec<Weak<TcpStream>>>> = Arc::new(Mutex::new(Vec::new()));
         {
             let requests = Arc::clone(&requests);
             let stop = Arc::clone(&stop);
@@ -84,9 +91,11 @@ impl Upstream {
                 while !stop.load(Ordering::Relaxed) {
                     match listener.accept() {
                         Ok((conn, _)) => {
-                            if let Ok(clone) = conn.try_clone() {
-                                conns.lock().unwrap().push(clone);
-                            }
+                            let conn = Arc::new(conn);
+                            let mut open = conns.lock().unwrap();
+                            open.retain(|c| c.strong_count() > 0);
+                            open.push(Arc::downgrade(&conn));
+                            drop(open);
                             let requests = Arc::clone(&requests);
                             let stop = Arc::clone(&stop);
                             thread::spawn(move || serve_upstream(conn, requests, stop));
@@ -129,16 +138,22 @@ impl Drop for Upstream {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         for c in self.conns.lock().unwrap().drain(..) {
-            let _ = c.shutdown(Shutdown::Both);
+            if let Some(c) = c.upgrade() {
+                let _ = c.shutdown(Shutdown::Both);
+            }
         }
     }
 }
 
-fn serve_upstream(conn: TcpStream, requests: Arc<Mutex<Vec<Recorded>>>, stop: Arc<AtomicBool>) {
+fn serve_upstream(
+    conn: Arc<TcpStream>,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    stop: Arc<AtomicBool>,
+) {
     let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
     let _ = conn.set_nodelay(true);
-    let mut reader = BufReader::new(conn.try_clone().unwrap());
-    let mut conn = conn;
+    let mut reader = BufReader::new(&*conn);
+    let mut conn = &*conn;
     loop {
         let Some(req) = read_request(&mut reader) else {
             return;
@@ -204,7 +219,7 @@ pub const HTML_PAGE: &str = r#"<!doctype html><html><head><title>t</title></head
 </body></html>"#;
 pub const APP_JS: &str = "window.externalRan = true;";
 
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Recorded> {
+fn read_request<R: BufRead>(reader: &mut R) -> Option<Recorded> {
     let mut line = String::new();
     if reader.read_line(&mut line).ok()? == 0 {
         return None;
@@ -354,7 +369,7 @@ impl Gateway {
         std::fs::write(&config_path, text).unwrap();
         let log_path = dir.path().join("helmgate.log");
         let log = std::fs::File::create(&log_path).unwrap();
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(bin());
         cmd.arg("--config")
             .arg(&config_path)
             .arg("--upgrade-sock")

@@ -1,0 +1,510 @@
+//! End-to-end tests in a real headless Chromium (issue 6). CORS and CSP are
+//! enforced by browsers, so these check what a page's JavaScript can really
+//! do through helmgate, and what reached the upstream.
+//!
+//! Every server is on loopback: the recording upstream, helmgate in front of
+//! it, and two page servers (the same recording server, serving `/e2e/page`)
+//! on other ports, so `http://127.0.0.1:<port>` gives each its own origin
+//! while staying same-site with the gateway (cookies are not port-scoped, and
+//! a `SameSite=Lax` cookie goes with a credentialed same-site fetch).
+//!
+//! Each behaviour comes with a control that differs in one thing (no
+//! gateway, a permissive endpoint, the header turned off) and succeeds, so a
+//! failure seen here is the browser enforcing the gateway's answer, not a
+//! broken test page.
+
+mod browser_support;
+mod common;
+
+use std::time::Duration;
+
+use browser_support::{eval, goto, page_fetch, run_async, Browser, Fetched};
+use common::*;
+use serde_json::{json, Value};
+
+fn http(addr: std::net::SocketAddr) -> String {
+    format!("http://{addr}")
+}
+
+/// The same server named `localhost`: a different origin (and site) from
+/// `127.0.0.1` for the browser.
+fn localhost(addr: std::net::SocketAddr) -> String {
+    format!("http://localhost:{}", addr.port())
+}
+
+fn credentialed_get() -> Value {
+    json!({ "credentials": "include" })
+}
+
+/// A PATCH with JSON and `x-user-id`: not a simple request, so the browser
+/// must preflight it.
+fn preflighted_patch() -> Value {
+    json!({
+        "method": "PATCH",
+        "credentials": "include",
+        "headers": { "Content-Type": "application/json", "x-user-id": "user-42" },
+        "body": "{\"name\":\"e2e\"}",
+    })
+}
+
+/// A request with a header that is not on the gateway's allowed list.
+fn unlisted_header() -> Value {
+    json!({ "credentials": "include", "headers": { "x-not-allowed": "1" } })
+}
+
+#[track_caller]
+fn assert_succeeded(f: &Fetched, body: &str, what: &str) {
+    assert!(
+        f.resolved && f.status == 200 && f.body == body,
+        "{what}: page JavaScript should read 200 {body:?}, got {f:?}"
+    );
+}
+
+/// A CORS failure: the promise rejects with a TypeError and the page learns
+/// nothing, not even the status.
+#[track_caller]
+fn assert_blocked(f: &Fetched, what: &str) {
+    assert!(
+        !f.resolved && f.error.starts_with("TypeError"),
+        "{what}: the browser should refuse it, page JavaScript got {f:?}"
+    );
+}
+
+/// Put [`E2E_COOKIE`] in the browser's jar for `gateway_base`'s host, the
+/// way a site does: a response through the gateway sets it.
+async fn login(c: &fantoccini::Client, gateway_base: &str) {
+    goto(c, &format!("{gateway_base}/e2e/set-cookie")).await;
+}
+
+fn access_logged(gw: &Gateway, needle: &str) -> bool {
+    eventually(Duration::from_secs(5), || gw.log().contains(needle))
+}
+
+/// Production helmgate whose one allowed origin is the `allowed` page server.
+struct Production {
+    up: Upstream,
+    allowed: Upstream,
+    other: Upstream,
+    gw: Gateway,
+}
+
+impl Production {
+    fn start() -> Production {
+        let up = Upstream::start();
+        let allowed = Upstream::start();
+        let other = Upstream::start();
+        let gw = Gateway::start(
+            up.addr,
+            GatewayOptions {
+                origins: vec![http(allowed.addr)],
+                ..GatewayOptions::default()
+            },
+        );
+        Production {
+            up,
+            allowed,
+            other,
+            gw,
+        }
+    }
+}
+
+// --- CORS -----------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_1_allowed_origin_credentialed_get_and_preflighted_patch_succeed() {
+    let s = Production::start();
+    Browser::with(|c| async move {
+        let gw = http(s.gw.addr);
+        login(&c, &gw).await;
+        s.up.clear();
+        goto(&c, &format!("{}/e2e/page", http(s.allowed.addr))).await;
+        // HttpOnly: the page can't see the cookie; only the jar sends it.
+        assert_eq!(eval(&c, "return document.cookie").await, json!(""));
+
+        let get = page_fetch(&c, &format!("{gw}/api/items"), credentialed_get()).await;
+        assert_succeeded(&get, "hello", "credentialed GET");
+        let patch = page_fetch(&c, &format!("{gw}/api/items/7"), preflighted_patch()).await;
+        assert_succeeded(&patch, "hello", "credentialed, preflighted PATCH");
+
+        let seen = s.up.recorded();
+        let methods: Vec<&str> = seen.iter().map(|r| r.method.as_str()).collect();
+        assert_eq!(methods, ["GET", "PATCH"], "no OPTIONS reaches the upstream");
+        for r in &seen {
+            assert_eq!(r.header("cookie"), Some(E2E_COOKIE), "{r:?}");
+            assert_eq!(
+                r.header("origin"),
+                Some(http(s.allowed.addr).as_str()),
+                "{r:?}"
+            );
+        }
+        let patch = &seen[1];
+        assert_eq!(patch.path, "/api/items/7");
+        assert_eq!(patch.header("content-type"), Some("application/json"));
+        assert_eq!(patch.header("x-user-id"), Some("user-42"));
+        assert_eq!(patch.body, b"{\"name\":\"e2e\"}");
+        // The browser did preflight; the gateway answered it itself.
+        assert!(
+            access_logged(&s.gw, "method=OPTIONS path=\"/api/items/7\" status=204"),
+            "no preflight in the access log: {}",
+            s.gw.log()
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_2_allowed_origin_with_an_unlisted_header_is_refused() {
+    let s = Production::start();
+    Browser::with(|c| async move {
+        let gw = http(s.gw.addr);
+        goto(&c, &format!("{}/e2e/page", http(s.allowed.addr))).await;
+
+        let f = page_fetch(&c, &format!("{gw}/api/unlisted"), unlisted_header()).await;
+        assert_blocked(&f, "a header not on the allowed list");
+        assert_eq!(s.up.count(), 0, "{:?}", s.up.recorded());
+        assert!(
+            access_logged(&s.gw, "method=OPTIONS path=\"/api/unlisted\" status=204"),
+            "the browser should have asked first: {}",
+            s.gw.log()
+        );
+
+        // Control: the same request to an endpoint whose preflight allows any
+        // header succeeds, and the header arrives.
+        let open = format!("{}/e2e/open-cors", http(s.other.addr));
+        let f = page_fetch(&c, &open, unlisted_header()).await;
+        assert_succeeded(&f, "open", "control: permissive endpoint");
+        assert!(s
+            .other
+            .recorded()
+            .iter()
+            .any(|r| r.method == "GET" && r.header("x-not-allowed") == Some("1")));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_3_disallowed_origin_can_do_nothing_and_reaches_nothing() {
+    let s = Production::start();
+    Browser::with(|c| async move {
+        let gw = http(s.gw.addr);
+        login(&c, &gw).await;
+        s.up.clear();
+        let page = http(s.other.addr);
+        goto(&c, &format!("{page}/e2e/page")).await;
+
+        let cases = [
+            ("credentialed GET", "/api/items", credentialed_get()),
+            ("preflighted PATCH", "/api/items/7", preflighted_patch()),
+            ("unlisted header", "/api/unlisted", unlisted_header()),
+        ];
+        for (what, path, init) in &cases {
+            let f = page_fetch(&c, &format!("{gw}{path}"), init.clone()).await;
+            assert_blocked(&f, what);
+        }
+        assert_eq!(
+            s.up.count(),
+            0,
+            "nothing from {page} may reach the upstream: {:?}",
+            s.up.recorded()
+        );
+        assert!(access_logged(&s.gw, "CORS blocked origin"));
+        assert!(s.gw.log().contains(&page), "{}", s.gw.log());
+
+        // Control: the very same requests from this page to a permissive
+        // endpoint all succeed.
+        let open = format!("{}/e2e/open-cors", http(s.allowed.addr));
+        for (what, _, init) in cases {
+            let f = page_fetch(&c, &open, init).await;
+            assert_succeeded(&f, "open", &format!("control: {what}"));
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_4_upstream_wildcard_cors_does_not_break_credentialed_requests() {
+    let s = Production::start();
+    Browser::with(|c| async move {
+        let gw = http(s.gw.addr);
+        login(&c, &gw).await;
+        s.up.clear();
+        goto(&c, &format!("{}/e2e/page", http(s.allowed.addr))).await;
+
+        let f = page_fetch(&c, &format!("{gw}/cors-star"), credentialed_get()).await;
+        assert_succeeded(
+            &f,
+            "hello",
+            "credentialed GET of /cors-star via the gateway",
+        );
+        assert_eq!(s.up.count(), 1);
+        assert_eq!(s.up.last().header("cookie"), Some(E2E_COOKIE));
+
+        // Control: the upstream's own `Access-Control-Allow-Origin: *` with
+        // credentials is refused by the browser.
+        let direct = format!("{}/cors-star", http(s.up.addr));
+        let f = page_fetch(&c, &direct, credentialed_get()).await;
+        assert_blocked(&f, "control: the upstream's own wildcard, with credentials");
+        assert_eq!(s.up.count(), 2, "the direct request did reach the upstream");
+    })
+    .await;
+}
+
+// --- Security headers -------------------------------------------------------
+
+/// What a probe page's scripts did; waits (bounded) until at least
+/// `violations` CSP violation events were recorded.
+const CSP_STATE_JS: &str = r#"
+const [want, done] = arguments;
+const deadline = Date.now() + 5000;
+(function poll() {
+  const v = window.violations || [];
+  if (v.length >= want || Date.now() > deadline) {
+    done({ inline: window.inlineRan === true, external: window.externalRan === true, violations: v });
+  } else {
+    setTimeout(poll, 20);
+  }
+})();
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_5_production_csp_blocks_inline_script_and_runs_same_origin_script() {
+    let s = Production::start();
+    Browser::with(|c| async move {
+        let gw = http(s.gw.addr);
+
+        // The upstream's /html page through the gateway.
+        goto(&c, &format!("{gw}/html")).await;
+        let ran = eval(
+            &c,
+            "return [window.inlineRan === true, window.externalRan === true]",
+        )
+        .await;
+        assert_eq!(ran, json!([false, true]), "[inline, external] on /html");
+
+        // A page whose first, external, script listens for violations.
+        goto(&c, &format!("{gw}/e2e/csp-probe")).await;
+        let state = run_async(&c, CSP_STATE_JS, vec![json!(1)]).await;
+        assert_eq!(state["inline"], json!(false), "{state}");
+        assert_eq!(state["external"], json!(true), "{state}");
+        assert_eq!(
+            state["violations"],
+            json!([{ "directive": "script-src-elem", "blocked": "inline" }]),
+            "{state}"
+        );
+
+        // Control: the same pages straight from the upstream run both scripts.
+        let up = http(s.up.addr);
+        goto(&c, &format!("{up}/html")).await;
+        let ran = eval(
+            &c,
+            "return [window.inlineRan === true, window.externalRan === true]",
+        )
+        .await;
+        assert_eq!(
+            ran,
+            json!([true, true]),
+            "control: /html without the gateway"
+        );
+        goto(&c, &format!("{up}/e2e/csp-probe")).await;
+        let state = run_async(&c, CSP_STATE_JS, vec![json!(0)]).await;
+        assert_eq!(
+            state,
+            json!({ "inline": true, "external": true, "violations": [] }),
+            "control: the probe without the gateway"
+        );
+    })
+    .await;
+}
+
+/// Frames `urls` from the current page; finishes when every frame fired its
+/// load event (an XFO-blocked frame loads an error page) and `want` messages
+/// came (each framed page that renders posts one).
+const FRAMES_JS: &str = r#"
+const [urls, want, done] = arguments;
+const messages = [];
+window.addEventListener('message', (e) => messages.push(String(e.data)));
+const loaded = urls.map(() => false);
+const deadline = Date.now() + 10000;
+urls.forEach((url, i) => {
+  const f = document.createElement('iframe');
+  f.src = url;
+  f.addEventListener('load', () => { loaded[i] = true; });
+  document.body.appendChild(f);
+});
+(function poll() {
+  if ((loaded.every(Boolean) && messages.length >= want) || Date.now() > deadline) {
+    done({ loaded, messages });
+  } else {
+    setTimeout(poll, 20);
+  }
+})();
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_6_gateway_pages_cannot_be_framed_by_another_origin() {
+    let s = Production::start();
+    // Control: the same gateway and upstream with only X-Frame-Options off.
+    let open = Gateway::start(
+        s.up.addr,
+        GatewayOptions {
+            origins: vec![http(s.allowed.addr)],
+            extra_toml: "[headers]\nx_frame_options = \"\"\n".into(),
+            ..GatewayOptions::default()
+        },
+    );
+    Browser::with(|c| async move {
+        let protected = http(s.gw.addr);
+        let unprotected = http(open.addr);
+        goto(&c, &format!("{}/e2e/page", http(s.allowed.addr))).await;
+        let urls = json!([
+            format!("{protected}/e2e/framed"),
+            format!("{unprotected}/e2e/framed"),
+        ]);
+        let state = run_async(&c, FRAMES_JS, vec![urls, json!(1)]).await;
+        assert_eq!(state["loaded"], json!([true, true]), "{state}");
+        assert_eq!(
+            state["messages"],
+            json!([format!("rendered:{unprotected}")]),
+            "only the frame without X-Frame-Options may render: {state}"
+        );
+
+        // The upstream's record agrees: the browser fetched both documents,
+        // but only the unprotected one went on to load its script.
+        let via = |gw: &Gateway, path: &str| {
+            let host = gw.addr.to_string();
+            s.up.recorded()
+                .iter()
+                .any(|r| r.path == path && r.header("host") == Some(host.as_str()))
+        };
+        assert!(via(&s.gw, "/e2e/framed"));
+        assert!(via(&open, "/e2e/framed"));
+        assert!(via(&open, "/static/e2e-framed.js"));
+        assert!(
+            !via(&s.gw, "/static/e2e-framed.js"),
+            "the DENY'd frame must not run: {:?}",
+            s.up.recorded()
+        );
+    })
+    .await;
+}
+
+// --- Development profile ------------------------------------------------------
+
+/// Opens a WebSocket from the current page; finishes once it failed, opened
+/// or threw, and (when `want_violation`) a CSP violation event came.
+const WEBSOCKET_JS: &str = r#"
+const [url, wantViolation, done] = arguments;
+const violations = [];
+document.addEventListener('securitypolicyviolation', (e) =>
+  violations.push({ directive: e.effectiveDirective, blocked: e.blockedURI }));
+let outcome = null;
+try {
+  const ws = new WebSocket(url);
+  ws.onopen = () => { outcome = outcome || 'open'; };
+  ws.onerror = () => { outcome = outcome || 'error'; };
+  ws.onclose = () => { outcome = outcome || 'close'; };
+} catch (e) {
+  outcome = 'threw ' + e.name;
+}
+const deadline = Date.now() + 5000;
+(function poll() {
+  if ((outcome && (!wantViolation || violations.length > 0)) || Date.now() > deadline) {
+    done({ outcome, violations });
+  } else {
+    setTimeout(poll, 20);
+  }
+})();
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_7_development_allows_localhost_pages_and_websocket_connects() {
+    let up = Upstream::start();
+    let pages = Upstream::start();
+    let ws_server = Upstream::start();
+    let dev = Gateway::start(
+        up.addr,
+        GatewayOptions {
+            environment: "development",
+            ..GatewayOptions::default()
+        },
+    );
+    // Control: production, allowing only its default origin.
+    let prod = Gateway::start(up.addr, GatewayOptions::default());
+    Browser::with(|c| async move {
+        // Page and gateway both on `localhost`: same site, so the cookie goes.
+        let gw = localhost(dev.addr);
+        login(&c, &gw).await;
+        up.clear();
+        goto(&c, &format!("{}/e2e/page", localhost(pages.addr))).await;
+
+        let get = page_fetch(&c, &format!("{gw}/api/items"), credentialed_get()).await;
+        assert_succeeded(&get, "hello", "development: credentialed GET");
+        let patch = page_fetch(&c, &format!("{gw}/api/items/7"), preflighted_patch()).await;
+        assert_succeeded(&patch, "hello", "development: preflighted PATCH");
+        let seen = up.recorded();
+        let methods: Vec<&str> = seen.iter().map(|r| r.method.as_str()).collect();
+        assert_eq!(methods, ["GET", "PATCH"], "no OPTIONS reaches the upstream");
+        for r in &seen {
+            assert_eq!(r.header("cookie"), Some(E2E_COOKIE), "{r:?}");
+        }
+        assert_eq!(seen[1].header("x-user-id"), Some("user-42"));
+        assert!(access_logged(
+            &dev,
+            "method=OPTIONS path=\"/api/items/7\" status=204"
+        ));
+
+        // Control: the production profile refuses the same localhost page.
+        up.clear();
+        let f = page_fetch(
+            &c,
+            &format!("{}/api/items/7", localhost(prod.addr)),
+            preflighted_patch(),
+        )
+        .await;
+        assert_blocked(&f, "control: production refuses a localhost page");
+        assert_eq!(up.count(), 0);
+
+        // connect-src: a gateway-served page may open a WebSocket in
+        // development; the handshake reaches the server (and fails there).
+        let ws_base = format!("ws://{}", ws_server.addr);
+        goto(&c, &format!("{gw}/html")).await;
+        let state = run_async(
+            &c,
+            WEBSOCKET_JS,
+            vec![json!(format!("{ws_base}/e2e/ws-dev")), json!(false)],
+        )
+        .await;
+        assert_eq!(state["violations"], json!([]), "development: {state}");
+        assert_eq!(state["outcome"], json!("error"), "development: {state}");
+        let handshake = ws_server
+            .recorded()
+            .into_iter()
+            .find(|r| r.path == "/e2e/ws-dev")
+            .expect("the WebSocket handshake reached its server");
+        assert_eq!(handshake.header("upgrade"), Some("websocket"));
+
+        // Control: the production CSP blocks the same connect.
+        goto(&c, &format!("{}/html", localhost(prod.addr))).await;
+        let state = run_async(
+            &c,
+            WEBSOCKET_JS,
+            vec![json!(format!("{ws_base}/e2e/ws-prod")), json!(true)],
+        )
+        .await;
+        assert_eq!(
+            state["violations"],
+            json!([{ "directive": "connect-src", "blocked": format!("{ws_base}/e2e/ws-prod") }]),
+            "production: {state}"
+        );
+        assert_eq!(state["outcome"], json!("error"), "production: {state}");
+        assert!(
+            !ws_server
+                .recorded()
+                .iter()
+                .any(|r| r.path == "/e2e/ws-prod"),
+            "production: the connect must not leave the browser"
+        );
+    })
+    .await;
+}
