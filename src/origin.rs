@@ -80,16 +80,6 @@ pub enum Host {
     V6(Ipv6Addr),
 }
 
-impl Host {
-    fn is_loopback_name(&self) -> bool {
-        match self {
-            Host::Name(name) => &**name == "localhost",
-            Host::V4(ip) => *ip == Ipv4Addr::LOCALHOST,
-            Host::V6(ip) => *ip == Ipv6Addr::LOCALHOST,
-        }
-    }
-}
-
 impl Origin {
     /// Parse and normalise. Returns the canonical origin.
     pub fn parse(input: &str) -> Result<Origin, OriginError> {
@@ -106,7 +96,7 @@ impl Origin {
         };
         Ok(Origin {
             scheme: parts.scheme,
-            host: parts.host,
+            host: parts.host.to_host(),
             port: parts.port,
             canonical: canonical.into_boxed_str(),
         })
@@ -131,7 +121,11 @@ impl Origin {
     /// True for the loopback names a developer's browser uses: `localhost`,
     /// `127.0.0.1` and `[::1]`, on any port, over http or https.
     pub fn is_local_dev(&self) -> bool {
-        self.host.is_loopback_name()
+        match &self.host {
+            Host::Name(name) => &**name == "localhost",
+            Host::V4(ip) => *ip == Ipv4Addr::LOCALHOST,
+            Host::V6(ip) => *ip == Ipv6Addr::LOCALHOST,
+        }
     }
 }
 
@@ -175,21 +169,21 @@ pub fn canonicalize(input: &[u8]) -> Result<(CanonicalText<'_>, bool), OriginErr
     Ok((text, local))
 }
 
-struct Parts {
+struct Parts<'a> {
     scheme: Scheme,
-    host: Host,
+    host: HostRef<'a>,
     port: Option<u16>,
     is_canonical: bool,
 }
 
-fn render(scheme: Scheme, host: &Host, port: Option<u16>) -> String {
+fn render(scheme: Scheme, host: &HostRef<'_>, port: Option<u16>) -> String {
     let mut out = String::with_capacity(64);
     out.push_str(scheme.as_str());
     out.push_str("://");
     match host {
-        Host::Name(name) => out.push_str(name),
-        Host::V4(ip) => out.push_str(&ip.to_string()),
-        Host::V6(ip) => {
+        HostRef::Name(name) => out.extend(name.iter().map(|b| b.to_ascii_lowercase() as char)),
+        HostRef::V4(ip) => out.push_str(&ip.to_string()),
+        HostRef::V6(ip) => {
             out.push('[');
             out.push_str(&ip.to_string());
             out.push(']');
@@ -202,7 +196,7 @@ fn render(scheme: Scheme, host: &Host, port: Option<u16>) -> String {
     out
 }
 
-fn split(input: &[u8]) -> Result<Parts, OriginError> {
+fn split(input: &[u8]) -> Result<Parts<'_>, OriginError> {
     if input.is_empty() {
         return Err(OriginError::Empty);
     }
@@ -297,7 +291,36 @@ fn parse_port(raw: &[u8]) -> Result<u16, OriginError> {
     u16::try_from(value).map_err(|_| OriginError::BadPort)
 }
 
-fn parse_host(raw: &[u8], is_canonical: &mut bool) -> Result<Host, OriginError> {
+/// A host as found in the input, before any allocation: the hot path only
+/// needs to know whether it is canonical and whether it is loopback.
+enum HostRef<'a> {
+    /// LDH labels, possibly with upper-case letters.
+    Name(&'a [u8]),
+    V4(Ipv4Addr),
+    V6(Ipv6Addr),
+}
+
+impl HostRef<'_> {
+    fn is_loopback_name(&self) -> bool {
+        match self {
+            HostRef::Name(name) => name.eq_ignore_ascii_case(b"localhost"),
+            HostRef::V4(ip) => *ip == Ipv4Addr::LOCALHOST,
+            HostRef::V6(ip) => *ip == Ipv6Addr::LOCALHOST,
+        }
+    }
+
+    fn to_host(&self) -> Host {
+        match self {
+            HostRef::Name(name) => {
+                Host::Name(String::from_utf8_lossy(&name.to_ascii_lowercase()).into())
+            }
+            HostRef::V4(ip) => Host::V4(*ip),
+            HostRef::V6(ip) => Host::V6(*ip),
+        }
+    }
+}
+
+fn parse_host<'a>(raw: &'a [u8], is_canonical: &mut bool) -> Result<HostRef<'a>, OriginError> {
     if raw.is_empty() {
         return Err(OriginError::BadHost);
     }
@@ -309,13 +332,12 @@ fn parse_host(raw: &[u8], is_canonical: &mut bool) -> Result<Host, OriginError> 
         if ip.to_string().as_bytes() != inner {
             *is_canonical = false;
         }
-        return Ok(Host::V6(ip));
+        return Ok(HostRef::V6(ip));
     }
     // A reg-name in an origin is already IDNA-encoded by the browser; raw
     // UTF-8 was refused above, so only LDH labels remain valid.
-    let mut labels = 0usize;
+    let mut last_label: &[u8] = &[];
     for label in raw.split(|&b| b == b'.') {
-        labels += 1;
         if label.is_empty()
             || label.len() > 63
             || label.first() == Some(&b'-')
@@ -326,26 +348,25 @@ fn parse_host(raw: &[u8], is_canonical: &mut bool) -> Result<Host, OriginError> 
         {
             return Err(OriginError::BadHost);
         }
+        last_label = label;
     }
-    if labels == 0 || raw.len() > 253 {
+    if raw.len() > 253 {
         return Err(OriginError::BadHost);
     }
-    if raw.iter().any(u8::is_ascii_uppercase) {
-        *is_canonical = false;
-    }
-    let lower = raw.to_ascii_lowercase();
-    let text = String::from_utf8(lower).map_err(|_| OriginError::BadHost)?;
     // The last label all digits means an IPv4 literal; only the dotted-quad
     // a browser would serialize is accepted (no `127.1`, octal or hex forms).
-    let last = text.rsplit('.').next().unwrap_or("");
-    if last.bytes().all(|b| b.is_ascii_digit()) {
+    if last_label.iter().all(u8::is_ascii_digit) {
+        let text = std::str::from_utf8(raw).map_err(|_| OriginError::BadHost)?;
         let ip: Ipv4Addr = text.parse().map_err(|_| OriginError::BadHost)?;
         if ip.to_string() != text {
             return Err(OriginError::BadHost);
         }
-        return Ok(Host::V4(ip));
+        return Ok(HostRef::V4(ip));
     }
-    Ok(Host::Name(text.into_boxed_str()))
+    if raw.iter().any(u8::is_ascii_uppercase) {
+        *is_canonical = false;
+    }
+    Ok(HostRef::Name(raw))
 }
 
 #[cfg(test)]

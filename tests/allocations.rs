@@ -1,0 +1,73 @@
+//! The per-request policy work must not allocate for a request without an
+//! Origin header. Counted with a wrapping global allocator (deterministic,
+//! unlike timings).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use helmgate::cors::{CorsPolicy, CorsSettings, OwnOrigin};
+use helmgate::origin::{Origin, Scheme};
+use http::header::{HeaderMap, HeaderValue, HOST, ORIGIN};
+use http::Method;
+
+struct Counting;
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_in(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    f();
+    ALLOCATIONS.load(Ordering::Relaxed) - before
+}
+
+fn policy() -> CorsPolicy {
+    CorsPolicy::new(CorsSettings {
+        allowed_origins: (0..1000)
+            .map(|i| Origin::parse(&format!("https://app{i}.example.com")).unwrap())
+            .collect(),
+        allow_localhost: false,
+        allowed_methods: vec![Method::GET],
+        allowed_headers: vec!["Content-Type".into()],
+        expose_headers: vec![],
+        max_age_secs: 600,
+    })
+}
+
+const OWN: OwnOrigin<'static> = OwnOrigin {
+    scheme: Scheme::Https,
+    host: Some(b"gateway.example.com"),
+};
+
+#[test]
+fn evaluating_a_request_without_origin_does_not_allocate() {
+    let p = policy();
+    let mut h = HeaderMap::new();
+    h.insert(HOST, HeaderValue::from_static("gateway.example.com"));
+    let n = allocations_in(|| {
+        std::hint::black_box(p.evaluate(&Method::GET, &h, OWN));
+    });
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn evaluating_a_canonical_allowed_origin_does_not_allocate() {
+    let p = policy();
+    let mut h = HeaderMap::new();
+    h.insert(ORIGIN, HeaderValue::from_static("https://app500.example.com"));
+    let n = allocations_in(|| {
+        std::hint::black_box(p.evaluate(&Method::GET, &h, OWN));
+    });
+    assert_eq!(n, 0);
+}
