@@ -23,4 +23,5 @@ pub mod redirect;
 pub mod request_id;
 pub mod server;
 pub mod state;
+pub mod tls;
 pub mod vary;

@@ -22,6 +22,7 @@ use crate::policy::Policy;
 use crate::proxy::Gateway;
 use crate::redirect::HttpsRedirect;
 use crate::state::SharedState;
+use crate::tls::ReloadableCert;
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -94,9 +95,14 @@ pub fn run(state: Arc<SharedState>, options: RunOptions) -> Result<(), String> {
         proxy.add_listener(listener(*addr, &policy));
     }
     for t in &policy.server.tls {
+        let key = crate::tls::load_certified_key(&t.cert, &t.key)
+            .map_err(|e| format!("server.tls {}: {e}", t.listen))?;
+        let resolver = Arc::new(ReloadableCert::new(key));
+        state.register_certificate(t.listen, Arc::clone(&resolver));
         let mut tls =
             TlsSettings::intermediate(&t.cert.to_string_lossy(), &t.key.to_string_lossy())
                 .map_err(|e| format!("server.tls {}: {e}", t.listen))?;
+        tls.set_cert_resolver(resolver);
         tls.enable_h2();
         proxy.add_listener(listener(t.listen, &policy).tls(tls));
     }
@@ -209,9 +215,10 @@ pub fn install_reload_handler(state: Arc<SharedState>) -> Result<(), String> {
                         Ok(report) => {
                             let policy = state.policy();
                             log::info!(
-                                "configuration reloaded: environment {}, {} allowed origin(s)",
+                                "configuration reloaded: environment {}, {} allowed origin(s), {} TLS certificate(s) re-read",
                                 policy.environment,
-                                policy.cors.settings().allowed_origins.len()
+                                policy.cors.settings().allowed_origins.len(),
+                                report.certificates_reloaded
                             );
                             for w in &policy.warnings {
                                 log::warn!("{w}");

@@ -1,16 +1,19 @@
 //! What the running gateway shares across threads: the current policy (swapped
-//! whole on reload) and the metrics.
+//! whole on reload), the TLS certificates, and the metrics.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::ArcSwap;
+use pingora::tls::sign::CertifiedKey;
 
-use crate::config::{self, ConfigError, Overrides};
+use crate::config::{self, ConfigError, Overrides, Problem};
 use crate::env::EnvVars;
 use crate::metrics::Metrics;
-use crate::policy::Policy;
+use crate::policy::{Policy, ServerSettings};
+use crate::tls::{self, ReloadableCert};
 
 pub struct SharedState {
     policy: ArcSwap<Policy>,
@@ -18,13 +21,18 @@ pub struct SharedState {
     config_path: PathBuf,
     overrides: Overrides,
     in_flight: AtomicUsize,
+    /// The certificate of each running TLS listener, replaced on reload.
+    certificates: Mutex<Vec<(SocketAddr, Arc<ReloadableCert>)>>,
 }
 
 /// What changed on reload that only a restart can apply.
 #[derive(Debug, Default)]
 pub struct ReloadReport {
     pub needs_restart: Vec<String>,
+    pub certificates_reloaded: usize,
 }
+
+type Renewal = (Arc<ReloadableCert>, Arc<CertifiedKey>);
 
 impl SharedState {
     pub fn new(policy: Policy, config_path: PathBuf, overrides: Overrides) -> SharedState {
@@ -34,6 +42,7 @@ impl SharedState {
             config_path,
             overrides,
             in_flight: AtomicUsize::new(0),
+            certificates: Mutex::new(Vec::new()),
         }
     }
 
@@ -45,6 +54,10 @@ impl SharedState {
         self.in_flight.load(Ordering::Acquire)
     }
 
+    pub fn register_certificate(&self, listen: SocketAddr, cert: Arc<ReloadableCert>) {
+        lock(&self.certificates).push((listen, cert));
+    }
+
     /// Count a request as in flight until the guard drops, so a graceful
     /// shutdown can exit as soon as the last one is done.
     pub fn track_request(self: &Arc<Self>) -> InFlight {
@@ -53,31 +66,62 @@ impl SharedState {
     }
 
     /// Re-read the file and the environment; swap the policy only if all of
-    /// it is valid. Socket-level settings keep their old values until restart.
+    /// it is valid. Socket-level settings keep their old values until
+    /// restart; certificates of running TLS listeners are re-read.
     pub fn reload(&self) -> Result<ReloadReport, ConfigError> {
-        let result = config::load_file(&self.config_path, self.overrides, &EnvVars::from_process());
-        let mut new = match result {
-            Ok(p) => p,
-            Err(e) => {
-                self.metrics.record_reload(false);
-                return Err(e);
-            }
-        };
+        let result = self.prepare_reload();
+        self.metrics.record_reload(result.is_ok());
+        let (new, renewals, report) = result?;
+        for (resolver, key) in renewals {
+            resolver.replace(key);
+        }
+        self.policy.store(Arc::new(new));
+        Ok(report)
+    }
+
+    fn prepare_reload(&self) -> Result<(Policy, Vec<Renewal>, ReloadReport), ConfigError> {
+        let mut new =
+            config::load_file(&self.config_path, self.overrides, &EnvVars::from_process())?;
+        let renewals =
+            self.load_certificates(&new.server)
+                .map_err(|message| ConfigError::Invalid {
+                    path: self.config_path.clone(),
+                    problems: vec![Problem {
+                        key: "server.tls".into(),
+                        location: None,
+                        message,
+                    }],
+                })?;
         let old = self.policy();
-        let mut report = ReloadReport::default();
-        if new.server != old.server {
+        let mut report = ReloadReport {
+            certificates_reloaded: renewals.len(),
+            ..ReloadReport::default()
+        };
+        if !same_sockets(&new.server, &old.server) {
             new.server = old.server.clone();
             report.needs_restart.push(
-                "[server] (listeners, TLS, threads, buffers and limits are fixed at start; the running values stay)".into(),
+                "[server] (listeners, threads, buffers and limits are fixed at start; the running values stay)".into(),
             );
         }
         if new.admin_listen != old.admin_listen {
             new.admin_listen = old.admin_listen;
             report.needs_restart.push("admin.listen".into());
         }
-        self.policy.store(Arc::new(new));
-        self.metrics.record_reload(true);
-        Ok(report)
+        Ok((new, renewals, report))
+    }
+
+    /// Load the new certificate of every running TLS listener.
+    fn load_certificates(&self, server: &ServerSettings) -> Result<Vec<Renewal>, String> {
+        let running = lock(&self.certificates);
+        let mut out = Vec::new();
+        for (listen, resolver) in running.iter() {
+            if let Some(t) = server.tls.iter().find(|t| t.listen == *listen) {
+                let key = tls::load_certified_key(&t.cert, &t.key)
+                    .map_err(|e| format!("{listen}: {e}"))?;
+                out.push((Arc::clone(resolver), key));
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -87,4 +131,21 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// Equal apart from certificate files, which a reload applies.
+fn same_sockets(a: &ServerSettings, b: &ServerSettings) -> bool {
+    let listens = |s: &ServerSettings| s.tls.iter().map(|t| t.listen).collect::<Vec<_>>();
+    let without_tls = |s: &ServerSettings| ServerSettings {
+        tls: Vec::new(),
+        ..s.clone()
+    };
+    listens(a) == listens(b) && without_tls(a) == without_tls(b)
 }

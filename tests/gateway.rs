@@ -529,35 +529,6 @@ fn tls_listener_serves_hsts_in_production() {
     assert!(!gw.get("/", &[]).has("strict-transport-security"));
 }
 
-fn tls_get(
-    addr: std::net::SocketAddr,
-    root: rustls::pki_types::CertificateDer<'static>,
-    headers: &[(&str, &str)],
-) -> Response {
-    use std::sync::Arc;
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(root).unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
-    let tcp = std::net::TcpStream::connect(addr).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut stream = rustls::StreamOwned::new(conn, tcp);
-    use std::io::Write;
-    let mut h = headers.to_vec();
-    h.push(("Connection", "close"));
-    stream
-        .write_all(&build_request("GET", "/", &h, b""))
-        .unwrap();
-    read_response(&mut std::io::BufReader::new(stream), false).expect("a TLS response")
-}
-
 // --- Config validation and the command line -------------------------------
 
 fn check(config: &str, env: &[(&str, &str)], args: &[&str]) -> (bool, String) {

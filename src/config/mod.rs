@@ -393,7 +393,7 @@ impl Validator<'_> {
             }
         }
         if self.problems.len() == before {
-            if let Err(message) = check_cert_and_key(&cert, &key) {
+            if let Err(message) = crate::tls::load_certified_key(&cert, &key) {
                 self.problem(format!("{key_prefix}.cert"), Some(&t.cert), message);
             }
         }
@@ -771,42 +771,6 @@ fn origin_message(entry: &str, e: OriginError) -> String {
         _ => String::new(),
     };
     format!("{entry:?} is not a valid origin: it {e}{hint}")
-}
-
-/// Refuse cert/key files that rustls can't load, or that don't belong
-/// together, here with the config key, instead of a panic inside Pingora.
-fn check_cert_and_key(cert: &Path, key: &Path) -> Result<(), String> {
-    use pingora::tls::{load_certs_and_key_files, ServerConfig};
-    pingora::tls::install_default_crypto_provider();
-    let (cert_s, key_s) = (cert.to_string_lossy(), key.to_string_lossy());
-    let (certs, private_key) = match load_certs_and_key_files(&cert_s, &key_s) {
-        Ok(Some(pair)) => pair,
-        Ok(None) => {
-            return Err(format!(
-                "no PEM certificate in {} or no PEM private key (PKCS#8, PKCS#1 or SEC1) in {}",
-                cert.display(),
-                key.display()
-            ))
-        }
-        Err(e) => {
-            return Err(format!(
-                "cannot load {} / {}: {e}",
-                cert.display(),
-                key.display()
-            ))
-        }
-    };
-    ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(certs, private_key)
-        .map(|_| ())
-        .map_err(|e| {
-            format!(
-                "certificate {} and key {} don't form a usable pair: {e}",
-                cert.display(),
-                key.display()
-            )
-        })
 }
 
 #[cfg(test)]
