@@ -12,7 +12,10 @@ pub fn init(json_access: bool) {
     builder.target(env_logger::Target::Stderr);
     builder.format(move |buf, record| {
         if json_access && record.target() == access_log::TARGET {
-            writeln!(buf, "{}", record.args())
+            // The entry is a JSON object; the time goes in as its first field.
+            let entry = record.args().to_string();
+            let fields = entry.strip_prefix('{').unwrap_or(&entry);
+            writeln!(buf, "{{\"time\":\"{}\",{}", buf.timestamp_millis(), fields)
         } else {
             writeln!(
                 buf,

@@ -19,6 +19,7 @@ pub struct Policy {
     pub server: ServerSettings,
     pub trusted_proxies: TrustedProxies,
     pub upstream: UpstreamSettings,
+    pub upstream_peer: pingora::upstreams::peer::HttpPeer,
     pub cors: CorsPolicy,
     pub header_settings: HeaderSettings,
     pub headers: SecurityHeaders,
@@ -61,6 +62,20 @@ pub struct UpstreamSettings {
     pub read_timeout: Duration,
     pub write_timeout: Duration,
     pub idle_timeout: Duration,
+}
+
+impl UpstreamSettings {
+    /// The Pingora peer, built once per policy and cloned per request.
+    pub fn peer(&self) -> pingora::upstreams::peer::HttpPeer {
+        let mut peer =
+            pingora::upstreams::peer::HttpPeer::new(self.address, self.tls, self.sni.clone());
+        peer.options.connection_timeout = Some(self.connect_timeout);
+        peer.options.total_connection_timeout = Some(self.connect_timeout);
+        peer.options.read_timeout = Some(self.read_timeout);
+        peer.options.write_timeout = Some(self.write_timeout);
+        peer.options.idle_timeout = Some(self.idle_timeout);
+        peer
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -243,14 +243,7 @@ impl ProxyHttp for Gateway {
         _session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
-        let u = &ctx.policy.upstream;
-        let mut peer = HttpPeer::new(u.address, u.tls, u.sni.clone());
-        peer.options.connection_timeout = Some(u.connect_timeout);
-        peer.options.total_connection_timeout = Some(u.connect_timeout);
-        peer.options.read_timeout = Some(u.read_timeout);
-        peer.options.write_timeout = Some(u.write_timeout);
-        peer.options.idle_timeout = Some(u.idle_timeout);
-        Ok(Box::new(peer))
+        Ok(Box::new(ctx.policy.upstream_peer.clone()))
     }
 
     fn fail_to_connect(
@@ -355,8 +348,14 @@ impl ProxyHttp for Gateway {
     }
 
     fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, e: &Error) -> bool {
-        // Expected client-side failures are routine; they show in the access log.
-        matches!(e.etype(), HTTPStatus(_))
+        // A client that goes away, or a limit we enforce, is routine: it shows
+        // in the access log and metrics, not as an ERROR line.
+        let client_side = *e.esource() == ErrorSource::Downstream
+            && matches!(
+                e.etype(),
+                ConnectionClosed | ReadError | WriteError | ReadTimedout | WriteTimedout
+            );
+        client_side || matches!(e.etype(), HTTPStatus(_))
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {

@@ -424,7 +424,7 @@ fn json_access_log_is_one_object_per_line_with_escaped_client_values() {
     assert_eq!(access[1]["upstream_status"], 200);
     assert_eq!(access[1]["path"], "/ok");
     assert_eq!(access[1]["client"], "127.0.0.1");
-    for key in ["method", "bytes", "duration_ms", "origin"] {
+    for key in ["time", "method", "bytes", "duration_ms", "origin"] {
         assert!(access[1].get(key).is_some(), "{key} missing");
     }
     // The raw NEL byte never reaches the log unescaped.

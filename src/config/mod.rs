@@ -215,6 +215,7 @@ impl Validator<'_> {
             environment_source: choice.source,
             server: server?,
             trusted_proxies: trusted_proxies?,
+            upstream_peer: upstream.as_ref()?.peer(),
             upstream: upstream?,
             cors: cors?,
             header_settings,
