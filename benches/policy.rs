@@ -32,7 +32,10 @@ fn policy(n: usize) -> CorsPolicy {
 fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
     let mut m = HeaderMap::new();
     for (k, v) in pairs {
-        m.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        m.append(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
     }
     m
 }
@@ -50,7 +53,10 @@ fn bench(c: &mut Criterion) {
         scheme: Scheme::Https,
         host: Some(b"gateway.example.com"),
     };
-    let allowed = headers(&[("host", "gateway.example.com"), ("origin", "https://app.example.com")]);
+    let allowed = headers(&[
+        ("host", "gateway.example.com"),
+        ("origin", "https://app.example.com"),
+    ]);
     let plain = headers(&[("host", "gateway.example.com")]);
     for n in [1usize, 1000] {
         let p = policy(n);
@@ -67,7 +73,8 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(p.evaluate(&Method::GET, black_box(&plain), own)))
     });
 
-    let security = SecurityHeaders::build(&HeaderSettings::defaults(Environment::Production)).unwrap();
+    let security =
+        SecurityHeaders::build(&HeaderSettings::defaults(Environment::Production)).unwrap();
     let origin = HeaderValue::from_static("https://app.example.com");
     c.bench_function("response: CORS + security headers, allowed origin", |b| {
         b.iter_batched(
@@ -105,7 +112,13 @@ fn bench(c: &mut Criterion) {
     let proxy_peer: IpAddr = "10.1.2.3".parse().unwrap();
     c.bench_function("x-forwarded-for from a trusted proxy", |b| {
         b.iter(|| {
-            let view = ClientView::new(&trusted, Some(proxy_peer), false, black_box(&via_proxy), None);
+            let view = ClientView::new(
+                &trusted,
+                Some(proxy_peer),
+                false,
+                black_box(&via_proxy),
+                None,
+            );
             black_box(view.client_ip(&trusted, &via_proxy));
             black_box(upstream_forwarding(&view, false, &via_proxy))
         })

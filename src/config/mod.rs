@@ -360,7 +360,7 @@ impl Validator<'_> {
             tls: tls_ok.then_some(tls)?,
             https_redirect_listen: redirect?,
             threads: threads? as usize,
-            work_stealing: raw.work_stealing.unwrap_or(true),
+            work_stealing: raw.work_stealing.unwrap_or(false),
             keepalive_timeout: Duration::from_secs(keepalive? as u64),
             grace_period: Duration::from_secs(grace? as u64),
             max_request_header_bytes: header_bytes? as usize,
