@@ -3,7 +3,7 @@
 //! unlike timings).
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 
 use helmgate::cors::{CorsPolicy, CorsSettings, OwnOrigin};
 use helmgate::origin::{Origin, Scheme};
@@ -11,11 +11,16 @@ use http::header::{HeaderMap, HeaderValue, HOST, ORIGIN};
 use http::Method;
 
 struct Counting;
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    // Per thread: the test harness runs other tests on other threads at the
+    // same time, and their allocations must not count here.
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
@@ -27,9 +32,9 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 fn allocations_in(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = ALLOCATIONS.with(Cell::get);
     f();
-    ALLOCATIONS.load(Ordering::Relaxed) - before
+    ALLOCATIONS.with(Cell::get) - before
 }
 
 fn policy() -> CorsPolicy {
@@ -65,7 +70,10 @@ fn evaluating_a_request_without_origin_does_not_allocate() {
 fn evaluating_a_canonical_allowed_origin_does_not_allocate() {
     let p = policy();
     let mut h = HeaderMap::new();
-    h.insert(ORIGIN, HeaderValue::from_static("https://app500.example.com"));
+    h.insert(
+        ORIGIN,
+        HeaderValue::from_static("https://app500.example.com"),
+    );
     let n = allocations_in(|| {
         std::hint::black_box(p.evaluate(&Method::GET, &h, OWN));
     });
