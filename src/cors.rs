@@ -10,6 +10,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::Method;
 use pingora::http::ResponseHeader;
 
+use crate::header_edit;
 use crate::origin::{self, Origin, OriginError, Scheme};
 use crate::vary;
 
@@ -239,13 +240,22 @@ impl CorsPolicy {
         strip_access_control(resp);
         if let (CorsDecision::Allowed | CorsDecision::Preflight, Some(origin)) = (decision, origin)
         {
-            let _ = resp.insert_header(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-            let _ = resp.insert_header(
-                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            header_edit::replace_response(
+                resp,
+                &header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                origin.clone(),
+            );
+            header_edit::replace_response(
+                resp,
+                &header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
                 self.allow_credentials.clone(),
             );
             if let Some(expose) = &self.expose {
-                let _ = resp.insert_header(header::ACCESS_CONTROL_EXPOSE_HEADERS, expose.clone());
+                header_edit::replace_response(
+                    resp,
+                    &header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                    expose.clone(),
+                );
             }
         }
         // Vary on Origin even without one: the response a cache stores for a

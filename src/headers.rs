@@ -5,6 +5,7 @@ use http::header::{HeaderName, HeaderValue};
 use pingora::http::ResponseHeader;
 
 use crate::env::Environment;
+use crate::header_edit;
 
 pub const CSP_PRODUCTION: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; connect-src 'self'; font-src 'self'; object-src 'none'; media-src 'self'; frame-src 'none'";
 pub const CSP_DEVELOPMENT: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; connect-src 'self' ws: wss:; font-src 'self'; object-src 'none'; media-src 'self'; frame-src 'none'";
@@ -124,11 +125,15 @@ impl SecurityHeaders {
     /// Set our headers on `resp`, replacing any the upstream sent.
     pub fn apply(&self, resp: &mut ResponseHeader, https: bool) {
         for (name, value) in &self.always {
-            let _ = resp.insert_header(name.clone(), value.clone());
+            header_edit::replace_response(resp, name, value.clone());
         }
         match (&self.hsts, https) {
             (Some(hsts), true) => {
-                let _ = resp.insert_header(http::header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+                header_edit::replace_response(
+                    resp,
+                    &http::header::STRICT_TRANSPORT_SECURITY,
+                    hsts.clone(),
+                );
             }
             // An upstream's HSTS over plain HTTP is ignored by browsers anyway;
             // the gateway decides, so drop it rather than pass it on.

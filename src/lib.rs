@@ -12,6 +12,7 @@ pub mod cors;
 pub mod env;
 pub mod forwarded;
 pub mod framing;
+pub mod header_edit;
 pub mod headers;
 pub mod logfmt;
 pub mod logging;

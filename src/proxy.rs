@@ -18,6 +18,7 @@ use crate::access_log;
 use crate::blocked_log::Admit;
 use crate::cors::{self, CorsDecision, OwnOrigin};
 use crate::forwarded::{self, ClientView};
+use crate::header_edit;
 use crate::logfmt::Escaped;
 use crate::metrics::UpstreamFailure;
 use crate::policy::Policy;
@@ -111,7 +112,7 @@ impl GatewayError {
 impl RequestCtx {
     fn decorate(&self, resp: &mut ResponseHeader) {
         self.policy.headers.apply(resp, self.https);
-        let _ = resp.insert_header(X_REQUEST_ID, self.request_id.clone());
+        header_edit::replace_response(resp, &X_REQUEST_ID, self.request_id.clone());
     }
 }
 
@@ -286,20 +287,14 @@ impl ProxyHttp for Gateway {
         for name in f.strip {
             upstream.remove_header(*name);
         }
-        match f.x_forwarded_for {
-            Some(v) => upstream.insert_header(forwarded::X_FORWARDED_FOR, v)?,
-            None => {
-                upstream.remove_header(&forwarded::X_FORWARDED_FOR);
-            }
-        }
-        upstream.insert_header(forwarded::X_FORWARDED_PROTO, f.x_forwarded_proto)?;
-        match f.x_forwarded_host {
-            Some(v) => upstream.insert_header(forwarded::X_FORWARDED_HOST, v)?,
-            None => {
-                upstream.remove_header(&forwarded::X_FORWARDED_HOST);
-            }
-        }
-        upstream.insert_header(X_REQUEST_ID, ctx.request_id.clone())?;
+        header_edit::replace_request(upstream, &forwarded::X_FORWARDED_FOR, f.x_forwarded_for)?;
+        header_edit::replace_request(
+            upstream,
+            &forwarded::X_FORWARDED_PROTO,
+            Some(f.x_forwarded_proto),
+        )?;
+        header_edit::replace_request(upstream, &forwarded::X_FORWARDED_HOST, f.x_forwarded_host)?;
+        header_edit::replace_request(upstream, &X_REQUEST_ID, Some(ctx.request_id.clone()))?;
         Ok(())
     }
 

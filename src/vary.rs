@@ -4,6 +4,8 @@
 use http::header::{HeaderValue, VARY};
 use pingora::http::ResponseHeader;
 
+use crate::header_edit;
+
 /// Make sure every name in `needed` appears in the response's `Vary`.
 /// `static_value` is the pre-built `needed.join(", ")`, used as-is when the
 /// upstream sent no `Vary` (the common case: no allocation).
@@ -15,12 +17,8 @@ pub fn ensure(resp: &mut ResponseHeader, needed: &[&str], static_value: &HeaderV
     let existing: Vec<&HeaderValue> = resp.headers.get_all(VARY).iter().collect();
     match merged(&existing, needed) {
         Merge::Keep => {}
-        Merge::UseStatic => {
-            let _ = resp.insert_header(VARY, static_value.clone());
-        }
-        Merge::Replace(value) => {
-            let _ = resp.insert_header(VARY, value);
-        }
+        Merge::UseStatic => header_edit::replace_response(resp, &VARY, static_value.clone()),
+        Merge::Replace(value) => header_edit::replace_response(resp, &VARY, value),
     }
 }
 

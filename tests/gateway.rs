@@ -418,6 +418,63 @@ fn gateway_made_504_on_upstream_timeout() {
     assert_eq!(r.body_text(), "Gateway Timeout\n");
 }
 
+#[test]
+fn headers_the_upstream_sent_are_replaced_not_duplicated() {
+    // Overwriting a header that came from the wire once kept the old value in
+    // some processes and not others, so check several gateway starts.
+    let up = Upstream::start();
+    for _ in 0..4 {
+        let gw = prod(&up);
+        let r = gw.get(
+            "/own-headers",
+            &[("Origin", APP), ("X-Request-Id", "client-id")],
+        );
+        assert_eq!(r.status, 200);
+        assert_production_headers(&r);
+        for name in [
+            "content-security-policy",
+            "x-frame-options",
+            "x-content-type-options",
+            "referrer-policy",
+            "cross-origin-embedder-policy",
+            "x-request-id",
+            "vary",
+            "access-control-allow-origin",
+        ] {
+            assert_eq!(r.all(name).len(), 1, "{name}: {r:?}");
+        }
+        assert_eq!(r.header("x-request-id"), Some("client-id"));
+        assert_eq!(r.header("vary"), Some("Accept-Encoding, Origin"));
+        assert!(
+            !r.has("strict-transport-security"),
+            "upstream HSTS over plain HTTP: {r:?}"
+        );
+    }
+}
+
+#[test]
+fn forwarding_headers_from_the_client_are_replaced_in_every_process() {
+    let up = Upstream::start();
+    for _ in 0..4 {
+        let gw = prod(&up);
+        for _ in 0..3 {
+            gw.get(
+                "/",
+                &[("X-Forwarded-For", "6.6.6.6"), ("X-Request-Id", "bad id")],
+            );
+            let seen = up.last();
+            assert_eq!(seen.header_count("x-forwarded-for"), 1, "{seen:?}");
+            assert_eq!(
+                seen.header("x-forwarded-for"),
+                Some("127.0.0.1"),
+                "{seen:?}"
+            );
+            assert_eq!(seen.header_count("x-request-id"), 1, "{seen:?}");
+            assert_ne!(seen.header("x-request-id"), Some("bad id"));
+        }
+    }
+}
+
 // --- Forwarding -------------------------------------------------------------
 
 #[test]

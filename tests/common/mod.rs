@@ -180,6 +180,11 @@ fn serve_upstream(
         };
         let _ = body;
         let (extra, content_type, body): (&str, &str, Vec<u8>) = match req.path.as_str() {
+            "/own-headers" => (
+                "Content-Security-Policy: default-src *\r\nX-Frame-Options: ALLOWALL\r\nX-Content-Type-Options: none\r\nReferrer-Policy: unsafe-url\r\nCross-Origin-Embedder-Policy: unsafe-none\r\nStrict-Transport-Security: max-age=0\r\nX-Request-Id: upstream-id\r\nVary: Accept-Encoding\r\nX-Powered-By: Express\r\n",
+                "text/plain",
+                b"hello".to_vec(),
+            ),
             "/cors-star" => (
                 "Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Methods: PUT\r\nAccess-Control-Expose-Headers: X-Secret\r\nVary: Accept-Encoding\r\nX-Powered-By: Express\r\n",
                 "text/plain",
@@ -220,13 +225,25 @@ pub const HTML_PAGE: &str = r#"<!doctype html><html><head><title>t</title></head
 pub const APP_JS: &str = "window.externalRan = true;";
 
 fn read_request<R: BufRead>(reader: &mut R) -> Option<Recorded> {
+    let (line, headers) = read_head(reader)?;
+    let mut parts = line.splitn(3, ' ');
+    let method = parts.next()?.to_string();
+    let path = parts.next()?.to_string();
+    let body = read_body(reader, &headers, false)?;
+    Some(Recorded {
+        method,
+        path,
+        headers,
+        body,
+    })
+}
+
+/// The start line and the header fields of an HTTP/1.1 message.
+fn read_head<R: BufRead>(reader: &mut R) -> Option<(String, Vec<(String, String)>)> {
     let mut line = String::new();
     if reader.read_line(&mut line).ok()? == 0 {
         return None;
     }
-    let mut parts = line.trim_end().splitn(3, ' ');
-    let method = parts.next()?.to_string();
-    let path = parts.next()?.to_string();
     let mut headers = Vec::new();
     loop {
         let mut h = String::new();
@@ -240,14 +257,27 @@ fn read_request<R: BufRead>(reader: &mut R) -> Option<Recorded> {
         let (k, v) = h.split_once(':')?;
         headers.push((k.trim().to_string(), v.trim().to_string()));
     }
-    let find = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _): &&(String, String)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-    };
+    Some((line.trim_end().to_string(), headers))
+}
+
+fn header_value<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// A chunked or Content-Length body; with neither, read to the end of the
+/// connection when `to_close` (responses) or take none (requests).
+fn read_body<R: BufRead>(
+    reader: &mut R,
+    headers: &[(String, String)],
+    to_close: bool,
+) -> Option<Vec<u8>> {
     let mut body = Vec::new();
-    if find("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
+    if header_value(headers, "transfer-encoding")
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
+    {
         loop {
             let mut size = String::new();
             reader.read_line(&mut size).ok()?;
@@ -259,16 +289,15 @@ fn read_request<R: BufRead>(reader: &mut R) -> Option<Recorded> {
             }
             body.extend_from_slice(&chunk[..n]);
         }
-    } else if let Some(len) = find("content-length").and_then(|v| v.parse::<usize>().ok()) {
+    } else if let Some(len) =
+        header_value(headers, "content-length").and_then(|v| v.parse::<usize>().ok())
+    {
         body.resize(len, 0);
         reader.read_exact(&mut body).ok()?;
+    } else if to_close {
+        let _ = reader.read_to_end(&mut body);
     }
-    Some(Recorded {
-        method,
-        path,
-        headers,
-        body,
-    })
+    Some(body)
 }
 
 // ---------------------------------------------------------------------------
@@ -566,51 +595,14 @@ pub fn raw_all(addr: SocketAddr, bytes: &[u8]) -> Vec<Response> {
 }
 
 pub fn read_response<R: BufRead>(reader: &mut R, head_only: bool) -> Option<Response> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).ok()? == 0 {
-        return None;
-    }
+    let (line, headers) = read_head(reader)?;
     let status: u16 = line.split_whitespace().nth(1)?.parse().ok()?;
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).ok()? == 0 {
-            return None;
-        }
-        let h = h.trim_end_matches(['\r', '\n']);
-        if h.is_empty() {
-            break;
-        }
-        let (k, v) = h.split_once(':')?;
-        headers.push((k.trim().to_string(), v.trim().to_string()));
-    }
-    let find = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _): &&(String, String)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-    };
-    let mut body = Vec::new();
-    if head_only || status == 204 || status == 304 || (100..200).contains(&status) {
-        // no body
-    } else if find("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
-        loop {
-            let mut size = String::new();
-            reader.read_line(&mut size).ok()?;
-            let n = usize::from_str_radix(size.trim(), 16).ok()?;
-            let mut chunk = vec![0; n + 2];
-            reader.read_exact(&mut chunk).ok()?;
-            if n == 0 {
-                break;
-            }
-            body.extend_from_slice(&chunk[..n]);
-        }
-    } else if let Some(len) = find("content-length").and_then(|v| v.parse::<usize>().ok()) {
-        body.resize(len, 0);
-        reader.read_exact(&mut body).ok()?;
+    let bodiless = head_only || status == 204 || status == 304 || (100..200).contains(&status);
+    let body = if bodiless {
+        Vec::new()
     } else {
-        let _ = reader.read_to_end(&mut body);
-    }
+        read_body(reader, &headers, true)?
+    };
     Some(Response {
         status,
         headers,
