@@ -198,7 +198,12 @@ fn parse_ip(raw: &[u8]) -> Option<IpAddr> {
     let text = std::str::from_utf8(raw).ok()?;
     // Some proxies write `[v6]:port` or `v4:port`.
     if let Some(rest) = text.strip_prefix('[') {
-        return rest.split(']').next()?.parse().ok();
+        return rest
+            .split(']')
+            .next()?
+            .parse()
+            .ok()
+            .map(|ip: IpAddr| ip.to_canonical());
     }
     text.parse::<IpAddr>()
         .ok()

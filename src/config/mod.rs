@@ -763,7 +763,7 @@ fn origin_message(entry: &str, e: OriginError) -> String {
         OriginError::HasPath => {
             let scheme_end = trimmed.find("://").map_or(0, |i| i + 3);
             let end = trimmed[scheme_end..]
-                .find(['/', '?', '#'])
+                .find(['/', '?', '#', '\\'])
                 .map_or(trimmed.len(), |i| scheme_end + i);
             format!("; write {:?}", &trimmed[..end])
         }

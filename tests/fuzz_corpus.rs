@@ -1,0 +1,105 @@
+//! Replays every committed fuzz seed (`fuzz/corpus/<target>/*`) through the
+//! same checks the cargo-fuzz targets run, so a plain `cargo test` on stable
+//! exercises the corpora and any crash input saved there as a regression.
+//! Fuzzing itself: `fuzz/run.sh [SECONDS]`.
+
+#[path = "../fuzz/src/checks.rs"]
+mod checks;
+
+use std::fs;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+
+/// A fuzz target's check: panics when an invariant breaks.
+type Check = fn(&[u8]);
+
+/// Each corpus directory and the check its target runs.
+const TARGETS: &[(&str, Check)] = &[
+    ("origin", checks::origin),
+    ("forwarded", checks::forwarded),
+    ("vary", checks::vary),
+    ("config", checks::config),
+    ("raw_head", checks::raw_head),
+];
+
+fn corpus_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus")
+}
+
+fn replay(target: &str) {
+    let check = TARGETS
+        .iter()
+        .find(|(name, _)| *name == target)
+        .map(|(_, check)| *check)
+        .unwrap_or_else(|| panic!("no check for {target}"));
+    let dir = corpus_root().join(target);
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("readable corpus entry").path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 5,
+        "{}: only {} seeds; keep the committed corpus meaningful",
+        dir.display(),
+        files.len()
+    );
+    let failed: Vec<String> = files
+        .iter()
+        .filter(|path| {
+            let data = fs::read(path).expect("readable corpus file");
+            panic::catch_unwind(AssertUnwindSafe(|| check(&data))).is_err()
+        })
+        .map(|path| path.display().to_string())
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{target}: {} of {} corpus inputs failed (reproduce one with `cargo fuzz run {target} <file>` in fuzz/):\n  {}",
+        failed.len(),
+        files.len(),
+        failed.join("\n  ")
+    );
+}
+
+#[test]
+fn origin_corpus_passes_the_origin_checks() {
+    replay("origin");
+}
+
+#[test]
+fn forwarded_corpus_passes_the_forwarding_checks() {
+    replay("forwarded");
+}
+
+#[test]
+fn vary_corpus_passes_the_vary_checks() {
+    replay("vary");
+}
+
+#[test]
+fn config_corpus_passes_the_config_checks() {
+    replay("config");
+}
+
+#[test]
+fn raw_head_corpus_passes_the_raw_head_checks() {
+    replay("raw_head");
+}
+
+#[test]
+fn every_corpus_directory_is_replayed() {
+    let mut dirs: Vec<String> = fs::read_dir(corpus_root())
+        .expect("fuzz/corpus exists")
+        .map(|e| {
+            e.expect("readable entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    dirs.sort();
+    let mut known: Vec<String> = TARGETS.iter().map(|(n, _)| n.to_string()).collect();
+    known.sort();
+    assert_eq!(dirs, known, "add new fuzz targets to TARGETS here");
+}
