@@ -323,6 +323,29 @@ mod tests {
     }
 
     #[test]
+    fn bracketed_and_bare_mapped_hops_give_the_same_client() {
+        for hop in [
+            "[::ffff:198.51.100.7]:80",
+            "::ffff:198.51.100.7",
+            "198.51.100.7:4321",
+        ] {
+            let h = map(&[("x-forwarded-for", hop)]);
+            let v = ClientView::new(
+                &trusted(),
+                Some("10.1.2.3".parse().unwrap()),
+                false,
+                &h,
+                None,
+            );
+            assert_eq!(
+                v.client_ip(&trusted(), &h),
+                Some("198.51.100.7".parse().unwrap()),
+                "{hop}"
+            );
+        }
+    }
+
+    #[test]
     fn v4_mapped_peer_matches_v4_cidr() {
         let t = TrustedProxies::new(vec!["127.0.0.1/32".parse().unwrap()]);
         assert!(t.contains("::ffff:127.0.0.1".parse().unwrap()));
