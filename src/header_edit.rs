@@ -11,7 +11,10 @@ use pingora::http::{RequestHeader, ResponseHeader};
 
 /// Set `name` to exactly `value` on a response.
 pub fn replace_response(resp: &mut ResponseHeader, name: &HeaderName, value: HeaderValue) {
-    resp.remove_header(name);
+    // A lookup is cheaper than a removal, and most of our headers are new.
+    if resp.headers.contains_key(name) {
+        resp.remove_header(name);
+    }
     // Only fails for an invalid name, and ours are constants.
     let _ = resp.insert_header(name.clone(), value);
 }
@@ -22,7 +25,9 @@ pub fn replace_request(
     name: &HeaderName,
     value: Option<HeaderValue>,
 ) -> pingora::Result<()> {
-    req.remove_header(name);
+    if req.headers.contains_key(name) {
+        req.remove_header(name);
+    }
     if let Some(v) = value {
         req.insert_header(name.clone(), v)?;
     }
