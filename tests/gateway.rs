@@ -555,25 +555,17 @@ fn forwarding_15_request_id_is_kept_or_generated() {
 fn tls_listener_serves_hsts_in_production() {
     let up = Upstream::start();
     let dir = TempDir::new("tls");
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let cert_path = dir.path().join("cert.pem");
-    let key_path = dir.path().join("key.pem");
-    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
-    std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
+    let cert = TestCert::write(dir.path());
     let tls_port = free_port();
     let gw = Gateway::start(
         up.addr,
         GatewayOptions {
-            extra_toml: format!(
-                "[[server.tls]]\nlisten = \"127.0.0.1:{tls_port}\"\ncert = {:?}\nkey = {:?}\n",
-                cert_path.display().to_string(),
-                key_path.display().to_string()
-            ),
+            extra_toml: cert.tls_toml(tls_port),
             ..GatewayOptions::default()
         },
     );
     let tls_addr = format!("127.0.0.1:{tls_port}").parse().unwrap();
-    let r = tls_get(tls_addr, cert.cert.der().clone(), &[("Origin", APP)]);
+    let r = tls_get(tls_addr, cert.der.clone(), &[("Origin", APP)]);
     assert_eq!(r.status, 200);
     assert_eq!(
         r.header("strict-transport-security"),

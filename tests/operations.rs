@@ -268,18 +268,14 @@ fn binary_upgrade_hands_over_the_socket_without_failures() {
 fn https_redirect_listener_sends_308_with_headers_but_no_hsts() {
     let up = Upstream::start();
     let dir = TempDir::new("redir");
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let (c, k) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
-    std::fs::write(&c, cert.cert.pem()).unwrap();
-    std::fs::write(&k, cert.key_pair.serialize_pem()).unwrap();
+    let cert = TestCert::write(dir.path());
     let (tls_port, redirect_port) = (free_port(), free_port());
     let gw = Gateway::start(
         up.addr,
         GatewayOptions {
             extra_toml: format!(
-                "https_redirect_listen = [\"127.0.0.1:{redirect_port}\"]\n[[server.tls]]\nlisten = \"127.0.0.1:{tls_port}\"\ncert = {:?}\nkey = {:?}\n",
-                c.display().to_string(),
-                k.display().to_string()
+                "https_redirect_listen = [\"127.0.0.1:{redirect_port}\"]\n{}",
+                cert.tls_toml(tls_port)
             ),
             ..GatewayOptions::default()
         },
@@ -456,34 +452,24 @@ fn text_logs_escape_control_bytes_from_clients() {
 fn reload_picks_up_a_renewed_certificate() {
     let up = Upstream::start();
     let dir = TempDir::new("renew");
-    let (c, k) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
-    let write_cert = || {
-        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-        std::fs::write(&c, cert.cert.pem()).unwrap();
-        std::fs::write(&k, cert.key_pair.serialize_pem()).unwrap();
-        cert.cert.der().clone()
-    };
-    let first = write_cert();
+    let first = TestCert::write(dir.path());
     let tls_port = free_port();
     let gw = Gateway::start(
         up.addr,
         GatewayOptions {
-            extra_toml: format!(
-                "[[server.tls]]\nlisten = \"127.0.0.1:{tls_port}\"\ncert = {:?}\nkey = {:?}\n",
-                c.display().to_string(),
-                k.display().to_string()
-            ),
+            extra_toml: first.tls_toml(tls_port),
             ..GatewayOptions::default()
         },
     );
     let tls_addr: std::net::SocketAddr = format!("127.0.0.1:{tls_port}").parse().unwrap();
-    assert_eq!(tls_get(tls_addr, first.clone(), &[]).status, 200);
-    let second = write_cert();
+    assert_eq!(tls_get(tls_addr, first.der.clone(), &[]).status, 200);
+    let second = TestCert::write(dir.path()).der;
     gw.signal("HUP");
     assert!(eventually(Duration::from_secs(5), || gw
         .log()
         .contains("1 TLS certificate(s) re-read")));
     assert_eq!(tls_get(tls_addr, second, &[]).status, 200);
-    let old_root_still_works = std::panic::catch_unwind(|| tls_get(tls_addr, first, &[])).is_ok();
+    let old_root_still_works =
+        std::panic::catch_unwind(|| tls_get(tls_addr, first.der, &[])).is_ok();
     assert!(!old_root_still_works, "the old certificate is still served");
 }

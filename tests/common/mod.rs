@@ -792,3 +792,34 @@ pub fn tls_get(
         .unwrap();
     read_response(&mut std::io::BufReader::new(stream), false).expect("a TLS response")
 }
+
+/// A fresh self-signed certificate for `localhost`, written as PEM files in
+/// a directory (overwriting the previous one there).
+pub struct TestCert {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub der: rustls::pki_types::CertificateDer<'static>,
+}
+
+impl TestCert {
+    pub fn write(dir: &Path) -> TestCert {
+        let generated = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert, generated.cert.pem()).unwrap();
+        std::fs::write(&key, generated.key_pair.serialize_pem()).unwrap();
+        TestCert {
+            cert,
+            key,
+            der: generated.cert.der().clone(),
+        }
+    }
+
+    /// A `[[server.tls]]` table for a listener on 127.0.0.1:`port`.
+    pub fn tls_toml(&self, port: u16) -> String {
+        format!(
+            "[[server.tls]]\nlisten = \"127.0.0.1:{port}\"\ncert = {:?}\nkey = {:?}\n",
+            self.cert.display().to_string(),
+            self.key.display().to_string()
+        )
+    }
+}
