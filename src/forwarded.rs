@@ -100,7 +100,7 @@ impl<'a> ClientView<'a> {
             .flat_map(|v| v.as_bytes().split(|&b| b == b','))
             .collect();
         for hop in hops.into_iter().rev() {
-            let Some(ip) = parse_ip(trim(hop)) else {
+            let Some(ip) = parse_ip(hop.trim_ascii()) else {
                 break;
             };
             client = Some(ip);
@@ -178,20 +178,8 @@ pub fn upstream_forwarding(
 
 fn first_token<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h [u8]> {
     let raw = headers.get(name)?.as_bytes();
-    let first = trim(raw.split(|&b| b == b',').next().unwrap_or(raw));
+    let first = raw.split(|&b| b == b',').next().unwrap_or(raw).trim_ascii();
     (!first.is_empty()).then_some(first)
-}
-
-fn trim(s: &[u8]) -> &[u8] {
-    let start = s
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(s.len());
-    let end = s
-        .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
-        .map_or(start, |e| e + 1);
-    &s[start..end]
 }
 
 fn parse_ip(raw: &[u8]) -> Option<IpAddr> {

@@ -40,6 +40,9 @@ impl Gateway {
 pub struct RequestCtx {
     policy: Arc<Policy>,
     started: Instant,
+    /// The TCP peer and whether our listener is TLS, read once per request.
+    peer: Option<IpAddr>,
+    tls: bool,
     https: bool,
     decision: CorsDecision,
     origin: Option<HeaderValue>,
@@ -124,6 +127,8 @@ impl ProxyHttp for Gateway {
         RequestCtx {
             policy: self.state.policy(),
             started: Instant::now(),
+            peer: None,
+            tls: false,
             https: false,
             decision: CorsDecision::NotCors,
             origin: None,
@@ -158,11 +163,11 @@ impl ProxyHttp for Gateway {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         let policy = Arc::clone(&ctx.policy);
-        let peer = session
+        ctx.peer = session
             .client_addr()
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
-        let tls = session
+        ctx.tls = session
             .digest()
             .and_then(|d| d.ssl_digest.as_ref())
             .is_some();
@@ -176,8 +181,8 @@ impl ProxyHttp for Gateway {
         let req = session.req_header();
         let view = ClientView::new(
             &policy.trusted_proxies,
-            peer,
-            tls,
+            ctx.peer,
+            ctx.tls,
             &req.headers,
             req.uri.authority().map(|a| a.as_str()),
         );
@@ -267,14 +272,7 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         let policy = &ctx.policy;
-        let peer = session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip());
-        let tls = session
-            .digest()
-            .and_then(|d| d.ssl_digest.as_ref())
-            .is_some();
+        let (peer, tls) = (ctx.peer, ctx.tls);
         let original = session.req_header();
         let view = ClientView::new(
             &policy.trusted_proxies,

@@ -40,7 +40,7 @@ pub fn merged(existing: &[&HeaderValue], needed: &[&str]) -> Merge {
     let tokens: Vec<&[u8]> = existing
         .iter()
         .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-        .map(trim)
+        .map(<[u8]>::trim_ascii)
         .filter(|t| !t.is_empty())
         .collect();
     if tokens.iter().any(|t| *t == b"*") {
@@ -71,18 +71,6 @@ pub fn merged(existing: &[&HeaderValue], needed: &[&str]) -> Merge {
         // them can't fail; keep the response untouched if it somehow does.
         Err(_) => Merge::Keep,
     }
-}
-
-fn trim(s: &[u8]) -> &[u8] {
-    let start = s
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(s.len());
-    let end = s
-        .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
-        .map_or(start, |e| e + 1);
-    &s[start..end]
 }
 
 #[cfg(test)]
