@@ -228,16 +228,18 @@ fn binary_upgrade_hands_over_the_socket_without_failures() {
     let config = dir.path().join("helmgate.toml");
     std::fs::write(&config, &text).unwrap();
     let new_log = dir.path().join("new.log");
-    let mut new = std::process::Command::new(BIN)
-        .arg("--config")
-        .arg(&config)
-        .arg("--upgrade")
-        .arg("--upgrade-sock")
-        .arg(&sock)
-        .env("RUST_LOG", "info")
-        .stderr(std::fs::File::create(&new_log).unwrap())
-        .spawn()
-        .unwrap();
+    let new = StopOnDrop(
+        std::process::Command::new(BIN)
+            .arg("--config")
+            .arg(&config)
+            .arg("--upgrade")
+            .arg("--upgrade-sock")
+            .arg(&sock)
+            .env("RUST_LOG", "info")
+            .stderr(std::fs::File::create(&new_log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     thread::sleep(Duration::from_millis(700));
     old.signal("QUIT");
     let status = old
@@ -248,11 +250,7 @@ fn binary_upgrade_hands_over_the_socket_without_failures() {
     stop.store(true, Ordering::Relaxed);
     client.join().unwrap();
     let after = request(addr, "GET", "/", &[("Origin", APP)], b"");
-    let _ = std::process::Command::new("kill")
-        .arg("-INT")
-        .arg(new.id().to_string())
-        .status();
-    let _ = new.wait();
+    drop(new);
     let failures = failures.lock().unwrap();
     assert_eq!(
         after.status,
@@ -472,4 +470,28 @@ fn reload_picks_up_a_renewed_certificate() {
     let old_root_still_works =
         std::panic::catch_unwind(|| tls_get(tls_addr, first.der, &[])).is_ok();
     assert!(!old_root_still_works, "the old certificate is still served");
+}
+
+/// A child process that is stopped when the test is done with it, panics
+/// included: SIGINT, then SIGKILL after 5 s, so a test never hangs on or
+/// leaks a process it started.
+struct StopOnDrop(std::process::Child);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let child = &mut self.0;
+        let _ = std::process::Command::new("kill")
+            .arg("-INT")
+            .arg(child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }
