@@ -5,20 +5,20 @@ use std::hint::black_box;
 use std::net::IpAddr;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use helmgate::cors::{CorsDecision, CorsPolicy, CorsSettings, OwnOrigin};
+use helmgate::cors::{CorsDecision, CorsPolicy, CorsSettings, Grant, OwnOrigin};
 use helmgate::env::Environment;
 use helmgate::forwarded::{upstream_forwarding, ClientView, TrustedProxies};
-use helmgate::headers::{HeaderSettings, SecurityHeaders};
-use helmgate::origin::{Origin, Scheme};
+use helmgate::headers::{HeaderSettings, Preset, SecurityHeaders};
+use helmgate::origin::{AllowedOrigin, Scheme};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::Method;
 use pingora::http::ResponseHeader;
 
 fn policy(n: usize) -> CorsPolicy {
-    let mut origins: Vec<Origin> = (0..n.saturating_sub(1))
-        .map(|i| Origin::parse(&format!("https://app{i}.example.com")).unwrap())
+    let mut origins: Vec<AllowedOrigin> = (0..n.saturating_sub(1))
+        .map(|i| AllowedOrigin::parse(&format!("https://app{i}.example.com")).unwrap())
         .collect();
-    origins.push(Origin::parse("https://app.example.com").unwrap());
+    origins.push(AllowedOrigin::parse("https://app.example.com").unwrap());
     CorsPolicy::new(CorsSettings {
         allowed_origins: origins,
         allow_localhost: false,
@@ -26,6 +26,7 @@ fn policy(n: usize) -> CorsPolicy {
         allowed_headers: vec!["Content-Type".into()],
         expose_headers: vec![],
         max_age_secs: 600,
+        ..CorsSettings::default()
     })
 }
 
@@ -73,14 +74,19 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(p.evaluate(&Method::GET, black_box(&plain), own)))
     });
 
-    let security =
-        SecurityHeaders::build(&HeaderSettings::defaults(Environment::Production)).unwrap();
-    let origin = HeaderValue::from_static("https://app.example.com");
+    let security = SecurityHeaders::build(&HeaderSettings::defaults(
+        Environment::Production,
+        Preset::Seed,
+    ))
+    .unwrap();
+    let allowed = CorsDecision::Allowed(Grant {
+        allow_origin: HeaderValue::from_static("https://app.example.com"),
+    });
     c.bench_function("response: CORS + security headers, allowed origin", |b| {
         b.iter_batched(
             upstream_response,
             |mut r| {
-                p.apply_to_response(&mut r, CorsDecision::Allowed, Some(&origin));
+                p.apply_to_response(&mut r, &allowed);
                 security.apply(&mut r, true);
                 r
             },
@@ -91,7 +97,7 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             upstream_response,
             |mut r| {
-                p.apply_to_response(&mut r, CorsDecision::NotCors, None);
+                p.apply_to_response(&mut r, &CorsDecision::NotCors);
                 security.apply(&mut r, false);
                 r
             },

@@ -20,6 +20,7 @@ pub struct Entry<'a> {
     pub duration: Duration,
     pub origin: Option<&'a [u8]>,
     pub cors: &'static str,
+    pub route: &'a str,
     pub request_id: &'a [u8],
 }
 
@@ -34,7 +35,7 @@ pub fn write(format: LogFormat, e: &Entry<'_>) {
     match format {
         LogFormat::Text => log::info!(
             target: TARGET,
-            "client={} method={} path=\"{}\" status={} upstream_status={} bytes={} duration_ms={:.3} origin=\"{}\" cors={} request_id=\"{}\"",
+            "client={} method={} path=\"{}\" status={} upstream_status={} bytes={} duration_ms={:.3} origin=\"{}\" cors={} route={} request_id=\"{}\"",
             client,
             Escaped(e.method.as_bytes()),
             Escaped(e.path),
@@ -44,11 +45,12 @@ pub fn write(format: LogFormat, e: &Entry<'_>) {
             ms,
             Escaped(e.origin.unwrap_or(b"-")),
             e.cors,
+            e.route,
             Escaped(e.request_id),
         ),
         LogFormat::Json => log::info!(
             target: TARGET,
-            "{{\"client\":\"{}\",\"method\":\"{}\",\"path\":\"{}\",\"status\":{},\"upstream_status\":{},\"bytes\":{},\"duration_ms\":{:.3},\"origin\":{},\"cors\":\"{}\",\"request_id\":\"{}\"}}",
+            "{{\"client\":\"{}\",\"method\":\"{}\",\"path\":\"{}\",\"status\":{},\"upstream_status\":{},\"bytes\":{},\"duration_ms\":{:.3},\"origin\":{},\"cors\":\"{}\",\"route\":\"{}\",\"request_id\":\"{}\"}}",
             client,
             JsonEscaped(e.method.as_bytes()),
             JsonEscaped(e.path),
@@ -58,6 +60,7 @@ pub fn write(format: LogFormat, e: &Entry<'_>) {
             ms,
             e.origin.map_or_else(|| "null".to_string(), |o| format!("\"{}\"", JsonEscaped(o))),
             e.cors,
+            e.route,
             JsonEscaped(e.request_id),
         ),
     }

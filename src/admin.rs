@@ -9,6 +9,7 @@ use http::{Response, StatusCode};
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 
+use crate::policy::Policy;
 use crate::state::SharedState;
 
 pub struct Admin {
@@ -33,6 +34,33 @@ fn reply(status: StatusCode, content_type: &str, body: impl Into<Vec<u8>>) -> Re
         .unwrap_or_default()
 }
 
+/// Every upstream a route uses that does not accept a TCP connection within
+/// 2 s, as `name (address)`. All are tried at once.
+async fn unreachable_upstreams(policy: &Policy) -> Vec<String> {
+    let probes: Vec<_> = policy
+        .upstreams
+        .iter()
+        .map(|u| {
+            let addr = u.settings.address;
+            let name = u.name.clone();
+            tokio::spawn(async move {
+                let connect = tokio::net::TcpStream::connect(addr);
+                match tokio::time::timeout(Duration::from_secs(2), connect).await {
+                    Ok(Ok(_)) => None,
+                    _ => Some(format!("{name} ({addr})")),
+                }
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for probe in probes {
+        if let Ok(Some(failed)) = probe.await {
+            out.push(failed);
+        }
+    }
+    out
+}
+
 #[async_trait]
 impl ServeHttp for Admin {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
@@ -49,15 +77,15 @@ impl ServeHttp for Admin {
             }
             "/healthz" => reply(StatusCode::OK, text, "ok\n"),
             "/readyz" => {
-                let addr = self.state.policy().upstream.address;
-                let connect = tokio::net::TcpStream::connect(addr);
-                match tokio::time::timeout(Duration::from_secs(2), connect).await {
-                    Ok(Ok(_)) => reply(StatusCode::OK, text, "ready\n"),
-                    _ => reply(
+                let unreachable = unreachable_upstreams(&self.state.policy()).await;
+                if unreachable.is_empty() {
+                    reply(StatusCode::OK, text, "ready\n")
+                } else {
+                    reply(
                         StatusCode::SERVICE_UNAVAILABLE,
                         text,
-                        "upstream unreachable\n",
-                    ),
+                        format!("upstream unreachable: {}\n", unreachable.join(", ")),
+                    )
                 }
             }
             _ => reply(

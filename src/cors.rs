@@ -2,16 +2,17 @@
 //!
 //! The gateway owns CORS entirely: whatever `Access-Control-*` the upstream
 //! sends is dropped and ours are set once. Every header value is built when
-//! the policy is built; per request we only clone `HeaderValue`s.
+//! the policy is built; per request we only clone `HeaderValue`s. In report
+//! mode the gateway stays out of CORS and only records what it would refuse.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::Method;
 use pingora::http::ResponseHeader;
 
 use crate::header_edit;
-use crate::origin::{self, Origin, OriginError, Scheme};
+use crate::origin::{self, AllowedOrigin, Canonical, OriginError, Scheme};
 use crate::vary;
 
 const VARY_ACTUAL: &[&str] = &["Origin"];
@@ -21,32 +22,89 @@ const VARY_PREFLIGHT: &[&str] = &[
     "Access-Control-Request-Headers",
 ];
 
+pub const DEFAULT_METHODS: &[&str] = &["GET", "POST", "PATCH", "DELETE", "OPTIONS"];
+pub const DEFAULT_ALLOWED_HEADERS: &[&str] = &[
+    "Content-Type",
+    "Authorization",
+    "x-admin-api-key",
+    "x-user-id",
+    "x-request-id",
+];
+
 /// The fixed body of our 403: no detail an attacker could use.
 pub const REJECTED_BODY: &[u8] = b"Forbidden: origin not allowed\n";
+
+/// Whether the gateway enforces CORS or only reports what it would refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CorsMode {
+    Enforce,
+    /// Forward everything, leave the upstream's `Access-Control-*` alone,
+    /// record what enforce mode would have refused.
+    Report,
+}
+
+impl CorsMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CorsMode::Enforce => "enforce",
+            CorsMode::Report => "report",
+        }
+    }
+}
 
 /// What the user configured, already validated.
 #[derive(Debug, Clone)]
 pub struct CorsSettings {
-    pub allowed_origins: Vec<Origin>,
+    pub allowed_origins: Vec<AllowedOrigin>,
     pub allow_localhost: bool,
+    /// `Access-Control-Allow-Origin: *` for everyone; never with credentials.
+    pub allow_any_origin: bool,
+    pub allow_credentials: bool,
     pub allowed_methods: Vec<Method>,
     /// Validated header names, kept in the user's spelling: browsers compare
     /// them case-insensitively, people reading responses don't.
     pub allowed_headers: Vec<String>,
     pub expose_headers: Vec<String>,
     pub max_age_secs: u64,
+    pub mode: CorsMode,
+}
+
+impl Default for CorsSettings {
+    /// Production's defaults with no origins listed.
+    fn default() -> CorsSettings {
+        CorsSettings {
+            allowed_origins: Vec::new(),
+            allow_localhost: false,
+            allow_any_origin: false,
+            allow_credentials: true,
+            allowed_methods: DEFAULT_METHODS
+                .iter()
+                .filter_map(|m| m.parse().ok())
+                .collect(),
+            allowed_headers: DEFAULT_ALLOWED_HEADERS
+                .iter()
+                .map(|h| h.to_string())
+                .collect(),
+            expose_headers: Vec::new(),
+            max_age_secs: 600,
+            mode: CorsMode::Enforce,
+        }
+    }
 }
 
 #[derive(Debug)]
 pub struct CorsPolicy {
     settings: CorsSettings,
     /// Canonical origin text; lookups cost the same for 1 or 10,000 entries.
-    allowed: HashSet<Box<str>>,
+    exact: HashSet<Box<str>>,
+    /// Wildcard patterns by host suffix: a request origin is looked up once
+    /// per label of its host, whatever the number of patterns.
+    wildcards: HashMap<Box<str>, Vec<(Scheme, Option<u16>)>>,
     preflight: Vec<(HeaderName, HeaderValue)>,
-    expose: Option<HeaderValue>,
+    /// Sent on allowed actual responses besides the origin.
+    actual: Vec<(HeaderName, HeaderValue)>,
     vary_actual: HeaderValue,
     vary_preflight: HeaderValue,
-    allow_credentials: HeaderValue,
 }
 
 /// Why a CORS request was refused. A small closed set, so it is safe as a
@@ -75,27 +133,48 @@ impl RejectReason {
             RejectReason::MultipleOrigins => "multiple_origins",
         }
     }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What an allowed CORS request gets back: the `Access-Control-Allow-Origin`
+/// value (the request's own `Origin`, byte for byte, or `*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub allow_origin: HeaderValue,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CorsDecision {
     /// No `Origin`: forward, add nothing CORS-specific.
     NotCors,
     /// An allowed preflight: answer it here with 204.
-    Preflight,
-    /// An allowed actual request (listed, local in development, or same-origin).
-    Allowed,
+    Preflight(Grant),
+    /// An allowed actual request (listed, local in development, same-origin,
+    /// or any origin on a public route).
+    Allowed(Grant),
     Rejected(RejectReason),
+    /// Report mode: forwarded untouched; what enforce mode would have refused.
+    Observed(Option<RejectReason>),
 }
 
 impl CorsDecision {
-    pub fn as_str(self) -> &'static str {
+    /// A closed set: the `cors=` field of the access log.
+    pub fn as_str(&self) -> &'static str {
         match self {
             CorsDecision::NotCors => "none",
-            CorsDecision::Preflight => "preflight",
-            CorsDecision::Allowed => "allowed",
+            CorsDecision::Preflight(_) => "preflight",
+            CorsDecision::Allowed(_) => "allowed",
             CorsDecision::Rejected(r) => r.as_str(),
+            CorsDecision::Observed(None) => "report",
+            CorsDecision::Observed(Some(_)) => "would_block",
         }
+    }
+
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, CorsDecision::Allowed(_) | CorsDecision::Preflight(_))
     }
 }
 
@@ -109,52 +188,69 @@ pub struct OwnOrigin<'a> {
 
 impl CorsPolicy {
     pub fn new(settings: CorsSettings) -> CorsPolicy {
-        let allowed = settings
-            .allowed_origins
-            .iter()
-            .map(|o| Box::from(o.as_str()))
-            .collect();
+        let mut exact = HashSet::new();
+        let mut wildcards: HashMap<Box<str>, Vec<(Scheme, Option<u16>)>> = HashMap::new();
+        for entry in &settings.allowed_origins {
+            match entry {
+                AllowedOrigin::Exact(o) => {
+                    exact.insert(Box::from(o.as_str()));
+                }
+                AllowedOrigin::Wildcard(w) => wildcards
+                    .entry(w.suffix.clone())
+                    .or_default()
+                    .push((w.scheme, w.port)),
+            }
+        }
         let join = |items: Vec<&str>| {
             HeaderValue::from_str(&items.join(", ")).expect("validated header tokens")
         };
-        let methods = join(
-            settings
-                .allowed_methods
-                .iter()
-                .map(Method::as_str)
-                .collect(),
-        );
-        let headers = join(
-            settings
-                .allowed_headers
-                .iter()
-                .map(String::as_str)
-                .collect(),
-        );
-        let expose = (!settings.expose_headers.is_empty())
-            .then(|| join(settings.expose_headers.iter().map(String::as_str).collect()));
-        let allow_credentials = HeaderValue::from_static("true");
-        let mut preflight = vec![
-            (
-                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                allow_credentials.clone(),
+        let credentials = settings.allow_credentials && !settings.allow_any_origin;
+        let mut preflight = Vec::new();
+        let mut actual = Vec::new();
+        if credentials {
+            let t = HeaderValue::from_static("true");
+            preflight.push((header::ACCESS_CONTROL_ALLOW_CREDENTIALS, t.clone()));
+            actual.push((header::ACCESS_CONTROL_ALLOW_CREDENTIALS, t));
+        }
+        preflight.push((
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            join(
+                settings
+                    .allowed_methods
+                    .iter()
+                    .map(Method::as_str)
+                    .collect(),
             ),
-            (header::ACCESS_CONTROL_ALLOW_METHODS, methods),
-        ];
+        ));
         if !settings.allowed_headers.is_empty() {
-            preflight.push((header::ACCESS_CONTROL_ALLOW_HEADERS, headers));
+            preflight.push((
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                join(
+                    settings
+                        .allowed_headers
+                        .iter()
+                        .map(String::as_str)
+                        .collect(),
+                ),
+            ));
         }
         preflight.push((
             header::ACCESS_CONTROL_MAX_AGE,
             HeaderValue::from(settings.max_age_secs),
         ));
+        if !settings.expose_headers.is_empty() {
+            actual.push((
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                join(settings.expose_headers.iter().map(String::as_str).collect()),
+            ));
+        }
         CorsPolicy {
-            allowed,
+            exact,
+            wildcards,
             preflight,
-            expose,
+            actual,
             vary_actual: join(VARY_ACTUAL.to_vec()),
             vary_preflight: join(VARY_PREFLIGHT.to_vec()),
-            allow_credentials,
             settings,
         }
     }
@@ -163,11 +259,60 @@ impl CorsPolicy {
         &self.settings
     }
 
-    /// Is this exact (canonical) origin allowed by the list or the localhost
-    /// rule? Same-origin is decided separately, by `evaluate`.
+    pub fn mode(&self) -> CorsMode {
+        self.settings.mode
+    }
+
+    /// Whether credentials are sent (never together with `*`).
+    pub fn sends_credentials(&self) -> bool {
+        self.settings.allow_credentials && !self.settings.allow_any_origin
+    }
+
+    fn listed(&self, origin: &Canonical<'_>) -> bool {
+        if self.exact.contains(origin.text.as_str()) {
+            return true;
+        }
+        if self.wildcards.is_empty() || !origin.host_is_name {
+            return false;
+        }
+        // Every proper suffix after a dot: a.b.example.com -> b.example.com,
+        // example.com, com. The apex itself is never a candidate.
+        let host = origin.host();
+        host.match_indices('.').any(|(i, _)| {
+            self.wildcards
+                .get(&host[i + 1..])
+                .is_some_and(|v| v.contains(&(origin.scheme, origin.port)))
+        })
+    }
+
+    /// Is this origin allowed by the list (exact or wildcard) or the
+    /// localhost rule? Same-origin is decided separately, by `evaluate`.
     pub fn origin_allowed(&self, raw: &[u8]) -> Result<bool, OriginError> {
-        let (text, local) = origin::canonicalize(raw)?;
-        Ok((local && self.settings.allow_localhost) || self.allowed.contains(text.as_str()))
+        let origin = origin::canonical_parts(raw)?;
+        Ok((origin.local && self.settings.allow_localhost) || self.listed(&origin))
+    }
+
+    /// Whether one `Origin` value passes, and if not, why.
+    fn judge(&self, raw: &[u8], own: OwnOrigin<'_>) -> Result<(), RejectReason> {
+        let any = self.settings.allow_any_origin;
+        let origin = match origin::canonical_parts(raw) {
+            Ok(o) => o,
+            // A sandboxed frame may fetch a public resource too.
+            Err(OriginError::Null) if any => return Ok(()),
+            Err(OriginError::Null) => return Err(RejectReason::NullOrigin),
+            Err(_) => return Err(RejectReason::Malformed),
+        };
+        let allowed = any
+            || (origin.local && self.settings.allow_localhost)
+            || self.listed(&origin)
+            || own
+                .host
+                .is_some_and(|host| origin::is_same_origin(&origin, own.scheme, host));
+        if allowed {
+            Ok(())
+        } else {
+            Err(RejectReason::NotAllowed)
+        }
     }
 
     /// Classify a request. Pure: no session, no I/O.
@@ -181,30 +326,40 @@ impl CorsPolicy {
         let Some(raw) = origins.next() else {
             return CorsDecision::NotCors;
         };
-        if origins.next().is_some() {
-            return CorsDecision::Rejected(RejectReason::MultipleOrigins);
-        }
-        let allowed = match self.origin_allowed(raw.as_bytes()) {
-            Ok(allowed) => allowed,
-            Err(OriginError::Null) => return CorsDecision::Rejected(RejectReason::NullOrigin),
-            Err(_) => return CorsDecision::Rejected(RejectReason::Malformed),
-        };
-        if !allowed && !is_same_origin(raw.as_bytes(), own) {
-            return CorsDecision::Rejected(RejectReason::NotAllowed);
-        }
-        if method == Method::OPTIONS && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
-        {
-            CorsDecision::Preflight
+        let verdict = if origins.next().is_some() {
+            Err(RejectReason::MultipleOrigins)
         } else {
-            CorsDecision::Allowed
+            self.judge(raw.as_bytes(), own)
+        };
+        match (self.settings.mode, verdict) {
+            (CorsMode::Report, v) => CorsDecision::Observed(v.err()),
+            (CorsMode::Enforce, Err(reason)) => CorsDecision::Rejected(reason),
+            (CorsMode::Enforce, Ok(())) => {
+                let grant = Grant {
+                    allow_origin: if self.settings.allow_any_origin {
+                        HeaderValue::from_static("*")
+                    } else {
+                        raw.clone()
+                    },
+                };
+                if method == Method::OPTIONS
+                    && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+                {
+                    CorsDecision::Preflight(grant)
+                } else {
+                    CorsDecision::Allowed(grant)
+                }
+            }
         }
     }
 
-    /// The 204 answer to an allowed preflight. `origin` is the request's own
-    /// `Origin` value, echoed byte for byte.
-    pub fn preflight_response(&self, origin: &HeaderValue) -> ResponseHeader {
-        let mut resp = new_response(204, self.preflight.len() + 12);
-        let _ = resp.insert_header(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    /// The 204 answer to an allowed preflight.
+    pub fn preflight_response(&self, grant: &Grant) -> ResponseHeader {
+        let mut resp = new_response(204, self.preflight.len() + 16);
+        let _ = resp.insert_header(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            grant.allow_origin.clone(),
+        );
         for (name, value) in &self.preflight {
             let _ = resp.insert_header(name.clone(), value.clone());
         }
@@ -216,7 +371,7 @@ impl CorsPolicy {
     /// The 403 for a refused origin. `Vary: Origin` keeps caches from handing
     /// it to an allowed origin.
     pub fn rejected_response(&self) -> ResponseHeader {
-        let mut resp = new_response(403, 12);
+        let mut resp = new_response(403, 16);
         let _ = resp.insert_header(header::VARY, self.vary_actual.clone());
         let _ = resp.insert_header(
             header::CONTENT_TYPE,
@@ -231,31 +386,20 @@ impl CorsPolicy {
     }
 
     /// Rewrite an upstream (or gateway-made) response's CORS headers.
-    pub fn apply_to_response(
-        &self,
-        resp: &mut ResponseHeader,
-        decision: CorsDecision,
-        origin: Option<&HeaderValue>,
-    ) {
+    pub fn apply_to_response(&self, resp: &mut ResponseHeader, decision: &CorsDecision) {
+        if matches!(decision, CorsDecision::Observed(_)) {
+            // Report mode: the upstream still owns CORS.
+            return;
+        }
         strip_access_control(resp);
-        if let (CorsDecision::Allowed | CorsDecision::Preflight, Some(origin)) = (decision, origin)
-        {
+        if let CorsDecision::Allowed(grant) | CorsDecision::Preflight(grant) = decision {
             header_edit::replace_response(
                 resp,
                 &header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                origin.clone(),
+                grant.allow_origin.clone(),
             );
-            header_edit::replace_response(
-                resp,
-                &header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                self.allow_credentials.clone(),
-            );
-            if let Some(expose) = &self.expose {
-                header_edit::replace_response(
-                    resp,
-                    &header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                    expose.clone(),
-                );
+            for (name, value) in &self.actual {
+                header_edit::replace_response(resp, name, value.clone());
             }
         }
         // Vary on Origin even without one: the response a cache stores for a
@@ -290,36 +434,30 @@ fn strip_access_control(resp: &mut ResponseHeader) {
     }
 }
 
-fn is_same_origin(raw: &[u8], own: OwnOrigin<'_>) -> bool {
-    let Some(host) = own.host else {
-        return false;
-    };
-    let Ok((request_origin, _)) = origin::canonicalize(raw) else {
-        return false;
-    };
-    let scheme = own.scheme.as_str().as_bytes();
-    let mut own_text = Vec::with_capacity(scheme.len() + 3 + host.len());
-    own_text.extend_from_slice(scheme);
-    own_text.extend_from_slice(b"://");
-    own_text.extend_from_slice(host);
-    match origin::canonicalize(&own_text) {
-        Ok((own_origin, _)) => own_origin.as_str() == request_origin.as_str(),
-        Err(_) => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn policy(origins: &[&str], allow_localhost: bool) -> CorsPolicy {
-        CorsPolicy::new(CorsSettings {
-            allowed_origins: origins.iter().map(|o| Origin::parse(o).unwrap()).collect(),
+    fn settings(origins: &[&str], allow_localhost: bool) -> CorsSettings {
+        CorsSettings {
+            allowed_origins: origins
+                .iter()
+                .map(|o| AllowedOrigin::parse(o).unwrap())
+                .collect(),
             allow_localhost,
             allowed_methods: vec![Method::GET, Method::POST],
             allowed_headers: vec!["Content-Type".into()],
-            expose_headers: vec![],
-            max_age_secs: 600,
+            ..CorsSettings::default()
+        }
+    }
+
+    fn policy(origins: &[&str], allow_localhost: bool) -> CorsPolicy {
+        CorsPolicy::new(settings(origins, allow_localhost))
+    }
+
+    fn allowed(origin: &'static str) -> CorsDecision {
+        CorsDecision::Allowed(Grant {
+            allow_origin: HeaderValue::from_static(origin),
         })
     }
 
@@ -353,7 +491,7 @@ mod tests {
     fn listed_origin_is_allowed() {
         let p = policy(&["https://app.example.com"], false);
         let d = decide(&p, Method::GET, &[("origin", "https://app.example.com")]);
-        assert_eq!(d, CorsDecision::Allowed);
+        assert_eq!(d, allowed("https://app.example.com"));
     }
 
     #[test]
@@ -363,9 +501,14 @@ mod tests {
         let acrm = ("access-control-request-method", "PATCH");
         assert_eq!(
             decide(&p, Method::OPTIONS, &[o, acrm]),
-            CorsDecision::Preflight
+            CorsDecision::Preflight(Grant {
+                allow_origin: HeaderValue::from_static("https://app.example.com")
+            })
         );
-        assert_eq!(decide(&p, Method::OPTIONS, &[o]), CorsDecision::Allowed);
+        assert_eq!(
+            decide(&p, Method::OPTIONS, &[o]),
+            allowed("https://app.example.com")
+        );
     }
 
     #[test]
@@ -393,7 +536,7 @@ mod tests {
             Method::GET,
             &[("origin", "HTTPS://APP.example.com:443")],
         );
-        assert_eq!(d, CorsDecision::Allowed);
+        assert_eq!(d, allowed("HTTPS://APP.example.com:443"));
     }
 
     #[test]
@@ -425,7 +568,10 @@ mod tests {
         let prod = policy(&[], false);
         let dev = policy(&[], true);
         let o = [("origin", "http://localhost:5173")];
-        assert_eq!(decide(&dev, Method::GET, &o), CorsDecision::Allowed);
+        assert_eq!(
+            decide(&dev, Method::GET, &o),
+            allowed("http://localhost:5173")
+        );
         assert_eq!(
             decide(&prod, Method::GET, &o),
             CorsDecision::Rejected(RejectReason::NotAllowed)
@@ -454,7 +600,7 @@ mod tests {
                 &h,
                 own(Scheme::Https, "Gateway.example.com:443")
             ),
-            CorsDecision::Allowed
+            allowed("https://gateway.example.com")
         );
         assert_eq!(
             p.evaluate(&Method::POST, &h, own(Scheme::Http, "gateway.example.com")),
@@ -479,8 +625,7 @@ mod tests {
         resp.insert_header("Access-Control-Allow-Methods", "PUT")
             .unwrap();
         resp.insert_header("Vary", "Accept-Encoding").unwrap();
-        let origin = HeaderValue::from_static("https://app.example.com");
-        p.apply_to_response(&mut resp, CorsDecision::Allowed, Some(&origin));
+        p.apply_to_response(&mut resp, &allowed("https://app.example.com"));
         assert_eq!(
             resp.headers
                 .get_all("access-control-allow-origin")
@@ -503,7 +648,7 @@ mod tests {
         let mut resp = ResponseHeader::build(200, None).unwrap();
         resp.insert_header("Access-Control-Allow-Origin", "*")
             .unwrap();
-        p.apply_to_response(&mut resp, CorsDecision::NotCors, None);
+        p.apply_to_response(&mut resp, &CorsDecision::NotCors);
         assert!(resp
             .headers
             .keys()
@@ -513,8 +658,9 @@ mod tests {
     #[test]
     fn preflight_response_echoes_origin_and_varies() {
         let p = policy(&["https://app.example.com"], false);
-        let origin = HeaderValue::from_static("HTTPS://app.example.com");
-        let resp = p.preflight_response(&origin);
+        let resp = p.preflight_response(&Grant {
+            allow_origin: HeaderValue::from_static("HTTPS://app.example.com"),
+        });
         assert_eq!(resp.status, 204);
         assert_eq!(
             resp.headers["access-control-allow-origin"],
@@ -525,5 +671,104 @@ mod tests {
             resp.headers["vary"],
             "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
         );
+    }
+
+    #[test]
+    fn wildcard_origins_allow_subdomains_only() {
+        let p = policy(&["https://*.example.com"], false);
+        for ok in ["https://a.example.com", "https://a.b.example.com"] {
+            assert!(
+                decide(&p, Method::GET, &[("origin", ok)]).is_allowed(),
+                "{ok}"
+            );
+        }
+        for no in [
+            "https://example.com",
+            "https://evil-example.com",
+            "https://a.example.com.evil.net",
+            "http://a.example.com",
+            "https://a.example.com:444",
+        ] {
+            assert_eq!(
+                decide(&p, Method::GET, &[("origin", no)]),
+                CorsDecision::Rejected(RejectReason::NotAllowed),
+                "{no}"
+            );
+        }
+    }
+
+    #[test]
+    fn any_origin_answers_star_without_credentials() {
+        let p = CorsPolicy::new(CorsSettings {
+            allow_any_origin: true,
+            allow_credentials: false,
+            ..settings(&[], false)
+        });
+        let star = CorsDecision::Allowed(Grant {
+            allow_origin: HeaderValue::from_static("*"),
+        });
+        assert_eq!(
+            decide(&p, Method::GET, &[("origin", "https://anyone.example")]),
+            star
+        );
+        assert_eq!(decide(&p, Method::GET, &[("origin", "null")]), star);
+        assert_eq!(
+            decide(&p, Method::GET, &[("origin", "https://a.example/")]),
+            CorsDecision::Rejected(RejectReason::Malformed)
+        );
+        let mut resp = ResponseHeader::build(200, None).unwrap();
+        p.apply_to_response(&mut resp, &star);
+        assert_eq!(resp.headers["access-control-allow-origin"], "*");
+        assert!(resp
+            .headers
+            .get("access-control-allow-credentials")
+            .is_none());
+        let pre = p.preflight_response(&Grant {
+            allow_origin: HeaderValue::from_static("*"),
+        });
+        assert!(pre
+            .headers
+            .get("access-control-allow-credentials")
+            .is_none());
+    }
+
+    #[test]
+    fn credentials_can_be_turned_off() {
+        let p = CorsPolicy::new(CorsSettings {
+            allow_credentials: false,
+            ..settings(&["https://app.example.com"], false)
+        });
+        let mut resp = ResponseHeader::build(200, None).unwrap();
+        p.apply_to_response(&mut resp, &allowed("https://app.example.com"));
+        assert_eq!(
+            resp.headers["access-control-allow-origin"],
+            "https://app.example.com"
+        );
+        assert!(resp
+            .headers
+            .get("access-control-allow-credentials")
+            .is_none());
+    }
+
+    #[test]
+    fn report_mode_forwards_and_says_what_it_would_block() {
+        let p = CorsPolicy::new(CorsSettings {
+            mode: CorsMode::Report,
+            ..settings(&["https://app.example.com"], false)
+        });
+        assert_eq!(
+            decide(&p, Method::GET, &[("origin", "https://evil.example")]),
+            CorsDecision::Observed(Some(RejectReason::NotAllowed))
+        );
+        assert_eq!(
+            decide(&p, Method::GET, &[("origin", "https://app.example.com")]),
+            CorsDecision::Observed(None)
+        );
+        let mut resp = ResponseHeader::build(200, None).unwrap();
+        resp.insert_header("Access-Control-Allow-Origin", "*")
+            .unwrap();
+        p.apply_to_response(&mut resp, &CorsDecision::Observed(None));
+        assert_eq!(resp.headers["access-control-allow-origin"], "*");
+        assert!(resp.headers.get("vary").is_none());
     }
 }

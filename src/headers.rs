@@ -1,5 +1,7 @@
-//! The security headers of an environment profile, built once at config load
-//! and applied to every response: proxied ones and those the gateway makes.
+//! The security headers: ONE table of every header the gateway can set (its
+//! config key, its name, its default per preset and environment), and the
+//! pre-built set a route applies to every response, proxied or made here.
+//! A new header is one new row here and one key in `config::raw`.
 
 use http::header::{HeaderName, HeaderValue};
 use pingora::http::ResponseHeader;
@@ -9,140 +11,271 @@ use crate::header_edit;
 
 pub const CSP_PRODUCTION: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; connect-src 'self'; font-src 'self'; object-src 'none'; media-src 'self'; frame-src 'none'";
 pub const CSP_DEVELOPMENT: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; connect-src 'self' ws: wss:; font-src 'self'; object-src 'none'; media-src 'self'; frame-src 'none'";
+/// helmet 8's additions over the seed policy. `upgrade-insecure-requests` is
+/// production only: it would break http://localhost development.
+pub const CSP_HARDENED_PRODUCTION: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; connect-src 'self'; font-src 'self'; object-src 'none'; media-src 'self'; frame-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'; script-src-attr 'none'; upgrade-insecure-requests";
+pub const CSP_HARDENED_DEVELOPMENT: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; connect-src 'self' ws: wss:; font-src 'self'; object-src 'none'; media-src 'self'; frame-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'; script-src-attr 'none'";
 pub const HSTS_DEFAULT: &str = "max-age=31536000; includeSubDomains; preload";
+pub const PERMISSIONS_POLICY_HARDENED: &str =
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=()";
 
-const X_POWERED_BY: &str = "x-powered-by";
+const X_POWERED_BY: HeaderName = HeaderName::from_static("x-powered-by");
 
-/// One optional value per header; `None` means the header is not sent.
-/// This is the shape users override from the config file.
+/// Which set of defaults a route starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preset {
+    /// The original contract; the default, and it never changes.
+    Seed,
+    /// The seed set plus what helmet 8 sends by default.
+    Hardened,
+}
+
+impl Preset {
+    pub fn parse(text: &str) -> Option<Preset> {
+        match text {
+            "seed" => Some(Preset::Seed),
+            "hardened" => Some(Preset::Hardened),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preset::Seed => "seed",
+            Preset::Hardened => "hardened",
+        }
+    }
+}
+
+/// One header the gateway can set.
+#[derive(Debug)]
+pub struct HeaderRow {
+    /// The key in `[headers]`.
+    pub key: &'static str,
+    /// The header name, lower-case.
+    pub name: &'static str,
+    /// Sent only when the client's connection is HTTPS (HSTS).
+    pub https_only: bool,
+    /// Defaults: seed production, seed development, hardened production,
+    /// hardened development. `None`: not sent.
+    defaults: [Option<&'static str>; 4],
+}
+
+impl HeaderRow {
+    pub fn default_for(&self, preset: Preset, env: Environment) -> Option<&'static str> {
+        let column = match (preset, env) {
+            (Preset::Seed, Environment::Production) => 0,
+            (Preset::Seed, Environment::Development) => 1,
+            (Preset::Hardened, Environment::Production) => 2,
+            (Preset::Hardened, Environment::Development) => 3,
+        };
+        self.defaults[column]
+    }
+}
+
+const fn row(
+    key: &'static str,
+    name: &'static str,
+    defaults: [Option<&'static str>; 4],
+) -> HeaderRow {
+    HeaderRow {
+        key,
+        name,
+        https_only: false,
+        defaults,
+    }
+}
+
+/// Sent the same way by every preset and environment.
+const fn everywhere(value: &'static str) -> [Option<&'static str>; 4] {
+    [Some(value); 4]
+}
+
+/// Sent by the hardened preset only.
+const fn hardened(value: &'static str) -> [Option<&'static str>; 4] {
+    [None, None, Some(value), Some(value)]
+}
+
+/// Every header, in the order it is sent.
+pub const TABLE: &[HeaderRow] = &[
+    row(
+        "content_security_policy",
+        "content-security-policy",
+        [
+            Some(CSP_PRODUCTION),
+            Some(CSP_DEVELOPMENT),
+            Some(CSP_HARDENED_PRODUCTION),
+            Some(CSP_HARDENED_DEVELOPMENT),
+        ],
+    ),
+    row(
+        "content_security_policy_report_only",
+        "content-security-policy-report-only",
+        [None; 4],
+    ),
+    HeaderRow {
+        key: "strict_transport_security",
+        name: "strict-transport-security",
+        https_only: true,
+        defaults: [Some(HSTS_DEFAULT), None, Some(HSTS_DEFAULT), None],
+    },
+    row("x_frame_options", "x-frame-options", everywhere("DENY")),
+    row(
+        "x_content_type_options",
+        "x-content-type-options",
+        everywhere("nosniff"),
+    ),
+    row(
+        "referrer_policy",
+        "referrer-policy",
+        everywhere("strict-origin-when-cross-origin"),
+    ),
+    row(
+        "cross_origin_embedder_policy",
+        "cross-origin-embedder-policy",
+        [Some("require-corp"), None, Some("require-corp"), None],
+    ),
+    row(
+        "cross_origin_opener_policy",
+        "cross-origin-opener-policy",
+        hardened("same-origin"),
+    ),
+    row(
+        "cross_origin_resource_policy",
+        "cross-origin-resource-policy",
+        hardened("same-origin"),
+    ),
+    row(
+        "permissions_policy",
+        "permissions-policy",
+        hardened(PERMISSIONS_POLICY_HARDENED),
+    ),
+    row(
+        "origin_agent_cluster",
+        "origin-agent-cluster",
+        hardened("?1"),
+    ),
+    row(
+        "x_dns_prefetch_control",
+        "x-dns-prefetch-control",
+        hardened("off"),
+    ),
+    row(
+        "x_download_options",
+        "x-download-options",
+        hardened("noopen"),
+    ),
+    row(
+        "x_permitted_cross_domain_policies",
+        "x-permitted-cross-domain-policies",
+        hardened("none"),
+    ),
+    row("x_xss_protection", "x-xss-protection", hardened("0")),
+];
+
+/// The effective value of every row of [`TABLE`] for one route: what users
+/// override, and what `--check` prints.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderSettings {
-    pub content_security_policy: Option<String>,
-    pub strict_transport_security: Option<String>,
-    pub x_frame_options: Option<String>,
-    pub x_content_type_options: Option<String>,
-    pub referrer_policy: Option<String>,
-    pub cross_origin_embedder_policy: Option<String>,
+    pub preset: Preset,
+    /// One entry per row of [`TABLE`], in order; `None` means not sent.
+    pub values: Vec<Option<String>>,
     pub remove_x_powered_by: bool,
 }
 
 impl HeaderSettings {
     /// What a user gets with no overrides.
-    pub fn defaults(env: Environment) -> HeaderSettings {
-        let prod = env == Environment::Production;
+    pub fn defaults(env: Environment, preset: Preset) -> HeaderSettings {
         HeaderSettings {
-            content_security_policy: Some(
-                if prod {
-                    CSP_PRODUCTION
-                } else {
-                    CSP_DEVELOPMENT
-                }
-                .into(),
-            ),
-            strict_transport_security: prod.then(|| HSTS_DEFAULT.into()),
-            x_frame_options: Some("DENY".into()),
-            x_content_type_options: Some("nosniff".into()),
-            referrer_policy: Some("strict-origin-when-cross-origin".into()),
-            cross_origin_embedder_policy: prod.then(|| "require-corp".into()),
-            remove_x_powered_by: prod,
+            preset,
+            values: TABLE
+                .iter()
+                .map(|r| r.default_for(preset, env).map(str::to_string))
+                .collect(),
+            remove_x_powered_by: env == Environment::Production,
         }
     }
 
-    /// Header name and config key of every value, in the order they are sent.
-    pub fn entries(&self) -> [(&'static str, &'static str, Option<&str>); 6] {
-        [
-            (
-                "content-security-policy",
-                "content_security_policy",
-                self.content_security_policy.as_deref(),
-            ),
-            (
-                "strict-transport-security",
-                "strict_transport_security",
-                self.strict_transport_security.as_deref(),
-            ),
-            (
-                "x-frame-options",
-                "x_frame_options",
-                self.x_frame_options.as_deref(),
-            ),
-            (
-                "x-content-type-options",
-                "x_content_type_options",
-                self.x_content_type_options.as_deref(),
-            ),
-            (
-                "referrer-policy",
-                "referrer_policy",
-                self.referrer_policy.as_deref(),
-            ),
-            (
-                "cross-origin-embedder-policy",
-                "cross_origin_embedder_policy",
-                self.cross_origin_embedder_policy.as_deref(),
-            ),
-        ]
+    /// The value of the row with this config key.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        TABLE
+            .iter()
+            .position(|r| r.key == key)
+            .and_then(|i| self.values[i].as_deref())
+    }
+
+    /// Every row with its effective value, in the order they are sent.
+    pub fn entries(&self) -> impl Iterator<Item = (&'static HeaderRow, Option<&str>)> + '_ {
+        TABLE
+            .iter()
+            .zip(&self.values)
+            .map(|(row, value)| (row, value.as_deref()))
     }
 }
 
-/// The pre-built header set.
+/// The pre-built header set of one route: per request it only clones
+/// `HeaderValue`s.
 #[derive(Debug, Clone)]
 pub struct SecurityHeaders {
-    /// Sent on every response.
-    always: Vec<(HeaderName, HeaderValue)>,
-    /// Sent only when the client's connection is HTTPS.
-    hsts: Option<HeaderValue>,
+    /// Sent to plain-HTTP clients.
+    http: Vec<(HeaderName, HeaderValue)>,
+    /// Sent to HTTPS clients (adds HSTS).
+    https: Vec<(HeaderName, HeaderValue)>,
+    /// HTTPS-only headers an upstream may send that plain-HTTP clients must
+    /// not get from us.
+    https_only_names: Vec<HeaderName>,
     remove_x_powered_by: bool,
 }
 
 impl SecurityHeaders {
     /// Build from settings; returns the config key of the first value that is
-    /// not a valid header value.
+    /// not a valid header value (config validation refuses those earlier).
     pub fn build(settings: &HeaderSettings) -> Result<SecurityHeaders, (&'static str, String)> {
-        let mut always = Vec::new();
-        let mut hsts = None;
-        for (name, key, value) in settings.entries() {
+        let mut http = Vec::new();
+        let mut https = Vec::new();
+        let mut https_only_names = Vec::new();
+        for (row, value) in settings.entries() {
+            let name = HeaderName::from_static(row.name);
+            if row.https_only {
+                https_only_names.push(name.clone());
+            }
             let Some(value) = value else { continue };
             let value = HeaderValue::from_str(value).map_err(|_| {
                 (
-                    key,
+                    row.key,
                     "is not a valid header value (control characters or non-ASCII)".to_string(),
                 )
             })?;
-            if name == "strict-transport-security" {
-                hsts = Some(value);
-            } else {
-                always.push((HeaderName::from_static(name), value));
+            if !row.https_only {
+                http.push((name.clone(), value.clone()));
             }
+            https.push((name, value));
         }
         Ok(SecurityHeaders {
-            always,
-            hsts,
+            http,
+            https,
+            https_only_names,
             remove_x_powered_by: settings.remove_x_powered_by,
         })
     }
 
     /// Set our headers on `resp`, replacing any the upstream sent.
     pub fn apply(&self, resp: &mut ResponseHeader, https: bool) {
-        for (name, value) in &self.always {
+        let set = if https { &self.https } else { &self.http };
+        for (name, value) in set {
             header_edit::replace_response(resp, name, value.clone());
         }
-        match (&self.hsts, https) {
-            (Some(hsts), true) => {
-                header_edit::replace_response(
-                    resp,
-                    &http::header::STRICT_TRANSPORT_SECURITY,
-                    hsts.clone(),
-                );
-            }
-            // An upstream's HSTS over plain HTTP is ignored by browsers anyway;
-            // the gateway decides, so drop it rather than pass it on.
-            _ => {
-                resp.remove_header(&http::header::STRICT_TRANSPORT_SECURITY);
+        if !https {
+            // An upstream's HSTS over plain HTTP is ignored by browsers
+            // anyway; the gateway decides, so drop it rather than pass it on.
+            for name in &self.https_only_names {
+                if resp.headers.contains_key(name) {
+                    resp.remove_header(name);
+                }
             }
         }
-        if self.remove_x_powered_by {
-            resp.remove_header(X_POWERED_BY);
+        if self.remove_x_powered_by && resp.headers.contains_key(&X_POWERED_BY) {
+            resp.remove_header(&X_POWERED_BY);
         }
     }
 }
@@ -151,8 +284,8 @@ impl SecurityHeaders {
 mod tests {
     use super::*;
 
-    fn applied(env: Environment, https: bool) -> ResponseHeader {
-        let set = SecurityHeaders::build(&HeaderSettings::defaults(env)).unwrap();
+    fn applied(env: Environment, preset: Preset, https: bool) -> ResponseHeader {
+        let set = SecurityHeaders::build(&HeaderSettings::defaults(env, preset)).unwrap();
         let mut resp = ResponseHeader::build(200, None).unwrap();
         resp.insert_header("X-Powered-By", "Express").unwrap();
         set.apply(&mut resp, https);
@@ -160,8 +293,17 @@ mod tests {
     }
 
     #[test]
+    fn the_table_and_the_config_keys_agree() {
+        let keys: Vec<&str> = TABLE.iter().map(|r| r.key).collect();
+        assert_eq!(keys, crate::config::raw::NAMED_HEADER_KEYS);
+        for r in TABLE {
+            assert_eq!(r.key.replace('_', "-"), r.name, "{}", r.key);
+        }
+    }
+
+    #[test]
     fn production_sends_the_strict_set() {
-        let r = applied(Environment::Production, true);
+        let r = applied(Environment::Production, Preset::Seed, true);
         assert_eq!(r.headers["content-security-policy"], CSP_PRODUCTION);
         assert_eq!(r.headers["strict-transport-security"], HSTS_DEFAULT);
         assert_eq!(r.headers["x-frame-options"], "DENY");
@@ -172,17 +314,19 @@ mod tests {
         );
         assert_eq!(r.headers["cross-origin-embedder-policy"], "require-corp");
         assert!(r.headers.get("x-powered-by").is_none());
+        assert!(r.headers.get("cross-origin-opener-policy").is_none());
+        assert_eq!(r.headers.len(), 6);
     }
 
     #[test]
     fn hsts_only_over_https() {
-        let r = applied(Environment::Production, false);
+        let r = applied(Environment::Production, Preset::Seed, false);
         assert!(r.headers.get("strict-transport-security").is_none());
     }
 
     #[test]
     fn development_relaxes_the_set() {
-        let r = applied(Environment::Development, true);
+        let r = applied(Environment::Development, Preset::Seed, true);
         assert_eq!(r.headers["content-security-policy"], CSP_DEVELOPMENT);
         assert!(r.headers.get("strict-transport-security").is_none());
         assert!(r.headers.get("cross-origin-embedder-policy").is_none());
@@ -191,9 +335,36 @@ mod tests {
     }
 
     #[test]
+    fn hardened_adds_helmets_headers() {
+        let r = applied(Environment::Production, Preset::Hardened, true);
+        assert_eq!(
+            r.headers["content-security-policy"],
+            CSP_HARDENED_PRODUCTION
+        );
+        assert_eq!(r.headers["cross-origin-opener-policy"], "same-origin");
+        assert_eq!(r.headers["cross-origin-resource-policy"], "same-origin");
+        assert_eq!(r.headers["origin-agent-cluster"], "?1");
+        assert_eq!(r.headers["x-dns-prefetch-control"], "off");
+        assert_eq!(r.headers["x-download-options"], "noopen");
+        assert_eq!(r.headers["x-permitted-cross-domain-policies"], "none");
+        assert_eq!(r.headers["x-xss-protection"], "0");
+        assert_eq!(r.headers["permissions-policy"], PERMISSIONS_POLICY_HARDENED);
+        let dev = applied(Environment::Development, Preset::Hardened, true);
+        assert_eq!(
+            dev.headers["content-security-policy"],
+            CSP_HARDENED_DEVELOPMENT
+        );
+        assert!(!CSP_HARDENED_DEVELOPMENT.contains("upgrade-insecure-requests"));
+    }
+
+    #[test]
     fn invalid_override_names_its_key() {
-        let mut s = HeaderSettings::defaults(Environment::Production);
-        s.referrer_policy = Some("no-referrer\n".into());
+        let mut s = HeaderSettings::defaults(Environment::Production, Preset::Seed);
+        let i = TABLE
+            .iter()
+            .position(|r| r.key == "referrer_policy")
+            .unwrap();
+        s.values[i] = Some("no-referrer\n".into());
         let (key, _) = SecurityHeaders::build(&s).unwrap_err();
         assert_eq!(key, "referrer_policy");
     }

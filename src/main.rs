@@ -28,7 +28,7 @@ fn run(args: Args) -> Result<(), String> {
     let policy = config::load_file(&args.config, overrides, &EnvVars::from_process())
         .map_err(|e| e.to_string())?;
     if args.check {
-        print!("{}", policy.describe());
+        print!("{}", helmgate::describe::describe(&policy));
         println!("configuration {} is valid", args.config.display());
         return Ok(());
     }
@@ -40,11 +40,12 @@ fn run(args: Args) -> Result<(), String> {
         server::check_binds(&policy)?;
     }
     log::info!(
-        "helmgate {} starting: environment {} (from {}), upstream {}, listening on {}",
+        "helmgate {} starting: environment {} (from {}), {} route(s), upstream {}, listening on {}",
         env!("CARGO_PKG_VERSION"),
         policy.environment,
         policy.environment_source,
-        policy.upstream.display,
+        policy.router.table().len(),
+        policy.default_site().upstream.settings.display,
         policy
             .server
             .listen

@@ -1,9 +1,10 @@
 //! Counters for `/metrics`, in Prometheus text format. Every label value comes
-//! from a closed set (status class, reject reason, outcome), never from a
-//! client, so the series count is fixed.
+//! from a closed set (status class, reject reason, outcome) or from the
+//! config (route names), never from a client, so the series count is fixed.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::cors::RejectReason;
@@ -13,11 +14,48 @@ const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
 
+/// The counters of one route. Kept by name across reloads, so a route's
+/// series continue when the config changes around it.
 #[derive(Debug, Default)]
-pub struct Metrics {
+pub struct RouteMetrics {
     by_class: [AtomicU64; 5],
     preflights: AtomicU64,
     blocked: [AtomicU64; 4],
+}
+
+impl RouteMetrics {
+    pub fn record_request(&self, status: u16) {
+        if (100..600).contains(&status) {
+            self.by_class[usize::from(status / 100 - 1)].fetch_add(1, Relaxed);
+        }
+    }
+
+    pub fn record_preflight(&self) {
+        self.preflights.fetch_add(1, Relaxed);
+    }
+
+    pub fn record_blocked(&self, reason: RejectReason) {
+        self.blocked[reason.index()].fetch_add(1, Relaxed);
+    }
+
+    pub fn requests(&self, class: usize) -> u64 {
+        self.by_class[class].load(Relaxed)
+    }
+
+    pub fn preflights(&self) -> u64 {
+        self.preflights.load(Relaxed)
+    }
+
+    pub fn blocked(&self, reason: RejectReason) -> u64 {
+        self.blocked[reason.index()].load(Relaxed)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Every route name seen since start, with its counters, in first-seen
+    /// order (`default` first).
+    routes: Mutex<Vec<(Box<str>, Arc<RouteMetrics>)>>,
     upstream_errors: AtomicU64,
     upstream_timeouts: AtomicU64,
     duration_buckets: [AtomicU64; BUCKETS.len()],
@@ -34,10 +72,28 @@ pub enum UpstreamFailure {
 }
 
 impl Metrics {
-    pub fn record_request(&self, status: u16, elapsed: Duration) {
-        if (100..600).contains(&status) {
-            self.by_class[usize::from(status / 100 - 1)].fetch_add(1, Relaxed);
+    /// The counters of the route with this name, created on first use.
+    pub fn route(&self, name: &str) -> Arc<RouteMetrics> {
+        let mut routes = match self.routes.lock() {
+            Ok(r) => r,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some((_, m)) = routes.iter().find(|(n, _)| &**n == name) {
+            return Arc::clone(m);
         }
+        let m = Arc::new(RouteMetrics::default());
+        routes.push((name.into(), Arc::clone(&m)));
+        m
+    }
+
+    fn routes(&self) -> Vec<(Box<str>, Arc<RouteMetrics>)> {
+        match self.routes.lock() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn record_duration(&self, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
         if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
             self.duration_buckets[i].fetch_add(1, Relaxed);
@@ -47,18 +103,6 @@ impl Metrics {
             Relaxed,
         );
         self.duration_count.fetch_add(1, Relaxed);
-    }
-
-    pub fn record_preflight(&self) {
-        self.preflights.fetch_add(1, Relaxed);
-    }
-
-    pub fn record_blocked(&self, reason: RejectReason) {
-        let i = RejectReason::ALL
-            .iter()
-            .position(|r| *r == reason)
-            .unwrap_or(0);
-        self.blocked[i].fetch_add(1, Relaxed);
     }
 
     pub fn record_upstream_failure(&self, kind: UpstreamFailure) {
@@ -79,6 +123,7 @@ impl Metrics {
     pub fn render(&self, environment: &str) -> String {
         let mut out = String::with_capacity(4096);
         let get = |c: &AtomicU64| c.load(Relaxed);
+        let routes = self.routes();
         out.push_str(
             "# HELP helmgate_build_info Build information.\n# TYPE helmgate_build_info gauge\n",
         );
@@ -88,25 +133,35 @@ impl Metrics {
             env!("CARGO_PKG_VERSION"),
             environment
         );
-        out.push_str("# HELP helmgate_requests_total Responses sent, by status class.\n# TYPE helmgate_requests_total counter\n");
-        for (i, c) in self.by_class.iter().enumerate() {
+        out.push_str("# HELP helmgate_requests_total Responses sent, by route and status class.\n# TYPE helmgate_requests_total counter\n");
+        for (route, m) in &routes {
+            for class in 0..5 {
+                let _ = writeln!(
+                    out,
+                    "helmgate_requests_total{{route=\"{route}\",class=\"{}xx\"}} {}",
+                    class + 1,
+                    m.requests(class)
+                );
+            }
+        }
+        out.push_str("# HELP helmgate_preflights_total CORS preflights answered by the gateway, by route.\n# TYPE helmgate_preflights_total counter\n");
+        for (route, m) in &routes {
             let _ = writeln!(
                 out,
-                "helmgate_requests_total{{class=\"{}xx\"}} {}",
-                i + 1,
-                get(c)
+                "helmgate_preflights_total{{route=\"{route}\"}} {}",
+                m.preflights()
             );
         }
-        out.push_str("# HELP helmgate_preflights_total CORS preflights answered by the gateway.\n# TYPE helmgate_preflights_total counter\n");
-        let _ = writeln!(out, "helmgate_preflights_total {}", get(&self.preflights));
-        out.push_str("# HELP helmgate_origins_blocked_total Requests refused with 403 for their Origin, by reason.\n# TYPE helmgate_origins_blocked_total counter\n");
-        for (reason, c) in RejectReason::ALL.iter().zip(&self.blocked) {
-            let _ = writeln!(
-                out,
-                "helmgate_origins_blocked_total{{reason=\"{}\"}} {}",
-                reason.as_str(),
-                get(c)
-            );
+        out.push_str("# HELP helmgate_origins_blocked_total Requests refused with 403 for their Origin, by route and reason.\n# TYPE helmgate_origins_blocked_total counter\n");
+        for (route, m) in &routes {
+            for reason in RejectReason::ALL {
+                let _ = writeln!(
+                    out,
+                    "helmgate_origins_blocked_total{{route=\"{route}\",reason=\"{}\"}} {}",
+                    reason.as_str(),
+                    m.blocked(reason)
+                );
+            }
         }
         out.push_str("# HELP helmgate_upstream_failures_total Requests the upstream failed, by kind.\n# TYPE helmgate_upstream_failures_total counter\n");
         let _ = writeln!(
@@ -161,15 +216,33 @@ mod tests {
     #[test]
     fn histogram_is_cumulative_and_counts_match() {
         let m = Metrics::default();
-        m.record_request(200, Duration::from_micros(300));
-        m.record_request(403, Duration::from_millis(3));
-        m.record_request(502, Duration::from_secs(10));
+        let d = m.route("default");
+        for (status, elapsed) in [
+            (200, Duration::from_micros(300)),
+            (403, Duration::from_millis(3)),
+            (502, Duration::from_secs(10)),
+        ] {
+            d.record_request(status);
+            m.record_duration(elapsed);
+        }
         let text = m.render("production");
-        assert!(text.contains("helmgate_requests_total{class=\"2xx\"} 1"));
-        assert!(text.contains("helmgate_requests_total{class=\"4xx\"} 1"));
+        assert!(text.contains("helmgate_requests_total{route=\"default\",class=\"2xx\"} 1"));
+        assert!(text.contains("helmgate_requests_total{route=\"default\",class=\"4xx\"} 1"));
         assert!(text.contains("helmgate_request_duration_seconds_bucket{le=\"0.0005\"} 1"));
         assert!(text.contains("helmgate_request_duration_seconds_bucket{le=\"0.005\"} 2"));
         assert!(text.contains("helmgate_request_duration_seconds_bucket{le=\"+Inf\"} 3"));
         assert!(text.contains("helmgate_request_duration_seconds_count 3"));
+    }
+
+    #[test]
+    fn a_route_keeps_its_counters_by_name() {
+        let m = Metrics::default();
+        m.route("api").record_preflight();
+        m.route("api").record_preflight();
+        m.route("assets").record_blocked(RejectReason::NullOrigin);
+        let text = m.render("production");
+        assert!(text.contains("helmgate_preflights_total{route=\"api\"} 2"));
+        assert!(text
+            .contains("helmgate_origins_blocked_total{route=\"assets\",reason=\"null_origin\"} 1"));
     }
 }

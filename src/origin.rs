@@ -50,8 +50,10 @@ pub enum OriginError {
     NoScheme,
     #[error("has a scheme other than http or https")]
     UnsupportedScheme,
-    #[error("is a wildcard: list each origin explicitly (credentials can't be combined with `*`)")]
+    #[error("is a wildcard")]
     Wildcard,
+    #[error("has `*` somewhere other than the whole leftmost label of a host name")]
+    BadWildcard,
     #[error("has a path, query or fragment (or a trailing slash): an origin is only `scheme://host[:port]`")]
     HasPath,
     #[error("has user info (`user@`), which an origin never carries")]
@@ -155,6 +157,32 @@ impl CanonicalText<'_> {
 /// Validate `input` and return its canonical text plus whether it is a local
 /// development origin.
 pub fn canonicalize(input: &[u8]) -> Result<(CanonicalText<'_>, bool), OriginError> {
+    canonical_parts(input).map(|c| (c.text, c.local))
+}
+
+/// A request's origin in canonical form, with the parts matching needs.
+pub struct Canonical<'a> {
+    pub text: CanonicalText<'a>,
+    /// `localhost`, `127.0.0.1` or `[::1]`.
+    pub local: bool,
+    pub scheme: Scheme,
+    /// `None` for the scheme's default port.
+    pub port: Option<u16>,
+    /// Whether the host is a name (not an IP literal).
+    pub host_is_name: bool,
+    host_end: usize,
+}
+
+impl Canonical<'_> {
+    /// The host, lower-case (IPv6 in brackets).
+    pub fn host(&self) -> &str {
+        &self.text.as_str()[self.scheme.as_str().len() + 3..self.host_end]
+    }
+}
+
+/// Validate `input` and split its canonical form. Borrows the input when it
+/// already is canonical, so the hot path does not allocate.
+pub fn canonical_parts(input: &[u8]) -> Result<Canonical<'_>, OriginError> {
     let parts = split(input)?;
     let local = parts.host.is_loopback_name();
     let text = if parts.is_canonical {
@@ -166,7 +194,139 @@ pub fn canonicalize(input: &[u8]) -> Result<(CanonicalText<'_>, bool), OriginErr
     } else {
         CanonicalText::Owned(render(parts.scheme, &parts.host, parts.port))
     };
-    Ok((text, local))
+    let port_len = parts.port.map_or(0, |p| 1 + digits(p));
+    let host_end = text.as_str().len() - port_len;
+    Ok(Canonical {
+        local,
+        scheme: parts.scheme,
+        port: parts.port,
+        host_is_name: matches!(parts.host, HostRef::Name(_)),
+        host_end,
+        text,
+    })
+}
+
+/// Whether a request's origin is the request's own: `scheme` as the client
+/// used it and `authority` the `Host` it addressed (port optional). Compares
+/// parts instead of rendering text, so it does not allocate.
+pub fn is_same_origin(origin: &Canonical<'_>, scheme: Scheme, authority: &[u8]) -> bool {
+    if origin.scheme != scheme || authority.is_empty() {
+        return false;
+    }
+    let Ok((host_raw, port_raw)) = split_host_port(authority) else {
+        return false;
+    };
+    let port = match port_raw {
+        None => None,
+        Some(p) => match parse_port(p) {
+            Ok(p) if p == scheme.default_port() => None,
+            Ok(p) => Some(p),
+            Err(_) => return false,
+        },
+    };
+    if port != origin.port {
+        return false;
+    }
+    let mut ignored = true;
+    match parse_host(host_raw, &mut ignored) {
+        Ok(HostRef::Name(name)) => {
+            origin.host_is_name && name.eq_ignore_ascii_case(origin.host().as_bytes())
+        }
+        Ok(HostRef::V4(ip)) => origin.host().parse::<Ipv4Addr>() == Ok(ip),
+        Ok(HostRef::V6(ip)) => {
+            origin
+                .host()
+                .strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .and_then(|h| h.parse::<Ipv6Addr>().ok())
+                == Some(ip)
+        }
+        Err(_) => false,
+    }
+}
+
+fn digits(port: u16) -> usize {
+    match port {
+        0..=9 => 1,
+        10..=99 => 2,
+        100..=999 => 3,
+        1000..=9999 => 4,
+        _ => 5,
+    }
+}
+
+/// `scheme://*.suffix[:port]`: any host of one or more labels under
+/// `suffix`, never `suffix` itself, with this exact scheme and port.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WildcardOrigin {
+    pub scheme: Scheme,
+    /// Lower-case, without the leading `*.`.
+    pub suffix: Box<str>,
+    pub port: Option<u16>,
+    canonical: Box<str>,
+}
+
+impl WildcardOrigin {
+    pub fn as_str(&self) -> &str {
+        &self.canonical
+    }
+
+    /// Whether a canonical request origin falls under this pattern.
+    pub fn matches(&self, origin: &Canonical<'_>) -> bool {
+        origin.host_is_name
+            && origin.scheme == self.scheme
+            && origin.port == self.port
+            && origin
+                .host()
+                .strip_suffix(&*self.suffix)
+                .is_some_and(|label| label.len() > 1 && label.ends_with('.'))
+    }
+}
+
+/// An entry of `allowed_origins`: an exact origin or a wildcard.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AllowedOrigin {
+    Exact(Origin),
+    Wildcard(WildcardOrigin),
+}
+
+impl AllowedOrigin {
+    pub fn parse(input: &str) -> Result<AllowedOrigin, OriginError> {
+        let Some((scheme, rest)) = input.split_once("://") else {
+            return Origin::parse(input).map(AllowedOrigin::Exact);
+        };
+        let Some(after_star) = rest.strip_prefix("*.") else {
+            return Origin::parse(input).map(AllowedOrigin::Exact);
+        };
+        if after_star.contains('*') {
+            return Err(OriginError::BadWildcard);
+        }
+        // Validate the rest with the one origin parser, a placeholder label
+        // standing in for `*`.
+        let probe = Origin::parse(&format!("{scheme}://x.{after_star}"))?;
+        let Host::Name(host) = probe.host() else {
+            return Err(OriginError::BadWildcard);
+        };
+        let suffix: Box<str> = host["x.".len()..].into();
+        let port = probe.port();
+        let mut canonical = format!("{}://*.{suffix}", probe.scheme().as_str());
+        if let Some(p) = port {
+            canonical.push_str(&format!(":{p}"));
+        }
+        Ok(AllowedOrigin::Wildcard(WildcardOrigin {
+            scheme: probe.scheme(),
+            suffix,
+            port,
+            canonical: canonical.into(),
+        }))
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            AllowedOrigin::Exact(o) => o.as_str(),
+            AllowedOrigin::Wildcard(w) => w.as_str(),
+        }
+    }
 }
 
 struct Parts<'a> {
@@ -226,7 +386,7 @@ fn split(input: &[u8]) -> Result<Parts<'_>, OriginError> {
         is_canonical = false;
     }
     if rest.contains(&b'*') {
-        return Err(OriginError::Wildcard);
+        return Err(OriginError::BadWildcard);
     }
     if rest.contains(&b'@') {
         return Err(OriginError::HasUserInfo);
@@ -407,7 +567,7 @@ mod tests {
             ("", OriginError::Empty),
             ("null", OriginError::Null),
             ("*", OriginError::Wildcard),
-            ("https://*.example.com", OriginError::Wildcard),
+            ("https://*.example.com", OriginError::BadWildcard),
             ("app.example.com", OriginError::NoScheme),
             ("ftp://app.example.com", OriginError::UnsupportedScheme),
             ("https://app.example.com/", OriginError::HasPath),
@@ -431,6 +591,85 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(Origin::parse(input).err(), Some(*want), "input {input:?}");
         }
+    }
+
+    fn wildcard(s: &str) -> WildcardOrigin {
+        match AllowedOrigin::parse(s).unwrap() {
+            AllowedOrigin::Wildcard(w) => w,
+            other => panic!("{s}: {other:?}"),
+        }
+    }
+
+    fn wildcard_matches(pattern: &str, origin: &str) -> bool {
+        wildcard(pattern).matches(&canonical_parts(origin.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn wildcard_origins_parse_to_a_canonical_pattern() {
+        let w = wildcard("HTTPS://*.Example.com:443");
+        assert_eq!(w.as_str(), "https://*.example.com");
+        assert_eq!(&*w.suffix, "example.com");
+        assert_eq!(
+            wildcard("http://*.a.example:8080").as_str(),
+            "http://*.a.example:8080"
+        );
+        for bad in [
+            "https://*",
+            "https://*.",
+            "https://a.*.example.com",
+            "https://*a.example.com",
+            "https://**.example.com",
+            "https://*.*.example.com",
+            "https://*.example.com/",
+            "https://*.127.0.0.1",
+            "*.example.com",
+        ] {
+            assert!(AllowedOrigin::parse(bad).is_err(), "{bad}");
+        }
+        assert!(matches!(
+            AllowedOrigin::parse("https://app.example.com"),
+            Ok(AllowedOrigin::Exact(_))
+        ));
+    }
+
+    #[test]
+    fn wildcard_matches_whole_labels_only() {
+        let p = "https://*.example.com";
+        assert!(wildcard_matches(p, "https://a.example.com"));
+        assert!(wildcard_matches(p, "https://a.b.example.com"));
+        assert!(wildcard_matches(p, "HTTPS://A.Example.COM:443"));
+        for no in [
+            "https://example.com",
+            "https://evil-example.com",
+            "https://aexample.com",
+            "https://a.example.com.evil.net",
+            "http://a.example.com",
+            "https://a.example.com:8443",
+            "https://a.example.co",
+        ] {
+            assert!(!wildcard_matches(p, no), "{no}");
+        }
+        assert!(wildcard_matches(
+            "https://*.example.com:8443",
+            "https://a.example.com:8443"
+        ));
+        assert!(!wildcard_matches(
+            "https://*.example.com:8443",
+            "https://a.example.com"
+        ));
+    }
+
+    #[test]
+    fn canonical_parts_name_the_host_and_port() {
+        let c = canonical_parts(b"HTTPS://App.Example.com:8443").unwrap();
+        assert_eq!(c.host(), "app.example.com");
+        assert_eq!(c.port, Some(8443));
+        let c = canonical_parts(b"http://[::1]:3000").unwrap();
+        assert_eq!(c.host(), "[::1]");
+        assert!(!c.host_is_name);
+        let c = canonical_parts(b"https://a.example").unwrap();
+        assert_eq!(c.host(), "a.example");
+        assert_eq!(c.port, None);
     }
 
     #[test]

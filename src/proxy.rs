@@ -2,7 +2,6 @@
 //! and call the pure policy modules; responses the gateway writes itself are
 //! finished here because they never pass through `response_filter`.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -16,13 +15,14 @@ use pingora::ErrorSource;
 
 use crate::access_log;
 use crate::blocked_log::Admit;
-use crate::cors::{self, CorsDecision, OwnOrigin};
+use crate::cors::{self, CorsDecision};
 use crate::forwarded::{self, ClientView};
 use crate::header_edit;
 use crate::logfmt::Escaped;
 use crate::metrics::UpstreamFailure;
-use crate::policy::Policy;
-use crate::request_id::{self, X_REQUEST_ID};
+use crate::policy::{Policy, SitePolicy};
+use crate::request::{RequestFacts, Target};
+use crate::request_id::X_REQUEST_ID;
 use crate::state::{InFlight, SharedState};
 
 pub struct Gateway {
@@ -40,14 +40,7 @@ impl Gateway {
 pub struct RequestCtx {
     policy: Arc<Policy>,
     started: Instant,
-    /// The TCP peer and whether our listener is TLS, read once per request.
-    peer: Option<IpAddr>,
-    tls: bool,
-    https: bool,
-    decision: CorsDecision,
-    origin: Option<HeaderValue>,
-    request_id: HeaderValue,
-    client_ip: Option<IpAddr>,
+    facts: RequestFacts,
     upstream_status: Option<u16>,
     body_bytes: u64,
     _in_flight: InFlight,
@@ -113,9 +106,22 @@ impl GatewayError {
 }
 
 impl RequestCtx {
+    fn site(&self) -> &SitePolicy {
+        &self.policy.sites[self.facts.site]
+    }
+
+    /// The security headers and request id every response of this request
+    /// gets, proxied or made here.
     fn decorate(&self, resp: &mut ResponseHeader) {
-        self.policy.headers.apply(resp, self.https);
-        header_edit::replace_response(resp, &X_REQUEST_ID, self.request_id.clone());
+        self.site().headers.apply(resp, self.facts.https);
+        header_edit::replace_response(resp, &X_REQUEST_ID, self.facts.request_id.clone());
+    }
+
+    /// For responses the CORS answer did not already shape (proxied ones and
+    /// our errors): the CORS headers of this request's verdict, then the rest.
+    fn decorate_with_cors(&self, resp: &mut ResponseHeader) {
+        self.site().cors.apply_to_response(resp, &self.facts.cors);
+        self.decorate(resp);
     }
 }
 
@@ -127,13 +133,7 @@ impl ProxyHttp for Gateway {
         RequestCtx {
             policy: self.state.policy(),
             started: Instant::now(),
-            peer: None,
-            tls: false,
-            https: false,
-            decision: CorsDecision::NotCors,
-            origin: None,
-            request_id: HeaderValue::from_static("-"),
-            client_ip: None,
+            facts: RequestFacts::unknown(),
             upstream_status: None,
             body_bytes: 0,
             _in_flight: self.state.track_request(),
@@ -145,8 +145,29 @@ impl ProxyHttp for Gateway {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        session.set_keepalive(Some(ctx.policy.server.keepalive_timeout.as_secs()));
+        let peer = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
+        let tls = session
+            .digest()
+            .and_then(|d| d.ssl_digest.as_ref())
+            .is_some();
+        ctx.facts = RequestFacts::compute(&ctx.policy, peer, tls, session.req_header());
+        Ok(())
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        if ctx.facts.target == Target::AboveRoot {
+            return self
+                .respond_error(session, ctx, GatewayError::BadRequest)
+                .await;
+        }
         let server = &ctx.policy.server;
-        session.set_keepalive(Some(server.keepalive_timeout.as_secs()));
+        if let Some(problem) = crate::framing::check(session, server.max_request_header_bytes) {
+            return self.respond_error(session, ctx, problem).await;
+        }
         if let Some(limit) = server.max_request_body_bytes {
             let declared = session
                 .req_header()
@@ -155,72 +176,35 @@ impl ProxyHttp for Gateway {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok());
             if declared.is_some_and(|len| len > limit) {
-                return Err(Error::new(HTTPStatus(413)));
+                return self
+                    .respond_error(session, ctx, GatewayError::BodyTooLarge)
+                    .await;
             }
         }
-        Ok(())
-    }
-
-    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        let policy = Arc::clone(&ctx.policy);
-        ctx.peer = session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip());
-        ctx.tls = session
-            .digest()
-            .and_then(|d| d.ssl_digest.as_ref())
-            .is_some();
-        let req = session.req_header();
-        ctx.request_id = request_id::keep_or_generate(req.headers.get(X_REQUEST_ID));
-        if let Some(problem) =
-            crate::framing::check(session, policy.server.max_request_header_bytes)
-        {
-            return self.respond_error(session, ctx, problem).await;
-        }
-        let req = session.req_header();
-        let view = ClientView::new(
-            &policy.trusted_proxies,
-            ctx.peer,
-            ctx.tls,
-            &req.headers,
-            req.uri.authority().map(|a| a.as_str()),
-        );
-        ctx.https = view.is_https();
-        ctx.client_ip = view.client_ip(&policy.trusted_proxies, &req.headers);
-        let own = OwnOrigin {
-            scheme: view.scheme,
-            host: view.host,
-        };
-        ctx.decision = policy.cors.evaluate(&req.method, &req.headers, own);
-        match ctx.decision {
-            CorsDecision::NotCors => Ok(false),
-            CorsDecision::Allowed => {
-                ctx.origin = req.headers.get(header::ORIGIN).cloned();
-                Ok(false)
-            }
-            CorsDecision::Preflight => {
-                ctx.origin = req.headers.get(header::ORIGIN).cloned();
-                let origin = ctx
-                    .origin
-                    .clone()
-                    .unwrap_or(HeaderValue::from_static("null"));
-                let mut resp = policy.cors.preflight_response(&origin);
+        match &ctx.facts.cors {
+            CorsDecision::Preflight(grant) => {
+                let site = ctx.site();
+                let mut resp = site.cors.preflight_response(grant);
                 ctx.decorate(&mut resp);
-                self.state.metrics.record_preflight();
+                site.metrics.record_preflight();
                 session.write_response_header(Box::new(resp), true).await?;
                 Ok(true)
             }
             CorsDecision::Rejected(reason) => {
+                let reason = *reason;
                 self.log_blocked(session, ctx, reason);
-                self.state.metrics.record_blocked(reason);
-                let mut resp = policy.cors.rejected_response();
+                let site = ctx.site();
+                site.metrics.record_blocked(reason);
+                let mut resp = site.cors.rejected_response();
                 ctx.decorate(&mut resp);
                 session.write_response_header(Box::new(resp), false).await?;
                 session
                     .write_response_body(Some(Bytes::from_static(cors::REJECTED_BODY)), true)
                     .await?;
                 Ok(true)
+            }
+            CorsDecision::NotCors | CorsDecision::Allowed(_) | CorsDecision::Observed(_) => {
+                Ok(false)
             }
         }
     }
@@ -249,7 +233,7 @@ impl ProxyHttp for Gateway {
         _session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
-        Ok(Box::new(ctx.policy.upstream_peer.clone()))
+        Ok(Box::new(ctx.site().upstream.peer.clone()))
     }
 
     fn fail_to_connect(
@@ -259,8 +243,9 @@ impl ProxyHttp for Gateway {
         _ctx: &mut RequestCtx,
         mut e: Box<Error>,
     ) -> Box<Error> {
-        // One upstream, so retrying a refused connection just hammers it;
-        // answer 502 at once (stale pooled connections are retried elsewhere).
+        // One upstream per route, so retrying a refused connection just
+        // hammers it; answer 502 at once (stale pooled connections are
+        // retried elsewhere).
         e.set_retry(false);
         e
     }
@@ -272,7 +257,7 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         let policy = &ctx.policy;
-        let (peer, tls) = (ctx.peer, ctx.tls);
+        let (peer, tls) = (ctx.facts.peer, ctx.facts.tls);
         let original = session.req_header();
         let view = ClientView::new(
             &policy.trusted_proxies,
@@ -292,7 +277,10 @@ impl ProxyHttp for Gateway {
             Some(f.x_forwarded_proto),
         )?;
         header_edit::replace_request(upstream, &forwarded::X_FORWARDED_HOST, f.x_forwarded_host)?;
-        header_edit::replace_request(upstream, &X_REQUEST_ID, Some(ctx.request_id.clone()))?;
+        header_edit::replace_request(upstream, &X_REQUEST_ID, Some(ctx.facts.request_id.clone()))?;
+        if let Target::Rewritten(target) = &ctx.facts.target {
+            upstream.set_raw_path(target)?;
+        }
         Ok(())
     }
 
@@ -303,10 +291,7 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         ctx.upstream_status = Some(resp.status.as_u16());
-        ctx.policy
-            .cors
-            .apply_to_response(resp, ctx.decision, ctx.origin.as_ref());
-        ctx.decorate(resp);
+        ctx.decorate_with_cors(resp);
         Ok(())
     }
 
@@ -354,29 +339,27 @@ impl ProxyHttp for Gateway {
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let elapsed = ctx.started.elapsed();
-        self.state.metrics.record_request(status, elapsed);
+        let site = ctx.site();
+        site.metrics.record_request(status);
+        self.state.metrics.record_duration(elapsed);
         if ctx.policy.log.access_log
             && log::log_enabled!(target: access_log::TARGET, log::Level::Info)
         {
+            let req = session.req_header();
             access_log::write(
                 ctx.policy.log.format,
                 &access_log::Entry {
-                    client: ctx.client_ip,
-                    method: session.req_header().method.as_str(),
-                    path: session.req_header().raw_path(),
+                    client: ctx.facts.client_ip,
+                    method: req.method.as_str(),
+                    path: req.raw_path(),
                     status,
                     upstream_status: ctx.upstream_status,
                     bytes: session.body_bytes_sent(),
                     duration: elapsed,
-                    origin: ctx.origin.as_ref().map(HeaderValue::as_bytes).or_else(|| {
-                        session
-                            .req_header()
-                            .headers
-                            .get(header::ORIGIN)
-                            .map(HeaderValue::as_bytes)
-                    }),
-                    cors: ctx.decision.as_str(),
-                    request_id: ctx.request_id.as_bytes(),
+                    origin: req.headers.get(header::ORIGIN).map(HeaderValue::as_bytes),
+                    cors: ctx.facts.cors.as_str(),
+                    route: &site.name,
+                    request_id: ctx.facts.request_id.as_bytes(),
                 },
             );
         }
@@ -417,10 +400,7 @@ impl Gateway {
         ) {
             let _ = resp.insert_header(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        ctx.policy
-            .cors
-            .apply_to_response(&mut resp, ctx.decision, ctx.origin.as_ref());
-        ctx.decorate(&mut resp);
+        ctx.decorate_with_cors(&mut resp);
         session.set_keepalive(None);
         if let Err(err) = session
             .as_downstream_mut()
@@ -433,8 +413,7 @@ impl Gateway {
     }
 
     fn log_blocked(&self, session: &Session, ctx: &RequestCtx, reason: cors::RejectReason) {
-        let policy = &ctx.policy;
-        let Admit::Log { suppressed_before } = policy.blocked_log.admit(Instant::now()) else {
+        let Admit::Log { suppressed_before } = ctx.policy.blocked_log.admit(Instant::now()) else {
             return;
         };
         let req = session.req_header();
@@ -446,6 +425,7 @@ impl Gateway {
             .collect();
         let origin = origins.join(&b", "[..]);
         let client = ctx
+            .facts
             .client_ip
             .map_or_else(|| "-".to_string(), |ip| ip.to_string());
         let suppressed = if suppressed_before > 0 {
@@ -455,13 +435,14 @@ impl Gateway {
         };
         log::warn!(
             target: "helmgate::cors",
-            "CORS blocked origin \"{}\" reason={} method={} path=\"{}\" client={} request_id={}{}",
+            "CORS blocked origin \"{}\" reason={} method={} path=\"{}\" client={} route={} request_id={}{}",
             Escaped(&origin),
             reason.as_str(),
             Escaped(req.method.as_str().as_bytes()),
             Escaped(req.raw_path()),
             client,
-            Escaped(ctx.request_id.as_bytes()),
+            ctx.site().name,
+            Escaped(ctx.facts.request_id.as_bytes()),
             suppressed
         );
     }

@@ -82,7 +82,7 @@ impl ServeHttp for HttpsRedirect {
             .body(body)
             .unwrap_or_default();
         let mut head = crate::cors::new_response(resp.status().as_u16(), 8);
-        policy.headers.apply(&mut head, false);
+        policy.default_site().headers.apply(&mut head, false);
         for (name, value) in head.headers.iter() {
             resp.headers_mut().insert(name.clone(), value.clone());
         }

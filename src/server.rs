@@ -223,9 +223,10 @@ pub fn install_reload_handler(state: Arc<SharedState>) -> Result<(), String> {
                         Ok(report) => {
                             let policy = state.policy();
                             log::info!(
-                                "configuration reloaded: environment {}, {} allowed origin(s), {} TLS certificate(s) re-read",
+                                "configuration reloaded: environment {}, {} route(s), {} allowed origin(s) at top level, {} TLS certificate(s) re-read",
                                 policy.environment,
-                                policy.cors.settings().allowed_origins.len(),
+                                policy.router.table().len(),
+                                policy.default_site().cors.settings().allowed_origins.len(),
                                 report.certificates_reloaded
                             );
                             for w in &policy.warnings {

@@ -35,10 +35,12 @@ pub struct ReloadReport {
 type Renewal = (Arc<ReloadableCert>, Arc<CertifiedKey>);
 
 impl SharedState {
-    pub fn new(policy: Policy, config_path: PathBuf, overrides: Overrides) -> SharedState {
+    pub fn new(mut policy: Policy, config_path: PathBuf, overrides: Overrides) -> SharedState {
+        let metrics = Metrics::default();
+        adopt_metrics(&mut policy, &metrics);
         SharedState {
             policy: ArcSwap::from_pointee(policy),
-            metrics: Metrics::default(),
+            metrics,
             config_path,
             overrides,
             in_flight: AtomicUsize::new(0),
@@ -71,7 +73,8 @@ impl SharedState {
     pub fn reload(&self) -> Result<ReloadReport, ConfigError> {
         let result = self.prepare_reload();
         self.metrics.record_reload(result.is_ok());
-        let (new, renewals, report) = result?;
+        let (mut new, renewals, report) = result?;
+        adopt_metrics(&mut new, &self.metrics);
         for (resolver, key) in renewals {
             resolver.replace(key);
         }
@@ -122,6 +125,14 @@ impl SharedState {
             }
         }
         Ok(out)
+    }
+}
+
+/// Point each route at the running counters of its name, so counts carry on
+/// across reloads.
+fn adopt_metrics(policy: &mut Policy, metrics: &Metrics) {
+    for site in &mut policy.sites {
+        site.metrics = metrics.route(&site.name);
     }
 }
 

@@ -6,7 +6,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use helmgate::cors::{CorsPolicy, CorsSettings, OwnOrigin};
-use helmgate::origin::{Origin, Scheme};
+use helmgate::origin::{AllowedOrigin, Scheme};
 use http::header::{HeaderMap, HeaderValue, HOST, ORIGIN};
 use http::Method;
 
@@ -40,13 +40,14 @@ fn allocations_in(f: impl FnOnce()) -> usize {
 fn policy() -> CorsPolicy {
     CorsPolicy::new(CorsSettings {
         allowed_origins: (0..1000)
-            .map(|i| Origin::parse(&format!("https://app{i}.example.com")).unwrap())
+            .map(|i| AllowedOrigin::parse(&format!("https://app{i}.example.com")).unwrap())
             .collect(),
         allow_localhost: false,
         allowed_methods: vec![Method::GET],
         allowed_headers: vec!["Content-Type".into()],
         expose_headers: vec![],
         max_age_secs: 600,
+        ..CorsSettings::default()
     })
 }
 

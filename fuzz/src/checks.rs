@@ -16,7 +16,7 @@ use helmgate::cors::{CorsDecision, CorsPolicy, CorsSettings, OwnOrigin};
 use helmgate::env::{EnvVars, Environment};
 use helmgate::forwarded::{upstream_forwarding, ClientView, TrustedProxies};
 use helmgate::framing::RawHead;
-use helmgate::origin::{canonicalize, CanonicalText, Origin, Scheme};
+use helmgate::origin::{canonicalize, AllowedOrigin, CanonicalText, Origin, Scheme};
 use helmgate::vary::{self, Merge};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::Method;
@@ -44,13 +44,14 @@ fn policy(allow_localhost: bool) -> &'static CorsPolicy {
         CorsPolicy::new(CorsSettings {
             allowed_origins: ALLOWED
                 .iter()
-                .map(|o| Origin::parse(o).expect("ALLOWED holds canonical origins"))
+                .map(|o| AllowedOrigin::parse(o).expect("ALLOWED holds canonical origins"))
                 .collect(),
             allow_localhost,
             allowed_methods: vec![Method::GET, Method::POST],
             allowed_headers: vec!["Content-Type".into()],
             expose_headers: vec!["X-Request-Id".into()],
             max_age_secs: 600,
+            ..CorsSettings::default()
         })
     })
 }
@@ -168,7 +169,7 @@ fn cors_verdict(data: &[u8], parsed: Option<&Origin>) {
             };
             let decision = p.evaluate(&Method::GET, &headers, own);
             assert_eq!(
-                matches!(decision, CorsDecision::Allowed),
+                matches!(decision, CorsDecision::Allowed(_)),
                 want,
                 "{data:?} from GET got {decision:?} (allow_localhost {allow_localhost}, own host {host:?})"
             );
@@ -179,16 +180,17 @@ fn cors_verdict(data: &[u8], parsed: Option<&Origin>) {
             );
             let decision = p.evaluate(&Method::OPTIONS, &preflight, own);
             assert_eq!(
-                matches!(decision, CorsDecision::Preflight),
+                matches!(decision, CorsDecision::Preflight(_)),
                 want,
                 "{data:?} preflight got {decision:?}"
             );
             let mut resp = ResponseHeader::build(200, None).expect("200 is a status");
-            p.apply_to_response(&mut resp, decision, Some(&value));
+            p.apply_to_response(&mut resp, &decision);
             let echoed = resp.headers.get(header::ACCESS_CONTROL_ALLOW_ORIGIN);
-            if want {
+            if let CorsDecision::Preflight(grant) = &decision {
+                assert!(want);
                 assert_eq!(echoed.map(HeaderValue::as_bytes), Some(data));
-                let resp = p.preflight_response(&value);
+                let resp = p.preflight_response(grant);
                 let echoed = resp.headers.get(header::ACCESS_CONTROL_ALLOW_ORIGIN);
                 assert_eq!(echoed.map(HeaderValue::as_bytes), Some(data));
             } else {
@@ -509,15 +511,16 @@ pub fn config(data: &[u8]) {
                 if let Some(env) = environment {
                     assert_eq!(policy.environment, env);
                 }
-                assert!(!policy.describe().is_empty());
-                for o in &policy.cors.settings().allowed_origins {
-                    assert_eq!(Origin::parse(o.as_str()).as_ref(), Ok(o));
+                assert!(!helmgate::describe::describe(&policy).is_empty());
+                for site in &policy.sites {
+                    for o in &site.cors.settings().allowed_origins {
+                        assert_eq!(AllowedOrigin::parse(o.as_str()).as_ref(), Ok(o));
+                    }
+                    let mut resp = ResponseHeader::build(200, None).expect("200 is a status");
+                    site.headers.apply(&mut resp, true);
+                    site.cors
+                        .apply_to_response(&mut resp, &CorsDecision::NotCors);
                 }
-                let mut resp = ResponseHeader::build(200, None).expect("200 is a status");
-                policy.headers.apply(&mut resp, true);
-                policy
-                    .cors
-                    .apply_to_response(&mut resp, CorsDecision::NotCors, None);
             }
             Err(e) => {
                 let message = e.to_string();

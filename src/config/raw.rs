@@ -3,6 +3,8 @@
 //! `Policy`. Unknown keys are refused everywhere so a typo can't silently
 //! leave a setting at its default.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -15,6 +17,11 @@ pub struct RawConfig {
     #[serde(default)]
     pub server: RawServer,
     pub upstream: Option<RawUpstream>,
+    /// Named upstreams that routes refer to.
+    #[serde(default)]
+    pub upstreams: BTreeMap<String, RawUpstream>,
+    #[serde(default, rename = "route")]
+    pub routes: Vec<RawRoute>,
     #[serde(default)]
     pub cors: RawCors,
     #[serde(default)]
@@ -70,6 +77,22 @@ pub struct RawUpstream {
     pub idle_timeout_secs: Option<Spanned<f64>>,
 }
 
+/// `[[route]]`: which requests it takes, and what it changes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    pub name: Spanned<String>,
+    pub hosts: Option<Vec<Spanned<String>>>,
+    pub path_prefix: Option<Spanned<String>>,
+    pub upstream: Option<Spanned<String>>,
+    pub cors: Option<RawCors>,
+    pub headers: Option<RawHeaders>,
+    #[serde(default)]
+    pub production: RawProfile,
+    #[serde(default)]
+    pub development: RawProfile,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCors {
@@ -78,31 +101,89 @@ pub struct RawCors {
     pub allowed_headers: Option<Vec<Spanned<String>>>,
     pub expose_headers: Option<Vec<Spanned<String>>>,
     pub allow_localhost: Option<bool>,
+    pub allow_credentials: Option<Spanned<bool>>,
+    pub allow_any_origin: Option<Spanned<bool>>,
     pub max_age_secs: Option<Spanned<i64>>,
+    pub mode: Option<Spanned<String>>,
 }
 
-/// Each value replaces the profile's default; an empty string turns the
-/// header off.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawHeaders {
-    pub content_security_policy: Option<Spanned<String>>,
-    pub strict_transport_security: Option<Spanned<String>>,
-    pub x_frame_options: Option<Spanned<String>>,
-    pub x_content_type_options: Option<Spanned<String>>,
-    pub referrer_policy: Option<Spanned<String>>,
-    pub cross_origin_embedder_policy: Option<Spanned<String>>,
-    pub remove_x_powered_by: Option<bool>,
+/// The named security-header keys, in the order of `headers::TABLE` (a unit
+/// test keeps the two equal). Each value replaces the profile's default; an
+/// empty string turns the header off.
+macro_rules! raw_headers {
+    ($($key:ident),* $(,)?) => {
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct RawHeaders {
+            pub preset: Option<Spanned<String>>,
+            $(pub $key: Option<Spanned<String>>,)*
+            pub remove_x_powered_by: Option<bool>,
+        }
+
+        impl RawHeaders {
+            /// The value of a named header key, by its config name.
+            pub fn named(&self, key: &str) -> Option<&Spanned<String>> {
+                match key {
+                    $(stringify!($key) => self.$key.as_ref(),)*
+                    _ => None,
+                }
+            }
+        }
+
+        /// Every named header key `RawHeaders` accepts.
+        pub const NAMED_HEADER_KEYS: &[&str] = &[$(stringify!($key)),*];
+    };
 }
+
+raw_headers!(
+    content_security_policy,
+    content_security_policy_report_only,
+    strict_transport_security,
+    x_frame_options,
+    x_content_type_options,
+    referrer_policy,
+    cross_origin_embedder_policy,
+    cross_origin_opener_policy,
+    cross_origin_resource_policy,
+    permissions_policy,
+    origin_agent_cluster,
+    x_dns_prefetch_control,
+    x_download_options,
+    x_permitted_cross_domain_policies,
+    x_xss_protection,
+);
 
 /// `[production]` / `[development]`: overrides that apply to one profile only.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawProfile {
-    #[serde(default)]
-    pub cors: RawCors,
-    #[serde(default)]
-    pub headers: RawHeaders,
+    pub cors: Option<RawCors>,
+    pub headers: Option<RawHeaders>,
+}
+
+impl RawProfile {
+    pub const EMPTY: RawProfile = RawProfile {
+        cors: None,
+        headers: None,
+    };
+}
+
+impl RawConfig {
+    pub fn profile(&self, env: Environment) -> &RawProfile {
+        match env {
+            Environment::Production => &self.production,
+            Environment::Development => &self.development,
+        }
+    }
+}
+
+impl RawRoute {
+    pub fn profile(&self, env: Environment) -> &RawProfile {
+        match env {
+            Environment::Production => &self.production,
+            Environment::Development => &self.development,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,0 +1,180 @@
+//! Collecting what is wrong with a config file: every problem with its key,
+//! the bad value and, where the value came from the file, its line and
+//! column. The per-concern validators (server, upstream, cors, headers,
+//! routes) all report through here.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use toml::Spanned;
+
+/// One thing wrong with the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    /// 1-based line and column in the file, when the value came from it.
+    pub location: Option<(usize, usize)>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.location {
+            Some((line, col)) => write!(
+                f,
+                "line {line}, column {col}: {}: {}",
+                self.key, self.message
+            ),
+            None => write!(f, "{}: {}", self.key, self.message),
+        }
+    }
+}
+
+/// The validation pass over one file: its text (for positions), the folder
+/// relative paths start from, and what was found so far.
+pub struct Validator<'t> {
+    text: &'t str,
+    pub base_dir: PathBuf,
+    problems: Vec<Problem>,
+    warnings: Vec<String>,
+}
+
+impl<'t> Validator<'t> {
+    pub fn new(text: &'t str, base_dir: PathBuf) -> Validator<'t> {
+        Validator {
+            text,
+            base_dir,
+            problems: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Problems and warnings, each once: a table shared by several routes is
+    /// validated once per route but reported once.
+    pub fn finish(self) -> (Vec<Problem>, Vec<String>) {
+        let mut problems: Vec<Problem> = Vec::with_capacity(self.problems.len());
+        for p in self.problems {
+            if !problems.contains(&p) {
+                problems.push(p);
+            }
+        }
+        let mut warnings: Vec<String> = Vec::with_capacity(self.warnings.len());
+        for w in self.warnings {
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
+        (problems, warnings)
+    }
+
+    /// How many problems so far: compare before and after a step to know
+    /// whether it found any.
+    pub fn count(&self) -> usize {
+        self.problems.len()
+    }
+
+    pub fn location(&self, offset: usize) -> (usize, usize) {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, col)
+    }
+
+    pub fn problem<T>(
+        &mut self,
+        key: impl Into<String>,
+        at: Option<&Spanned<T>>,
+        message: impl Into<String>,
+    ) {
+        let location = at.map(|s| self.location(s.span().start));
+        self.problems.push(Problem {
+            key: key.into(),
+            location,
+            message: message.into(),
+        });
+    }
+
+    pub fn warn(&mut self, message: impl Into<String>) {
+        self.warnings.push(message.into());
+    }
+
+    pub fn socket_addr(&mut self, key: &str, raw: &Spanned<String>) -> Option<SocketAddr> {
+        match raw.get_ref().parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.problem(
+                    key,
+                    Some(raw),
+                    format!(
+                        "{:?} is not an IP:PORT address; write e.g. \"0.0.0.0:8080\" or \"[::]:8080\"",
+                        raw.get_ref()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    pub fn addresses(&mut self, key: &str, raw: &[Spanned<String>]) -> Option<Vec<SocketAddr>> {
+        let before = self.count();
+        let addrs: Vec<SocketAddr> = raw
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| self.socket_addr(&format!("{key}[{i}]"), s))
+            .collect();
+        (self.count() == before).then_some(addrs)
+    }
+
+    pub fn int(
+        &mut self,
+        key: &str,
+        raw: Option<&Spanned<i64>>,
+        default: i64,
+        min: i64,
+        max: i64,
+    ) -> Option<i64> {
+        let Some(s) = raw else { return Some(default) };
+        let v = *s.get_ref();
+        if v < min || v > max {
+            self.problem(
+                key,
+                Some(s),
+                format!("{v} is out of range; use a value from {min} to {max}"),
+            );
+            return None;
+        }
+        Some(v)
+    }
+
+    pub fn secs(
+        &mut self,
+        key: &str,
+        raw: Option<&Spanned<f64>>,
+        default: f64,
+    ) -> Option<Duration> {
+        let Some(s) = raw else {
+            return Some(Duration::from_secs_f64(default));
+        };
+        let v = *s.get_ref();
+        if !(v > 0.0 && v <= 86_400.0) {
+            self.problem(
+                key,
+                Some(s),
+                format!("{v} is not a timeout; use seconds above 0 and at most 86400"),
+            );
+            return None;
+        }
+        Some(Duration::from_secs_f64(v))
+    }
+
+    pub fn resolve(&self, raw: &str) -> PathBuf {
+        let p = PathBuf::from(raw);
+        if p.is_absolute() {
+            p
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+}

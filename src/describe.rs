@@ -1,0 +1,210 @@
+//! What `--check` prints: the effective policy, every route in the order a
+//! request is matched, and for each route its origins, methods, headers,
+//! every security header with its value, and its upstream.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::policy::{LogFormat, Policy, SitePolicy, Upstream};
+use crate::routes::DEFAULT_SITE;
+
+fn secs(d: Duration) -> String {
+    format!("{}s", d.as_secs_f64())
+}
+
+pub fn describe(policy: &Policy) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "environment: {} (from {})",
+        policy.environment, policy.environment_source
+    );
+    listeners(&mut out, policy);
+    let nets: Vec<String> = policy
+        .trusted_proxies
+        .nets()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let _ = writeln!(out, "trusted_proxies: [{}]", nets.join(", "));
+    let s = &policy.server;
+    let _ = writeln!(
+        out,
+        "server: threads {} work_stealing {} keepalive {} grace_period {} max_request_header_bytes {} max_request_body_bytes {} connection_buffer_bytes {}",
+        s.threads,
+        s.work_stealing,
+        secs(s.keepalive_timeout),
+        secs(s.grace_period),
+        s.max_request_header_bytes,
+        s.max_request_body_bytes.map_or("unlimited".to_string(), |b| b.to_string()),
+        s.connection_buffer_bytes,
+    );
+    let _ = writeln!(out, "upstreams:");
+    for u in &policy.upstreams {
+        upstream(&mut out, u);
+    }
+    routing_table(&mut out, policy);
+    for site in &policy.sites {
+        site_policy(&mut out, site);
+    }
+    let _ = writeln!(
+        out,
+        "log: format {} access_log {} blocked-origin lines: burst {} then {}/minute",
+        match policy.log.format {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        },
+        policy.log.access_log,
+        policy.log.blocked_origin_burst,
+        policy.log.blocked_origin_per_minute
+    );
+    for w in &policy.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    out
+}
+
+fn listeners(out: &mut String, policy: &Policy) {
+    let _ = writeln!(out, "listeners:");
+    for addr in &policy.server.listen {
+        let _ = writeln!(out, "  http  {addr}");
+    }
+    for t in &policy.server.tls {
+        let _ = writeln!(
+            out,
+            "  https {} (cert {}, key {})",
+            t.listen,
+            t.cert.display(),
+            t.key.display()
+        );
+    }
+    for addr in &policy.server.https_redirect_listen {
+        let _ = writeln!(out, "  http  {addr} (redirects to https)");
+    }
+    if let Some(admin) = policy.admin_listen {
+        let _ = writeln!(out, "  admin {admin} (/metrics, /healthz, /readyz)");
+    }
+}
+
+fn upstream(out: &mut String, u: &Upstream) {
+    let s = &u.settings;
+    let _ = writeln!(
+        out,
+        "  {}: {}://{} ({}) connect {} read {} write {} idle {}",
+        u.name,
+        if s.tls { "https" } else { "http" },
+        s.display,
+        s.address,
+        secs(s.connect_timeout),
+        secs(s.read_timeout),
+        secs(s.write_timeout),
+        secs(s.idle_timeout)
+    );
+}
+
+fn routing_table(out: &mut String, policy: &Policy) {
+    let _ = writeln!(out, "routes (in order of precedence):");
+    for (i, (site, m)) in policy.router.table().iter().enumerate() {
+        let hosts = if m.hosts.is_empty() {
+            "any host".to_string()
+        } else {
+            m.hosts
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let s = &policy.sites[*site];
+        let _ = writeln!(
+            out,
+            "  {}. {}: {} {} -> upstream {}",
+            i + 1,
+            s.name,
+            hosts,
+            m.path_prefix,
+            s.upstream.name
+        );
+    }
+    let d = &policy.sites[DEFAULT_SITE];
+    let _ = writeln!(
+        out,
+        "  {}. {}: anything else -> upstream {}",
+        policy.router.table().len() + 1,
+        d.name,
+        d.upstream.name
+    );
+}
+
+fn site_policy(out: &mut String, site: &SitePolicy) {
+    let _ = writeln!(out, "route {}:", site.name);
+    let _ = writeln!(out, "  upstream: {}", site.upstream.name);
+    let c = site.cors.settings();
+    let _ = writeln!(out, "  cors:");
+    let _ = writeln!(out, "    mode: {}", c.mode.as_str());
+    if c.allow_any_origin {
+        let _ = writeln!(
+            out,
+            "    allowed_origins: any (access-control-allow-origin: *)"
+        );
+    } else {
+        let origins: Vec<&str> = c.allowed_origins.iter().map(|o| o.as_str()).collect();
+        let _ = writeln!(out, "    allowed_origins: [{}]", origins.join(", "));
+        let _ = writeln!(out, "    allow_localhost: {}", c.allow_localhost);
+        let _ = writeln!(out, "    same-origin requests: allowed");
+    }
+    let methods: Vec<&str> = c.allowed_methods.iter().map(|m| m.as_str()).collect();
+    let _ = writeln!(
+        out,
+        "    access-control-allow-methods: {}",
+        methods.join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "    access-control-allow-headers: {}",
+        c.allowed_headers.join(", ")
+    );
+    if !c.expose_headers.is_empty() {
+        let _ = writeln!(
+            out,
+            "    access-control-expose-headers: {}",
+            c.expose_headers.join(", ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "    access-control-allow-credentials: {}",
+        if site.cors.sends_credentials() {
+            "true"
+        } else {
+            "(not sent)"
+        }
+    );
+    let _ = writeln!(out, "    access-control-max-age: {}", c.max_age_secs);
+    let _ = writeln!(
+        out,
+        "  security headers (preset {}):",
+        site.header_settings.preset.as_str()
+    );
+    for (row, value) in site.header_settings.entries() {
+        match value {
+            Some(v) if row.https_only => {
+                let _ = writeln!(out, "    {}: {v}   (HTTPS only)", row.name);
+            }
+            Some(v) => {
+                let _ = writeln!(out, "    {}: {v}", row.name);
+            }
+            None => {
+                let _ = writeln!(out, "    {}: (not sent)", row.name);
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "    x-powered-by: {}",
+        if site.header_settings.remove_x_powered_by {
+            "removed"
+        } else {
+            "passed through"
+        }
+    );
+}

@@ -1,0 +1,134 @@
+//! The facts of one request, computed once in the first hook, before the
+//! gateway can make any response of its own: who the client is, whether it
+//! speaks HTTPS, its request id, which route it is in, the path the upstream
+//! will get, and the CORS verdict. Every later hook and every gateway-made
+//! response reads them, so an early 400/413/431 carries exactly what a
+//! normal response on that connection carries.
+
+use std::net::IpAddr;
+
+use http::header::HeaderValue;
+use pingora::http::RequestHeader;
+
+use crate::cors::{CorsDecision, OwnOrigin};
+use crate::forwarded::ClientView;
+use crate::path;
+use crate::policy::Policy;
+use crate::request_id::{self, X_REQUEST_ID};
+use crate::routes::DEFAULT_SITE;
+
+/// What the upstream gets as the request target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// As the client sent it (already normalised).
+    Unchanged,
+    /// The normalised path plus the original query.
+    Rewritten(Vec<u8>),
+    /// The path climbs above the root: answered 400.
+    AboveRoot,
+}
+
+#[derive(Debug, Clone)]
+pub struct RequestFacts {
+    /// The TCP peer (a proxy or the client itself).
+    pub peer: Option<IpAddr>,
+    /// Our listener is TLS.
+    pub tls: bool,
+    /// The client's connection is HTTPS (TLS here, or a trusted proxy says so).
+    pub https: bool,
+    /// The real client: the peer, or from a trusted proxy's X-Forwarded-For.
+    pub client_ip: Option<IpAddr>,
+    pub request_id: HeaderValue,
+    /// Index into `Policy::sites`.
+    pub site: usize,
+    pub target: Target,
+    pub cors: CorsDecision,
+}
+
+impl RequestFacts {
+    /// Before the first hook has run (Pingora failed earlier).
+    pub fn unknown() -> RequestFacts {
+        RequestFacts {
+            peer: None,
+            tls: false,
+            https: false,
+            client_ip: None,
+            request_id: HeaderValue::from_static("-"),
+            site: DEFAULT_SITE,
+            target: Target::Unchanged,
+            cors: CorsDecision::NotCors,
+        }
+    }
+
+    pub fn compute(
+        policy: &Policy,
+        peer: Option<IpAddr>,
+        tls: bool,
+        req: &RequestHeader,
+    ) -> RequestFacts {
+        let view = ClientView::new(
+            &policy.trusted_proxies,
+            peer,
+            tls,
+            &req.headers,
+            req.uri.authority().map(|a| a.as_str()),
+        );
+        let (path, query) = split_target(req);
+        let (site, target) = match path::normalize(path) {
+            Err(path::AboveRoot) => (DEFAULT_SITE, Target::AboveRoot),
+            Ok(normal) => {
+                let site = policy.router.select(view.host, &normal);
+                let target = if normal.as_ref() == path && !is_absolute_form(req) {
+                    Target::Unchanged
+                } else {
+                    let mut t = normal.into_owned();
+                    t.extend_from_slice(query);
+                    Target::Rewritten(t)
+                };
+                (site, target)
+            }
+        };
+        let own = OwnOrigin {
+            scheme: view.scheme,
+            host: view.host,
+        };
+        let cors = policy.sites[site]
+            .cors
+            .evaluate(&req.method, &req.headers, own);
+        RequestFacts {
+            peer: view.peer,
+            tls,
+            https: view.is_https(),
+            client_ip: view.client_ip(&policy.trusted_proxies, &req.headers),
+            request_id: request_id::keep_or_generate(req.headers.get(X_REQUEST_ID)),
+            site,
+            target,
+            cors,
+        }
+    }
+}
+
+fn is_absolute_form(req: &RequestHeader) -> bool {
+    !req.raw_path().starts_with(b"/")
+}
+
+/// The path (what routing and normalisation look at) and the query with its
+/// `?` (passed on untouched).
+fn split_target(req: &RequestHeader) -> (&[u8], &[u8]) {
+    let raw = req.raw_path();
+    if raw.starts_with(b"/") {
+        match raw.iter().position(|&b| b == b'?') {
+            Some(q) => (&raw[..q], &raw[q..]),
+            None => (raw, &[]),
+        }
+    } else {
+        // Absolute-form (`GET http://host/p?q`) or `*`: the URI holds the
+        // path component.
+        let path = req.uri.path().as_bytes();
+        let query = req
+            .uri
+            .path_and_query()
+            .map_or(&b""[..], |pq| &pq.as_str().as_bytes()[path.len()..]);
+        (path, query)
+    }
+}
