@@ -10,6 +10,7 @@ use helmgate::env::Environment;
 use helmgate::forwarded::{upstream_forwarding, ClientView, TrustedProxies};
 use helmgate::headers::{HeaderSettings, Preset, SecurityHeaders};
 use helmgate::origin::{AllowedOrigin, Scheme};
+use helmgate::routes::{HostPattern, RouteMatch, Router};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::Method;
 use pingora::http::ResponseHeader;
@@ -138,5 +139,54 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// `n` routes: a mix of exact hosts, wildcard hosts and path prefixes, the
+/// shape of a large real config.
+fn router(n: usize) -> Router {
+    let specs: Vec<(usize, RouteMatch)> = (0..n)
+        .map(|i| {
+            let hosts = match i % 3 {
+                0 => vec![HostPattern::Exact(format!("app{i}.example.com").into())],
+                1 => vec![HostPattern::Wildcard(format!("t{i}.example.com").into())],
+                _ => vec![],
+            };
+            (
+                i + 1,
+                RouteMatch {
+                    hosts,
+                    path_prefix: format!("/svc{i}/v1").into(),
+                },
+            )
+        })
+        .collect();
+    Router::new(&specs).unwrap()
+}
+
+fn bench_routes(c: &mut Criterion) {
+    // 3 routes: one exact host, one wildcard host, one path-only route;
+    // 200 routes: the same three kinds, many of each.
+    for n in [3, 200] {
+        let r = router(n);
+        c.bench_function(&format!("route select, {n} route(s), no match"), |b| {
+            b.iter(|| {
+                black_box(r.select(
+                    Some(black_box(b"www.example.com")),
+                    black_box(b"/api/v2/users/42"),
+                ))
+            })
+        });
+        c.bench_function(
+            &format!("route select, {n} route(s), wildcard host match"),
+            |b| {
+                b.iter(|| {
+                    black_box(r.select(
+                        Some(black_box(b"acme.t1.example.com:443")),
+                        black_box(b"/svc1/v1/users/42"),
+                    ))
+                })
+            },
+        );
+    }
+}
+
+criterion_group!(benches, bench, bench_routes);
 criterion_main!(benches);

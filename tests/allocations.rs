@@ -80,3 +80,39 @@ fn evaluating_a_canonical_allowed_origin_does_not_allocate() {
     });
     assert_eq!(n, 0);
 }
+
+#[test]
+fn selecting_a_route_does_not_allocate() {
+    use helmgate::routes::{HostPattern, RouteMatch, Router};
+    let specs: Vec<(usize, RouteMatch)> = (0..200)
+        .map(|i| {
+            let hosts = match i % 3 {
+                0 => vec![HostPattern::Exact(format!("app{i}.example.com").into())],
+                1 => vec![HostPattern::Wildcard(format!("t{i}.example.com").into())],
+                _ => vec![],
+            };
+            let path_prefix = format!("/svc{i}").into();
+            (i + 1, RouteMatch { hosts, path_prefix })
+        })
+        .collect();
+    let router = Router::new(&specs).unwrap();
+    for (host, path) in [
+        (&b"APP0.Example.com:8443"[..], &b"/svc0/x"[..]),
+        (b"a.t1.example.com", b"/svc1"),
+        (b"none.test", b"/svc2/deep/path/here"),
+        (b"none.test", b"/nothing/at/all"),
+    ] {
+        let n = allocations_in(|| {
+            std::hint::black_box(router.select(Some(host), path));
+        });
+        assert_eq!(n, 0, "{host:?} {path:?}");
+    }
+}
+
+#[test]
+fn normalising_an_already_normal_path_does_not_allocate() {
+    let n = allocations_in(|| {
+        std::hint::black_box(helmgate::path::normalize(b"/api/v1/users/42").unwrap());
+    });
+    assert_eq!(n, 0);
+}

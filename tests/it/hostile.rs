@@ -2,14 +2,12 @@
 //! limits, upstream failures, disconnects and connection load. Every test
 //! talks raw TCP to the real binary and checks what reached the upstream.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const APP: &str = "https://app.example.com";
 

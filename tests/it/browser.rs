@@ -13,13 +13,10 @@
 //! failure seen here is the browser enforcing the gateway's answer, not a
 //! broken test page.
 
-mod browser_support;
-mod common;
-
 use std::time::Duration;
 
-use browser_support::{eval, goto, page_fetch, run_async, Browser, Fetched};
-use common::*;
+use crate::browser_support::{eval, goto, page_fetch, run_async, Browser, Fetched};
+use crate::common::*;
 use serde_json::{json, Value};
 
 fn http(addr: std::net::SocketAddr) -> String {

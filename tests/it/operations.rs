@@ -2,14 +2,12 @@
 //! upgrade, HTTPS redirect, admin endpoints and access logs, through the real
 //! binary.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const APP: &str = "https://app.example.com";
 const NEW: &str = "https://new.example.com";

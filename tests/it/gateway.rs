@@ -3,12 +3,10 @@
 //! items of the core contract (CORS 1-7, headers 8-12, forwarding 13-15,
 //! validation 16).
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 const APP: &str = "https://app.example.com";
 

@@ -3,7 +3,7 @@
 //! exercises the corpora and any crash input saved there as a regression.
 //! Fuzzing itself: `fuzz/run.sh [SECONDS]`.
 
-#[path = "../fuzz/src/checks.rs"]
+#[path = "../../fuzz/src/checks.rs"]
 mod checks;
 
 use std::fs;

@@ -1,0 +1,14 @@
+//! The integration tests, as one binary (as ripgrep does): each suite would
+//! otherwise link Pingora on its own. Run one suite with
+//! `cargo test --test it gateway::`, one test by its name.
+//! `tests/allocations.rs` stays separate: it replaces the global allocator.
+
+mod browser;
+mod browser_support;
+mod common;
+mod fuzz_corpus;
+mod gateway;
+mod hostile;
+mod operations;
+mod properties;
+mod routes;
