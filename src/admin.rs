@@ -1,15 +1,26 @@
 //! The admin listener: `/metrics`, `/healthz`, `/readyz`. Off unless
-//! `[admin] listen` is set, and never on a proxy port.
+//! `[admin] listen` is set, and never on a proxy port. A `ProxyHttp` that
+//! answers every request itself, so it shares the front door and Pingora
+//! hooks of the proxy: its answers carry the security headers, and a
+//! malformed request gets the gateway's own 400, never Pingora's.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use http::{Response, StatusCode};
-use pingora::apps::http_app::ServeHttp;
+use bytes::Bytes;
+use http::{header, Method};
+use pingora::prelude::*;
 use pingora::protocols::http::ServerSession;
+use pingora::proxy::{ProxyHttp, Session};
 
+use crate::answer;
+use crate::cors;
+use crate::front::Listener;
 use crate::policy::Policy;
+use crate::refusal;
+use crate::request::RequestFacts;
+use crate::request_id::{self, X_REQUEST_ID};
 use crate::state::SharedState;
 
 pub struct Admin {
@@ -20,18 +31,6 @@ impl Admin {
     pub fn new(state: Arc<SharedState>) -> Admin {
         Admin { state }
     }
-}
-
-fn reply(status: StatusCode, content_type: &str, body: impl Into<Vec<u8>>) -> Response<Vec<u8>> {
-    let body = body.into();
-    Response::builder()
-        .status(status)
-        .header("content-type", content_type)
-        .header("content-length", body.len())
-        .header("cache-control", "no-store")
-        .header("x-content-type-options", "nosniff")
-        .body(body)
-        .unwrap_or_default()
 }
 
 /// Every upstream a route uses that does not accept a TCP connection within
@@ -61,38 +60,89 @@ async fn unreachable_upstreams(policy: &Policy) -> Vec<String> {
     out
 }
 
-#[async_trait]
-impl ServeHttp for Admin {
-    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
-        let path = session.req_header().uri.path().to_string();
-        let text = "text/plain; charset=utf-8";
-        match path.as_str() {
-            "/metrics" => {
-                let policy = self.state.policy();
-                reply(
-                    StatusCode::OK,
-                    "text/plain; version=0.0.4; charset=utf-8",
-                    self.state.metrics.render(policy.environment.as_str()),
-                )
-            }
-            "/healthz" => reply(StatusCode::OK, text, "ok\n"),
+/// One admin answer: status, content type and body.
+struct Reply {
+    status: u16,
+    content_type: &'static str,
+    body: Vec<u8>,
+}
+
+const TEXT: &str = "text/plain; charset=utf-8";
+
+impl Admin {
+    async fn route(&self, method: &Method, path: &str) -> Reply {
+        let text = |status, body: &str| Reply {
+            status,
+            content_type: TEXT,
+            body: body.as_bytes().to_vec(),
+        };
+        if method != Method::GET && method != Method::HEAD {
+            return text(
+                405,
+                "method not allowed: the admin listener answers GET and HEAD\n",
+            );
+        }
+        match path {
+            "/metrics" => Reply {
+                status: 200,
+                content_type: "text/plain; version=0.0.4; charset=utf-8",
+                body: self
+                    .state
+                    .metrics
+                    .render(self.state.policy().environment.as_str())
+                    .into_bytes(),
+            },
+            "/healthz" => text(200, "ok\n"),
             "/readyz" => {
                 let unreachable = unreachable_upstreams(&self.state.policy()).await;
                 if unreachable.is_empty() {
-                    reply(StatusCode::OK, text, "ready\n")
+                    text(200, "ready\n")
                 } else {
-                    reply(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        text,
-                        format!("upstream unreachable: {}\n", unreachable.join(", ")),
+                    text(
+                        503,
+                        &format!("upstream unreachable: {}\n", unreachable.join(", ")),
                     )
                 }
             }
-            _ => reply(
-                StatusCode::NOT_FOUND,
-                text,
-                "not found: try /metrics, /healthz or /readyz\n",
-            ),
+            _ => text(404, "not found: try /metrics, /healthz or /readyz\n"),
         }
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for Admin {
+    type CTX = ();
+
+    fn new_ctx(&self) {}
+
+    async fn request_header_error(&self, session: &mut ServerSession, e: &Error) -> bool {
+        refusal::header_error(&self.state, Listener::Admin, session, e).await
+    }
+
+    async fn request_filter(&self, session: &mut Session, _ctx: &mut ()) -> Result<bool> {
+        let req = session.req_header();
+        let reply = self.route(&req.method, req.uri.path()).await;
+        let policy = self.state.policy();
+        let mut facts = RequestFacts::early(None, false);
+        facts.request_id = request_id::keep_or_generate(req.headers.get(X_REQUEST_ID));
+        let mut resp = cors::new_response(reply.status, 12);
+        resp.insert_header(header::CONTENT_TYPE, reply.content_type)?;
+        resp.insert_header(header::CONTENT_LENGTH, reply.body.len())?;
+        resp.insert_header(header::CACHE_CONTROL, "no-store")?;
+        if reply.status == 405 {
+            resp.insert_header(header::ALLOW, "GET, HEAD")?;
+        }
+        // The admin listener is plain HTTP: the top-level headers, never HSTS.
+        answer::decorate(&mut resp, policy.default_site(), &facts);
+        session.write_response_header(Box::new(resp), false).await?;
+        session
+            .write_response_body(Some(Bytes::from(reply.body)), true)
+            .await?;
+        Ok(true)
+    }
+
+    async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut ()) -> Result<Box<HttpPeer>> {
+        // request_filter answers every request.
+        Error::e_explain(InternalError, "the admin listener has no upstream")
     }
 }

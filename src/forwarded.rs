@@ -118,12 +118,60 @@ pub struct UpstreamForwarding {
     pub x_forwarded_for: Option<HeaderValue>,
     pub x_forwarded_proto: HeaderValue,
     pub x_forwarded_host: Option<HeaderValue>,
-    /// Other spellings of the same claims, dropped when the peer is untrusted
-    /// so it can't speak for a proxy to an upstream that reads them.
-    pub strip: &'static [&'static str],
 }
 
-const UNTRUSTED_STRIP: &[&str] = &["forwarded", "x-real-ip"];
+/// Other spellings of what a proxy in front tells its upstream: the client's
+/// address, scheme, host, port, path prefix, user or certificate. Frameworks
+/// and platforms read many of them, so from a peer that is not a trusted
+/// proxy every one is dropped: the client can't speak for a proxy. The same
+/// list is in README "Deploying behind a load balancer".
+pub fn is_proxy_claim(name: &str) -> bool {
+    matches!(
+        name,
+        "forwarded"
+            | "x-real-ip"
+            | "x-forwarded-ssl"
+            | "x-forwarded-port"
+            | "x-forwarded-scheme"
+            | "x-forwarded-prefix"
+            | "x-forwarded-server"
+            | "x-forwarded-user"
+            | "x-forwarded-uri"
+            | "x-forwarded-client-cert"
+            | "x-original-forwarded-for"
+            | "x-original-host"
+            | "x-original-url"
+            | "x-rewrite-url"
+            | "x-url-scheme"
+            | "front-end-https"
+            | "true-client-ip"
+            | "cf-connecting-ip"
+            | "fastly-client-ip"
+            | "x-client-ip"
+            | "x-cluster-client-ip"
+            | "client-ip"
+    )
+}
+
+/// The request headers to drop before the request goes upstream: proxy
+/// claims from an untrusted peer, and, unless allowed, any name with an
+/// underscore. CGI/WSGI/PHP servers fold `X_Forwarded_For` into the same
+/// variable as `X-Forwarded-For`, so an underscore spelling would slip a
+/// claim past the check above (nginx ignores them by default too).
+pub fn headers_to_drop(
+    headers: &HeaderMap,
+    peer_trusted: bool,
+    allow_underscores: bool,
+) -> Vec<HeaderName> {
+    let mut drop = Vec::new();
+    for name in headers.keys() {
+        let text = name.as_str();
+        if (!peer_trusted && is_proxy_claim(text)) || (!allow_underscores && text.contains('_')) {
+            drop.push(name.clone());
+        }
+    }
+    drop
+}
 
 /// Decide the `X-Forwarded-*` headers for the upstream. `own_tls` is whether
 /// our own listener is TLS.
@@ -142,7 +190,6 @@ pub fn upstream_forwarding(
             x_forwarded_for: peer,
             x_forwarded_proto: own_proto,
             x_forwarded_host: own_host(),
-            strip: UNTRUSTED_STRIP,
         };
     }
     let chain: Vec<&[u8]> = headers
@@ -172,7 +219,6 @@ pub fn upstream_forwarding(
         x_forwarded_for,
         x_forwarded_proto,
         x_forwarded_host,
-        strip: &[],
     }
 }
 
@@ -270,7 +316,30 @@ mod tests {
         let f = upstream_forwarding(&v, false, &h);
         assert_eq!(f.x_forwarded_for.unwrap(), "203.0.113.9");
         assert_eq!(f.x_forwarded_proto, "http");
-        assert!(f.strip.contains(&"forwarded"));
+        assert!(headers_to_drop(&h, v.peer_trusted, false)
+            .contains(&HeaderName::from_static("forwarded")));
+    }
+
+    #[test]
+    fn proxy_claims_are_dropped_from_untrusted_peers_only() {
+        let h = map(&[
+            ("true-client-ip", "1.2.3.4"),
+            ("x-forwarded-ssl", "on"),
+            ("x_forwarded_for", "1.2.3.4"),
+            ("accept", "*/*"),
+        ]);
+        let names = |trusted, allow| -> Vec<String> {
+            headers_to_drop(&h, trusted, allow)
+                .iter()
+                .map(|n| n.to_string())
+                .collect()
+        };
+        assert_eq!(
+            names(false, false),
+            ["true-client-ip", "x-forwarded-ssl", "x_forwarded_for"]
+        );
+        assert_eq!(names(true, false), ["x_forwarded_for"]);
+        assert_eq!(names(true, true), Vec::<String>::new());
     }
 
     #[test]

@@ -1,13 +1,12 @@
 //! Request framing we refuse even where Pingora would accept it, because an
-//! upstream might frame the request differently (request smuggling), plus the
-//! request-head size cap.
+//! upstream might frame the request differently (request smuggling).
 //!
 //! Pingora 0.9 drops `Content-Length` from the parsed headers when
 //! `Transfer-Encoding` is present, so the check reads the raw request head.
 
 use pingora::proxy::Session;
 
-use crate::proxy::GatewayError;
+use crate::answer::GatewayError;
 
 /// Counts of the framing headers as the client sent them.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -66,14 +65,11 @@ fn trim_cr(line: &[u8]) -> &[u8] {
 }
 
 /// `None` when the request may proceed. HTTP/2 framing is length-delimited
-/// by the protocol, so only HTTP/1.x heads are checked.
-pub fn check(session: &Session, max_header_bytes: usize) -> Option<GatewayError> {
+/// by the protocol, so only HTTP/1.x heads are checked. (The head's size was
+/// bounded by the front door before Pingora parsed it.)
+pub fn check(session: &Session) -> Option<GatewayError> {
     let h1 = session.as_downstream().as_http1()?;
-    let head = h1.get_headers_raw_bytes();
-    if head.len() > max_header_bytes {
-        return Some(GatewayError::HeaderTooLarge);
-    }
-    RawHead::scan(&head).verdict()
+    RawHead::scan(&h1.get_headers_raw_bytes()).verdict()
 }
 
 #[cfg(test)]

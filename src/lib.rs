@@ -5,6 +5,7 @@
 
 pub mod access_log;
 pub mod admin;
+pub mod answer;
 pub mod blocked_log;
 pub mod cli;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod describe;
 pub mod env;
 pub mod forwarded;
 pub mod framing;
+pub mod front;
 pub mod header_edit;
 pub mod headers;
 pub mod logfmt;
@@ -23,6 +25,7 @@ pub mod path;
 pub mod policy;
 pub mod proxy;
 pub mod redirect;
+pub mod refusal;
 pub mod request;
 pub mod request_id;
 pub mod routes;

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::cors::RejectReason;
+use crate::refusal::Refusal;
 
 /// Upper bounds of the request-duration histogram, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -58,6 +59,7 @@ pub struct Metrics {
     routes: Mutex<Vec<(Box<str>, Arc<RouteMetrics>)>>,
     upstream_errors: AtomicU64,
     upstream_timeouts: AtomicU64,
+    refusals: [AtomicU64; Refusal::ALL.len()],
     duration_buckets: [AtomicU64; BUCKETS.len()],
     duration_sum_nanos: AtomicU64,
     duration_count: AtomicU64,
@@ -110,6 +112,10 @@ impl Metrics {
             UpstreamFailure::Error => self.upstream_errors.fetch_add(1, Relaxed),
             UpstreamFailure::Timeout => self.upstream_timeouts.fetch_add(1, Relaxed),
         };
+    }
+
+    pub fn record_refusal(&self, refusal: Refusal) {
+        self.refusals[refusal.index()].fetch_add(1, Relaxed);
     }
 
     pub fn record_reload(&self, ok: bool) {
@@ -174,6 +180,15 @@ impl Metrics {
             "helmgate_upstream_failures_total{{kind=\"timeout\"}} {}",
             get(&self.upstream_timeouts)
         );
+        out.push_str("# HELP helmgate_refused_requests_total Request heads refused before routing (too large, too slow, malformed, CONNECT), by reason.\n# TYPE helmgate_refused_requests_total counter\n");
+        for (refusal, c) in Refusal::ALL.iter().zip(&self.refusals) {
+            let _ = writeln!(
+                out,
+                "helmgate_refused_requests_total{{reason=\"{}\"}} {}",
+                refusal.as_str(),
+                get(c)
+            );
+        }
         out.push_str("# HELP helmgate_request_duration_seconds Time from request head to response end.\n# TYPE helmgate_request_duration_seconds histogram\n");
         let mut cumulative = 0;
         for (bound, c) in BUCKETS.iter().zip(&self.duration_buckets) {

@@ -86,8 +86,13 @@ pub struct ServerSettings {
     pub keepalive_timeout: Duration,
     pub grace_period: Duration,
     pub max_request_header_bytes: usize,
+    /// The whole request head must arrive within this, from its first byte
+    /// (and a new connection must start one within it).
+    pub request_header_timeout: Duration,
     pub max_request_body_bytes: Option<u64>,
     pub connection_buffer_bytes: usize,
+    /// Pass request headers with `_` in their name (dropped by default).
+    pub allow_underscores_in_headers: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

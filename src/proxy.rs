@@ -10,17 +10,21 @@ use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
+use pingora::protocols::http::ServerSession;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::ErrorSource;
 
 use crate::access_log;
+use crate::answer::{self, GatewayError};
 use crate::blocked_log::Admit;
 use crate::cors::{self, CorsDecision};
 use crate::forwarded::{self, ClientView};
+use crate::front::Listener;
 use crate::header_edit;
 use crate::logfmt::Escaped;
 use crate::metrics::UpstreamFailure;
 use crate::policy::{Policy, SitePolicy};
+use crate::refusal;
 use crate::request::{RequestFacts, Target};
 use crate::request_id::X_REQUEST_ID;
 use crate::state::{InFlight, SharedState};
@@ -46,62 +50,24 @@ pub struct RequestCtx {
     _in_flight: InFlight,
 }
 
-/// Why the gateway answered with an error of its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GatewayError {
-    BadRequest,
-    HeaderTooLarge,
-    BodyTooLarge,
-    BadGateway,
-    GatewayTimeout,
-    Internal,
-}
-
-impl GatewayError {
-    pub fn status(self) -> u16 {
-        match self {
-            GatewayError::BadRequest => 400,
-            GatewayError::BodyTooLarge => 413,
-            GatewayError::HeaderTooLarge => 431,
-            GatewayError::Internal => 500,
-            GatewayError::BadGateway => 502,
-            GatewayError::GatewayTimeout => 504,
+/// Map a Pingora error to what the client should see.
+pub fn answer_for(e: &Error) -> Option<GatewayError> {
+    match e.etype() {
+        HTTPStatus(413) => return Some(GatewayError::BodyTooLarge),
+        HTTPStatus(400) => return Some(GatewayError::BadRequest),
+        ConnectTimedout | ReadTimedout | WriteTimedout if *e.esource() == ErrorSource::Upstream => {
+            return Some(GatewayError::GatewayTimeout)
         }
+        _ => {}
     }
-
-    /// A fixed body: never an internal error text.
-    pub fn body(self) -> &'static [u8] {
-        match self {
-            GatewayError::BadRequest => b"Bad Request\n",
-            GatewayError::BodyTooLarge => b"Payload Too Large\n",
-            GatewayError::HeaderTooLarge => b"Request Header Fields Too Large\n",
-            GatewayError::Internal => b"Internal Server Error\n",
-            GatewayError::BadGateway => b"Bad Gateway\n",
-            GatewayError::GatewayTimeout => b"Gateway Timeout\n",
-        }
-    }
-
-    /// Map a Pingora error to what the client should see.
-    pub fn from_error(e: &Error) -> Option<GatewayError> {
-        match e.etype() {
-            HTTPStatus(413) => return Some(GatewayError::BodyTooLarge),
-            HTTPStatus(400) => return Some(GatewayError::BadRequest),
-            ConnectTimedout | ReadTimedout | WriteTimedout
-                if *e.esource() == ErrorSource::Upstream =>
-            {
-                return Some(GatewayError::GatewayTimeout)
-            }
-            _ => {}
-        }
-        match e.esource() {
-            ErrorSource::Upstream => Some(GatewayError::BadGateway),
-            ErrorSource::Downstream => match e.etype() {
-                // The client is gone: nobody to answer.
-                WriteError | ReadError | ConnectionClosed | ReadTimedout | WriteTimedout => None,
-                _ => Some(GatewayError::BadRequest),
-            },
-            ErrorSource::Internal | ErrorSource::Unset => Some(GatewayError::Internal),
-        }
+    match e.esource() {
+        ErrorSource::Upstream => Some(GatewayError::BadGateway),
+        ErrorSource::Downstream => match e.etype() {
+            // The client is gone: nobody to answer.
+            WriteError | ReadError | ConnectionClosed | ReadTimedout | WriteTimedout => None,
+            _ => Some(GatewayError::BadRequest),
+        },
+        ErrorSource::Internal | ErrorSource::Unset => Some(GatewayError::Internal),
     }
 }
 
@@ -110,18 +76,12 @@ impl RequestCtx {
         &self.policy.sites[self.facts.site]
     }
 
-    /// The security headers and request id every response of this request
-    /// gets, proxied or made here.
     fn decorate(&self, resp: &mut ResponseHeader) {
-        self.site().headers.apply(resp, self.facts.https);
-        header_edit::replace_response(resp, &X_REQUEST_ID, self.facts.request_id.clone());
+        answer::decorate(resp, self.site(), &self.facts);
     }
 
-    /// For responses the CORS answer did not already shape (proxied ones and
-    /// our errors): the CORS headers of this request's verdict, then the rest.
     fn decorate_with_cors(&self, resp: &mut ResponseHeader) {
-        self.site().cors.apply_to_response(resp, &self.facts.cors);
-        self.decorate(resp);
+        answer::decorate_with_cors(resp, self.site(), &self.facts);
     }
 }
 
@@ -140,12 +100,18 @@ impl ProxyHttp for Gateway {
         }
     }
 
+    async fn request_header_error(&self, session: &mut ServerSession, e: &Error) -> bool {
+        refusal::header_error(&self.state, Listener::Proxy, session, e).await
+    }
+
     async fn early_request_filter(
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        session.set_keepalive(Some(ctx.policy.server.keepalive_timeout.as_secs()));
+        // Keep-alive 0 means none; Pingora would read `Some(0)` as forever.
+        let keepalive = ctx.policy.server.keepalive_timeout.as_secs();
+        session.set_keepalive((keepalive > 0).then_some(keepalive));
         let peer = session
             .client_addr()
             .and_then(|a| a.as_inet())
@@ -164,16 +130,16 @@ impl ProxyHttp for Gateway {
                 .respond_error(session, ctx, GatewayError::BadRequest)
                 .await;
         }
-        let server = &ctx.policy.server;
-        if let Some(problem) = crate::framing::check(session, server.max_request_header_bytes) {
+        if let Some(problem) = crate::framing::check(session) {
             return self.respond_error(session, ctx, problem).await;
         }
-        if let Some(limit) = server.max_request_body_bytes {
+        if let Some(limit) = ctx.policy.server.max_request_body_bytes {
             let declared = session
                 .req_header()
                 .headers
                 .get(header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
                 .and_then(|v| v.trim().parse::<u64>().ok());
             if declared.is_some_and(|len| len > limit) {
                 return self
@@ -267,9 +233,14 @@ impl ProxyHttp for Gateway {
             original.uri.authority().map(|a| a.as_str()),
         );
         let f = forwarded::upstream_forwarding(&view, tls, &original.headers);
-        for name in f.strip {
-            upstream.remove_header(*name);
+        for name in forwarded::headers_to_drop(
+            &upstream.headers,
+            view.peer_trusted,
+            policy.server.allow_underscores_in_headers,
+        ) {
+            upstream.remove_header(&name);
         }
+        single_content_length(upstream)?;
         header_edit::replace_request(upstream, &forwarded::X_FORWARDED_FOR, f.x_forwarded_for)?;
         header_edit::replace_request(
             upstream,
@@ -301,7 +272,7 @@ impl ProxyHttp for Gateway {
         e: &Error,
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
-        let Some(kind) = GatewayError::from_error(e) else {
+        let Some(kind) = answer_for(e) else {
             return FailToProxy {
                 error_code: 0,
                 can_reuse_downstream: false,
@@ -366,6 +337,28 @@ impl ProxyHttp for Gateway {
     }
 }
 
+/// `Content-Length: 5, 5` or the header twice: Pingora accepts identical
+/// values (RFC 9110 8.6) but would forward them as sent, and an upstream
+/// that reads them differently could frame the body differently. Send
+/// exactly one.
+fn single_content_length(upstream: &mut RequestHeader) -> Result<()> {
+    let mut values = upstream.headers.get_all(header::CONTENT_LENGTH).iter();
+    let (Some(first), more) = (values.next(), values.next().is_some()) else {
+        return Ok(());
+    };
+    if !more && !first.as_bytes().contains(&b',') {
+        return Ok(());
+    }
+    let one = first
+        .as_bytes()
+        .split(|&b| b == b',')
+        .next()
+        .map(<[u8]>::trim_ascii)
+        .unwrap_or_default();
+    let one = HeaderValue::from_bytes(one).or_err(InvalidHTTPHeader, "Content-Length")?;
+    header_edit::replace_request(upstream, &header::CONTENT_LENGTH, Some(one))
+}
+
 impl Gateway {
     async fn respond_error(
         &self,
@@ -387,20 +380,7 @@ impl Gateway {
     ) -> u16 {
         let code = kind.status();
         let body = kind.body();
-        let mut resp = cors::new_response(code, 12);
-        let _ = resp.insert_header(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
-        let _ = resp.insert_header(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-        let _ = resp.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if !matches!(
-            kind,
-            GatewayError::BadGateway | GatewayError::GatewayTimeout
-        ) {
-            let _ = resp.insert_header(header::CONNECTION, HeaderValue::from_static("close"));
-        }
-        ctx.decorate_with_cors(&mut resp);
+        let resp = answer::error_head(kind, ctx.site(), &ctx.facts);
         session.set_keepalive(None);
         if let Err(err) = session
             .as_downstream_mut()

@@ -4,11 +4,18 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use http::{Response, StatusCode};
-use pingora::apps::http_app::ServeHttp;
+use bytes::Bytes;
+use http::header;
+use pingora::prelude::*;
 use pingora::protocols::http::ServerSession;
+use pingora::proxy::{ProxyHttp, Session};
 
+use crate::answer;
+use crate::cors;
+use crate::front::Listener;
 use crate::origin::{Host, Origin};
+use crate::refusal;
+use crate::request::RequestFacts;
 use crate::state::SharedState;
 
 pub struct HttpsRedirect {
@@ -49,44 +56,50 @@ pub fn location(
 }
 
 #[async_trait]
-impl ServeHttp for HttpsRedirect {
-    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+impl ProxyHttp for HttpsRedirect {
+    type CTX = ();
+
+    fn new_ctx(&self) {}
+
+    async fn request_header_error(&self, session: &mut ServerSession, e: &Error) -> bool {
+        refusal::header_error(&self.state, Listener::Redirect, session, e).await
+    }
+
+    async fn request_filter(&self, session: &mut Session, _ctx: &mut ()) -> Result<bool> {
         let policy = self.state.policy();
         let req = session.req_header();
-        let host = req
-            .headers
-            .get(http::header::HOST)
-            .map(|h| h.as_bytes().to_vec());
-        let path = req
-            .uri
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .to_string();
-        let target = host.and_then(|h| location(&h, &path, policy.https_port()));
-        let mut builder = Response::builder();
-        let body: Vec<u8> = match &target {
-            Some(url) => {
-                builder = builder
-                    .status(StatusCode::PERMANENT_REDIRECT)
-                    .header("location", url.as_str());
-                b"Moved to HTTPS\n".to_vec()
-            }
-            None => {
-                builder = builder.status(StatusCode::BAD_REQUEST);
-                b"Bad Request: missing or invalid Host\n".to_vec()
-            }
+        let peer = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
+        let mut facts = RequestFacts::compute(&policy, peer, false, req);
+        // HSTS means nothing over plain HTTP.
+        facts.https = false;
+        let target = req.headers.get(header::HOST).and_then(|h| {
+            let path = req.uri.path_and_query().map_or("/", |p| p.as_str());
+            location(h.as_bytes(), path, policy.https_port())
+        });
+        let (status, body): (u16, &'static [u8]) = match &target {
+            Some(_) => (308, b"Moved to HTTPS\n"),
+            None => (400, b"Bad Request: missing or invalid Host\n"),
         };
-        let mut resp = builder
-            .header("content-type", "text/plain; charset=utf-8")
-            .header("content-length", body.len())
-            .body(body)
-            .unwrap_or_default();
-        let mut head = crate::cors::new_response(resp.status().as_u16(), 8);
-        policy.default_site().headers.apply(&mut head, false);
-        for (name, value) in head.headers.iter() {
-            resp.headers_mut().insert(name.clone(), value.clone());
+        let mut resp = cors::new_response(status, 12);
+        if let Some(url) = target {
+            resp.insert_header(header::LOCATION, url)?;
         }
-        resp
+        resp.insert_header(header::CONTENT_TYPE, "text/plain; charset=utf-8")?;
+        resp.insert_header(header::CONTENT_LENGTH, body.len())?;
+        answer::decorate(&mut resp, &policy.sites[facts.site], &facts);
+        session.write_response_header(Box::new(resp), false).await?;
+        session
+            .write_response_body(Some(Bytes::from_static(body)), true)
+            .await?;
+        Ok(true)
+    }
+
+    async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut ()) -> Result<Box<HttpPeer>> {
+        // request_filter answers every request.
+        Error::e_explain(InternalError, "the redirect listener has no upstream")
     }
 }
 

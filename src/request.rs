@@ -60,6 +60,19 @@ impl RequestFacts {
         }
     }
 
+    /// For a request whose head could not be parsed: what the connection
+    /// alone tells (peer, TLS), the default route, a fresh request id.
+    pub fn early(peer: Option<IpAddr>, tls: bool) -> RequestFacts {
+        RequestFacts {
+            peer,
+            tls,
+            https: tls,
+            client_ip: peer,
+            request_id: request_id::generate(),
+            ..RequestFacts::unknown()
+        }
+    }
+
     pub fn compute(
         policy: &Policy,
         peer: Option<IpAddr>,

@@ -7,17 +7,17 @@ use std::thread;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pingora::apps::http_app::HttpServer;
 use pingora::apps::HttpServerOptions;
 use pingora::listeners::tls::TlsSettings;
 use pingora::listeners::{L4BufferSettings, ListenerConfig};
-use pingora::proxy::http_proxy_service_with_name;
+use pingora::proxy::{http_proxy, HttpProxy, ProxyHttp};
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::{ExecutionPhase, RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
 use pingora::services::listening::Service;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::admin::Admin;
+use crate::front::{FrontDoor, Listener};
 use crate::policy::Policy;
 use crate::proxy::Gateway;
 use crate::redirect::HttpsRedirect;
@@ -81,16 +81,13 @@ pub fn run(state: Arc<SharedState>, options: RunOptions) -> Result<(), String> {
     let mut server = Server::new_with_opt_and_conf(opt, conf);
     server.bootstrap();
 
-    let mut proxy = http_proxy_service_with_name(
-        &server.configuration,
-        Gateway::new(Arc::clone(&state)),
-        "helmgate proxy",
-    );
-    let mut server_options = HttpServerOptions::default();
-    server_options.keepalive_request_limit = Some(10_000);
-    if let Some(app) = proxy.app_logic_mut() {
-        app.server_options = Some(server_options);
-    }
+    let mut options = HttpServerOptions::default();
+    options.keepalive_request_limit = Some(10_000);
+    // Pingora keeps an idle HTTP/2 connection forever unless told.
+    options.h2_idle_timeout = Some(policy.server.keepalive_timeout.max(Duration::from_secs(1)));
+    let mut gateway = http_proxy(&server.configuration, Gateway::new(Arc::clone(&state)));
+    gateway.server_options = Some(options.clone());
+    let mut proxy = service_of(&state, "helmgate proxy", gateway, Listener::Proxy);
     for addr in &policy.server.listen {
         proxy.add_listener(listener(*addr, &policy));
     }
@@ -109,19 +106,20 @@ pub fn run(state: Arc<SharedState>, options: RunOptions) -> Result<(), String> {
     server.add_service(proxy);
 
     if let Some(addr) = policy.admin_listen {
-        let mut admin = Service::new(
-            "helmgate admin".to_string(),
-            HttpServer::new_app(Admin::new(Arc::clone(&state))),
-        );
+        let mut app = http_proxy(&server.configuration, Admin::new(Arc::clone(&state)));
+        app.server_options = Some(options.clone());
+        let mut admin = service_of(&state, "helmgate admin", app, Listener::Admin);
         admin.add_tcp(&addr.to_string());
         admin.threads = Some(1);
         server.add_service(admin);
     }
     if !policy.server.https_redirect_listen.is_empty() {
-        let mut redirect = Service::new(
-            "helmgate https redirect".to_string(),
-            HttpServer::new_app(HttpsRedirect::new(Arc::clone(&state))),
+        let mut app = http_proxy(
+            &server.configuration,
+            HttpsRedirect::new(Arc::clone(&state)),
         );
+        app.server_options = Some(options.clone());
+        let mut redirect = service_of(&state, "helmgate https redirect", app, Listener::Redirect);
         for addr in &policy.server.https_redirect_listen {
             redirect.add_listener(listener(*addr, &policy));
         }
@@ -134,6 +132,23 @@ pub fn run(state: Arc<SharedState>, options: RunOptions) -> Result<(), String> {
         shutdown_signal: Box::new(Signals),
     });
     Ok(())
+}
+
+/// A listening service: the app behind the front door.
+fn service_of<SV>(
+    state: &Arc<SharedState>,
+    name: &str,
+    app: HttpProxy<SV>,
+    listener: Listener,
+) -> Service<FrontDoor<HttpProxy<SV>>>
+where
+    SV: ProxyHttp + Send + Sync + 'static,
+    SV::CTX: Send + Sync,
+{
+    Service::new(
+        name.to_string(),
+        FrontDoor::new(Arc::new(app), Arc::clone(state), listener),
+    )
 }
 
 /// Pingora sleeps the whole grace period on SIGTERM even when nothing is in

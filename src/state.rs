@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use arc_swap::ArcSwap;
 use pingora::tls::sign::CertifiedKey;
 
+use crate::blocked_log::BlockedLogLimiter;
 use crate::config::{self, ConfigError, Overrides, Problem};
 use crate::env::EnvVars;
 use crate::metrics::Metrics;
@@ -23,6 +24,9 @@ pub struct SharedState {
     in_flight: AtomicUsize,
     /// The certificate of each running TLS listener, replaced on reload.
     certificates: Mutex<Vec<(SocketAddr, Arc<ReloadableCert>)>>,
+    /// Rate limit for the lines about refused request heads: one bucket,
+    /// so a flood from anywhere yields a bounded number of lines.
+    pub client_log: BlockedLogLimiter,
 }
 
 /// What changed on reload that only a restart can apply.
@@ -45,6 +49,7 @@ impl SharedState {
             overrides,
             in_flight: AtomicUsize::new(0),
             certificates: Mutex::new(Vec::new()),
+            client_log: BlockedLogLimiter::new(20, 60),
         }
     }
 

@@ -52,8 +52,10 @@ pub struct RawServer {
     pub keepalive_timeout_secs: Option<Spanned<i64>>,
     pub grace_period_secs: Option<Spanned<i64>>,
     pub max_request_header_bytes: Option<Spanned<i64>>,
+    pub request_header_timeout_secs: Option<Spanned<f64>>,
     pub max_request_body_bytes: Option<Spanned<i64>>,
     pub connection_buffer_bytes: Option<Spanned<i64>>,
+    pub allow_underscores_in_headers: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -66,6 +66,11 @@ impl Validator<'_> {
             1024,
             1024 * 1024,
         );
+        let header_timeout = self.secs(
+            "server.request_header_timeout_secs",
+            raw.request_header_timeout_secs.as_ref(),
+            10.0,
+        );
         let body_bytes = match &raw.max_request_body_bytes {
             None => Some(None),
             Some(s) => self
@@ -88,8 +93,10 @@ impl Validator<'_> {
             keepalive_timeout: Duration::from_secs(keepalive? as u64),
             grace_period: Duration::from_secs(grace? as u64),
             max_request_header_bytes: header_bytes? as usize,
+            request_header_timeout: header_timeout?,
             max_request_body_bytes: body_bytes?,
             connection_buffer_bytes: buffer? as usize,
+            allow_underscores_in_headers: raw.allow_underscores_in_headers.unwrap_or(false),
         })
     }
 

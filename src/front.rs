@@ -1,0 +1,366 @@
+//! The front door of every HTTP/1 listener. It reads each request head
+//! itself, before Pingora sees it, under a total deadline
+//! (`request_header_timeout_secs`, nginx's `client_header_timeout`) and a
+//! byte and header-count limit, and answers the heads it refuses with the
+//! gateway's own, fully decorated 408 or 431. A complete head is handed to
+//! Pingora as a pipelined prefix, so Pingora parses it without reading the
+//! socket again.
+//!
+//! Why here and not in a hook: Pingora restarts its head read timer on every
+//! byte and buffers up to 1 MiB before any hook runs, so a trickling client
+//! held memory and a connection indefinitely; and while a keep-alive
+//! connection waits for its next request Pingora keeps the whole request
+//! future (~13 KiB) and a 4 KiB header buffer alive. Waiting here needs a
+//! one-byte buffer.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use pingora::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
+use pingora::protocols::http::ServerSession;
+use pingora::protocols::{Stream, ALPN};
+use pingora::server::ShutdownWatch;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::time::{timeout, timeout_at, Instant};
+
+use crate::refusal::{self, Refusal};
+use crate::state::SharedState;
+
+/// Pingora parses at most this many header fields; more would get its own
+/// bare 400, so the front door answers 431 first.
+pub const MAX_HEADER_FIELDS: usize = 256;
+
+/// What the front door accepts for one request head.
+#[derive(Debug, Clone, Copy)]
+pub struct HeadLimits {
+    /// The longest head, request line and blank line included.
+    pub max_bytes: usize,
+    pub max_fields: usize,
+    /// How long to wait for the first byte of a request.
+    pub idle: Duration,
+    /// How long the whole head may take once its first byte arrived.
+    pub total: Duration,
+}
+
+/// What came of waiting for one request head.
+#[derive(Debug)]
+pub enum Head {
+    /// A whole head, maybe followed by body bytes.
+    Complete(BytesMut),
+    /// The connection closed, failed or stayed quiet before a first byte:
+    /// the normal end of a keep-alive connection.
+    Idle,
+    /// The client went away half-way through a head.
+    ClosedMidHead(usize),
+    TooLarge,
+    TooManyFields,
+    /// The head was not complete in time; how many bytes had arrived.
+    TimedOut(usize),
+}
+
+/// Where a head ends, found incrementally as bytes arrive.
+#[derive(Debug, Default)]
+struct Scan {
+    scanned: usize,
+    line_start: usize,
+    seen_request_line: bool,
+    fields: usize,
+}
+
+impl Scan {
+    /// The offset just past the blank line that ends the head, if it has
+    /// arrived. Bare-LF line ends count too, as Pingora accepts them.
+    /// Empty lines before the request line are skipped (RFC 9112 2.2).
+    fn end(&mut self, buf: &[u8]) -> Option<usize> {
+        while self.scanned < buf.len() {
+            let i = self.scanned;
+            self.scanned += 1;
+            if buf[i] != b'\n' {
+                continue;
+            }
+            let line = &buf[self.line_start..i];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            self.line_start = i + 1;
+            if line.is_empty() {
+                if self.seen_request_line {
+                    return Some(i + 1);
+                }
+            } else if self.seen_request_line {
+                self.fields += 1;
+            } else {
+                self.seen_request_line = true;
+            }
+        }
+        None
+    }
+}
+
+/// Wait for and read one request head.
+pub async fn read_head<S: AsyncRead + Unpin>(stream: &mut S, limits: &HeadLimits) -> Head {
+    let mut first = [0u8; 1];
+    match timeout(limits.idle, stream.read(&mut first)).await {
+        Ok(Ok(1)) => {}
+        _ => return Head::Idle,
+    }
+    let deadline = Instant::now() + limits.total;
+    let mut buf = BytesMut::with_capacity(limits.max_bytes.clamp(1, 2048));
+    buf.extend_from_slice(&first);
+    let mut scan = Scan::default();
+    loop {
+        let end = scan.end(&buf);
+        if scan.fields > limits.max_fields {
+            return Head::TooManyFields;
+        }
+        if let Some(end) = end {
+            if end > limits.max_bytes {
+                return Head::TooLarge;
+            }
+            return Head::Complete(buf);
+        }
+        if buf.len() > limits.max_bytes {
+            return Head::TooLarge;
+        }
+        if buf.len() == buf.capacity() {
+            // Double, but never beyond what the limit lets through (plus one
+            // byte, to tell "exactly at the limit" from "over it").
+            let room = (limits.max_bytes + 1).saturating_sub(buf.len()).max(1);
+            buf.reserve(buf.len().min(room));
+        }
+        match timeout_at(deadline, stream.read_buf(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return Head::ClosedMidHead(buf.len()),
+            Ok(Ok(_)) => {}
+            Err(_) => return Head::TimedOut(buf.len()),
+        }
+    }
+}
+
+/// Which kind of listener a front door guards: how its own answers are
+/// decorated and logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    Proxy,
+    Redirect,
+    Admin,
+}
+
+pub struct FrontDoor<A> {
+    app: Arc<A>,
+    state: Arc<SharedState>,
+    listener: Listener,
+}
+
+impl<A> FrontDoor<A> {
+    pub fn new(app: Arc<A>, state: Arc<SharedState>, listener: Listener) -> FrontDoor<A> {
+        FrontDoor {
+            app,
+            state,
+            listener,
+        }
+    }
+
+    fn limits(&self, first_request: bool) -> HeadLimits {
+        let server = &self.state.policy().server;
+        HeadLimits {
+            max_bytes: server.max_request_header_bytes,
+            max_fields: MAX_HEADER_FIELDS,
+            // A new connection gets the header timeout to say something; a
+            // kept-alive one the keep-alive timeout.
+            idle: if first_request {
+                server.request_header_timeout
+            } else {
+                server.keepalive_timeout
+            },
+            total: server.request_header_timeout,
+        }
+    }
+
+    /// Write one of the front door's own answers and close.
+    async fn refuse(&self, mut stream: Stream, refusal: Refusal, peer: Option<IpAddr>, tls: bool) {
+        let wire: Bytes = refusal::answer(&self.state, self.listener, refusal, peer, tls);
+        let write = async {
+            stream.write_all(&wire).await?;
+            stream.flush().await?;
+            stream.shutdown().await
+        };
+        if let Err(e) = timeout(Duration::from_secs(5), write)
+            .await
+            .unwrap_or(Ok(()))
+        {
+            log::debug!(
+                "could not send {} to {peer:?}: {e}",
+                refusal.kind().status()
+            );
+        }
+    }
+}
+
+#[async_trait]
+impl<A> ServerApp for FrontDoor<A>
+where
+    A: HttpServerApp + Send + Sync + 'static,
+{
+    async fn process_new(
+        self: &Arc<Self>,
+        mut stream: Stream,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
+        if matches!(stream.selected_alpn_proto(), Some(ALPN::H2)) {
+            // HTTP/2 frames its own headers; Pingora's h2 path as it is.
+            return ServerApp::process_new(&self.app, stream, shutdown).await;
+        }
+        let peer = stream
+            .get_socket_digest()
+            .and_then(|d| d.peer_addr().and_then(|a| a.as_inet()).map(|a| a.ip()));
+        let tls = stream.get_ssl_digest().is_some();
+        let mut settings: Option<HttpPersistentSettings> = None;
+        let mut first_request = true;
+        let mut shutdown = shutdown.clone();
+        loop {
+            if *shutdown.borrow() && !first_request {
+                return None;
+            }
+            let limits = self.limits(first_request);
+            let head = tokio::select! {
+                head = read_head(&mut stream, &limits) => head,
+                _ = shutdown.changed(), if !first_request => return None,
+            };
+            let prefix = match head {
+                Head::Complete(prefix) => prefix,
+                Head::Idle => return None,
+                Head::ClosedMidHead(bytes) => {
+                    refusal::note(&self.state, Refusal::ClosedMidHead, peer, bytes);
+                    return None;
+                }
+                Head::TooLarge => {
+                    refusal::note(&self.state, Refusal::HeadTooLarge, peer, limits.max_bytes);
+                    self.refuse(stream, Refusal::HeadTooLarge, peer, tls).await;
+                    return None;
+                }
+                Head::TooManyFields => {
+                    refusal::note(&self.state, Refusal::TooManyFields, peer, 0);
+                    self.refuse(stream, Refusal::TooManyFields, peer, tls).await;
+                    return None;
+                }
+                Head::TimedOut(bytes) => {
+                    refusal::note(&self.state, Refusal::HeadTimeout, peer, bytes);
+                    self.refuse(stream, Refusal::HeadTimeout, peer, tls).await;
+                    return None;
+                }
+            };
+            let mut session = ServerSession::new_http1(stream);
+            session.set_keepalive(Some(self.limits(false).idle.as_secs()));
+            if first_request {
+                session.set_keepalive_reuses_remaining(
+                    self.app
+                        .server_options()
+                        .and_then(|o| o.keepalive_request_limit),
+                );
+            }
+            if let Some(s) = settings.take() {
+                s.apply_to_session(&mut session);
+            }
+            if *shutdown.borrow() {
+                session.set_keepalive(None);
+            }
+            session.set_pipelined_prefix(prefix);
+            let reused = self.app.process_new_http(session, &shutdown).await?;
+            (stream, settings) = reused.consume();
+            first_request = false;
+        }
+    }
+
+    async fn cleanup(&self) {
+        self.app.http_cleanup().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: HeadLimits = HeadLimits {
+        max_bytes: 64,
+        max_fields: 3,
+        idle: Duration::from_millis(200),
+        total: Duration::from_millis(300),
+    };
+
+    async fn feed(chunks: &[&[u8]], pause: Duration) -> Head {
+        let (mut client, mut server) = tokio::io::duplex(1 << 16);
+        let chunks: Vec<Vec<u8>> = chunks.iter().map(|c| c.to_vec()).collect();
+        let writer = tokio::spawn(async move {
+            for c in chunks {
+                client.write_all(&c).await.unwrap();
+                tokio::time::sleep(pause).await;
+            }
+            client
+        });
+        let head = read_head(&mut server, &LIMITS).await;
+        drop(writer);
+        head
+    }
+
+    fn complete(h: Head) -> Vec<u8> {
+        match h {
+            Head::Complete(b) => b.to_vec(),
+            other => panic!("expected a complete head, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_head_split_anywhere_is_read_whole_with_what_follows() {
+        let got = complete(
+            feed(
+                &[b"GET / HT", b"TP/1.1\r\nHost: a\r", b"\n\r\nbody"],
+                Duration::ZERO,
+            )
+            .await,
+        );
+        assert_eq!(got, b"GET / HTTP/1.1\r\nHost: a\r\n\r\nbody");
+        let got = complete(feed(&[b"\r\nGET / HTTP/1.1\nHost: a\n\n"], Duration::ZERO).await);
+        assert_eq!(got, b"\r\nGET / HTTP/1.1\nHost: a\n\n");
+    }
+
+    #[tokio::test]
+    async fn limits_on_bytes_fields_and_time() {
+        let big = [b'a'; 80];
+        assert!(matches!(
+            feed(&[b"GET / HTTP/1.1\r\nX: ", &big], Duration::ZERO).await,
+            Head::TooLarge
+        ));
+        // Arriving whole or not, a head with too many fields is refused.
+        let many = b"GET / HTTP/1.1\r\na: 1\r\nb: 1\r\nc: 1\r\nd: 1\r\n\r\n";
+        assert!(matches!(
+            feed(&[many], Duration::ZERO).await,
+            Head::TooManyFields
+        ));
+        let three = b"GET / HTTP/1.1\r\na: 1\r\nb: 1\r\nc: 1\r\n\r\n";
+        assert!(matches!(
+            feed(&[three], Duration::ZERO).await,
+            Head::Complete(_)
+        ));
+        // A trickle resets no timer: the deadline counts from the first byte.
+        let trickle: Vec<&[u8]> = vec![b"G", b"E", b"T", b" ", b"/", b" "];
+        assert!(
+            matches!(feed(&trickle, Duration::from_millis(100)).await, Head::TimedOut(n) if (3..6).contains(&n))
+        );
+    }
+
+    #[tokio::test]
+    async fn quiet_or_closed_connections_are_idle_or_cut() {
+        assert!(matches!(feed(&[], Duration::ZERO).await, Head::Idle));
+        let (client, mut server) = tokio::io::duplex(64);
+        drop(client);
+        assert!(matches!(read_head(&mut server, &LIMITS).await, Head::Idle));
+        let (mut client, mut server) = tokio::io::duplex(64);
+        client.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+        drop(client);
+        assert!(matches!(
+            read_head(&mut server, &LIMITS).await,
+            Head::ClosedMidHead(16)
+        ));
+    }
+}

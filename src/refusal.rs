@@ -1,0 +1,208 @@
+//! Requests refused before they become requests: heads the front door won't
+//! take (too large, too many fields, too slow) and heads Pingora's own
+//! checks reject (unparseable, a repeated `Host`, bad `Content-Length` or
+//! `Transfer-Encoding`, `CONNECT`). Each gets the gateway's own decorated
+//! answer, a counter, an access-log line, and at most a rate-limited INFO
+//! line: a client sending garbage is routine, not an ERROR, and its bytes
+//! never reach the log unescaped.
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use pingora::prelude::*;
+use pingora::protocols::http::ServerSession;
+
+use crate::access_log;
+use crate::answer::{self, GatewayError};
+use crate::blocked_log::Admit;
+use crate::front::Listener;
+use crate::request::RequestFacts;
+use crate::state::SharedState;
+
+/// Why a head was refused. A closed set: a metric label and a log field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    HeadTooLarge,
+    TooManyFields,
+    HeadTimeout,
+    /// Unparseable, or failed Pingora's framing and authority checks.
+    Malformed,
+    /// The client went away half-way through its head: nothing to answer.
+    ClosedMidHead,
+    /// `CONNECT`: a gateway in front of an app is no tunnel.
+    Method,
+}
+
+impl Refusal {
+    pub const ALL: [Refusal; 6] = [
+        Refusal::HeadTooLarge,
+        Refusal::TooManyFields,
+        Refusal::HeadTimeout,
+        Refusal::Malformed,
+        Refusal::ClosedMidHead,
+        Refusal::Method,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::HeadTooLarge => "head_too_large",
+            Refusal::TooManyFields => "too_many_fields",
+            Refusal::HeadTimeout => "head_timeout",
+            Refusal::Malformed => "malformed",
+            Refusal::ClosedMidHead => "closed_mid_head",
+            Refusal::Method => "method_not_allowed",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn kind(self) -> GatewayError {
+        match self {
+            Refusal::HeadTooLarge | Refusal::TooManyFields => GatewayError::HeaderTooLarge,
+            Refusal::HeadTimeout => GatewayError::RequestTimeout,
+            Refusal::Malformed | Refusal::ClosedMidHead => GatewayError::BadRequest,
+            Refusal::Method => GatewayError::MethodNotAllowed,
+        }
+    }
+}
+
+/// Count and log a refusal. `bytes`: how much of the head had arrived.
+pub fn note(state: &SharedState, refusal: Refusal, peer: Option<IpAddr>, bytes: usize) {
+    state.metrics.record_refusal(refusal);
+    let client = peer.map_or_else(|| "-".to_string(), |ip| ip.to_string());
+    if refusal == Refusal::ClosedMidHead {
+        log::debug!("client closed the connection mid-head: client={client} bytes={bytes}");
+        return;
+    }
+    let Admit::Log { suppressed_before } = state.client_log.admit(Instant::now()) else {
+        return;
+    };
+    let suppressed = if suppressed_before > 0 {
+        format!(" ({suppressed_before} similar lines suppressed)")
+    } else {
+        String::new()
+    };
+    log::info!(
+        target: "helmgate::refused",
+        "refused request head reason={} status={} client={client} bytes={bytes}{suppressed}",
+        refusal.as_str(),
+        refusal.kind().status(),
+    );
+}
+
+/// The facts of a refused request: parsed ones when Pingora got that far,
+/// else what the connection alone tells.
+fn facts(
+    state: &SharedState,
+    listener: Listener,
+    peer: Option<IpAddr>,
+    tls: bool,
+    parsed: Option<&RequestHeader>,
+) -> RequestFacts {
+    let mut facts = match parsed {
+        Some(req) => RequestFacts::compute(&state.policy(), peer, tls, req),
+        None => RequestFacts::early(peer, tls),
+    };
+    if listener == Listener::Redirect {
+        // HSTS means nothing over the plain-HTTP redirect listener.
+        facts.https = false;
+    }
+    facts
+}
+
+fn log_access(
+    state: &SharedState,
+    listener: Listener,
+    facts: &RequestFacts,
+    status: u16,
+    req: Option<&RequestHeader>,
+) {
+    let policy = state.policy();
+    let site = &policy.sites[facts.site];
+    site.metrics.record_request(status);
+    if listener != Listener::Proxy
+        || !policy.log.access_log
+        || !log::log_enabled!(target: access_log::TARGET, log::Level::Info)
+    {
+        return;
+    }
+    access_log::write(
+        policy.log.format,
+        &access_log::Entry {
+            client: facts.client_ip,
+            method: req.map_or("-", |r| r.method.as_str()),
+            path: req.map_or(&b"-"[..], |r| r.raw_path()),
+            status,
+            upstream_status: None,
+            bytes: 0,
+            duration: std::time::Duration::ZERO,
+            origin: req
+                .and_then(|r| r.headers.get(http::header::ORIGIN))
+                .map(|v| v.as_bytes()),
+            cors: facts.cors.as_str(),
+            route: &site.name,
+            request_id: facts.request_id.as_bytes(),
+        },
+    );
+}
+
+/// The front door's answer to a head it refused, as bytes for the wire.
+pub fn answer(
+    state: &SharedState,
+    listener: Listener,
+    refusal: Refusal,
+    peer: Option<IpAddr>,
+    tls: bool,
+) -> Bytes {
+    let facts = facts(state, listener, peer, tls, None);
+    let kind = refusal.kind();
+    let policy = state.policy();
+    let head = answer::error_head(kind, &policy.sites[facts.site], &facts);
+    log_access(state, listener, &facts, kind.status(), None);
+    answer::to_wire(&head, kind.body())
+}
+
+/// `ProxyHttp::request_header_error` for every listener: answer Pingora's
+/// own rejections ourselves. Always handled.
+pub async fn header_error(
+    state: &SharedState,
+    listener: Listener,
+    session: &mut ServerSession,
+    e: &Error,
+) -> bool {
+    let peer = session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip());
+    let tls = session
+        .digest()
+        .and_then(|d| d.ssl_digest.as_ref())
+        .is_some();
+    let refusal = match e.etype() {
+        HTTPStatus(405) => Refusal::Method,
+        InvalidHTTPHeader => Refusal::Malformed,
+        // The connection broke or timed out mid-head: nobody to answer.
+        _ => {
+            note(state, Refusal::ClosedMidHead, peer, 0);
+            return true;
+        }
+    };
+    note(state, refusal, peer, 0);
+    let parsed = session.as_http1().is_some_and(|s| s.get_method().is_some()) || session.is_http2();
+    let req = parsed.then(|| session.req_header().clone());
+    let facts = facts(state, listener, peer, tls, req.as_ref());
+    let kind = refusal.kind();
+    let policy = state.policy();
+    let head = answer::error_head(kind, &policy.sites[facts.site], &facts);
+    log_access(state, listener, &facts, kind.status(), req.as_ref());
+    if let Err(err) = session
+        .write_error_response(head, Bytes::from_static(kind.body()))
+        .await
+    {
+        log::debug!("could not send {} to {peer:?}: {err}", kind.status());
+    }
+    true
+}
