@@ -297,14 +297,11 @@ impl ProxyHttp for Gateway {
     }
 
     fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, e: &Error) -> bool {
-        // A client that goes away, or a limit we enforce, is routine: it shows
-        // in the access log and metrics, not as an ERROR line.
-        let client_side = *e.esource() == ErrorSource::Downstream
-            && matches!(
-                e.etype(),
-                ConnectionClosed | ReadError | WriteError | ReadTimedout | WriteTimedout
-            );
-        client_side || matches!(e.etype(), HTTPStatus(_))
+        // Whatever the client caused (going away, a malformed or abusive
+        // request such as `Connection: X-Forwarded-For`) or a limit we
+        // enforce is routine: it shows in the access log and metrics, not as
+        // an ERROR line. Upstream failures stay ERRORs.
+        *e.esource() == ErrorSource::Downstream || matches!(e.etype(), HTTPStatus(_))
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {

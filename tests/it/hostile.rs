@@ -497,9 +497,9 @@ fn idle_keepalive_connections_are_closed_after_the_timeout() {
     );
 }
 
-/// Slowloris: Pingora restarts its header read timer on every byte, so a
-/// client trickling a byte at a time is not cut by a total deadline. What we
-/// prove is that 1,000 such clients leave a normal client's latency alone.
+/// Slowloris: 1,000 clients trickling their heads leave a normal client's
+/// latency alone while they last (the front door cuts them at the header
+/// timeout: tests/it/hardening.rs).
 #[test]
 fn a_thousand_trickling_clients_leave_normal_latency_unharmed() {
     let up = Upstream::start();
@@ -717,7 +717,9 @@ fn client_disconnects_leak_neither_connections_nor_memory() {
 /// about 405 MiB in a release build with our 4 KiB socket buffers (523 MiB at
 /// Pingora's 64 KiB default). This bound guards against regressions from
 /// there; see README "Capacity".
-const IDLE_10K_RSS_LIMIT_KIB: u64 = 480 * 1024;
+/// Issue 12's target; measured 212 MiB with the debug build (bench/idle-memory.sh
+/// measures the release build).
+const IDLE_10K_RSS_LIMIT_KIB: u64 = 256 * 1024;
 
 #[test]
 fn ten_thousand_idle_keepalive_connections_hold_with_bounded_memory() {

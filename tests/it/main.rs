@@ -8,6 +8,7 @@ mod browser_support;
 mod common;
 mod fuzz_corpus;
 mod gateway;
+mod hardening;
 mod hostile;
 mod operations;
 mod properties;

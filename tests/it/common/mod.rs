@@ -769,6 +769,17 @@ pub fn tls_get(
     root: rustls::pki_types::CertificateDer<'static>,
     headers: &[(&str, &str)],
 ) -> Response {
+    let mut h = headers.to_vec();
+    h.push(("Connection", "close"));
+    tls_raw(addr, root, &build_request("GET", "/", &h, b"")).expect("a TLS response")
+}
+
+/// Send raw bytes over TLS (HTTP/1.1 by ALPN default), read one response.
+pub fn tls_raw(
+    addr: std::net::SocketAddr,
+    root: rustls::pki_types::CertificateDer<'static>,
+    bytes: &[u8],
+) -> Option<Response> {
     use std::sync::Arc;
     let mut roots = rustls::RootCertStore::empty();
     roots.add(root).unwrap();
@@ -785,12 +796,8 @@ pub fn tls_get(
     tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut stream = rustls::StreamOwned::new(conn, tcp);
     use std::io::Write;
-    let mut h = headers.to_vec();
-    h.push(("Connection", "close"));
-    stream
-        .write_all(&build_request("GET", "/", &h, b""))
-        .unwrap();
-    read_response(&mut std::io::BufReader::new(stream), false).expect("a TLS response")
+    stream.write_all(bytes).ok()?;
+    read_response(&mut std::io::BufReader::new(stream), false)
 }
 
 /// A fresh self-signed certificate for `localhost`, written as PEM files in
