@@ -14,6 +14,7 @@ pub mod forwarded;
 pub mod framing;
 pub mod header_edit;
 pub mod headers;
+pub mod healthcheck;
 pub mod logfmt;
 pub mod logging;
 pub mod metrics;
