@@ -63,9 +63,18 @@ admin_listen=$(awk '
 admin_port=${admin_listen##*:}
 grep -q "COPY conf/production.toml /etc/helmgate/helmgate.toml" Dockerfile ||
   fail "Dockerfile no longer ships conf/production.toml as the default config"
-grep -q "/dev/tcp/127.0.0.1/${admin_port} " Dockerfile ||
-  fail "Dockerfile HEALTHCHECK does not probe the admin port ${admin_port} from conf/production.toml"
+# The runtime image has no shell: the probe is the binary's own subcommand.
+grep -q "CMD \[\"/usr/local/bin/helmgate\", \"healthcheck\", \"--url\", \"http://127.0.0.1:${admin_port}/healthz\"\]" Dockerfile ||
+  fail "Dockerfile HEALTHCHECK does not run helmgate healthcheck on the admin port ${admin_port} from conf/production.toml"
 echo "lint-packaging: HEALTHCHECK probes admin port ${admin_port} (conf/production.toml [admin] listen = \"${admin_listen}\")"
+# Distroless runtime, and a numeric non-root user (no /etc/passwd lookup).
+[ "$(sed -n 's/^FROM \([^ ]*\).*/\1/p' Dockerfile | tail -n 1)" = gcr.io/distroless/cc-debian12:nonroot ] ||
+  fail "Dockerfile's runtime stage is not gcr.io/distroless/cc-debian12:nonroot"
+user=$(sed -n 's/^USER //p' Dockerfile | tail -n 1)
+case "$user" in
+  0 | 0:* | *[!0-9:]* | "") fail "Dockerfile must end with a numeric non-root USER, not '${user}'" ;;
+esac
+echo "lint-packaging: runtime gcr.io/distroless/cc-debian12:nonroot as USER $user"
 
 # --- systemd unit: settings the gateway cannot run without ---------------------
 # A better exposure score is easy to buy by breaking the service; refuse that.

@@ -1,17 +1,31 @@
 //! Command-line arguments as typed. Validation of the config happens later,
-//! in `config`; this only says what the user asked for.
+//! in `config`; this only says what the user asked for. Shell completions and
+//! the man pages are generated from these same definitions, so they cannot
+//! drift from `--help`.
 
-use std::path::PathBuf;
+use std::io;
+use std::path::{Path, PathBuf};
 
-use clap::Parser;
+use clap::{CommandFactory, Parser, Subcommand};
+use clap_complete::Shell;
 
 use crate::config::DEFAULT_CONFIG_PATH;
 use crate::env::Environment;
 
+/// The admin endpoint `helmgate healthcheck` probes unless told otherwise: the
+/// `[admin] listen` of the shipped configs.
+pub const DEFAULT_HEALTHCHECK_URL: &str = "http://127.0.0.1:9901/healthz";
+
 /// A reverse-proxy security gateway: CORS at the edge and security headers on
 /// every response, in front of any web app or API.
 #[derive(Debug, Parser)]
-#[command(name = "helmgate", version, about, long_about = None)]
+#[command(
+    name = "helmgate",
+    version,
+    about,
+    long_about = None,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Args {
     /// The TOML configuration file.
     #[arg(short, long, env = "HELMGATE_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
@@ -40,4 +54,68 @@ pub struct Args {
         default_value = "/tmp/helmgate_upgrade.sock"
     )]
     pub upgrade_sock: String,
+
+    /// Something other than running the gateway. Without one, helmgate runs
+    /// (or checks, with --check) the configuration.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands: tools around the gateway, none of which reads the config.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a shell completion script to stdout.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+
+    /// Probe the admin listener: exit 0 if GET URL answers 200 within 2 s.
+    ///
+    /// One HTTP/1.0 request; any other status, no answer within 2 seconds, or
+    /// a refused connection exits 1. For container HEALTHCHECKs in images
+    /// that have no curl or shell.
+    Healthcheck {
+        /// An http:// URL, normally the admin listener's /healthz or /readyz.
+        #[arg(long, default_value = DEFAULT_HEALTHCHECK_URL)]
+        url: String,
+    },
+
+    /// Print the helmgate(1) man page (roff) to stdout.
+    ///
+    /// Packaging uses --out-dir to write every page. Completions and man pages
+    /// are generated from the same definitions as --help.
+    Manpage {
+        /// Write helmgate.1 and one page per subcommand into DIR instead.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
+}
+
+/// The clap command as `--help` shows it.
+pub fn command() -> clap::Command {
+    Args::command()
+}
+
+/// The completion script for `shell`.
+pub fn completions(shell: Shell) -> Vec<u8> {
+    let mut cmd = command();
+    let name = cmd.get_name().to_owned();
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, name, &mut script);
+    script
+}
+
+/// The helmgate(1) page, as `write_man_pages` writes it.
+pub fn man_page() -> io::Result<Vec<u8>> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(command().disable_help_subcommand(true)).render(&mut page)?;
+    Ok(page)
+}
+
+/// Writes helmgate.1 and a page for every subcommand (the ones helmgate(1)
+/// refers to) into `dir`. The `help` subcommand gets none: `--help` says it.
+pub fn write_man_pages(dir: &Path) -> io::Result<()> {
+    clap_mangen::generate_to(command(), dir)
 }

@@ -17,6 +17,7 @@ pub mod framing;
 pub mod front;
 pub mod header_edit;
 pub mod headers;
+pub mod healthcheck;
 pub mod logfmt;
 pub mod logging;
 pub mod metrics;

@@ -1,11 +1,13 @@
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
 
-use helmgate::cli::Args;
+use helmgate::cli::{self, Args, Command};
 use helmgate::config::{self, Overrides};
 use helmgate::env::EnvVars;
+use helmgate::healthcheck::{self, Health, Target};
 use helmgate::policy::LogFormat;
 use helmgate::server::{self, RunOptions};
 use helmgate::state::SharedState;
@@ -21,7 +23,37 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: Args) -> Result<(), String> {
+fn run(mut args: Args) -> Result<(), String> {
+    match args.command.take() {
+        None => serve(args),
+        Some(Command::Completions { shell }) => print(&cli::completions(shell)),
+        Some(Command::Manpage { out_dir: None }) => {
+            print(&cli::man_page().map_err(|e| format!("man page: {e}"))?)
+        }
+        Some(Command::Manpage { out_dir: Some(dir) }) => cli::write_man_pages(&dir)
+            .map_err(|e| format!("writing man pages to {}: {e}", dir.display())),
+        Some(Command::Healthcheck { url }) => {
+            match Target::parse(&url)
+                .and_then(|t| t.probe(healthcheck::TIMEOUT))
+                .map_err(|e| format!("healthcheck: {e}"))?
+            {
+                Health::Healthy => print(format!("{url}: 200\n").as_bytes()),
+                Health::Unhealthy(code) => Err(format!("healthcheck: {url}: {code}")),
+            }
+        }
+    }
+}
+
+/// Writes generated text to stdout; a closed pipe is an error, not a panic.
+fn print(bytes: &[u8]) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("stdout: {e}"))
+}
+
+/// Checks the configuration (--check) or runs the gateway on it.
+fn serve(args: Args) -> Result<(), String> {
     let overrides = Overrides {
         environment: args.environment,
     };

@@ -11,5 +11,6 @@ mod gateway;
 mod hardening;
 mod hostile;
 mod operations;
+mod packaging;
 mod properties;
 mod routes;

@@ -1,0 +1,358 @@
+//! What the packages ship besides the gateway, through the real binary: shell
+//! completions and man pages generated from the clap definitions (they must
+//! cover every flag `--help` shows), and the `healthcheck` probe the container
+//! image uses, against real servers on loopback.
+//!
+//! Self-contained (no `tests/common`): it only runs the binary, so it needs
+//! none of the gateway harness and links nothing of Pingora.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_helmgate");
+
+/// A directory under the target dir's test scratch space, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("packaging-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A free loopback port (bound then released).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+fn helmgate(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("HELMGATE_CONFIG")
+        .env_remove("HELMGATE_UPGRADE_SOCK")
+        .output()
+        .expect("run helmgate")
+}
+
+fn stdout_of(args: &[&str]) -> String {
+    let out = helmgate(args);
+    assert!(
+        out.status.success(),
+        "helmgate {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// Every `--long` flag that `helmgate [SUBCOMMAND] --help` lists.
+fn long_flags(help_args: &[&str]) -> Vec<String> {
+    let help = stdout_of(help_args);
+    let mut flags: Vec<String> = help
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|w| w.len() > 2 && w.starts_with("--") && !w.starts_with("---"))
+        .map(str::to_owned)
+        .collect();
+    flags.sort();
+    flags.dedup();
+    flags
+}
+
+/// roff escapes `-` as `\-`.
+fn unroff(page: &str) -> String {
+    page.replace("\\-", "-")
+}
+
+// --- completions ------------------------------------------------------------
+
+#[test]
+fn bash_completions_offer_every_flag_of_help_and_the_subcommands() {
+    let script = stdout_of(&["completions", "bash"]);
+    let flags = long_flags(&["--help"]);
+    assert!(flags.len() >= 7, "flags parsed from --help: {flags:?}");
+    for flag in &flags {
+        assert!(
+            script.contains(flag.as_str()),
+            "bash completions lack {flag}"
+        );
+    }
+    for word in [
+        "completions",
+        "healthcheck",
+        "manpage",
+        "production development",
+    ] {
+        assert!(script.contains(word), "bash completions lack {word:?}");
+    }
+    assert!(script.contains("complete -F _helmgate"));
+}
+
+#[test]
+fn zsh_and_fish_completions_cover_the_flags() {
+    for shell in ["zsh", "fish"] {
+        let script = stdout_of(&["completions", shell]);
+        for flag in ["config", "check", "environment", "upgrade-sock"] {
+            assert!(script.contains(flag), "{shell} completions lack {flag}");
+        }
+    }
+    assert!(stdout_of(&["completions", "zsh"]).starts_with("#compdef helmgate"));
+}
+
+#[test]
+fn completions_for_an_unknown_shell_are_a_usage_error() {
+    let out = helmgate(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tcsh"));
+}
+
+#[test]
+fn a_subcommand_does_not_combine_with_gateway_flags() {
+    let out = helmgate(&["--check", "completions", "bash"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+// --- man pages ----------------------------------------------------------------
+
+#[test]
+fn man_page_has_a_title_and_every_flag_of_help() {
+    let page = stdout_of(&["manpage"]);
+    assert!(page.contains(".TH helmgate 1"), "no title: {page}");
+    let text = unroff(&page);
+    for flag in long_flags(&["--help"]) {
+        assert!(text.contains(&flag), "man page lacks {flag}");
+    }
+    assert!(text.contains("HELMGATE_CONFIG"));
+    assert!(text.contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn man_page_refers_only_to_pages_that_are_written() {
+    let text = unroff(&stdout_of(&["manpage"]));
+    for sub in ["completions", "healthcheck", "manpage"] {
+        assert!(text.contains(&format!("helmgate-{sub}(1)")), "{sub}");
+    }
+    assert!(
+        !text.contains("helmgate-help"),
+        "no page is written for help"
+    );
+}
+
+#[test]
+fn man_pages_are_written_for_every_subcommand() {
+    let dir = TempDir::new("manpages");
+    stdout_of(&["manpage", "--out-dir", dir.path().to_str().unwrap()]);
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "helmgate-completions.1",
+            "helmgate-healthcheck.1",
+            "helmgate-manpage.1",
+            "helmgate.1"
+        ]
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("helmgate.1")).unwrap(),
+        helmgate(&["manpage"]).stdout,
+        "stdout and --out-dir give the same helmgate(1)"
+    );
+    let page = unroff(&std::fs::read_to_string(dir.path().join("helmgate-healthcheck.1")).unwrap());
+    assert!(page.contains(".TH helmgate-healthcheck 1"));
+    for flag in long_flags(&["healthcheck", "--help"]) {
+        assert!(page.contains(&flag), "healthcheck page lacks {flag}");
+    }
+}
+
+// --- healthcheck --------------------------------------------------------------------
+
+/// A one-connection HTTP server: sends `reply` (or nothing, holding the
+/// connection open, when `None`) and reports the request head it got.
+fn one_shot_server(reply: Option<&'static str>) -> (SocketAddr, mpsc::Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let Ok((mut conn, _)) = listener.accept() else {
+            return;
+        };
+        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 512];
+        while !head.ends_with(b"\r\n\r\n") {
+            match conn.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = tx.send(String::from_utf8_lossy(&head).into_owned());
+        match reply {
+            Some(reply) => {
+                let _ = conn.write_all(reply.as_bytes());
+            }
+            None => thread::sleep(Duration::from_secs(5)),
+        }
+    });
+    (addr, rx)
+}
+
+fn healthcheck(url: &str) -> (Output, Duration) {
+    let started = Instant::now();
+    let out = helmgate(&["healthcheck", "--url", url]);
+    (out, started.elapsed())
+}
+
+#[test]
+fn healthcheck_succeeds_on_200_with_one_plain_get() {
+    let (addr, head) = one_shot_server(Some("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n"));
+    let (out, _) = healthcheck(&format!("http://{addr}/healthz"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let head = head.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(head.starts_with("GET /healthz HTTP/1.0\r\n"), "{head:?}");
+    assert!(head.contains(&format!("\r\nHost: {addr}\r\n")), "{head:?}");
+}
+
+#[test]
+fn healthcheck_fails_on_503() {
+    let (addr, _head) = one_shot_server(Some("HTTP/1.1 503 Service Unavailable\r\n\r\n"));
+    let (out, _) = healthcheck(&format!("http://{addr}/readyz"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("503"));
+}
+
+#[test]
+fn healthcheck_fails_on_a_closed_port() {
+    let port = free_port();
+    let (out, elapsed) = healthcheck(&format!("http://127.0.0.1:{port}/healthz"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
+}
+
+#[test]
+fn healthcheck_gives_up_on_a_silent_server_after_two_seconds() {
+    let (addr, _head) = one_shot_server(None);
+    let (out, elapsed) = healthcheck(&format!("http://{addr}/healthz"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no answer"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        elapsed >= Duration::from_millis(1900) && elapsed < Duration::from_secs(4),
+        "took {elapsed:?}"
+    );
+}
+
+#[test]
+fn healthcheck_fails_on_a_reply_that_is_not_http() {
+    let (addr, _head) = one_shot_server(Some("SSH-2.0-OpenSSH_9.2\r\n"));
+    let (out, _) = healthcheck(&format!("http://{addr}/healthz"));
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn healthcheck_refuses_an_https_url() {
+    let (out, _) = healthcheck("https://127.0.0.1:9901/healthz");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("http://"));
+}
+
+/// A gateway process, killed on drop.
+struct Gateway(Child);
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn healthcheck_probes_the_gateways_admin_listener() {
+    // /readyz only needs the upstream to accept TCP connections.
+    let upstream = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (proxy_port, admin_port) = (free_port(), free_port());
+    let dir = TempDir::new("admin");
+    let config = dir.path().join("helmgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "environment = \"production\"\n\
+             [server]\nlisten = [\"127.0.0.1:{proxy_port}\"]\nthreads = 1\n\
+             [upstream]\naddress = \"{}\"\n\
+             [cors]\nallowed_origins = [\"https://app.example.com\"]\n\
+             [admin]\nlisten = \"127.0.0.1:{admin_port}\"\n",
+            upstream.local_addr().unwrap()
+        ),
+    )
+    .unwrap();
+    let _gw = Gateway(
+        Command::new(BIN)
+            .arg("--config")
+            .arg(&config)
+            .arg("--upgrade-sock")
+            .arg(dir.path().join("upgrade.sock"))
+            .env_remove("HELMGATE_ENV")
+            .env_remove("NODE_ENV")
+            .env_remove("CORS_ALLOWED_ORIGINS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start helmgate"),
+    );
+    let admin = format!("http://127.0.0.1:{admin_port}");
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            healthcheck(&format!("{admin}/healthz")).0.status.success()
+        }),
+        "/healthz never answered 200"
+    );
+    assert!(healthcheck(&format!("{admin}/readyz")).0.status.success());
+    drop(upstream);
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            healthcheck(&format!("{admin}/readyz")).0.status.code() == Some(1)
+        }),
+        "/readyz stayed 200 with the upstream gone"
+    );
+}
