@@ -88,7 +88,7 @@ fn bench(c: &mut Criterion) {
             upstream_response,
             |mut r| {
                 p.apply_to_response(&mut r, &allowed);
-                security.apply(&mut r, true);
+                security.apply(&mut r, true, None);
                 r
             },
             criterion::BatchSize::SmallInput,
@@ -99,7 +99,7 @@ fn bench(c: &mut Criterion) {
             upstream_response,
             |mut r| {
                 p.apply_to_response(&mut r, &CorsDecision::NotCors);
-                security.apply(&mut r, false);
+                security.apply(&mut r, false, None);
                 r
             },
             criterion::BatchSize::SmallInput,

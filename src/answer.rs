@@ -11,7 +11,8 @@ use pingora::protocols::http::date::get_cached_date;
 
 use crate::cors;
 use crate::header_edit;
-use crate::policy::SitePolicy;
+use crate::nonce;
+use crate::policy::{OnceWarning, SitePolicy};
 use crate::request::RequestFacts;
 use crate::request_id::X_REQUEST_ID;
 
@@ -72,8 +73,55 @@ impl GatewayError {
 
 /// The security headers and request id every response of a request gets.
 pub fn decorate(resp: &mut ResponseHeader, site: &SitePolicy, facts: &RequestFacts) {
-    site.headers.apply(resp, facts.https);
+    let minted;
+    let nonce = match (&facts.nonce, site.headers.nonce()) {
+        (Some(n), _) => Some(n),
+        // A response made before the request's facts were known.
+        (None, Some(_)) => {
+            minted = nonce::mint();
+            Some(&minted)
+        }
+        (None, None) => None,
+    };
+    site.headers.apply(resp, facts.https, nonce);
+    if nonce.is_some() {
+        keep_out_of_caches(resp, site);
+    }
     header_edit::replace_response(resp, &X_REQUEST_ID, facts.request_id.clone());
+}
+
+/// A nonce must never be reused, so a response carrying one is never
+/// stored: `Cache-Control: no-store`, unless the upstream already said
+/// `no-store` or `private`. A response the upstream marked cacheable is
+/// worth one WARN per route: the app probably expects it cached.
+fn keep_out_of_caches(resp: &mut ResponseHeader, site: &SitePolicy) {
+    let mut cacheable = false;
+    for value in resp.headers.get_all(header::CACHE_CONTROL) {
+        for directive in value.as_bytes().split(|&b| b == b',') {
+            let name = directive
+                .split(|&b| b == b'=')
+                .next()
+                .unwrap_or_default()
+                .trim_ascii();
+            if name.eq_ignore_ascii_case(b"no-store") || name.eq_ignore_ascii_case(b"private") {
+                return;
+            }
+            cacheable |= name.eq_ignore_ascii_case(b"public")
+                || name.eq_ignore_ascii_case(b"max-age")
+                || name.eq_ignore_ascii_case(b"s-maxage");
+        }
+    }
+    if cacheable && site.warn_once(OnceWarning::NonceMadeUncacheable) {
+        log::warn!(
+            "route {}: the upstream marked a response cacheable, but it carries a CSP nonce, so it is sent with Cache-Control: no-store (a cached nonce could be reused); serve cacheable assets from a route without {{nonce}}",
+            site.name
+        );
+    }
+    header_edit::replace_response(
+        resp,
+        &header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
 }
 
 /// The same, plus the CORS headers of the request's verdict: for responses

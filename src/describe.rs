@@ -199,13 +199,30 @@ fn site_policy(out: &mut String, site: &SitePolicy) {
             }
         }
     }
+    for (name, value) in &site.header_settings.custom {
+        let _ = writeln!(out, "    {name}: {value}   (custom)");
+    }
+    let removed = &site.header_settings.remove;
     let _ = writeln!(
         out,
-        "    x-powered-by: {}",
-        if site.header_settings.remove_x_powered_by {
-            "removed"
+        "    removed from upstream responses: {}",
+        if removed.is_empty() {
+            "(none)".to_string()
         } else {
-            "passed through"
+            removed.join(", ")
         }
     );
+    if site.header_settings.uses_nonce() {
+        let _ = writeln!(
+            out,
+            "    {{nonce}}: a fresh 128-bit nonce per response, sent upstream as {}{}",
+            site.header_settings.nonce_request_header,
+            site.header_settings
+                .nonce_html_placeholder
+                .as_ref()
+                .map_or(String::new(), |p| format!(
+                    ", written into text/html bodies in place of {p}"
+                ))
+        );
+    }
 }

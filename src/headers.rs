@@ -6,6 +6,7 @@
 use http::header::{HeaderName, HeaderValue};
 use pingora::http::ResponseHeader;
 
+use crate::csp::NONCE_PLACEHOLDER;
 use crate::env::Environment;
 use crate::header_edit;
 
@@ -18,8 +19,6 @@ pub const CSP_HARDENED_DEVELOPMENT: &str = "default-src 'self'; script-src 'self
 pub const HSTS_DEFAULT: &str = "max-age=31536000; includeSubDomains; preload";
 pub const PERMISSIONS_POLICY_HARDENED: &str =
     "camera=(), microphone=(), geolocation=(), payment=(), usb=()";
-
-const X_POWERED_BY: HeaderName = HeaderName::from_static("x-powered-by");
 
 /// Which set of defaults a route starts from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,15 +172,25 @@ pub const TABLE: &[HeaderRow] = &[
     row("x_xss_protection", "x-xss-protection", hardened("0")),
 ];
 
-/// The effective value of every row of [`TABLE`] for one route: what users
-/// override, and what `--check` prints.
+/// The effective value of every row of [`TABLE`] for one route, plus the
+/// custom and removed headers and the nonce settings: what users override,
+/// and what `--check` prints.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderSettings {
     pub preset: Preset,
     /// One entry per row of [`TABLE`], in order; `None` means not sent.
     pub values: Vec<Option<String>>,
-    pub remove_x_powered_by: bool,
+    /// `[headers.custom]`: validated names (lower-case) and values.
+    pub custom: Vec<(String, String)>,
+    /// Response headers stripped from the upstream's response.
+    pub remove: Vec<String>,
+    /// The request header that carries the response's nonce to the upstream.
+    pub nonce_request_header: String,
+    /// Replaced by the nonce in `text/html` bodies.
+    pub nonce_html_placeholder: Option<String>,
 }
+
+pub const DEFAULT_NONCE_REQUEST_HEADER: &str = "x-csp-nonce";
 
 impl HeaderSettings {
     /// What a user gets with no overrides.
@@ -192,7 +201,13 @@ impl HeaderSettings {
                 .iter()
                 .map(|r| r.default_for(preset, env).map(str::to_string))
                 .collect(),
-            remove_x_powered_by: env == Environment::Production,
+            custom: Vec::new(),
+            remove: match env {
+                Environment::Production => vec!["x-powered-by".to_string()],
+                Environment::Development => Vec::new(),
+            },
+            nonce_request_header: DEFAULT_NONCE_REQUEST_HEADER.to_string(),
+            nonce_html_placeholder: None,
         }
     }
 
@@ -211,26 +226,77 @@ impl HeaderSettings {
             .zip(&self.values)
             .map(|(row, value)| (row, value.as_deref()))
     }
+
+    /// Whether any value holds the `{nonce}` placeholder.
+    pub fn uses_nonce(&self) -> bool {
+        self.values
+            .iter()
+            .flatten()
+            .chain(self.custom.iter().map(|(_, v)| v))
+            .any(|v| v.contains(NONCE_PLACEHOLDER))
+    }
+}
+
+/// One header to set: a fixed value, or one with the response's nonce in it.
+#[derive(Debug, Clone)]
+enum Entry {
+    Fixed(HeaderName, HeaderValue),
+    /// The value split at each `{nonce}`.
+    Nonced(HeaderName, Vec<Box<[u8]>>),
+}
+
+/// Where the nonce goes besides the CSP headers.
+#[derive(Debug, Clone)]
+pub struct NonceUse {
+    /// Sent to the upstream with the nonce, so the app can use it.
+    pub request_header: HeaderName,
+    /// Replaced by the nonce in `text/html` bodies that are not encoded.
+    pub html_placeholder: Option<Box<[u8]>>,
 }
 
 /// The pre-built header set of one route: per request it only clones
-/// `HeaderValue`s.
+/// `HeaderValue`s (and, with nonces, renders the few values that hold one).
 #[derive(Debug, Clone)]
 pub struct SecurityHeaders {
     /// Sent to plain-HTTP clients.
-    http: Vec<(HeaderName, HeaderValue)>,
+    http: Vec<Entry>,
     /// Sent to HTTPS clients (adds HSTS).
-    https: Vec<(HeaderName, HeaderValue)>,
+    https: Vec<Entry>,
     /// HTTPS-only headers an upstream may send that plain-HTTP clients must
     /// not get from us.
     https_only_names: Vec<HeaderName>,
-    remove_x_powered_by: bool,
+    /// Stripped from upstream responses.
+    remove: Vec<HeaderName>,
+    nonce: Option<NonceUse>,
 }
 
 impl SecurityHeaders {
-    /// Build from settings; returns the config key of the first value that is
-    /// not a valid header value (config validation refuses those earlier).
-    pub fn build(settings: &HeaderSettings) -> Result<SecurityHeaders, (&'static str, String)> {
+    /// Build from validated settings; returns the config key of the first
+    /// value that is not a valid header (config validation refuses those
+    /// earlier, so this is a second line of defence).
+    pub fn build(settings: &HeaderSettings) -> Result<SecurityHeaders, (String, String)> {
+        let invalid = |key: &str| {
+            (
+                key.to_string(),
+                "is not a valid header value (control characters or non-ASCII)".to_string(),
+            )
+        };
+        let entry = |name: HeaderName, key: &str, value: &str| -> Result<Entry, (String, String)> {
+            if value.contains(NONCE_PLACEHOLDER) {
+                let parts = value
+                    .split(NONCE_PLACEHOLDER)
+                    .map(|p| Box::from(p.as_bytes()))
+                    .collect();
+                HeaderValue::from_str(&value.replace(NONCE_PLACEHOLDER, "n"))
+                    .map_err(|_| invalid(key))?;
+                Ok(Entry::Nonced(name, parts))
+            } else {
+                Ok(Entry::Fixed(
+                    name,
+                    HeaderValue::from_str(value).map_err(|_| invalid(key))?,
+                ))
+            }
+        };
         let mut http = Vec::new();
         let mut https = Vec::new();
         let mut https_only_names = Vec::new();
@@ -240,30 +306,74 @@ impl SecurityHeaders {
                 https_only_names.push(name.clone());
             }
             let Some(value) = value else { continue };
-            let value = HeaderValue::from_str(value).map_err(|_| {
-                (
-                    row.key,
-                    "is not a valid header value (control characters or non-ASCII)".to_string(),
-                )
-            })?;
+            let e = entry(name, row.key, value)?;
             if !row.https_only {
-                http.push((name.clone(), value.clone()));
+                http.push(e.clone());
             }
-            https.push((name, value));
+            https.push(e);
         }
+        for (name, value) in &settings.custom {
+            let key = format!("custom.{name}");
+            let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid(&key))?;
+            let e = entry(header, &key, value)?;
+            http.push(e.clone());
+            https.push(e);
+        }
+        let remove = settings
+            .remove
+            .iter()
+            .map(|n| HeaderName::from_bytes(n.as_bytes()).map_err(|_| invalid("remove")))
+            .collect::<Result<_, _>>()?;
+        let nonce = settings.uses_nonce().then(|| NonceUse {
+            request_header: HeaderName::from_bytes(settings.nonce_request_header.as_bytes())
+                .unwrap_or(HeaderName::from_static(DEFAULT_NONCE_REQUEST_HEADER)),
+            html_placeholder: settings
+                .nonce_html_placeholder
+                .as_ref()
+                .map(|p| Box::from(p.as_bytes())),
+        });
         Ok(SecurityHeaders {
             http,
             https,
             https_only_names,
-            remove_x_powered_by: settings.remove_x_powered_by,
+            remove,
+            nonce,
         })
     }
 
-    /// Set our headers on `resp`, replacing any the upstream sent.
-    pub fn apply(&self, resp: &mut ResponseHeader, https: bool) {
+    /// Where this route's nonce goes, when its headers use one.
+    pub fn nonce(&self) -> Option<&NonceUse> {
+        self.nonce.as_ref()
+    }
+
+    /// Set our headers on `resp`, replacing any the upstream sent, and strip
+    /// the ones to remove. `nonce`: this response's, when the route uses one.
+    pub fn apply(&self, resp: &mut ResponseHeader, https: bool, nonce: Option<&HeaderValue>) {
+        for name in &self.remove {
+            if resp.headers.contains_key(name) {
+                resp.remove_header(name);
+            }
+        }
         let set = if https { &self.https } else { &self.http };
-        for (name, value) in set {
-            header_edit::replace_response(resp, name, value.clone());
+        for e in set {
+            match e {
+                Entry::Fixed(name, value) => {
+                    header_edit::replace_response(resp, name, value.clone());
+                }
+                Entry::Nonced(name, parts) => {
+                    let nonce = nonce.map_or(&b""[..], HeaderValue::as_bytes);
+                    let mut value = Vec::with_capacity(128);
+                    for (i, part) in parts.iter().enumerate() {
+                        if i > 0 {
+                            value.extend_from_slice(nonce);
+                        }
+                        value.extend_from_slice(part);
+                    }
+                    if let Ok(v) = HeaderValue::from_bytes(&value) {
+                        header_edit::replace_response(resp, name, v);
+                    }
+                }
+            }
         }
         if !https {
             // An upstream's HSTS over plain HTTP is ignored by browsers
@@ -273,9 +383,6 @@ impl SecurityHeaders {
                     resp.remove_header(name);
                 }
             }
-        }
-        if self.remove_x_powered_by && resp.headers.contains_key(&X_POWERED_BY) {
-            resp.remove_header(&X_POWERED_BY);
         }
     }
 }
@@ -288,7 +395,7 @@ mod tests {
         let set = SecurityHeaders::build(&HeaderSettings::defaults(env, preset)).unwrap();
         let mut resp = ResponseHeader::build(200, None).unwrap();
         resp.insert_header("X-Powered-By", "Express").unwrap();
-        set.apply(&mut resp, https);
+        set.apply(&mut resp, https, None);
         resp
     }
 
@@ -367,5 +474,32 @@ mod tests {
         s.values[i] = Some("no-referrer\n".into());
         let (key, _) = SecurityHeaders::build(&s).unwrap_err();
         assert_eq!(key, "referrer_policy");
+    }
+
+    #[test]
+    fn a_nonce_is_rendered_into_every_value_that_asks_for_one() {
+        let mut s = HeaderSettings::defaults(Environment::Production, Preset::Seed);
+        let csp = TABLE
+            .iter()
+            .position(|r| r.key == "content_security_policy")
+            .unwrap();
+        let ro = TABLE
+            .iter()
+            .position(|r| r.key == "content_security_policy_report_only")
+            .unwrap();
+        s.values[csp] = Some("script-src 'nonce-{nonce}'".into());
+        s.values[ro] = Some("script-src 'nonce-{nonce}' 'strict-dynamic'".into());
+        let set = SecurityHeaders::build(&s).unwrap();
+        assert!(set.nonce().is_some());
+        let mut resp = ResponseHeader::build(200, None).unwrap();
+        set.apply(&mut resp, false, Some(&HeaderValue::from_static("abc=")));
+        assert_eq!(
+            resp.headers["content-security-policy"],
+            "script-src 'nonce-abc='"
+        );
+        assert_eq!(
+            resp.headers["content-security-policy-report-only"],
+            "script-src 'nonce-abc=' 'strict-dynamic'"
+        );
     }
 }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::blocked_log::BlockedLogLimiter;
@@ -48,6 +49,26 @@ pub struct SitePolicy {
     /// Replaced by the running gateway's counters of the same name when the
     /// policy is installed, so counts survive reloads.
     pub metrics: Arc<RouteMetrics>,
+    /// WARN lines this route logs once per configuration.
+    pub warned: [AtomicBool; OnceWarning::COUNT],
+}
+
+/// A WARN a route logs once, not per request.
+#[derive(Debug, Clone, Copy)]
+pub enum OnceWarning {
+    NonceMadeUncacheable,
+    EncodedHtmlNotRewritten,
+}
+
+impl OnceWarning {
+    pub const COUNT: usize = 2;
+}
+
+impl SitePolicy {
+    /// True the first time only, for each kind of warning.
+    pub fn warn_once(&self, w: OnceWarning) -> bool {
+        !self.warned[w as usize].swap(true, Ordering::Relaxed)
+    }
 }
 
 /// A validated upstream with its Pingora peer, built once.

@@ -23,7 +23,8 @@ use crate::front::Listener;
 use crate::header_edit;
 use crate::logfmt::Escaped;
 use crate::metrics::UpstreamFailure;
-use crate::policy::{Policy, SitePolicy};
+use crate::nonce::Replacer;
+use crate::policy::{OnceWarning, Policy, SitePolicy};
 use crate::refusal;
 use crate::request::{RequestFacts, Target};
 use crate::request_id::X_REQUEST_ID;
@@ -47,6 +48,8 @@ pub struct RequestCtx {
     facts: RequestFacts,
     upstream_status: Option<u16>,
     body_bytes: u64,
+    /// Writes the nonce into an HTML body in place of the placeholder.
+    html_nonce: Option<Replacer>,
     _in_flight: InFlight,
 }
 
@@ -96,6 +99,7 @@ impl ProxyHttp for Gateway {
             facts: RequestFacts::unknown(),
             upstream_status: None,
             body_bytes: 0,
+            html_nonce: None,
             _in_flight: self.state.track_request(),
         }
     }
@@ -252,18 +256,45 @@ impl ProxyHttp for Gateway {
         if let Target::Rewritten(target) = &ctx.facts.target {
             upstream.set_raw_path(target)?;
         }
+        if let Some(nonce_use) = ctx.site().headers.nonce() {
+            // The app gets the nonce to put into its HTML; a client can't
+            // choose it.
+            header_edit::replace_request(
+                upstream,
+                &nonce_use.request_header,
+                ctx.facts.nonce.clone(),
+            )?;
+        }
         Ok(())
     }
 
     async fn response_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         resp: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         ctx.upstream_status = Some(resp.status.as_u16());
         ctx.decorate_with_cors(resp);
+        if session.req_header().method != http::Method::HEAD {
+            ctx.html_nonce = html_nonce(ctx.site(), ctx.facts.nonce.as_ref(), resp);
+        }
         Ok(())
+    }
+
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<std::time::Duration>> {
+        if let Some(replacer) = ctx.html_nonce.as_mut() {
+            let chunk = body.as_deref().unwrap_or_default();
+            let out = replacer.feed(chunk, end_of_stream);
+            *body = (!out.is_empty() || body.is_some()).then_some(out);
+        }
+        Ok(None)
     }
 
     async fn fail_to_proxy(
@@ -332,6 +363,48 @@ impl ProxyHttp for Gateway {
             );
         }
     }
+}
+
+/// Set up writing the nonce into this response's HTML body, when the route
+/// asks for it and the body is HTML we can read (not content-encoded).
+/// The body's length changes, so it goes out chunked.
+fn html_nonce(
+    site: &SitePolicy,
+    nonce: Option<&HeaderValue>,
+    resp: &mut ResponseHeader,
+) -> Option<Replacer> {
+    let placeholder = site.headers.nonce()?.html_placeholder.as_ref()?;
+    let nonce = nonce?;
+    let html = resp
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.as_bytes().split(|&b| b == b';').next())
+        .is_some_and(|t| t.trim_ascii().eq_ignore_ascii_case(b"text/html"));
+    if !html || matches!(resp.status.as_u16(), 204 | 304) {
+        return None;
+    }
+    let encoded = resp
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|e| !e.as_bytes().trim_ascii().eq_ignore_ascii_case(b"identity"));
+    if encoded {
+        if site.warn_once(OnceWarning::EncodedHtmlNotRewritten) {
+            log::warn!(
+                "route {}: an HTML response is content-encoded, so its nonce placeholder can't be replaced and passes unchanged; have the app leave compression to a layer after helmgate, or send the nonce it gets in {}",
+                site.name,
+                site.header_settings.nonce_request_header
+            );
+        }
+        return None;
+    }
+    if resp.headers.contains_key(header::CONTENT_LENGTH) {
+        resp.remove_header(&header::CONTENT_LENGTH);
+        let _ = resp.insert_header(header::TRANSFER_ENCODING, "chunked");
+    }
+    Some(Replacer::new(
+        placeholder,
+        Bytes::copy_from_slice(nonce.as_bytes()),
+    ))
 }
 
 /// `Content-Length: 5, 5` or the header twice: Pingora accepts identical

@@ -12,6 +12,7 @@ use pingora::http::RequestHeader;
 
 use crate::cors::{CorsDecision, OwnOrigin};
 use crate::forwarded::ClientView;
+use crate::nonce;
 use crate::path;
 use crate::policy::Policy;
 use crate::request_id::{self, X_REQUEST_ID};
@@ -43,6 +44,8 @@ pub struct RequestFacts {
     pub site: usize,
     pub target: Target,
     pub cors: CorsDecision,
+    /// This response's CSP nonce, when the route's headers use one.
+    pub nonce: Option<HeaderValue>,
 }
 
 impl RequestFacts {
@@ -57,6 +60,7 @@ impl RequestFacts {
             site: DEFAULT_SITE,
             target: Target::Unchanged,
             cors: CorsDecision::NotCors,
+            nonce: None,
         }
     }
 
@@ -108,6 +112,7 @@ impl RequestFacts {
         let cors = policy.sites[site]
             .cors
             .evaluate(&req.method, &req.headers, own);
+        let nonce = policy.sites[site].headers.nonce().map(|_| nonce::mint());
         RequestFacts {
             peer: view.peer,
             tls,
@@ -117,6 +122,7 @@ impl RequestFacts {
             site,
             target,
             cors,
+            nonce,
         }
     }
 }

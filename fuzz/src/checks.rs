@@ -521,7 +521,7 @@ pub fn config(data: &[u8]) {
                         assert_eq!(AllowedOrigin::parse(o.as_str()).as_ref(), Ok(o));
                     }
                     let mut resp = ResponseHeader::build(200, None).expect("200 is a status");
-                    site.headers.apply(&mut resp, true);
+                    site.headers.apply(&mut resp, true, None);
                     site.cors
                         .apply_to_response(&mut resp, &CorsDecision::NotCors);
                 }

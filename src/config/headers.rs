@@ -1,15 +1,51 @@
 //! `[headers]` at any layer: the preset, each named header of
-//! `headers::TABLE`, and `remove_x_powered_by`, folded from a stack.
+//! `headers::TABLE`, custom and removed headers, and the nonce settings,
+//! folded from a stack. CSP values are checked like a compiler would
+//! (src/csp.rs).
 
-use http::header::HeaderValue;
+use http::header::{HeaderName, HeaderValue};
+use toml::Spanned;
 
 use super::layers::Stack;
 use super::problems::Validator;
 use super::raw::RawHeaders;
+use crate::csp::{self, NONCE_PLACEHOLDER};
 use crate::env::Environment;
 use crate::headers::{HeaderSettings, Preset, TABLE};
 
+/// Headers nobody may set or strip through `[headers]`: they frame the
+/// message or belong to one connection, or the gateway owns them.
+fn reserved(name: &str) -> Option<&'static str> {
+    match name {
+        "connection" | "keep-alive" | "proxy-connection" | "transfer-encoding" | "te"
+        | "trailer" | "upgrade" | "content-length" | "content-encoding" | "host" => {
+            Some("frames the message or belongs to one connection")
+        }
+        "x-request-id" => Some("is the gateway's request id"),
+        "vary" => Some("is merged by the gateway's CORS handling"),
+        "set-cookie" => Some("would overwrite the application's cookies"),
+        _ if name.starts_with("access-control-") => {
+            Some("is CORS, which the gateway owns: use [cors]")
+        }
+        _ => None,
+    }
+}
+
 impl Validator<'_> {
+    /// A value's position: the string's opening quote, moved to `offset`
+    /// within it when the TOML text is a plain string (no escapes).
+    fn at_offset(&self, s: &Spanned<String>, offset: usize) -> (usize, usize) {
+        let span = s.span();
+        let quoted = self.text_at(span.clone());
+        let plain =
+            quoted.len() == s.get_ref().len() + 2 && quoted[1..quoted.len() - 1] == *s.get_ref();
+        self.location(if plain {
+            span.start + 1 + offset
+        } else {
+            span.start
+        })
+    }
+
     pub fn header_settings(
         &mut self,
         env: Environment,
@@ -39,7 +75,9 @@ impl Validator<'_> {
                 continue;
             };
             let text = p.value.get_ref().trim();
-            if HeaderValue::from_str(text).is_err() {
+            let is_csp = row.key.starts_with("content_security_policy");
+            let probe = text.replace(NONCE_PLACEHOLDER, "n");
+            if HeaderValue::from_str(&probe).is_err() {
                 self.problem(
                     &p.key,
                     Some(p.value),
@@ -47,11 +85,171 @@ impl Validator<'_> {
                 );
                 continue;
             }
+            if !is_csp && text.contains(NONCE_PLACEHOLDER) {
+                self.problem(
+                    &p.key,
+                    Some(p.value),
+                    "only CSP values (and custom headers) can hold {nonce}",
+                );
+                continue;
+            }
+            if is_csp && !text.is_empty() {
+                let offset = p.value.get_ref().len() - p.value.get_ref().trim_start().len();
+                match csp::check(text) {
+                    Ok(checked) => {
+                        for w in checked.warnings {
+                            self.warn(format!("{}: {w}", p.key));
+                        }
+                    }
+                    Err(e) => {
+                        let (line, col) = self.at_offset(p.value, offset + e.offset);
+                        let directive = e
+                            .directive
+                            .map_or(String::new(), |d| format!(" (directive {d})"));
+                        self.problem_at(
+                            &p.key,
+                            (line, col),
+                            format!("invalid CSP{directive}: {}", e.message),
+                        );
+                        continue;
+                    }
+                }
+            }
             *slot = (!text.is_empty()).then(|| text.to_string());
         }
-        if let Some(p) = stack.pick("remove_x_powered_by", |h| h.remove_x_powered_by.as_ref()) {
-            settings.remove_x_powered_by = *p.value;
+        settings.custom = self.custom_headers(stack);
+        settings.remove = self.removed_headers(stack, &settings);
+        if let Some(p) = stack.pick("nonce_request_header", |h| h.nonce_request_header.as_ref()) {
+            let name = p.value.get_ref().trim().to_ascii_lowercase();
+            match HeaderName::from_bytes(name.as_bytes()) {
+                Ok(_) if reserved(&name).is_none() => settings.nonce_request_header = name,
+                _ => self.problem(
+                    &p.key,
+                    Some(p.value),
+                    format!(
+                        "{:?} is not a usable request header name",
+                        p.value.get_ref()
+                    ),
+                ),
+            }
+        }
+        if let Some(p) = stack.pick("nonce_html_placeholder", |h| {
+            h.nonce_html_placeholder.as_ref()
+        }) {
+            let text = p.value.get_ref();
+            if text.len() < 4 || !text.bytes().all(|b| b.is_ascii_graphic()) {
+                self.problem(
+                    &p.key,
+                    Some(p.value),
+                    "must be at least 4 printable ASCII characters without spaces, e.g. \"__CSP_NONCE__\"",
+                );
+            } else {
+                settings.nonce_html_placeholder = Some(text.clone());
+            }
+        }
+        if settings.nonce_html_placeholder.is_some() && !settings.uses_nonce() {
+            self.warn(format!(
+                "{}: nonce_html_placeholder is set but no CSP value holds 'nonce-{{nonce}}', so nothing replaces it",
+                stack.name_of_top()
+            ));
         }
         (self.count() == before).then_some(settings)
+    }
+
+    /// `[headers.custom]` of every layer, merged by name (a higher table
+    /// wins; `""` removes a lower table's header).
+    fn custom_headers(&mut self, stack: &Stack<'_, RawHeaders>) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (table, raw) in stack.tables() {
+            let Some(custom) = &raw.custom else { continue };
+            for (name, value) in custom {
+                let key = format!("{table}.custom.{name}");
+                let lower = name.to_ascii_lowercase();
+                if HeaderName::from_bytes(lower.as_bytes()).is_err() {
+                    self.problem(&key, Some(value), format!("{name:?} is not a header name"));
+                    continue;
+                }
+                if let Some(row) = TABLE.iter().find(|r| r.name == lower) {
+                    self.problem(
+                        &key,
+                        Some(value),
+                        format!("{name} has a named key: set headers.{} instead", row.key),
+                    );
+                    continue;
+                }
+                if let Some(why) = reserved(&lower) {
+                    self.problem(
+                        &key,
+                        Some(value),
+                        format!("{name} can't be set here: it {why}"),
+                    );
+                    continue;
+                }
+                let text = value.get_ref().trim();
+                if HeaderValue::from_str(&text.replace(NONCE_PLACEHOLDER, "n")).is_err() {
+                    self.problem(
+                        &key,
+                        Some(value),
+                        "is not a valid header value (control characters or non-ASCII)",
+                    );
+                    continue;
+                }
+                out.retain(|(n, _)| *n != lower);
+                if !text.is_empty() {
+                    out.push((lower, text.to_string()));
+                }
+            }
+        }
+        out
+    }
+
+    /// `remove`, with `remove_x_powered_by` applied on top.
+    fn removed_headers(
+        &mut self,
+        stack: &Stack<'_, RawHeaders>,
+        settings: &HeaderSettings,
+    ) -> Vec<String> {
+        let mut out = match stack.pick("remove", |h| h.remove.as_ref()) {
+            None => settings.remove.clone(),
+            Some(p) => {
+                let mut list = Vec::new();
+                for (i, s) in p.value.iter().enumerate() {
+                    let key = format!("{}[{i}]", p.key);
+                    let lower = s.get_ref().trim().to_ascii_lowercase();
+                    if HeaderName::from_bytes(lower.as_bytes()).is_err() {
+                        self.problem(
+                            &key,
+                            Some(s),
+                            format!("{:?} is not a header name", s.get_ref()),
+                        );
+                    } else if let Some(why) = reserved(&lower) {
+                        self.problem(
+                            &key,
+                            Some(s),
+                            format!("{} can't be removed here: it {why}", s.get_ref()),
+                        );
+                    } else if settings.custom.iter().any(|(n, _)| *n == lower) {
+                        self.problem(
+                            &key,
+                            Some(s),
+                            format!(
+                                "{} is also a custom header here: remove it from one of the two",
+                                s.get_ref()
+                            ),
+                        );
+                    } else if !list.contains(&lower) {
+                        list.push(lower);
+                    }
+                }
+                list
+            }
+        };
+        if let Some(p) = stack.pick("remove_x_powered_by", |h| h.remove_x_powered_by.as_ref()) {
+            out.retain(|n| n != "x-powered-by");
+            if *p.value {
+                out.push("x-powered-by".to_string());
+            }
+        }
+        out
     }
 }

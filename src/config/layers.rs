@@ -58,6 +58,18 @@ impl<'a, T> Stack<'a, T> {
             })
     }
 
+    /// Every table with its name, lowest first.
+    pub fn tables(&self) -> impl Iterator<Item = (&str, &'a T)> + '_ {
+        self.layers.iter().map(|(name, t)| (name.as_str(), *t))
+    }
+
+    /// The name of the highest table (for messages about the whole stack).
+    pub fn name_of_top(&self) -> &str {
+        self.layers
+            .last()
+            .map_or("headers", |(name, _)| name.as_str())
+    }
+
     /// How many tables the stack holds.
     pub fn len(&self) -> usize {
         self.layers.len()

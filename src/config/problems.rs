@@ -96,6 +96,25 @@ impl<'t> Validator<'t> {
         });
     }
 
+    /// A problem at a position found inside a value (e.g. one CSP directive).
+    pub fn problem_at(
+        &mut self,
+        key: impl Into<String>,
+        location: (usize, usize),
+        message: impl Into<String>,
+    ) {
+        self.problems.push(Problem {
+            key: key.into(),
+            location: Some(location),
+            message: message.into(),
+        });
+    }
+
+    /// The file's text in a span (empty if out of range).
+    pub fn text_at(&self, span: std::ops::Range<usize>) -> &str {
+        self.text.get(span).unwrap_or("")
+    }
+
     pub fn warn(&mut self, message: impl Into<String>) {
         self.warnings.push(message.into());
     }

@@ -120,6 +120,11 @@ macro_rules! raw_headers {
             pub preset: Option<Spanned<String>>,
             $(pub $key: Option<Spanned<String>>,)*
             pub remove_x_powered_by: Option<bool>,
+            /// `[headers.custom]`: any other response header, by name.
+            pub custom: Option<BTreeMap<String, Spanned<String>>>,
+            pub remove: Option<Vec<Spanned<String>>>,
+            pub nonce_request_header: Option<Spanned<String>>,
+            pub nonce_html_placeholder: Option<Spanned<String>>,
         }
 
         impl RawHeaders {

@@ -111,6 +111,7 @@ impl Validator<'_> {
             headers: headers?,
             upstream: upstream?,
             metrics: Arc::new(RouteMetrics::default()),
+            warned: Default::default(),
         })
     }
 

@@ -9,6 +9,7 @@ mod common;
 mod fuzz_corpus;
 mod gateway;
 mod hardening;
+mod headers;
 mod hostile;
 mod operations;
 mod packaging;

@@ -176,12 +176,28 @@ fn serve_upstream(
                 let _ = conn.shutdown(Shutdown::Both);
                 return;
             }
+            p if p.starts_with("/nonce-html") => {
+                if write_nonce_html(conn, &req, p).is_err() {
+                    return;
+                }
+                continue;
+            }
             _ => b"",
         };
         let _ = body;
         let (extra, content_type, body): (&str, &str, Vec<u8>) = match req.path.as_str() {
             "/own-headers" => (
                 "Content-Security-Policy: default-src *\r\nX-Frame-Options: ALLOWALL\r\nX-Content-Type-Options: none\r\nReferrer-Policy: unsafe-url\r\nCross-Origin-Embedder-Policy: unsafe-none\r\nStrict-Transport-Security: max-age=0\r\nX-Request-Id: upstream-id\r\nVary: Accept-Encoding\r\nX-Powered-By: Express\r\n",
+                "text/plain",
+                b"hello".to_vec(),
+            ),
+            "/cacheable" => (
+                "Cache-Control: public, max-age=600\r\n",
+                "text/plain",
+                b"hello".to_vec(),
+            ),
+            "/private" => (
+                "Cache-Control: private, max-age=60\r\n",
                 "text/plain",
                 b"hello".to_vec(),
             ),
@@ -216,6 +232,58 @@ fn serve_upstream(
             return;
         }
     }
+}
+
+/// The placeholder the nonce tests configure.
+pub const NONCE_PLACEHOLDER: &str = "__CSP_NONCE__";
+
+/// HTML with the nonce placeholder split across separately written chunks
+/// (`/nonce-html`), the same with a Content-Length (`/nonce-html-cl`), or
+/// claimed gzip-encoded (`/nonce-html-gzip`). `X-Echo-Nonce` repeats the
+/// nonce the upstream received.
+fn write_nonce_html(mut conn: &TcpStream, req: &Recorded, path: &str) -> std::io::Result<()> {
+    let echo = req.header("x-csp-nonce").unwrap_or("-").to_string();
+    let chunks: [&[u8]; 4] = [
+        b"<!doctype html><script nonce=\"__CSP_",
+        b"NONCE__\">1</script><p data-n=\"__CSP_NONCE__\">",
+        b"__CSP_NONCE_",
+        b"_</p>",
+    ];
+    let body: Vec<u8> = chunks.concat();
+    match path {
+        "/nonce-html-cl" | "/nonce-html-gzip" => {
+            let encoding = if path == "/nonce-html-gzip" {
+                "Content-Encoding: gzip\r\n"
+            } else {
+                ""
+            };
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n{encoding}X-Echo-Nonce: {echo}\r\n\r\n",
+                body.len()
+            );
+            conn.write_all(head.as_bytes())?;
+            for c in chunks {
+                conn.write_all(c)?;
+                conn.flush()?;
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
+        _ => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nTransfer-Encoding: chunked\r\nX-Echo-Nonce: {echo}\r\n\r\n"
+            );
+            conn.write_all(head.as_bytes())?;
+            for c in chunks {
+                conn.write_all(format!("{:x}\r\n", c.len()).as_bytes())?;
+                conn.write_all(c)?;
+                conn.write_all(b"\r\n")?;
+                conn.flush()?;
+                thread::sleep(Duration::from_millis(20));
+            }
+            conn.write_all(b"0\r\n\r\n")?;
+        }
+    }
+    Ok(())
 }
 
 pub const HTML_PAGE: &str = r#"<!doctype html><html><head><title>t</title></head><body>

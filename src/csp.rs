@@ -1,0 +1,528 @@
+//! Content-Security-Policy values checked at load, the way a compiler would:
+//! known directive names, no duplicates, quoted keywords, no `,` inside a
+//! policy, well-formed sources. A browser silently ignores what it doesn't
+//! understand, so a typo would quietly weaken the policy; here it is an error
+//! naming the directive and where it is. Risky but valid choices are
+//! warnings.
+
+/// Every directive a current browser knows (CSP Level 3 and the Trusted
+/// Types and Fenced Frames additions), and the deprecated ones still seen.
+const DIRECTIVES: &[&str] = &[
+    "default-src",
+    "child-src",
+    "connect-src",
+    "fenced-frame-src",
+    "font-src",
+    "frame-src",
+    "img-src",
+    "manifest-src",
+    "media-src",
+    "object-src",
+    "prefetch-src",
+    "script-src",
+    "script-src-elem",
+    "script-src-attr",
+    "style-src",
+    "style-src-elem",
+    "style-src-attr",
+    "worker-src",
+    "base-uri",
+    "sandbox",
+    "form-action",
+    "frame-ancestors",
+    "report-uri",
+    "report-to",
+    "require-trusted-types-for",
+    "trusted-types",
+    "upgrade-insecure-requests",
+    "block-all-mixed-content",
+    "webrtc",
+];
+
+/// Is this a CSP directive name? (Also the closed set of metric labels for
+/// violation reports.)
+pub fn is_directive(name: &str) -> bool {
+    DIRECTIVES.contains(&name)
+}
+
+/// The canonical `&'static` name of a directive, for labels.
+pub fn directive_label(name: &str) -> &'static str {
+    DIRECTIVES
+        .iter()
+        .find(|d| d.eq_ignore_ascii_case(name))
+        .copied()
+        .unwrap_or("other")
+}
+
+const KEYWORDS: &[&str] = &[
+    "self",
+    "none",
+    "unsafe-inline",
+    "unsafe-eval",
+    "strict-dynamic",
+    "unsafe-hashes",
+    "report-sample",
+    "unsafe-allow-redirects",
+    "wasm-unsafe-eval",
+    "inline-speculation-rules",
+    "script",
+    "allow-duplicates",
+];
+
+/// Directives whose value is a source list.
+fn takes_sources(name: &str) -> bool {
+    name.ends_with("-src")
+        || name.ends_with("-src-elem")
+        || name.ends_with("-src-attr")
+        || matches!(name, "base-uri" | "form-action" | "frame-ancestors")
+}
+
+/// What is wrong, and where: the directive (when known) and the byte offset
+/// in the policy text of the offending token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CspError {
+    pub directive: Option<String>,
+    pub offset: usize,
+    pub message: String,
+}
+
+/// A valid policy: warnings worth a WARN at load, and whether it holds the
+/// `{nonce}` placeholder.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checked {
+    pub warnings: Vec<String>,
+    pub has_nonce: bool,
+    /// It names its own `report-uri` or `report-to`.
+    pub reports_itself: bool,
+}
+
+pub const NONCE_PLACEHOLDER: &str = "{nonce}";
+
+fn err(directive: Option<&str>, offset: usize, message: String) -> CspError {
+    CspError {
+        directive: directive.map(str::to_string),
+        offset,
+        message,
+    }
+}
+
+/// Tokens of `text` separated by ASCII whitespace, with their offsets.
+fn tokens(text: &str, base: usize) -> impl Iterator<Item = (usize, &str)> {
+    let mut rest = text;
+    let mut at = base;
+    std::iter::from_fn(move || {
+        let skip = rest.len()
+            - rest
+                .trim_start_matches(|c: char| c.is_ascii_whitespace())
+                .len();
+        rest = &rest[skip..];
+        at += skip;
+        if rest.is_empty() {
+            return None;
+        }
+        let len = rest
+            .find(|c: char| c.is_ascii_whitespace())
+            .unwrap_or(rest.len());
+        let token = (at, &rest[..len]);
+        rest = &rest[len..];
+        at += len;
+        Some(token)
+    })
+}
+
+pub fn check(policy: &str) -> Result<Checked, CspError> {
+    if let Some(i) = policy.find(',') {
+        return Err(err(
+            None,
+            i,
+            "`,` separates policies, not directives: one header value holds one policy; separate directives with `;`".into(),
+        ));
+    }
+    let mut out = Checked::default();
+    let mut seen: Vec<String> = Vec::new();
+    let mut offset = 0;
+    for part in policy.split(';') {
+        let base = offset;
+        offset += part.len() + 1;
+        let mut toks = tokens(part, base);
+        let Some((name_at, name)) = toks.next() else {
+            continue; // empty directive: `a; ; b` or a trailing `;`
+        };
+        let lower = name.to_ascii_lowercase();
+        if !is_directive(&lower) {
+            let hint = if lower.starts_with('\'') || lower.contains(':') || lower.contains('.') {
+                " (a source where a directive name should be: is a `;` missing?)".to_string()
+            } else {
+                String::new()
+            };
+            return Err(err(
+                Some(name),
+                name_at,
+                format!("unknown directive {name:?}{hint}"),
+            ));
+        }
+        if seen.contains(&lower) {
+            return Err(err(
+                Some(name),
+                name_at,
+                format!("{lower} appears twice: browsers ignore every copy after the first; merge their sources"),
+            ));
+        }
+        seen.push(lower.clone());
+        let values: Vec<(usize, &str)> = toks.collect();
+        check_values(&lower, &values, &mut out)?;
+    }
+    if seen.is_empty() {
+        return Err(err(None, 0, "holds no directive".into()));
+    }
+    let script = if seen.iter().any(|d| d == "script-src") {
+        "script-src"
+    } else {
+        "default-src"
+    };
+    for (directive, token) in risky_script_sources(policy, script) {
+        out.warnings.push(format!(
+            "{directive} allows {token}: scripts can then run {}",
+            match token.as_str() {
+                "'unsafe-eval'" => "strings as code (eval, new Function)",
+                "*" => "from any host",
+                _ => "from data: URLs an attacker can write inline",
+            }
+        ));
+    }
+    let default_none = directive_values(policy, "default-src").is_some_and(|v| v == ["'none'"]);
+    if !seen.iter().any(|d| d == "object-src") && !default_none {
+        out.warnings.push(
+            "no object-src: plugins (<object>, <embed>) fall back to default-src; add object-src 'none'"
+                .into(),
+        );
+    }
+    Ok(out)
+}
+
+fn directive_values<'p>(policy: &'p str, name: &str) -> Option<Vec<&'p str>> {
+    policy.split(';').find_map(|part| {
+        let mut t = part.split_ascii_whitespace();
+        t.next()
+            .filter(|n| n.eq_ignore_ascii_case(name))
+            .map(|_| t.collect())
+    })
+}
+
+fn risky_script_sources(policy: &str, directive: &str) -> Vec<(String, String)> {
+    directive_values(policy, directive)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|v| {
+            v.eq_ignore_ascii_case("'unsafe-eval'") || *v == "*" || v.eq_ignore_ascii_case("data:")
+        })
+        .map(|v| (directive.to_string(), v.to_ascii_lowercase()))
+        .collect()
+}
+
+fn check_values(name: &str, values: &[(usize, &str)], out: &mut Checked) -> Result<(), CspError> {
+    let at_end = values.first().map_or(0, |(at, _)| *at);
+    match name {
+        "upgrade-insecure-requests" | "block-all-mixed-content" => {
+            if let Some((at, v)) = values.first() {
+                return Err(err(
+                    Some(name),
+                    *at,
+                    format!("{name} takes no value, found {v:?}"),
+                ));
+            }
+            return Ok(());
+        }
+        "report-uri" => {
+            out.reports_itself = true;
+            if values.is_empty() {
+                return Err(err(Some(name), at_end, "report-uri needs a URL".into()));
+            }
+            for (at, v) in values {
+                if v.contains(['\'', '"', '<', '>']) {
+                    return Err(err(Some(name), *at, format!("{v:?} is not a URL")));
+                }
+            }
+            return Ok(());
+        }
+        "report-to" => {
+            out.reports_itself = true;
+            return match values {
+                [(_, v)] if is_token(v) => Ok(()),
+                _ => Err(err(
+                    Some(name),
+                    at_end,
+                    "report-to takes one endpoint name, e.g. `report-to csp`".into(),
+                )),
+            };
+        }
+        "sandbox" => {
+            for (at, v) in values {
+                if !v.starts_with("allow-") || !is_token(v) {
+                    return Err(err(
+                        Some(name),
+                        *at,
+                        format!("{v:?} is not a sandbox flag (allow-scripts, allow-forms ...)"),
+                    ));
+                }
+            }
+            return Ok(());
+        }
+        "webrtc" => {
+            return match values {
+                [(_, "'allow'" | "'block'")] => Ok(()),
+                _ => Err(err(
+                    Some(name),
+                    at_end,
+                    "webrtc takes 'allow' or 'block'".into(),
+                )),
+            };
+        }
+        "require-trusted-types-for" => {
+            return match values {
+                [(_, "'script'")] => Ok(()),
+                _ => Err(err(
+                    Some(name),
+                    at_end,
+                    "require-trusted-types-for takes 'script'".into(),
+                )),
+            };
+        }
+        "trusted-types" => {
+            for (at, v) in values {
+                let ok = matches!(*v, "'none'" | "'allow-duplicates'" | "*")
+                    || v.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-#=_/@.%".contains(&b));
+                if !ok {
+                    return Err(err(
+                        Some(name),
+                        *at,
+                        format!("{v:?} is not a Trusted Types policy name"),
+                    ));
+                }
+            }
+            return Ok(());
+        }
+        _ => {}
+    }
+    debug_assert!(takes_sources(name));
+    if values.is_empty() {
+        return Err(err(
+            Some(name),
+            at_end,
+            format!("{name} has no sources: write 'none' to allow nothing"),
+        ));
+    }
+    if values.len() > 1 && values.iter().any(|(_, v)| v.eq_ignore_ascii_case("'none'")) {
+        let (at, _) = values
+            .iter()
+            .find(|(_, v)| v.eq_ignore_ascii_case("'none'"))
+            .unwrap_or(&values[0]);
+        return Err(err(
+            Some(name),
+            *at,
+            format!("'none' must be the only source of {name}: anything beside it contradicts it"),
+        ));
+    }
+    for (at, v) in values {
+        check_source(name, *at, v, out)?;
+    }
+    Ok(())
+}
+
+fn is_token(v: &str) -> bool {
+    !v.is_empty()
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+fn is_base64(v: &str) -> bool {
+    !v.is_empty()
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_'))
+}
+
+fn check_source(name: &str, at: usize, v: &str, out: &mut Checked) -> Result<(), CspError> {
+    let bad = |why: &str| Err(err(Some(name), at, format!("{v:?} {why}")));
+    if let Some(inner) = v.strip_prefix('\'') {
+        let Some(inner) = inner.strip_suffix('\'') else {
+            return bad("has an opening quote but no closing one");
+        };
+        let lower = inner.to_ascii_lowercase();
+        if let Some(nonce) = lower.strip_prefix("nonce-") {
+            if nonce == NONCE_PLACEHOLDER {
+                out.has_nonce = true;
+                return Ok(());
+            }
+            return if is_base64(&inner["nonce-".len()..]) {
+                Ok(())
+            } else {
+                bad("is not a nonce source: 'nonce-' then base64, or 'nonce-{nonce}' for a fresh one per response")
+            };
+        }
+        for alg in ["sha256-", "sha384-", "sha512-"] {
+            if let Some(hash) = lower.strip_prefix(alg) {
+                return if is_base64(hash) {
+                    Ok(())
+                } else {
+                    bad("is not a hash source: 'sha256-' then the base64 digest")
+                };
+            }
+        }
+        if KEYWORDS.contains(&lower.as_str()) {
+            if name == "frame-ancestors" && !matches!(lower.as_str(), "self" | "none") {
+                return bad(
+                    "has no meaning in frame-ancestors (only 'self', 'none', hosts and schemes)",
+                );
+            }
+            return Ok(());
+        }
+        return bad("is not a CSP keyword ('self', 'none', 'unsafe-inline', 'strict-dynamic' ...)");
+    }
+    if v.contains(NONCE_PLACEHOLDER) {
+        return bad("must be quoted as a source: write 'nonce-{nonce}'");
+    }
+    if KEYWORDS.contains(&v.to_ascii_lowercase().as_str()) {
+        return Err(err(
+            Some(name),
+            at,
+            format!(
+                "keyword {v:?} must be quoted: write '{v}' (unquoted, it means a host named {v})"
+            ),
+        ));
+    }
+    if v == "*" {
+        return Ok(());
+    }
+    if is_directive(&v.to_ascii_lowercase()) {
+        return bad("is a directive name where a source should be: is a `;` missing before it?");
+    }
+    if let Some(scheme) = v.strip_suffix(':') {
+        return if is_scheme(scheme) {
+            Ok(())
+        } else {
+            bad("is not a scheme source like https: or data:")
+        };
+    }
+    if is_host_source(v) {
+        Ok(())
+    } else {
+        bad("is not a source: expected a quoted keyword, a scheme (https:), a host ([scheme://]host[:port][/path]) or *")
+    }
+}
+
+fn is_scheme(s: &str) -> bool {
+    let mut b = s.bytes();
+    b.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && b.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+}
+
+/// `[scheme://]host[:port][/path]` where host is `*`, `*.name` or a name.
+fn is_host_source(v: &str) -> bool {
+    let rest = match v.split_once("://") {
+        Some((scheme, rest)) if is_scheme(scheme) => rest,
+        Some(_) => return false,
+        None => v,
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || !p.is_empty() => (h, Some(p)),
+        _ => (authority, None),
+    };
+    let host_ok = host == "*"
+        || {
+            let name = host.strip_prefix("*.").unwrap_or(host);
+            !name.is_empty()
+                && name.split('.').all(|label| {
+                    !label.is_empty()
+                        && label
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                })
+        }
+        || (host.starts_with('[') && host.ends_with(']'));
+    let port_ok = port.is_none_or(|p| {
+        p == "*" || (p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok_and(|n| n > 0))
+    });
+    let path_ok = path
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && !matches!(b, b';' | b',' | b'\'' | b'"'));
+    host_ok && port_ok && path_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::headers::{
+        CSP_DEVELOPMENT, CSP_HARDENED_DEVELOPMENT, CSP_HARDENED_PRODUCTION, CSP_PRODUCTION,
+    };
+
+    #[test]
+    fn the_shipped_policies_are_valid_and_quiet() {
+        for p in [
+            CSP_PRODUCTION,
+            CSP_DEVELOPMENT,
+            CSP_HARDENED_PRODUCTION,
+            CSP_HARDENED_DEVELOPMENT,
+        ] {
+            assert_eq!(check(p), Ok(Checked::default()), "{p}");
+        }
+    }
+
+    fn error(p: &str) -> CspError {
+        check(p).unwrap_err()
+    }
+
+    #[test]
+    fn mistakes_are_errors_that_point_at_the_token() {
+        let e = error("default-src 'self'; scritp-src 'self'");
+        assert_eq!((e.directive.as_deref(), e.offset), (Some("scritp-src"), 20));
+        let e = error("script-src 'self'; script-src https://cdn.example");
+        assert!(e.message.contains("appears twice"), "{e:?}");
+        let e = error("default-src self");
+        assert!(e.message.contains("must be quoted: write 'self'"), "{e:?}");
+        assert_eq!(e.offset, 12);
+        let e = error("default-src 'self', img-src *");
+        assert!(e.message.contains("`,` separates policies"), "{e:?}");
+        for bad in [
+            "default-src 'slef'",
+            "default-src 'self",
+            "default-src https://exa_mple.com",
+            "default-src ht!tp:",
+            "img-src https://a.example:99999",
+            "default-src 'none' 'self'",
+            "script-src",
+            "upgrade-insecure-requests 1",
+            "frame-ancestors 'unsafe-inline'",
+            "script-src 'nonce-{nonce'",
+            "script-src nonce-{nonce}",
+            "default-src 'self' https://a.example script-src 'self'",
+            "",
+            " ; ",
+        ] {
+            assert!(check(bad).is_err(), "{bad:?} passed");
+        }
+    }
+
+    #[test]
+    fn valid_sources_pass() {
+        let p = "default-src 'none'; script-src 'self' 'nonce-{nonce}' 'strict-dynamic' https://cdn.example.com/js/ 'sha256-abc+/=' ; style-src 'self' 'nonce-AbC123=='; img-src * data: blob:; connect-src wss://*.example.com:* https://api.example.com:8443; frame-ancestors 'none'; sandbox allow-scripts allow-forms; report-uri /.helmgate/reports https://r.example/x; report-to helmgate; upgrade-insecure-requests; trusted-types default dompurify 'allow-duplicates'; require-trusted-types-for 'script'";
+        let c = check(p).unwrap();
+        assert!(c.has_nonce);
+        assert!(c.reports_itself);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn risky_choices_are_warnings() {
+        let c = check("default-src 'self'; script-src 'self' 'unsafe-eval' data: *").unwrap();
+        assert_eq!(c.warnings.len(), 4, "{:?}", c.warnings);
+        assert!(c.warnings.iter().any(|w| w.contains("no object-src")));
+        let c = check("default-src 'self' 'unsafe-eval'; object-src 'none'").unwrap();
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(check("default-src 'none'").unwrap().warnings.is_empty());
+    }
+}
