@@ -1,11 +1,10 @@
 //! `[server]`, `[log]` and `[admin]`: listeners, TLS files, trusted proxies,
 //! limits and logging. Socket-level settings are fixed at start.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use ipnet::IpNet;
-use toml::Spanned;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use super::problems::Validator;
 use super::raw;
@@ -16,6 +15,58 @@ use crate::policy::{LogFormat, LogSettings, ServerSettings, TlsListener};
 /// head and cuts idle-connection memory by an order of magnitude (the buffer
 /// grows for larger heads up to `max_request_header_bytes`).
 pub const DEFAULT_CONNECTION_BUFFER_BYTES: i64 = 4096;
+
+/// Logged at start and reload, and printed by `--check`, while
+/// `trust_all_proxies = true`.
+pub const TRUST_ALL_WARNING: &str = "server.trust_all_proxies = true: every peer is trusted as a proxy, so any client that can connect can forge X-Forwarded-For (spoof its IP address in logs), X-Forwarded-Proto (claim HTTPS and get HSTS) and X-Forwarded-Host (pick the host used for same-origin CORS and routing); this is only safe when nothing but your own proxies can reach helmgate's listeners";
+
+/// The IPv4-mapped block, `::ffff:0:0/96`: every IPv4 address in IPv6 form.
+const V4_MAPPED: Ipv6Net = Ipv6Net::new_assert(Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0), 96);
+
+/// An IPv4-mapped IPv6 net (`::ffff:10.0.0.0/104`) as the IPv4 net it means
+/// (`10.0.0.0/8`): peers are compared in their canonical form, so a v4 peer
+/// on a dual-stack listener is an IPv4 address, which an IPv6 net never
+/// contains.
+fn unmap(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(n) if n.prefix_len() >= 96 && V4_MAPPED.contains(&n.network()) => n
+            .network()
+            .to_ipv4_mapped()
+            .and_then(|a| Ipv4Net::new(a, n.prefix_len() - 96).ok())
+            .map_or(net, IpNet::V4),
+        other => other,
+    }
+}
+
+/// Why `net` is too broad to be a list of proxies, if it is: an IPv4 prefix
+/// shorter than /8, an IPv6 prefix shorter than /32, an IPv6 net that holds
+/// all of the IPv4-mapped block (every IPv4 address), or an IPv4-mapped net
+/// whose IPv4 equivalent is shorter than /8.
+pub fn too_broad(net: IpNet) -> Option<String> {
+    match net {
+        IpNet::V6(n) if n.prefix_len() >= 96 && V4_MAPPED.contains(&n.network()) => {
+            let v4 = unmap(net);
+            too_broad(v4).map(|why| format!("the IPv4-mapped form of {v4}: {why}"))
+        }
+        IpNet::V4(n) if n.prefix_len() == 0 => Some("it matches every IPv4 address".into()),
+        IpNet::V4(n) if n.prefix_len() < 8 => Some(format!(
+            "a /{} is shorter than /8, the broadest IPv4 range allowed",
+            n.prefix_len()
+        )),
+        IpNet::V6(n) if n.prefix_len() == 0 => Some(
+            "it matches every IPv6 address, and every IPv4 address in its IPv4-mapped form".into(),
+        ),
+        IpNet::V6(n) if n.prefix_len() < 32 => Some(format!(
+            "a /{} is shorter than /32, the broadest IPv6 range allowed",
+            n.prefix_len()
+        )),
+        IpNet::V6(n) if n.contains(&V4_MAPPED) => Some(
+            "it contains ::ffff:0:0/96, so it matches every IPv4 address in its IPv4-mapped form"
+                .into(),
+        ),
+        IpNet::V4(_) | IpNet::V6(_) => None,
+    }
+}
 
 impl Validator<'_> {
     pub fn server(&mut self, raw: &raw::RawServer) -> Option<ServerSettings> {
@@ -148,23 +199,43 @@ impl Validator<'_> {
         }
     }
 
-    pub fn trusted_proxies(&mut self, raw: &[Spanned<String>]) -> Option<TrustedProxies> {
+    /// `[server] trusted_proxies`, each entry parsed and checked. An entry
+    /// broader than a list of proxies can be (see [`too_broad`]) is refused
+    /// unless `trust_all_proxies = true` says every peer is trusted anyway.
+    pub fn trusted_proxies(&mut self, raw: &raw::RawServer) -> Option<TrustedProxies> {
+        let trust_all = raw.trust_all_proxies.unwrap_or(false);
         let before = self.count();
         let mut nets = Vec::new();
-        for (i, s) in raw.iter().enumerate() {
+        for (i, s) in raw.trusted_proxies.iter().enumerate() {
+            let key = format!("server.trusted_proxies[{i}]");
             let text = s.get_ref().trim();
             let parsed = text
                 .parse::<IpNet>()
                 .ok()
                 .or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from));
-            match parsed {
-                Some(net) => nets.push(net.trunc()),
-                None => self.problem(
-                    format!("server.trusted_proxies[{i}]"),
+            let Some(net) = parsed.map(|n| n.trunc()) else {
+                self.problem(
+                    key,
                     Some(s),
                     format!("{:?} is not a CIDR; write e.g. \"10.0.0.0/8\", \"192.0.2.7/32\" or \"::1/128\"", s.get_ref()),
+                );
+                continue;
+            };
+            match too_broad(net) {
+                Some(why) if !trust_all => self.problem(
+                    key,
+                    Some(s),
+                    format!(
+                        "{:?} is too broad for a list of proxies ({why}): any client could then forge X-Forwarded-For (spoof its IP address), X-Forwarded-Proto (claim HTTPS) and X-Forwarded-Host (pick the host used for same-origin CORS and routing). List only your load balancers' addresses, e.g. \"10.0.3.0/24\", or set server.trust_all_proxies = true if nothing but your own proxies can reach helmgate",
+                        s.get_ref()
+                    ),
                 ),
+                _ => nets.push(unmap(net)),
             }
+        }
+        if trust_all {
+            self.warn(TRUST_ALL_WARNING);
+            nets = vec![IpNet::V4(Ipv4Net::default()), IpNet::V6(Ipv6Net::default())];
         }
         (self.count() == before).then(|| TrustedProxies::new(nets))
     }
@@ -202,5 +273,57 @@ impl Validator<'_> {
             blocked_origin_burst: burst? as u32,
             blocked_origin_per_minute: per_minute? as u32,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn ranges_broader_than_v4_slash_8_or_v6_slash_32_are_too_broad() {
+        for broad in [
+            "0.0.0.0/0",
+            "1.0.0.0/7",
+            "::/0",
+            "2000::/3",
+            "2001:db8::/31",
+        ] {
+            assert!(too_broad(net(broad)).is_some(), "{broad}");
+        }
+        for narrow in [
+            "10.0.0.0/8",
+            "192.0.2.7/32",
+            "2001:db8::/32",
+            "::1/128",
+            "::/96",
+        ] {
+            assert_eq!(too_broad(net(narrow)), None, "{narrow}");
+        }
+    }
+
+    #[test]
+    fn v6_nets_holding_all_of_ipv4_mapped_space_are_too_broad() {
+        let why = too_broad(net("::ffff:0:0/96")).unwrap();
+        assert!(why.contains("IPv4-mapped form of 0.0.0.0/0"), "{why}");
+        assert!(too_broad(net("::ffff:0.0.0.0/100")).is_some());
+        let why = too_broad(net("::/64")).unwrap();
+        assert!(why.contains("::ffff:0:0/96"), "{why}");
+        assert!(too_broad(net("::/80")).is_some());
+        assert_eq!(too_broad(net("::ffff:10.0.0.0/104")), None);
+    }
+
+    #[test]
+    fn ipv4_mapped_nets_become_the_ipv4_nets_they_mean() {
+        assert_eq!(unmap(net("::ffff:10.0.0.0/104")), net("10.0.0.0/8"));
+        assert_eq!(unmap(net("::ffff:192.0.2.7/128")), net("192.0.2.7/32"));
+        assert_eq!(unmap(net("2001:db8::/32")), net("2001:db8::/32"));
+        let trusted = TrustedProxies::new(vec![unmap(net("::ffff:10.0.0.0/104"))]);
+        assert!(trusted.contains("10.1.2.3".parse().unwrap()));
+        assert!(trusted.contains("::ffff:10.1.2.3".parse().unwrap()));
     }
 }
