@@ -139,9 +139,7 @@ fn policy(
         .listen
         .as_ref()
         .and_then(|s| v.socket_addr("admin.listen", s));
-    if let Some(server) = &server {
-        v.check_unique_addresses(server, admin_listen);
-    }
+    v.check_unique_addresses(&raw.server, raw.admin.listen.as_ref());
     let (sites, router) = sites?;
     let default = &sites[DEFAULT_SITE];
     let c = default.cors.settings();
@@ -410,6 +408,38 @@ format = "xml"
             p.warnings
         );
         assert!(!load(MINIMAL).unwrap().trust_all_proxies);
+    }
+
+    #[test]
+    fn overlapping_listeners_are_refused_naming_both() {
+        let text = format!(
+            "{}\n[[server.tls]]\nlisten = \"[::]:8080\"\ncert = \"c.pem\"\nkey = \"k.pem\"\n[admin]\nlisten = \"0.0.0.0:8080\"\n",
+            MINIMAL.replace("\"127.0.0.1:8080\"]", "\"127.0.0.1:8080\", \"127.0.0.1:8081\"]")
+        );
+        let ps = problems(&text);
+        let overlaps: Vec<&Problem> = ps
+            .iter()
+            .filter(|p| p.message.contains("overlaps"))
+            .collect();
+        assert_eq!(overlaps.len(), 2, "{ps:?}");
+        assert_eq!(overlaps[0].key, "server.tls[0].listen");
+        assert!(
+            overlaps[0]
+                .message
+                .contains("[::]:8080 overlaps server.listen[0] = 127.0.0.1:8080"),
+            "{}",
+            overlaps[0].message
+        );
+        assert_eq!(overlaps[1].key, "admin.listen");
+        assert!(overlaps[1].location.is_some());
+    }
+
+    #[test]
+    fn port_zero_is_refused() {
+        let ps = problems(&format!("{MINIMAL}\n[admin]\nlisten = \"127.0.0.1:0\"\n"));
+        assert_eq!(ps.len(), 1, "{ps:?}");
+        assert_eq!(ps[0].key, "admin.listen");
+        assert!(ps[0].message.contains("port 0"), "{}", ps[0].message);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use toml::Spanned;
 
 use super::problems::Validator;
 use super::raw;
@@ -22,6 +23,34 @@ pub const TRUST_ALL_WARNING: &str = "server.trust_all_proxies = true: every peer
 
 /// The IPv4-mapped block, `::ffff:0:0/96`: every IPv4 address in IPv6 form.
 const V4_MAPPED: Ipv6Net = Ipv6Net::new_assert(Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0), 96);
+
+/// Why two listeners would compete for one socket, if they would: the same
+/// port on addresses that intersect. `0.0.0.0` takes the port on every IPv4
+/// address, `[::]` on every IPv6 address and, dual-stack as Linux opens it
+/// by default (`net.ipv6.bindv6only = 0`), on every IPv4 address too.
+pub fn overlap(a: SocketAddr, b: SocketAddr) -> Option<&'static str> {
+    if a.port() != b.port() {
+        return None;
+    }
+    let (x, y) = (a.ip().to_canonical(), b.ip().to_canonical());
+    let any_v6 = |ip: IpAddr| ip == IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+    match (x, y) {
+        _ if x == y => Some("the same address"),
+        (IpAddr::V4(p), IpAddr::V4(q)) if p.is_unspecified() || q.is_unspecified() => {
+            Some("0.0.0.0 takes the port on every IPv4 address")
+        }
+        (IpAddr::V6(_), IpAddr::V6(_)) if any_v6(x) || any_v6(y) => {
+            Some("[::] takes the port on every IPv6 address")
+        }
+        (IpAddr::V6(_), IpAddr::V4(_)) if any_v6(x) => {
+            Some("[::] is dual-stack on Linux: it takes the port on every IPv4 address too")
+        }
+        (IpAddr::V4(_), IpAddr::V6(_)) if any_v6(y) => {
+            Some("[::] is dual-stack on Linux: it takes the port on every IPv4 address too")
+        }
+        _ => None,
+    }
+}
 
 /// An IPv4-mapped IPv6 net (`::ffff:10.0.0.0/104`) as the IPv4 net it means
 /// (`10.0.0.0/8`): peers are compared in their canonical form, so a v4 peer
@@ -178,24 +207,52 @@ impl Validator<'_> {
         })
     }
 
-    pub fn check_unique_addresses(&mut self, server: &ServerSettings, admin: Option<SocketAddr>) {
-        let mut seen: Vec<SocketAddr> = Vec::new();
-        let all = server
+    /// Refuse listeners that would compete for one socket (see [`overlap`]):
+    /// they pass validation, then one of them fails to bind at start.
+    pub fn check_unique_addresses(
+        &mut self,
+        server: &raw::RawServer,
+        admin: Option<&Spanned<String>>,
+    ) {
+        let listeners: Vec<(String, &Spanned<String>)> = server
             .listen
             .iter()
-            .copied()
-            .chain(server.tls.iter().map(|t| t.listen))
-            .chain(server.https_redirect_listen.iter().copied())
-            .chain(admin);
-        for addr in all {
-            if seen.contains(&addr) {
-                self.problem::<()>(
-                    "server",
-                    None,
-                    format!("{addr} is used by more than one listener (proxy, TLS, redirect and admin listeners need their own ports)"),
+            .enumerate()
+            .map(|(i, s)| (format!("server.listen[{i}]"), s))
+            .chain(
+                server
+                    .tls
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| (format!("server.tls[{i}].listen"), &t.listen)),
+            )
+            .chain(
+                server
+                    .https_redirect_listen
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (format!("server.https_redirect_listen[{i}]"), s)),
+            )
+            .chain(admin.map(|s| ("admin.listen".to_string(), s)))
+            .collect();
+        // Unparsable addresses were reported already.
+        let parsed: Vec<(String, &Spanned<String>, SocketAddr)> = listeners
+            .into_iter()
+            .filter_map(|(key, s)| Some((key, s, s.get_ref().parse().ok()?)))
+            .collect();
+        for (j, (key, span, addr)) in parsed.iter().enumerate() {
+            let clash = parsed[..j]
+                .iter()
+                .find_map(|(k, _, a)| overlap(*a, *addr).map(|why| (k, a, why)));
+            if let Some((other_key, other, why)) = clash {
+                self.problem(
+                    key.clone(),
+                    Some(*span),
+                    format!(
+                        "{addr} overlaps {other_key} = {other} ({why}), so one of them could not listen; give each listener (proxy, TLS, redirect, admin) its own port, or addresses that don't overlap"
+                    ),
                 );
             }
-            seen.push(addr);
         }
     }
 
@@ -284,6 +341,10 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
     #[test]
     fn ranges_broader_than_v4_slash_8_or_v6_slash_32_are_too_broad() {
         for broad in [
@@ -325,5 +386,28 @@ mod tests {
         let trusted = TrustedProxies::new(vec![unmap(net("::ffff:10.0.0.0/104"))]);
         assert!(trusted.contains("10.1.2.3".parse().unwrap()));
         assert!(trusted.contains("::ffff:10.1.2.3".parse().unwrap()));
+    }
+
+    #[test]
+    fn listeners_overlap_on_the_same_port_when_one_address_covers_the_other() {
+        for (a, b) in [
+            ("127.0.0.1:80", "127.0.0.1:80"),
+            ("127.0.0.1:80", "0.0.0.0:80"),
+            ("[::1]:80", "[::]:80"),
+            ("0.0.0.0:80", "[::]:80"),
+            ("[::]:80", "127.0.0.1:80"),
+            ("[::ffff:127.0.0.1]:80", "127.0.0.1:80"),
+        ] {
+            assert!(overlap(addr(a), addr(b)).is_some(), "{a} {b}");
+            assert!(overlap(addr(b), addr(a)).is_some(), "{b} {a}");
+        }
+        for (a, b) in [
+            ("127.0.0.1:80", "127.0.0.1:81"),
+            ("127.0.0.1:80", "127.0.0.2:80"),
+            ("0.0.0.0:80", "[::1]:80"),
+            ("[::1]:80", "[2001:db8::1]:80"),
+        ] {
+            assert_eq!(overlap(addr(a), addr(b)), None, "{a} {b}");
+        }
     }
 }

@@ -2,8 +2,10 @@
 //! the real binary: what `--check` says, and what a running gateway logs or
 //! does.
 
-use std::process::Command;
-use std::time::Duration;
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use crate::common::*;
 
@@ -40,6 +42,55 @@ fn check(text: &str, env: &[(&str, &str)], args: &[&str]) -> (bool, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
+}
+
+/// Run helmgate (not `--check`) and wait up to `limit` for it to exit: its
+/// status (`None`: still running at the limit, then stopped), its log, and
+/// how long it ran.
+fn run_until_exit(
+    text: &str,
+    args: &[&str],
+    limit: Duration,
+) -> (Option<ExitStatus>, String, Duration) {
+    let dir = TempDir::new("hardening-run");
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, text).unwrap();
+    let log_path = dir.path().join("helmgate.log");
+    let mut cmd = Command::new(bin());
+    cmd.arg("--config")
+        .arg(&path)
+        .arg("--upgrade-sock")
+        .arg(dir.path().join("upgrade.sock"))
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap());
+    for k in ENV_VARS {
+        cmd.env_remove(k);
+    }
+    let started = Instant::now();
+    let status = exit_within(cmd.spawn().unwrap(), limit);
+    let ran = started.elapsed();
+    (status, std::fs::read_to_string(&log_path).unwrap(), ran)
+}
+
+/// Wait up to `limit` for `child` to exit, and stop it if it has not
+/// (`None`: it was still running).
+fn exit_within(mut child: Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let exited = child.try_wait().ok().flatten();
+    if exited.is_none() {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+    exited
 }
 
 fn warn_lines<'a>(log: &'a str, needle: &str) -> Vec<&'a str> {
@@ -140,6 +191,135 @@ fn trust_all_proxies_is_warned_at_start_and_reload_and_believes_any_peer() {
         "{}",
         gw.log()
     );
+}
+
+// --- Listeners --------------------------------------------------------------
+
+#[test]
+fn overlapping_listeners_fail_check_naming_both() {
+    let p = 18_090;
+    for (listen, tail, key, first) in [
+        (
+            format!("\"127.0.0.1:{p}\""),
+            format!("[admin]\nlisten = \"0.0.0.0:{p}\"\n"),
+            "admin.listen",
+            format!("server.listen[0] = 127.0.0.1:{p}"),
+        ),
+        (
+            format!("\"[::1]:{p}\", \"[::]:{p}\""),
+            String::new(),
+            "server.listen[1]",
+            format!("server.listen[0] = [::1]:{p}"),
+        ),
+        (
+            format!("\"0.0.0.0:{p}\", \"[::]:{p}\""),
+            String::new(),
+            "server.listen[1]",
+            format!("server.listen[0] = 0.0.0.0:{p}"),
+        ),
+        (
+            format!("\"127.0.0.1:{p}\""),
+            format!("[admin]\nlisten = \"127.0.0.1:{p}\"\n"),
+            "admin.listen",
+            format!("server.listen[0] = 127.0.0.1:{p}"),
+        ),
+    ] {
+        let (ok, out) = check(&config(&listen, "", &tail), &[], &[]);
+        assert!(!ok, "{listen} {tail}: {out}");
+        let line = out
+            .lines()
+            .find(|l| l.contains(&format!(": {key}: ")))
+            .unwrap_or_else(|| panic!("{key} not named: {out}"));
+        assert!(
+            line.contains(&format!("overlaps {first}")) && line.contains("line "),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn overlapping_proxy_and_admin_listeners_stop_start_up_at_once() {
+    let port = free_port();
+    let text = config(
+        &format!("\"127.0.0.1:{port}\""),
+        "",
+        &format!("[admin]\nlisten = \"0.0.0.0:{port}\"\n"),
+    );
+    let (status, log, ran) = run_until_exit(&text, &[], Duration::from_secs(15));
+    let status = status.unwrap_or_else(|| panic!("still running after {ran:?}: {log}"));
+    assert!(!status.success(), "{log}");
+    assert!(
+        log.contains("admin.listen")
+            && log.contains(&format!("server.listen[0] = 127.0.0.1:{port}")),
+        "{log}"
+    );
+}
+
+#[test]
+fn admin_port_held_by_another_socket_exits_non_zero_naming_it() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let admin = taken.local_addr().unwrap();
+    let text = config(
+        &format!("\"127.0.0.1:{}\"", free_port()),
+        "",
+        &format!("[admin]\nlisten = \"{admin}\"\n"),
+    );
+    let (status, log, ran) = run_until_exit(&text, &[], Duration::from_secs(15));
+    let status = status.unwrap_or_else(|| panic!("still running after {ran:?}: {log}"));
+    assert!(!status.success(), "{log}");
+    assert!(ran < Duration::from_secs(5), "took {ran:?}");
+    assert!(
+        log.contains(&format!("admin.listen: cannot listen on {admin}")),
+        "{log}"
+    );
+}
+
+/// On `--upgrade` the new process can't bind-test the addresses it will
+/// inherit (the old process still holds them), so a busy admin port is only
+/// found when Pingora binds it: Pingora retries for 30 s, then panics in the
+/// admin service's thread. The process must exit non-zero then, naming the
+/// listener, rather than serve on without its admin listener.
+#[test]
+fn upgrade_onto_a_busy_admin_port_exits_non_zero_naming_it() {
+    let up = Upstream::start();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let old_text =
+        config(&format!("\"{addr}\""), "", "").replace("127.0.0.1:3000", &up.addr.to_string());
+    let old = Gateway::start_with_config(addr, &old_text, vec![], vec![]);
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let admin = taken.local_addr().unwrap();
+    let new_text = format!("{old_text}[admin]\nlisten = \"{admin}\"\n");
+
+    let dir = TempDir::new("upgrade-busy");
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, &new_text).unwrap();
+    let log_path = dir.path().join("new.log");
+    let mut cmd = Command::new(bin());
+    cmd.arg("--config")
+        .arg(&path)
+        .arg("--upgrade")
+        .arg("--upgrade-sock")
+        .arg(old.dir.path().join("upgrade.sock"))
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap());
+    for k in ENV_VARS {
+        cmd.env_remove(k);
+    }
+    let new = cmd.spawn().unwrap();
+    thread::sleep(Duration::from_millis(700));
+    old.signal("QUIT");
+    let status = exit_within(new, Duration::from_secs(60));
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let status = status.unwrap_or_else(|| panic!("the new process runs on: {log}"));
+    assert!(!status.success(), "{log}");
+    assert!(
+        log.contains(&format!("admin.listen = {admin}: cannot listen")),
+        "{log}"
+    );
+    assert!(!log.contains("panicked"), "{log}");
+    drop(taken);
 }
 
 // --- Environment overrides --------------------------------------------------
