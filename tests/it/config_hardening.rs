@@ -394,3 +394,36 @@ fn node_env_development_over_a_production_file_is_warned_at_start_and_reload() {
     let quiet = Gateway::start(up.addr, GatewayOptions::default());
     assert!(!quiet.log().contains(OVERRIDE), "{}", quiet.log());
 }
+
+// --- TLS certificates on reload ---------------------------------------------
+
+/// SIGHUP re-reads certificates (`operations::reload_picks_up_a_renewed_certificate`);
+/// a pair that no longer loads fails the reload and the running certificate stays,
+/// as the README's Operations table says.
+#[test]
+fn a_certificate_that_fails_to_load_on_reload_keeps_the_running_one() {
+    let up = Upstream::start();
+    let dir = TempDir::new("bad-renewal");
+    let cert = TestCert::write(dir.path());
+    let tls_port = free_port();
+    let gw = Gateway::start(
+        up.addr,
+        GatewayOptions {
+            extra_toml: cert.tls_toml(tls_port),
+            ..GatewayOptions::default()
+        },
+    );
+    let tls_addr: SocketAddr = format!("127.0.0.1:{tls_port}").parse().unwrap();
+    assert_eq!(tls_get(tls_addr, cert.der.clone(), &[]).status, 200);
+    std::fs::write(&cert.key, "not a key\n").unwrap();
+    gw.signal("HUP");
+    assert!(
+        eventually(Duration::from_secs(5), || gw
+            .log()
+            .contains("reload failed, keeping the running configuration")),
+        "{}",
+        gw.log()
+    );
+    assert!(gw.log().contains("server.tls[0]"), "{}", gw.log());
+    assert_eq!(tls_get(tls_addr, cert.der, &[]).status, 200);
+}
