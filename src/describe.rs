@@ -20,13 +20,20 @@ pub fn describe(policy: &Policy) -> String {
         policy.environment, policy.environment_source
     );
     listeners(&mut out, policy);
-    let nets: Vec<String> = policy
-        .trusted_proxies
-        .nets()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    let _ = writeln!(out, "trusted_proxies: [{}]", nets.join(", "));
+    if policy.trust_all_proxies {
+        let _ = writeln!(
+            out,
+            "trusted_proxies: every peer (server.trust_all_proxies = true): any client that can connect can forge X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host, i.e. spoof its IP address, claim HTTPS and pick the host used for same-origin CORS and routing"
+        );
+    } else {
+        let nets: Vec<String> = policy
+            .trusted_proxies
+            .nets()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let _ = writeln!(out, "trusted_proxies: [{}]", nets.join(", "));
+    }
     let s = &policy.server;
     let _ = writeln!(
         out,

@@ -99,10 +99,13 @@ pub fn choose(
     file: Option<Environment>,
 ) -> Result<EnvironmentChoice, String> {
     let mut warnings = Vec::new();
-    let pick = |environment, source, warnings| EnvironmentChoice {
-        environment,
-        source,
-        warnings,
+    let pick = |environment, source, mut warnings: Vec<String>| {
+        warnings.extend(weakens_the_file(environment, source, file));
+        EnvironmentChoice {
+            environment,
+            source,
+            warnings,
+        }
     };
     if let Some(env) = cli {
         return Ok(pick(env, EnvironmentSource::CommandLine, warnings));
@@ -134,6 +137,31 @@ pub fn choose(
         Environment::Production,
         EnvironmentSource::Default,
         warnings,
+    ))
+}
+
+/// A WARN when the command line or an environment variable turns the file's
+/// `environment = "production"` into development: easy to do by accident
+/// (`NODE_ENV=development` left in a shell or a unit file), and it weakens
+/// every response.
+fn weakens_the_file(
+    chosen: Environment,
+    source: EnvironmentSource,
+    file: Option<Environment>,
+) -> Option<String> {
+    if chosen != Environment::Development || file != Some(Environment::Production) {
+        return None;
+    }
+    let fix = match source {
+        EnvironmentSource::CommandLine => "drop --environment development",
+        EnvironmentSource::HelmgateEnv => "unset HELMGATE_ENV or set it to production",
+        EnvironmentSource::NodeEnv => {
+            "unset NODE_ENV, or set HELMGATE_ENV=production (it wins over NODE_ENV)"
+        }
+        EnvironmentSource::ConfigFile | EnvironmentSource::Default => return None,
+    };
+    Some(format!(
+        "environment development from {source} overrides environment = \"production\" in the config file: development's defaults allow any localhost origin with credentials, turn HSTS and Cross-Origin-Embedder-Policy off and pass X-Powered-By through; to run as production, {fix}"
     ))
 }
 
@@ -205,5 +233,47 @@ mod tests {
         assert_eq!(c.environment, Environment::Development);
         assert_eq!(c.source, EnvironmentSource::ConfigFile);
         assert_eq!(c.warnings.len(), 1);
+    }
+
+    #[test]
+    fn a_weaker_override_of_a_production_file_warns_naming_its_source() {
+        let file = Some(Environment::Production);
+        let dev = Some("development");
+        for (c, source) in [
+            (
+                choose(Some(Environment::Development), &vars(None, None), file),
+                "--environment",
+            ),
+            (choose(None, &vars(dev, None), file), "HELMGATE_ENV"),
+            (choose(None, &vars(None, dev), file), "NODE_ENV"),
+        ] {
+            let c = c.unwrap();
+            assert_eq!(c.environment, Environment::Development);
+            assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+            let w = &c.warnings[0];
+            assert!(
+                w.starts_with(&format!(
+                    "environment development from {source} overrides environment = \"production\""
+                )),
+                "{w}"
+            );
+            assert!(w.contains("HSTS"), "{w}");
+        }
+    }
+
+    #[test]
+    fn agreeing_or_stronger_overrides_do_not_warn() {
+        let prod = Some(Environment::Production);
+        let dev = Some(Environment::Development);
+        for c in [
+            choose(None, &vars(None, Some("production")), prod),
+            choose(None, &vars(None, Some("development")), dev),
+            choose(None, &vars(Some("production"), None), dev),
+            choose(Some(Environment::Production), &vars(None, None), dev),
+            choose(None, &vars(None, Some("development")), None),
+            choose(None, &vars(None, None), dev),
+        ] {
+            assert!(c.as_ref().unwrap().warnings.is_empty(), "{c:?}");
+        }
     }
 }

@@ -68,9 +68,8 @@ fn serve(args: Args) -> Result<(), String> {
     for w in &policy.warnings {
         log::warn!("{w}");
     }
-    if !args.upgrade {
-        server::check_binds(&policy)?;
-    }
+    server::check_binds(&policy, args.upgrade)?;
+    server::exit_if_a_listener_fails(&policy);
     log::info!(
         "helmgate {} starting: environment {} (from {}), {} route(s), upstream {}, listening on {}",
         env!("CARGO_PKG_VERSION"),

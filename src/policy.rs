@@ -22,6 +22,9 @@ pub struct Policy {
     pub environment_source: EnvironmentSource,
     pub server: ServerSettings,
     pub trusted_proxies: TrustedProxies,
+    /// `[server] trust_all_proxies = true`: every peer is trusted (then
+    /// `trusted_proxies` is `0.0.0.0/0` and `::/0`).
+    pub trust_all_proxies: bool,
     /// Every route's policy; [`DEFAULT_SITE`] is the top-level one, used
     /// when no route matches.
     pub sites: Vec<SitePolicy>,

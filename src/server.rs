@@ -31,29 +31,103 @@ pub struct RunOptions {
     pub upgrade_sock: String,
 }
 
-/// Bind-test every address before Pingora does, because Pingora panics on a
-/// failed bind; this names the address instead.
-pub fn check_binds(policy: &Policy) -> Result<(), String> {
+/// Every listener of the policy with the config key that sets it.
+fn listen_addresses(policy: &Policy) -> Vec<(String, SocketAddr)> {
     let s = &policy.server;
-    let addrs = s
-        .listen
+    s.listen
         .iter()
-        .map(|a| ("server.listen", *a))
-        .chain(s.tls.iter().map(|t| ("server.tls.listen", t.listen)))
+        .enumerate()
+        .map(|(i, a)| (format!("server.listen[{i}]"), *a))
+        .chain(
+            s.tls
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (format!("server.tls[{i}].listen"), t.listen)),
+        )
         .chain(
             s.https_redirect_listen
                 .iter()
-                .map(|a| ("server.https_redirect_listen", *a)),
+                .enumerate()
+                .map(|(i, a)| (format!("server.https_redirect_listen[{i}]"), *a)),
         )
-        .chain(policy.admin_listen.map(|a| ("admin.listen", a)));
-    for (key, addr) in addrs {
-        if let Err(e) = TcpListener::bind(addr) {
-            return Err(format!(
-                "{key}: cannot listen on {addr}: {e} (is another process using it? ports below 1024 need CAP_NET_BIND_SERVICE)"
-            ));
+        .chain(policy.admin_listen.map(|a| ("admin.listen".to_string(), a)))
+        .collect()
+}
+
+/// Bind-test every address before Pingora does, because Pingora retries a
+/// busy address for 30 s and then panics in the service's thread while the
+/// rest of the process runs on; this names the key and address and stops
+/// start-up. All are held at once, so two listeners that overlap fail here
+/// too. When taking over from a running helmgate (`upgrade`) an address in
+/// use is expected (the old process holds it); other errors still count.
+pub fn check_binds(policy: &Policy, upgrade: bool) -> Result<(), String> {
+    let mut held = Vec::new();
+    for (key, addr) in listen_addresses(policy) {
+        match TcpListener::bind(addr) {
+            Ok(listener) => held.push(listener),
+            Err(e) if upgrade && e.kind() == std::io::ErrorKind::AddrInUse => {}
+            Err(e) => {
+                return Err(format!(
+                    "{key}: cannot listen on {addr}: {e} (is another process or listener using it? ports below 1024 need CAP_NET_BIND_SERVICE)"
+                ))
+            }
         }
     }
     Ok(())
+}
+
+/// Pingora builds a service's listeners in a task of that service and
+/// panics when one fails (at once, or after 30 s of retries when the
+/// address is in use), leaving the process running without that listener.
+/// Turn that panic into an ERROR naming the key and address, and exit 1 so
+/// a supervisor sees the failure. Other panics keep the previous hook.
+pub fn exit_if_a_listener_fails(policy: &Policy) {
+    let addresses = listen_addresses(policy);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        let Some(cause) = message.strip_prefix(PINGORA_LISTENER_PANIC) else {
+            return previous(info);
+        };
+        log::error!("{}", listener_failure(cause, &addresses));
+        std::process::exit(1);
+    }));
+}
+
+/// Whether `text` names `addr` (`127.0.0.1:80` is not named by
+/// `127.0.0.1:8080`).
+fn mentions(text: &str, addr: SocketAddr) -> bool {
+    let addr = addr.to_string();
+    text.match_indices(&addr)
+        .any(|(i, _)| !text[i + addr.len()..].starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// How `pingora_core::services::listening` words the panic when it cannot
+/// build a service's listeners (0.9: `.expect("Failed to build listeners")`).
+const PINGORA_LISTENER_PANIC: &str = "Failed to build listeners";
+
+/// The ERROR line for a listener Pingora could not build, naming the
+/// listeners whose address its error mentions.
+fn listener_failure(cause: &str, addresses: &[(String, SocketAddr)]) -> String {
+    let named: Vec<String> = addresses
+        .iter()
+        .filter(|(_, a)| mentions(cause, *a))
+        .map(|(k, a)| format!("{k} = {a}"))
+        .collect();
+    let which = if named.is_empty() {
+        "a listener".to_string()
+    } else {
+        named.join(", ")
+    };
+    format!(
+        "{which}: cannot listen, exiting rather than running without it (is another process using the address?): {}",
+        cause.trim_start_matches(':').trim()
+    )
 }
 
 fn listener(addr: SocketAddr, policy: &Policy) -> ListenerConfig {
@@ -260,4 +334,33 @@ pub fn install_reload_handler(state: Arc<SharedState>) -> Result<(), String> {
         })
         .map_err(|e| format!("cannot start the reload thread: {e}"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listener_pingora_could_not_build_is_named_by_key_and_address() {
+        let addresses = vec![
+            (
+                "server.listen[0]".to_string(),
+                "127.0.0.1:8080".parse().unwrap(),
+            ),
+            (
+                "admin.listen".to_string(),
+                "127.0.0.1:9901".parse().unwrap(),
+            ),
+        ];
+        let cause = r#": Error { etype: BindError, context: Some(Owned("bind() failed, after retries, 127.0.0.1:9901 still in use")) }"#;
+        let line = listener_failure(cause, &addresses);
+        assert!(
+            line.starts_with("admin.listen = 127.0.0.1:9901: cannot listen"),
+            "{line}"
+        );
+        assert!(line.contains("still in use"), "{line}");
+        assert!(listener_failure(": other", &addresses).starts_with("a listener: "));
+        let on_8080 = listener_failure(": bind() failed on 127.0.0.1:80801", &addresses);
+        assert!(on_8080.starts_with("a listener: "), "{on_8080}");
+    }
 }

@@ -116,7 +116,7 @@ fn policy(
         v.warn(w.clone());
     }
     let server = v.server(&raw.server);
-    let trusted_proxies = v.trusted_proxies(&raw.server.trusted_proxies);
+    let trusted_proxies = v.trusted_proxies(&raw.server);
     let default_upstream = match &raw.upstream {
         Some(u) => v
             .upstream("upstream", u)
@@ -139,9 +139,7 @@ fn policy(
         .listen
         .as_ref()
         .and_then(|s| v.socket_addr("admin.listen", s));
-    if let Some(server) = &server {
-        v.check_unique_addresses(server, admin_listen);
-    }
+    v.check_unique_addresses(&raw.server, raw.admin.listen.as_ref());
     let (sites, router) = sites?;
     let default = &sites[DEFAULT_SITE];
     let c = default.cors.settings();
@@ -162,6 +160,7 @@ fn policy(
         environment_source: choice.source,
         server: server?,
         trusted_proxies: trusted_proxies?,
+        trust_all_proxies: raw.server.trust_all_proxies.unwrap_or(false),
         sites,
         router,
         upstreams,
@@ -367,6 +366,80 @@ format = "xml"
         let keys: Vec<String> = problems(&text).into_iter().map(|p| p.key).collect();
         assert!(keys.contains(&"server.tls[0].cert".to_string()), "{keys:?}");
         assert!(keys.contains(&"server.tls[0].key".to_string()), "{keys:?}");
+    }
+
+    #[test]
+    fn broad_trusted_proxies_are_refused_naming_the_entry() {
+        let text = MINIMAL.replace(
+            "[server]\n",
+            "[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"0.0.0.0/0\", \"::ffff:0:0/96\"]\n",
+        );
+        let ps = problems(&text);
+        let keys: Vec<&str> = ps.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["server.trusted_proxies[1]", "server.trusted_proxies[2]"],
+            "{ps:?}"
+        );
+        assert_eq!(ps[0].location, Some((4, 34)));
+        assert!(
+            ps[0].message.contains("X-Forwarded-For")
+                && ps[0].message.contains("trust_all_proxies = true"),
+            "{}",
+            ps[0].message
+        );
+    }
+
+    #[test]
+    fn trust_all_proxies_trusts_every_peer_with_a_warning() {
+        let text = MINIMAL.replace(
+            "[server]\n",
+            "[server]\ntrust_all_proxies = true\ntrusted_proxies = [\"0.0.0.0/0\"]\n",
+        );
+        let p = load(&text).unwrap();
+        assert!(p.trust_all_proxies);
+        assert!(p.trusted_proxies.contains("203.0.113.9".parse().unwrap()));
+        assert!(p.trusted_proxies.contains("2001:db8::9".parse().unwrap()));
+        assert!(
+            p.warnings
+                .iter()
+                .any(|w| w.contains("every peer is trusted")),
+            "{:?}",
+            p.warnings
+        );
+        assert!(!load(MINIMAL).unwrap().trust_all_proxies);
+    }
+
+    #[test]
+    fn overlapping_listeners_are_refused_naming_both() {
+        let text = format!(
+            "{}\n[[server.tls]]\nlisten = \"[::]:8080\"\ncert = \"c.pem\"\nkey = \"k.pem\"\n[admin]\nlisten = \"0.0.0.0:8080\"\n",
+            MINIMAL.replace("\"127.0.0.1:8080\"]", "\"127.0.0.1:8080\", \"127.0.0.1:8081\"]")
+        );
+        let ps = problems(&text);
+        let overlaps: Vec<&Problem> = ps
+            .iter()
+            .filter(|p| p.message.contains("overlaps"))
+            .collect();
+        assert_eq!(overlaps.len(), 2, "{ps:?}");
+        assert_eq!(overlaps[0].key, "server.tls[0].listen");
+        assert!(
+            overlaps[0]
+                .message
+                .contains("[::]:8080 overlaps server.listen[0] = 127.0.0.1:8080"),
+            "{}",
+            overlaps[0].message
+        );
+        assert_eq!(overlaps[1].key, "admin.listen");
+        assert!(overlaps[1].location.is_some());
+    }
+
+    #[test]
+    fn port_zero_is_refused() {
+        let ps = problems(&format!("{MINIMAL}\n[admin]\nlisten = \"127.0.0.1:0\"\n"));
+        assert_eq!(ps.len(), 1, "{ps:?}");
+        assert_eq!(ps[0].key, "admin.listen");
+        assert!(ps[0].message.contains("port 0"), "{}", ps[0].message);
     }
 
     #[test]

@@ -121,6 +121,18 @@ impl<'t> Validator<'t> {
 
     pub fn socket_addr(&mut self, key: &str, raw: &Spanned<String>) -> Option<SocketAddr> {
         match raw.get_ref().parse::<SocketAddr>() {
+            Ok(a) if a.port() == 0 => {
+                self.problem(
+                    key,
+                    Some(raw),
+                    format!(
+                        "{:?}: port 0 would listen on a random port, a different one at each start; choose a port, e.g. \"{}\"",
+                        raw.get_ref(),
+                        SocketAddr::new(a.ip(), 8080)
+                    ),
+                );
+                None
+            }
             Ok(a) => Some(a),
             Err(_) => {
                 self.problem(

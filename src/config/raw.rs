@@ -43,6 +43,9 @@ pub struct RawServer {
     pub listen: Vec<Spanned<String>>,
     #[serde(default)]
     pub trusted_proxies: Vec<Spanned<String>>,
+    /// Trust every peer as a proxy; also what lets `trusted_proxies` hold a
+    /// range broader than /8 (IPv4) or /32 (IPv6).
+    pub trust_all_proxies: Option<bool>,
     #[serde(default)]
     pub tls: Vec<RawTls>,
     #[serde(default)]

@@ -1,10 +1,10 @@
 //! `[server]`, `[log]` and `[admin]`: listeners, TLS files, trusted proxies,
 //! limits and logging. Socket-level settings are fixed at start.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use toml::Spanned;
 
 use super::problems::Validator;
@@ -16,6 +16,86 @@ use crate::policy::{LogFormat, LogSettings, ServerSettings, TlsListener};
 /// head and cuts idle-connection memory by an order of magnitude (the buffer
 /// grows for larger heads up to `max_request_header_bytes`).
 pub const DEFAULT_CONNECTION_BUFFER_BYTES: i64 = 4096;
+
+/// Logged at start and reload, and printed by `--check`, while
+/// `trust_all_proxies = true`.
+pub const TRUST_ALL_WARNING: &str = "server.trust_all_proxies = true: every peer is trusted as a proxy, so any client that can connect can forge X-Forwarded-For (spoof its IP address in logs), X-Forwarded-Proto (claim HTTPS and get HSTS) and X-Forwarded-Host (pick the host used for same-origin CORS and routing); this is only safe when nothing but your own proxies can reach helmgate's listeners";
+
+/// The IPv4-mapped block, `::ffff:0:0/96`: every IPv4 address in IPv6 form.
+const V4_MAPPED: Ipv6Net = Ipv6Net::new_assert(Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0), 96);
+
+/// Why two listeners would compete for one socket, if they would: the same
+/// port on addresses that intersect. `0.0.0.0` takes the port on every IPv4
+/// address, `[::]` on every IPv6 address and, dual-stack as Linux opens it
+/// by default (`net.ipv6.bindv6only = 0`), on every IPv4 address too.
+pub fn overlap(a: SocketAddr, b: SocketAddr) -> Option<&'static str> {
+    if a.port() != b.port() {
+        return None;
+    }
+    let (x, y) = (a.ip().to_canonical(), b.ip().to_canonical());
+    let any_v6 = |ip: IpAddr| ip == IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+    match (x, y) {
+        _ if x == y => Some("the same address"),
+        (IpAddr::V4(p), IpAddr::V4(q)) if p.is_unspecified() || q.is_unspecified() => {
+            Some("0.0.0.0 takes the port on every IPv4 address")
+        }
+        (IpAddr::V6(_), IpAddr::V6(_)) if any_v6(x) || any_v6(y) => {
+            Some("[::] takes the port on every IPv6 address")
+        }
+        (IpAddr::V6(_), IpAddr::V4(_)) if any_v6(x) => {
+            Some("[::] is dual-stack on Linux: it takes the port on every IPv4 address too")
+        }
+        (IpAddr::V4(_), IpAddr::V6(_)) if any_v6(y) => {
+            Some("[::] is dual-stack on Linux: it takes the port on every IPv4 address too")
+        }
+        _ => None,
+    }
+}
+
+/// An IPv4-mapped IPv6 net (`::ffff:10.0.0.0/104`) as the IPv4 net it means
+/// (`10.0.0.0/8`): peers are compared in their canonical form, so a v4 peer
+/// on a dual-stack listener is an IPv4 address, which an IPv6 net never
+/// contains.
+fn unmap(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(n) if n.prefix_len() >= 96 && V4_MAPPED.contains(&n.network()) => n
+            .network()
+            .to_ipv4_mapped()
+            .and_then(|a| Ipv4Net::new(a, n.prefix_len() - 96).ok())
+            .map_or(net, IpNet::V4),
+        other => other,
+    }
+}
+
+/// Why `net` is too broad to be a list of proxies, if it is: an IPv4 prefix
+/// shorter than /8, an IPv6 prefix shorter than /32, an IPv6 net that holds
+/// all of the IPv4-mapped block (every IPv4 address), or an IPv4-mapped net
+/// whose IPv4 equivalent is shorter than /8.
+pub fn too_broad(net: IpNet) -> Option<String> {
+    match net {
+        IpNet::V6(n) if n.prefix_len() >= 96 && V4_MAPPED.contains(&n.network()) => {
+            let v4 = unmap(net);
+            too_broad(v4).map(|why| format!("the IPv4-mapped form of {v4}: {why}"))
+        }
+        IpNet::V4(n) if n.prefix_len() == 0 => Some("it matches every IPv4 address".into()),
+        IpNet::V4(n) if n.prefix_len() < 8 => Some(format!(
+            "a /{} is shorter than /8, the broadest IPv4 range allowed",
+            n.prefix_len()
+        )),
+        IpNet::V6(n) if n.prefix_len() == 0 => Some(
+            "it matches every IPv6 address, and every IPv4 address in its IPv4-mapped form".into(),
+        ),
+        IpNet::V6(n) if n.prefix_len() < 32 => Some(format!(
+            "a /{} is shorter than /32, the broadest IPv6 range allowed",
+            n.prefix_len()
+        )),
+        IpNet::V6(n) if n.contains(&V4_MAPPED) => Some(
+            "it contains ::ffff:0:0/96, so it matches every IPv4 address in its IPv4-mapped form"
+                .into(),
+        ),
+        IpNet::V4(_) | IpNet::V6(_) => None,
+    }
+}
 
 impl Validator<'_> {
     pub fn server(&mut self, raw: &raw::RawServer) -> Option<ServerSettings> {
@@ -127,44 +207,92 @@ impl Validator<'_> {
         })
     }
 
-    pub fn check_unique_addresses(&mut self, server: &ServerSettings, admin: Option<SocketAddr>) {
-        let mut seen: Vec<SocketAddr> = Vec::new();
-        let all = server
+    /// Refuse listeners that would compete for one socket (see [`overlap`]):
+    /// they pass validation, then one of them fails to bind at start.
+    pub fn check_unique_addresses(
+        &mut self,
+        server: &raw::RawServer,
+        admin: Option<&Spanned<String>>,
+    ) {
+        let listeners: Vec<(String, &Spanned<String>)> = server
             .listen
             .iter()
-            .copied()
-            .chain(server.tls.iter().map(|t| t.listen))
-            .chain(server.https_redirect_listen.iter().copied())
-            .chain(admin);
-        for addr in all {
-            if seen.contains(&addr) {
-                self.problem::<()>(
-                    "server",
-                    None,
-                    format!("{addr} is used by more than one listener (proxy, TLS, redirect and admin listeners need their own ports)"),
+            .enumerate()
+            .map(|(i, s)| (format!("server.listen[{i}]"), s))
+            .chain(
+                server
+                    .tls
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| (format!("server.tls[{i}].listen"), &t.listen)),
+            )
+            .chain(
+                server
+                    .https_redirect_listen
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (format!("server.https_redirect_listen[{i}]"), s)),
+            )
+            .chain(admin.map(|s| ("admin.listen".to_string(), s)))
+            .collect();
+        // Unparsable addresses were reported already.
+        let parsed: Vec<(String, &Spanned<String>, SocketAddr)> = listeners
+            .into_iter()
+            .filter_map(|(key, s)| Some((key, s, s.get_ref().parse().ok()?)))
+            .collect();
+        for (j, (key, span, addr)) in parsed.iter().enumerate() {
+            let clash = parsed[..j]
+                .iter()
+                .find_map(|(k, _, a)| overlap(*a, *addr).map(|why| (k, a, why)));
+            if let Some((other_key, other, why)) = clash {
+                self.problem(
+                    key.clone(),
+                    Some(*span),
+                    format!(
+                        "{addr} overlaps {other_key} = {other} ({why}), so one of them could not listen; give each listener (proxy, TLS, redirect, admin) its own port, or addresses that don't overlap"
+                    ),
                 );
             }
-            seen.push(addr);
         }
     }
 
-    pub fn trusted_proxies(&mut self, raw: &[Spanned<String>]) -> Option<TrustedProxies> {
+    /// `[server] trusted_proxies`, each entry parsed and checked. An entry
+    /// broader than a list of proxies can be (see [`too_broad`]) is refused
+    /// unless `trust_all_proxies = true` says every peer is trusted anyway.
+    pub fn trusted_proxies(&mut self, raw: &raw::RawServer) -> Option<TrustedProxies> {
+        let trust_all = raw.trust_all_proxies.unwrap_or(false);
         let before = self.count();
         let mut nets = Vec::new();
-        for (i, s) in raw.iter().enumerate() {
+        for (i, s) in raw.trusted_proxies.iter().enumerate() {
+            let key = format!("server.trusted_proxies[{i}]");
             let text = s.get_ref().trim();
             let parsed = text
                 .parse::<IpNet>()
                 .ok()
                 .or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from));
-            match parsed {
-                Some(net) => nets.push(net.trunc()),
-                None => self.problem(
-                    format!("server.trusted_proxies[{i}]"),
+            let Some(net) = parsed.map(|n| n.trunc()) else {
+                self.problem(
+                    key,
                     Some(s),
                     format!("{:?} is not a CIDR; write e.g. \"10.0.0.0/8\", \"192.0.2.7/32\" or \"::1/128\"", s.get_ref()),
+                );
+                continue;
+            };
+            match too_broad(net) {
+                Some(why) if !trust_all => self.problem(
+                    key,
+                    Some(s),
+                    format!(
+                        "{:?} is too broad for a list of proxies ({why}): any client could then forge X-Forwarded-For (spoof its IP address), X-Forwarded-Proto (claim HTTPS) and X-Forwarded-Host (pick the host used for same-origin CORS and routing). List only your load balancers' addresses, e.g. \"10.0.3.0/24\", or set server.trust_all_proxies = true if nothing but your own proxies can reach helmgate",
+                        s.get_ref()
+                    ),
                 ),
+                _ => nets.push(unmap(net)),
             }
+        }
+        if trust_all {
+            self.warn(TRUST_ALL_WARNING);
+            nets = vec![IpNet::V4(Ipv4Net::default()), IpNet::V6(Ipv6Net::default())];
         }
         (self.count() == before).then(|| TrustedProxies::new(nets))
     }
@@ -202,5 +330,84 @@ impl Validator<'_> {
             blocked_origin_burst: burst? as u32,
             blocked_origin_per_minute: per_minute? as u32,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn ranges_broader_than_v4_slash_8_or_v6_slash_32_are_too_broad() {
+        for broad in [
+            "0.0.0.0/0",
+            "1.0.0.0/7",
+            "::/0",
+            "2000::/3",
+            "2001:db8::/31",
+        ] {
+            assert!(too_broad(net(broad)).is_some(), "{broad}");
+        }
+        for narrow in [
+            "10.0.0.0/8",
+            "192.0.2.7/32",
+            "2001:db8::/32",
+            "::1/128",
+            "::/96",
+        ] {
+            assert_eq!(too_broad(net(narrow)), None, "{narrow}");
+        }
+    }
+
+    #[test]
+    fn v6_nets_holding_all_of_ipv4_mapped_space_are_too_broad() {
+        let why = too_broad(net("::ffff:0:0/96")).unwrap();
+        assert!(why.contains("IPv4-mapped form of 0.0.0.0/0"), "{why}");
+        assert!(too_broad(net("::ffff:0.0.0.0/100")).is_some());
+        let why = too_broad(net("::/64")).unwrap();
+        assert!(why.contains("::ffff:0:0/96"), "{why}");
+        assert!(too_broad(net("::/80")).is_some());
+        assert_eq!(too_broad(net("::ffff:10.0.0.0/104")), None);
+    }
+
+    #[test]
+    fn ipv4_mapped_nets_become_the_ipv4_nets_they_mean() {
+        assert_eq!(unmap(net("::ffff:10.0.0.0/104")), net("10.0.0.0/8"));
+        assert_eq!(unmap(net("::ffff:192.0.2.7/128")), net("192.0.2.7/32"));
+        assert_eq!(unmap(net("2001:db8::/32")), net("2001:db8::/32"));
+        let trusted = TrustedProxies::new(vec![unmap(net("::ffff:10.0.0.0/104"))]);
+        assert!(trusted.contains("10.1.2.3".parse().unwrap()));
+        assert!(trusted.contains("::ffff:10.1.2.3".parse().unwrap()));
+    }
+
+    #[test]
+    fn listeners_overlap_on_the_same_port_when_one_address_covers_the_other() {
+        for (a, b) in [
+            ("127.0.0.1:80", "127.0.0.1:80"),
+            ("127.0.0.1:80", "0.0.0.0:80"),
+            ("[::1]:80", "[::]:80"),
+            ("0.0.0.0:80", "[::]:80"),
+            ("[::]:80", "127.0.0.1:80"),
+            ("[::ffff:127.0.0.1]:80", "127.0.0.1:80"),
+        ] {
+            assert!(overlap(addr(a), addr(b)).is_some(), "{a} {b}");
+            assert!(overlap(addr(b), addr(a)).is_some(), "{b} {a}");
+        }
+        for (a, b) in [
+            ("127.0.0.1:80", "127.0.0.1:81"),
+            ("127.0.0.1:80", "127.0.0.2:80"),
+            ("0.0.0.0:80", "[::1]:80"),
+            ("[::1]:80", "[2001:db8::1]:80"),
+        ] {
+            assert_eq!(overlap(addr(a), addr(b)), None, "{a} {b}");
+        }
     }
 }

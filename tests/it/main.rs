@@ -6,6 +6,7 @@
 mod browser;
 mod browser_support;
 mod common;
+mod config_hardening;
 mod fuzz_corpus;
 mod gateway;
 mod hardening;

@@ -1,0 +1,429 @@
+//! Configurations helmgate used to accept silently or fail on late, through
+//! the real binary: what `--check` says, and what a running gateway logs or
+//! does.
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+const ENV_VARS: [&str; 4] = [
+    "HELMGATE_ENV",
+    "NODE_ENV",
+    "CORS_ALLOWED_ORIGINS",
+    "HELMGATE_CONFIG",
+];
+
+/// A production config with one listener; `server` lines go into `[server]`,
+/// `tail` after everything.
+fn config(listen: &str, server: &str, tail: &str) -> String {
+    format!(
+        "environment = \"production\"\n[server]\nlisten = [{listen}]\n{server}\n[upstream]\naddress = \"127.0.0.1:3000\"\n[cors]\nallowed_origins = [\"https://app.example.com\"]\n{tail}"
+    )
+}
+
+/// `helmgate --check`: whether it passed, and stdout + stderr.
+fn check(text: &str, env: &[(&str, &str)], args: &[&str]) -> (bool, String) {
+    let dir = TempDir::new("hardening-check");
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, text).unwrap();
+    let mut cmd = Command::new(bin());
+    cmd.arg("--config").arg(&path).arg("--check").args(args);
+    for k in ENV_VARS {
+        cmd.env_remove(k);
+    }
+    cmd.envs(env.iter().copied());
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Run helmgate (not `--check`) and wait up to `limit` for it to exit: its
+/// status (`None`: still running at the limit, then stopped), its log, and
+/// how long it ran.
+fn run_until_exit(
+    text: &str,
+    args: &[&str],
+    limit: Duration,
+) -> (Option<ExitStatus>, String, Duration) {
+    let dir = TempDir::new("hardening-run");
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, text).unwrap();
+    let log_path = dir.path().join("helmgate.log");
+    let mut cmd = Command::new(bin());
+    cmd.arg("--config")
+        .arg(&path)
+        .arg("--upgrade-sock")
+        .arg(dir.path().join("upgrade.sock"))
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap());
+    for k in ENV_VARS {
+        cmd.env_remove(k);
+    }
+    let started = Instant::now();
+    let status = exit_within(cmd.spawn().unwrap(), limit);
+    let ran = started.elapsed();
+    (status, std::fs::read_to_string(&log_path).unwrap(), ran)
+}
+
+/// Wait up to `limit` for `child` to exit, and stop it if it has not
+/// (`None`: it was still running).
+fn exit_within(mut child: Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let exited = child.try_wait().ok().flatten();
+    if exited.is_none() {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+    exited
+}
+
+fn warn_lines<'a>(log: &'a str, needle: &str) -> Vec<&'a str> {
+    log.lines()
+        .filter(|l| l.contains(" WARN ") && l.contains(needle))
+        .collect()
+}
+
+// --- Trusted proxies --------------------------------------------------------
+
+#[test]
+fn trusted_proxies_that_cover_everyone_fail_check_naming_the_entry_and_why() {
+    let text = config(
+        "\"127.0.0.1:18080\"",
+        "trusted_proxies = [\"10.0.0.0/8\", \"0.0.0.0/0\", \"::/0\", \"::ffff:0:0/96\", \"1.0.0.0/7\", \"2001:db8::/31\"]",
+        "",
+    );
+    let (ok, out) = check(&text, &[], &[]);
+    assert!(!ok, "{out}");
+    for (i, column) in [(1, 34), (2, 47), (3, 55), (4, 72), (5, 85)] {
+        let located = format!("line 4, column {column}: server.trusted_proxies[{i}]: ");
+        let line = out
+            .lines()
+            .find(|l| l.contains(&located))
+            .unwrap_or_else(|| panic!("no {located:?} in {out}"));
+        for why in [
+            "too broad",
+            "X-Forwarded-For",
+            "X-Forwarded-Proto",
+            "X-Forwarded-Host",
+            "trust_all_proxies = true",
+        ] {
+            assert!(line.contains(why), "{why:?} missing: {line}");
+        }
+    }
+    assert!(!out.contains("trusted_proxies[0]"), "{out}");
+    assert!(out.contains("5 problem(s)"), "{out}");
+}
+
+#[test]
+fn trust_all_proxies_loads_and_check_says_every_peer_is_trusted() {
+    let text = config(
+        "\"127.0.0.1:18080\"",
+        "trust_all_proxies = true\ntrusted_proxies = [\"0.0.0.0/0\"]",
+        "",
+    );
+    let (ok, out) = check(&text, &[], &[]);
+    assert!(ok, "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("trusted_proxies:"))
+        .unwrap_or_else(|| panic!("no trusted_proxies line in {out}"));
+    assert!(
+        line.contains("every peer") && line.contains("forge X-Forwarded-For"),
+        "{line}"
+    );
+    assert!(
+        out.contains("warning: server.trust_all_proxies = true: every peer is trusted"),
+        "{out}"
+    );
+    // Without the flag, the narrow list is shown as it is, with no warning.
+    let (ok, out) = check(
+        &config(
+            "\"127.0.0.1:18080\"",
+            "trusted_proxies = [\"10.0.0.0/8\"]",
+            "",
+        ),
+        &[],
+        &[],
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains("trusted_proxies: [10.0.0.0/8]"), "{out}");
+    assert!(!out.contains("every peer"), "{out}");
+}
+
+#[test]
+fn trust_all_proxies_is_warned_at_start_and_reload_and_believes_any_peer() {
+    let up = Upstream::start();
+    let gw = Gateway::start(
+        up.addr,
+        GatewayOptions {
+            extra_toml: "trust_all_proxies = true".into(),
+            ..GatewayOptions::default()
+        },
+    );
+    let needle = "server.trust_all_proxies = true: every peer is trusted";
+    assert_eq!(warn_lines(&gw.log(), needle).len(), 1, "{}", gw.log());
+    // The test client is no configured proxy, yet its X-Forwarded-Proto is
+    // believed: that is what the flag means.
+    let r = gw.get("/", &[("X-Forwarded-Proto", "https")]);
+    assert_eq!(r.status, 200);
+    assert!(r.has("strict-transport-security"), "{r:?}");
+    gw.signal("HUP");
+    assert!(
+        eventually(Duration::from_secs(5), || warn_lines(&gw.log(), needle)
+            .len()
+            == 2),
+        "{}",
+        gw.log()
+    );
+}
+
+// --- Listeners --------------------------------------------------------------
+
+#[test]
+fn overlapping_listeners_fail_check_naming_both() {
+    let p = 18_090;
+    for (listen, tail, key, first) in [
+        (
+            format!("\"127.0.0.1:{p}\""),
+            format!("[admin]\nlisten = \"0.0.0.0:{p}\"\n"),
+            "admin.listen",
+            format!("server.listen[0] = 127.0.0.1:{p}"),
+        ),
+        (
+            format!("\"[::1]:{p}\", \"[::]:{p}\""),
+            String::new(),
+            "server.listen[1]",
+            format!("server.listen[0] = [::1]:{p}"),
+        ),
+        (
+            format!("\"0.0.0.0:{p}\", \"[::]:{p}\""),
+            String::new(),
+            "server.listen[1]",
+            format!("server.listen[0] = 0.0.0.0:{p}"),
+        ),
+        (
+            format!("\"127.0.0.1:{p}\""),
+            format!("[admin]\nlisten = \"127.0.0.1:{p}\"\n"),
+            "admin.listen",
+            format!("server.listen[0] = 127.0.0.1:{p}"),
+        ),
+    ] {
+        let (ok, out) = check(&config(&listen, "", &tail), &[], &[]);
+        assert!(!ok, "{listen} {tail}: {out}");
+        let line = out
+            .lines()
+            .find(|l| l.contains(&format!(": {key}: ")))
+            .unwrap_or_else(|| panic!("{key} not named: {out}"));
+        assert!(
+            line.contains(&format!("overlaps {first}")) && line.contains("line "),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn overlapping_proxy_and_admin_listeners_stop_start_up_at_once() {
+    let port = free_port();
+    let text = config(
+        &format!("\"127.0.0.1:{port}\""),
+        "",
+        &format!("[admin]\nlisten = \"0.0.0.0:{port}\"\n"),
+    );
+    let (status, log, ran) = run_until_exit(&text, &[], Duration::from_secs(15));
+    let status = status.unwrap_or_else(|| panic!("still running after {ran:?}: {log}"));
+    assert!(!status.success(), "{log}");
+    assert!(
+        log.contains("admin.listen")
+            && log.contains(&format!("server.listen[0] = 127.0.0.1:{port}")),
+        "{log}"
+    );
+}
+
+#[test]
+fn admin_port_held_by_another_socket_exits_non_zero_naming_it() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let admin = taken.local_addr().unwrap();
+    let text = config(
+        &format!("\"127.0.0.1:{}\"", free_port()),
+        "",
+        &format!("[admin]\nlisten = \"{admin}\"\n"),
+    );
+    let (status, log, ran) = run_until_exit(&text, &[], Duration::from_secs(15));
+    let status = status.unwrap_or_else(|| panic!("still running after {ran:?}: {log}"));
+    assert!(!status.success(), "{log}");
+    assert!(ran < Duration::from_secs(5), "took {ran:?}");
+    assert!(
+        log.contains(&format!("admin.listen: cannot listen on {admin}")),
+        "{log}"
+    );
+}
+
+/// On `--upgrade` the new process can't bind-test the addresses it will
+/// inherit (the old process still holds them), so a busy admin port is only
+/// found when Pingora binds it: Pingora retries for 30 s, then panics in the
+/// admin service's thread. The process must exit non-zero then, naming the
+/// listener, rather than serve on without its admin listener.
+#[test]
+fn upgrade_onto_a_busy_admin_port_exits_non_zero_naming_it() {
+    let up = Upstream::start();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let old_text =
+        config(&format!("\"{addr}\""), "", "").replace("127.0.0.1:3000", &up.addr.to_string());
+    let old = Gateway::start_with_config(addr, &old_text, vec![], vec![]);
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let admin = taken.local_addr().unwrap();
+    let new_text = format!("{old_text}[admin]\nlisten = \"{admin}\"\n");
+
+    let dir = TempDir::new("upgrade-busy");
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, &new_text).unwrap();
+    let log_path = dir.path().join("new.log");
+    let mut cmd = Command::new(bin());
+    cmd.arg("--config")
+        .arg(&path)
+        .arg("--upgrade")
+        .arg("--upgrade-sock")
+        .arg(old.dir.path().join("upgrade.sock"))
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap());
+    for k in ENV_VARS {
+        cmd.env_remove(k);
+    }
+    let new = cmd.spawn().unwrap();
+    thread::sleep(Duration::from_millis(700));
+    old.signal("QUIT");
+    let status = exit_within(new, Duration::from_secs(60));
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let status = status.unwrap_or_else(|| panic!("the new process runs on: {log}"));
+    assert!(!status.success(), "{log}");
+    assert!(
+        log.contains(&format!("admin.listen = {admin}: cannot listen")),
+        "{log}"
+    );
+    assert!(!log.contains("panicked"), "{log}");
+    drop(taken);
+}
+
+// --- Environment overrides --------------------------------------------------
+
+const OVERRIDE: &str = "environment development from";
+
+#[test]
+fn a_weaker_environment_override_is_shown_by_check() {
+    let production = config("\"127.0.0.1:18080\"", "", "");
+    for (env, args, source) in [
+        (vec![("NODE_ENV", "development")], vec![], "NODE_ENV"),
+        (
+            vec![("HELMGATE_ENV", "development")],
+            vec![],
+            "HELMGATE_ENV",
+        ),
+        (
+            vec![],
+            vec!["--environment", "development"],
+            "--environment",
+        ),
+    ] {
+        let (ok, out) = check(&production, &env, &args);
+        assert!(ok, "{out}");
+        assert!(
+            out.contains(&format!("warning: environment development from {source} overrides environment = \"production\" in the config file: ")),
+            "{source}: {out}"
+        );
+    }
+}
+
+#[test]
+fn agreeing_or_stronger_environment_overrides_are_not_warned() {
+    let production = config("\"127.0.0.1:18080\"", "", "");
+    let development = production.replace(
+        "environment = \"production\"",
+        "environment = \"development\"",
+    );
+    for (file, env) in [
+        (&production, ("NODE_ENV", "production")),
+        (&development, ("NODE_ENV", "development")),
+        (&development, ("NODE_ENV", "production")),
+        (&development, ("HELMGATE_ENV", "production")),
+    ] {
+        let (ok, out) = check(file, &[env], &[]);
+        assert!(ok, "{out}");
+        assert!(!out.contains(OVERRIDE), "{env:?}: {out}");
+    }
+}
+
+#[test]
+fn node_env_development_over_a_production_file_is_warned_at_start_and_reload() {
+    let up = Upstream::start();
+    let gw = Gateway::start(
+        up.addr,
+        GatewayOptions {
+            env: vec![("NODE_ENV".into(), "development".into())],
+            ..GatewayOptions::default()
+        },
+    );
+    let needle = "environment development from NODE_ENV overrides environment = \"production\"";
+    assert_eq!(warn_lines(&gw.log(), needle).len(), 1, "{}", gw.log());
+    gw.signal("HUP");
+    assert!(
+        eventually(Duration::from_secs(5), || warn_lines(&gw.log(), needle)
+            .len()
+            == 2),
+        "{}",
+        gw.log()
+    );
+    // And without the variable, the same file starts with no such line.
+    let quiet = Gateway::start(up.addr, GatewayOptions::default());
+    assert!(!quiet.log().contains(OVERRIDE), "{}", quiet.log());
+}
+
+// --- TLS certificates on reload ---------------------------------------------
+
+/// SIGHUP re-reads certificates (`operations::reload_picks_up_a_renewed_certificate`);
+/// a pair that no longer loads fails the reload and the running certificate stays,
+/// as the README's Operations table says.
+#[test]
+fn a_certificate_that_fails_to_load_on_reload_keeps_the_running_one() {
+    let up = Upstream::start();
+    let dir = TempDir::new("bad-renewal");
+    let cert = TestCert::write(dir.path());
+    let tls_port = free_port();
+    let gw = Gateway::start(
+        up.addr,
+        GatewayOptions {
+            extra_toml: cert.tls_toml(tls_port),
+            ..GatewayOptions::default()
+        },
+    );
+    let tls_addr: SocketAddr = format!("127.0.0.1:{tls_port}").parse().unwrap();
+    assert_eq!(tls_get(tls_addr, cert.der.clone(), &[]).status, 200);
+    std::fs::write(&cert.key, "not a key\n").unwrap();
+    gw.signal("HUP");
+    assert!(
+        eventually(Duration::from_secs(5), || gw
+            .log()
+            .contains("reload failed, keeping the running configuration")),
+        "{}",
+        gw.log()
+    );
+    assert!(gw.log().contains("server.tls[0]"), "{}", gw.log());
+    assert_eq!(tls_get(tls_addr, cert.der, &[]).status, 200);
+}
