@@ -505,3 +505,101 @@ async fn case_7_development_allows_localhost_pages_and_websocket_connects() {
     })
     .await;
 }
+
+// --- Nonces and Report-Only (issue 10) ----------------------------------------
+
+const NONCE_STATE_JS: &str = r#"
+const [want, done] = arguments;
+const deadline = Date.now() + 5000;
+(function poll() {
+  // Script violations only (the page's data: favicon may add an img-src one).
+  const v = (window.violations || []).filter((x) => x.directive.startsWith('script'));
+  if (v.length >= want || Date.now() > deadline) {
+    done({ nonce: window.nonceRan === true, plain: window.plainRan === true, wrong: window.wrongRan === true, violations: v });
+  } else {
+    setTimeout(poll, 20);
+  }
+})();
+"#;
+
+fn csp_gateway(up: &Upstream, headers: &str) -> Gateway {
+    let listen: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let text = format!(
+        "environment = \"production\"\n[server]\nlisten = [\"{listen}\"]\n[upstream]\naddress = \"{}\"\n[headers]\nnonce_html_placeholder = \"__CSP_NONCE__\"\n{headers}",
+        up.addr
+    );
+    Gateway::start_with_config(listen, &text, vec![], vec![])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_8_only_the_script_with_the_responses_nonce_runs() {
+    let up = Upstream::start();
+    let gw = csp_gateway(
+        &up,
+        "content_security_policy = \"default-src 'self'; script-src 'nonce-{nonce}'; object-src 'none'\"\n",
+    );
+    Browser::with(|c| async move {
+        goto(&c, &format!("{}/e2e/nonce-probe", http(gw.addr))).await;
+        let state = run_async(&c, NONCE_STATE_JS, vec![json!(2)]).await;
+        assert_eq!(state["nonce"], json!(true), "{state}");
+        assert_eq!(state["plain"], json!(false), "{state}");
+        assert_eq!(state["wrong"], json!(false), "{state}");
+        assert_eq!(
+            state["violations"],
+            json!([
+                { "directive": "script-src-elem", "disposition": "enforce" },
+                { "directive": "script-src-elem", "disposition": "enforce" }
+            ]),
+            "{state}"
+        );
+        // Control: straight from the upstream the placeholder is no nonce
+        // and nothing restricts scripts, so all three run.
+        goto(&c, &format!("{}/e2e/nonce-probe", http(up.addr))).await;
+        let state = run_async(&c, NONCE_STATE_JS, vec![json!(0)]).await;
+        assert_eq!(
+            state,
+            json!({ "nonce": true, "plain": true, "wrong": true, "violations": [] }),
+            "control"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_9_a_report_only_violation_is_reported_but_not_blocked() {
+    let up = Upstream::start();
+    let gw = csp_gateway(
+        &up,
+        "content_security_policy = \"default-src 'self'; script-src 'self' 'unsafe-inline'; object-src 'none'\"\ncontent_security_policy_report_only = \"script-src 'nonce-{nonce}'; object-src 'none'\"\n",
+    );
+    Browser::with(|c| async move {
+        goto(&c, &format!("{}/e2e/nonce-probe", http(gw.addr))).await;
+        let state = run_async(&c, NONCE_STATE_JS, vec![json!(2)]).await;
+        // Every script ran: the stricter policy only reports.
+        assert_eq!(state["nonce"], json!(true), "{state}");
+        assert_eq!(state["plain"], json!(true), "{state}");
+        assert_eq!(state["wrong"], json!(true), "{state}");
+        assert_eq!(
+            state["violations"],
+            json!([
+                { "directive": "script-src-elem", "disposition": "report" },
+                { "directive": "script-src-elem", "disposition": "report" }
+            ]),
+            "{state}"
+        );
+    })
+    .await;
+    // Control: the same policy enforced blocks the two without the nonce.
+    let up = Upstream::start();
+    let gw = csp_gateway(
+        &up,
+        "content_security_policy = \"script-src 'nonce-{nonce}'; object-src 'none'\"\n",
+    );
+    Browser::with(|c| async move {
+        goto(&c, &format!("{}/e2e/nonce-probe", http(gw.addr))).await;
+        let state = run_async(&c, NONCE_STATE_JS, vec![json!(2)]).await;
+        assert_eq!(state["plain"], json!(false), "control: {state}");
+        assert_eq!(state["wrong"], json!(false), "control: {state}");
+    })
+    .await;
+}

@@ -760,6 +760,19 @@ pub const E2E_CSP_PROBE: &str = r#"<!doctype html><html><head><title>csp probe</
 <script src="/static/app.js"></script>
 </body></html>"#;
 
+/// Three inline scripts: one with the gateway's nonce (written in place of
+/// the placeholder), one without a nonce, one with a wrong one. The first
+/// also records every `securitypolicyviolation` with its disposition.
+pub const E2E_NONCE_PROBE: &str = r#"<!doctype html><html><head><title>nonce probe</title><link rel="icon" href="data:,"></head><body>
+<script nonce="__CSP_NONCE__">window.violations = [];
+document.addEventListener('securitypolicyviolation', function (e) {
+  window.violations.push({ directive: e.effectiveDirective, disposition: e.disposition });
+});
+window.nonceRan = true;</script>
+<script>window.plainRan = true;</script>
+<script nonce="d3Jvbmctbm9uY2U=">window.wrongRan = true;</script>
+</body></html>"#;
+
 pub const E2E_LISTEN_JS: &str = "window.violations = [];\
 document.addEventListener('securitypolicyviolation', function (e) {\
   window.violations.push({ directive: e.effectiveDirective, blocked: e.blockedURI });\
@@ -817,6 +830,7 @@ pub fn e2e_response(req: &Recorded) -> Vec<u8> {
             "<!doctype html><title>cookie</title><link rel=\"icon\" href=\"data:,\">cookie set",
         ),
         "/e2e/csp-probe" => ("200 OK", String::new(), html, E2E_CSP_PROBE),
+        "/e2e/nonce-probe" => ("200 OK", String::new(), html, E2E_NONCE_PROBE),
         "/e2e/framed" => ("200 OK", String::new(), html, E2E_FRAMED),
         "/static/e2e-listen.js" => ("200 OK", String::new(), js, E2E_LISTEN_JS),
         "/static/e2e-framed.js" => ("200 OK", String::new(), js, E2E_FRAMED_JS),
