@@ -10,11 +10,10 @@ use pingora::http::ResponseHeader;
 use pingora::protocols::http::date::get_cached_date;
 
 use crate::cors;
-use crate::header_edit;
+use crate::header_edit::{self, Name};
 use crate::nonce;
 use crate::policy::{OnceWarning, SitePolicy};
 use crate::request::RequestFacts;
-use crate::request_id::X_REQUEST_ID;
 
 /// Why the gateway answered with an error of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +27,13 @@ pub enum GatewayError {
     BadGateway,
     GatewayTimeout,
 }
+
+const REQUEST_ID: Name = Name::from_static("x-request-id");
+const CONTENT_TYPE: Name = Name::from_static("content-type");
+const CONTENT_LENGTH: Name = Name::from_static("content-length");
+const CACHE_CONTROL: Name = Name::from_static("cache-control");
+const CONNECTION: Name = Name::from_static("connection");
+const ALLOW_HEADER: Name = Name::from_static("allow");
 
 /// The methods the gateway proxies: everything but CONNECT (and TRACE,
 /// which no app behind a security gateway should answer).
@@ -87,7 +93,7 @@ pub fn decorate(resp: &mut ResponseHeader, site: &SitePolicy, facts: &RequestFac
     if nonce.is_some() {
         keep_out_of_caches(resp, site);
     }
-    header_edit::replace_response(resp, &X_REQUEST_ID, facts.request_id.clone());
+    header_edit::replace_response(resp, &REQUEST_ID, facts.request_id.clone());
 }
 
 /// A nonce must never be reused, so a response carrying one is never
@@ -117,11 +123,7 @@ fn keep_out_of_caches(resp: &mut ResponseHeader, site: &SitePolicy) {
             site.name
         );
     }
-    header_edit::replace_response(
-        resp,
-        &header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    );
+    header_edit::replace_response(resp, &CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
 /// The same, plus the CORS headers of the request's verdict: for responses
@@ -135,17 +137,25 @@ pub fn decorate_with_cors(resp: &mut ResponseHeader, site: &SitePolicy, facts: &
 pub fn error_head(kind: GatewayError, site: &SitePolicy, facts: &RequestFacts) -> ResponseHeader {
     let body = kind.body();
     let mut resp = cors::new_response(kind.status(), 16);
-    let _ = resp.insert_header(
-        header::CONTENT_TYPE,
+    let set = |resp: &mut ResponseHeader, name: &Name, value| {
+        header_edit::insert_response(resp, name, value)
+    };
+    set(
+        &mut resp,
+        &CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    let _ = resp.insert_header(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-    let _ = resp.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    set(&mut resp, &CONTENT_LENGTH, HeaderValue::from(body.len()));
+    set(
+        &mut resp,
+        &CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
     if kind == GatewayError::MethodNotAllowed {
-        let _ = resp.insert_header(header::ALLOW, HeaderValue::from_static(ALLOW));
+        set(&mut resp, &ALLOW_HEADER, HeaderValue::from_static(ALLOW));
     }
     if !kind.keeps_connection() {
-        let _ = resp.insert_header(header::CONNECTION, HeaderValue::from_static("close"));
+        set(&mut resp, &CONNECTION, HeaderValue::from_static("close"));
     }
     decorate_with_cors(&mut resp, site, facts);
     resp

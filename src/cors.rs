@@ -11,7 +11,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::Method;
 use pingora::http::ResponseHeader;
 
-use crate::header_edit;
+use crate::header_edit::{self, Name};
 use crate::origin::{self, AllowedOrigin, Canonical, OriginError, Scheme};
 use crate::vary;
 
@@ -30,6 +30,12 @@ pub const DEFAULT_ALLOWED_HEADERS: &[&str] = &[
     "x-user-id",
     "x-request-id",
 ];
+
+const ALLOW_ORIGIN: Name = Name::from_static("access-control-allow-origin");
+const ALLOW_CREDENTIALS: Name = Name::from_static("access-control-allow-credentials");
+const CONTENT_TYPE: Name = Name::from_static("content-type");
+const CONTENT_LENGTH: Name = Name::from_static("content-length");
+const CACHE_CONTROL: Name = Name::from_static("cache-control");
 
 /// The fixed body of our 403: no detail an attacker could use.
 pub const REJECTED_BODY: &[u8] = b"Forbidden: origin not allowed\n";
@@ -100,9 +106,9 @@ pub struct CorsPolicy {
     /// Wildcard patterns by host suffix: a request origin is looked up once
     /// per label of its host, whatever the number of patterns.
     wildcards: HashMap<Box<str>, Vec<(Scheme, Option<u16>)>>,
-    preflight: Vec<(HeaderName, HeaderValue)>,
+    preflight: Vec<(Name, HeaderValue)>,
     /// Sent on allowed actual responses besides the origin.
-    actual: Vec<(HeaderName, HeaderValue)>,
+    actual: Vec<(Name, HeaderValue)>,
     vary_actual: HeaderValue,
     vary_preflight: HeaderValue,
 }
@@ -209,11 +215,11 @@ impl CorsPolicy {
         let mut actual = Vec::new();
         if credentials {
             let t = HeaderValue::from_static("true");
-            preflight.push((header::ACCESS_CONTROL_ALLOW_CREDENTIALS, t.clone()));
-            actual.push((header::ACCESS_CONTROL_ALLOW_CREDENTIALS, t));
+            preflight.push((ALLOW_CREDENTIALS, t.clone()));
+            actual.push((ALLOW_CREDENTIALS, t));
         }
         preflight.push((
-            header::ACCESS_CONTROL_ALLOW_METHODS,
+            Name::from_static("access-control-allow-methods"),
             join(
                 settings
                     .allowed_methods
@@ -224,7 +230,7 @@ impl CorsPolicy {
         ));
         if !settings.allowed_headers.is_empty() {
             preflight.push((
-                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                Name::from_static("access-control-allow-headers"),
                 join(
                     settings
                         .allowed_headers
@@ -235,12 +241,12 @@ impl CorsPolicy {
             ));
         }
         preflight.push((
-            header::ACCESS_CONTROL_MAX_AGE,
+            Name::from_static("access-control-max-age"),
             HeaderValue::from(settings.max_age_secs),
         ));
         if !settings.expose_headers.is_empty() {
             actual.push((
-                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                Name::from_static("access-control-expose-headers"),
                 join(settings.expose_headers.iter().map(String::as_str).collect()),
             ));
         }
@@ -356,15 +362,12 @@ impl CorsPolicy {
     /// The 204 answer to an allowed preflight.
     pub fn preflight_response(&self, grant: &Grant) -> ResponseHeader {
         let mut resp = new_response(204, self.preflight.len() + 16);
-        let _ = resp.insert_header(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            grant.allow_origin.clone(),
-        );
+        header_edit::insert_response(&mut resp, &ALLOW_ORIGIN, grant.allow_origin.clone());
         for (name, value) in &self.preflight {
-            let _ = resp.insert_header(name.clone(), value.clone());
+            header_edit::insert_response(&mut resp, name, value.clone());
         }
-        let _ = resp.insert_header(header::VARY, self.vary_preflight.clone());
-        let _ = resp.insert_header(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+        header_edit::insert_response(&mut resp, &vary::VARY_NAME, self.vary_preflight.clone());
+        header_edit::insert_response(&mut resp, &CONTENT_LENGTH, HeaderValue::from_static("0"));
         resp
     }
 
@@ -372,16 +375,22 @@ impl CorsPolicy {
     /// it to an allowed origin.
     pub fn rejected_response(&self) -> ResponseHeader {
         let mut resp = new_response(403, 16);
-        let _ = resp.insert_header(header::VARY, self.vary_actual.clone());
-        let _ = resp.insert_header(
-            header::CONTENT_TYPE,
+        header_edit::insert_response(&mut resp, &vary::VARY_NAME, self.vary_actual.clone());
+        header_edit::insert_response(
+            &mut resp,
+            &CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
-        let _ = resp.insert_header(
-            header::CONTENT_LENGTH,
+        header_edit::insert_response(
+            &mut resp,
+            &CONTENT_LENGTH,
             HeaderValue::from(REJECTED_BODY.len()),
         );
-        let _ = resp.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        header_edit::insert_response(
+            &mut resp,
+            &CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        );
         resp
     }
 
@@ -393,11 +402,7 @@ impl CorsPolicy {
         }
         strip_access_control(resp);
         if let CorsDecision::Allowed(grant) | CorsDecision::Preflight(grant) = decision {
-            header_edit::replace_response(
-                resp,
-                &header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                grant.allow_origin.clone(),
-            );
+            header_edit::replace_response(resp, &ALLOW_ORIGIN, grant.allow_origin.clone());
             for (name, value) in &self.actual {
                 header_edit::replace_response(resp, name, value.clone());
             }

@@ -94,18 +94,16 @@ impl<'a> ClientView<'a> {
             return self.peer;
         }
         let mut client = self.peer;
-        let hops: Vec<&[u8]> = headers
-            .get_all(&X_FORWARDED_FOR)
-            .iter()
-            .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-            .collect();
-        for hop in hops.into_iter().rev() {
-            let Some(ip) = parse_ip(hop.trim_ascii()) else {
-                break;
-            };
-            client = Some(ip);
-            if !trusted.contains(ip) {
-                break;
+        // Right to left, across repeated headers too, without collecting.
+        'hops: for value in headers.get_all(&X_FORWARDED_FOR).iter().rev() {
+            for hop in value.as_bytes().rsplit(|&b| b == b',') {
+                let Some(ip) = parse_ip(hop.trim_ascii()) else {
+                    break 'hops;
+                };
+                client = Some(ip);
+                if !trusted.contains(ip) {
+                    break 'hops;
+                }
             }
         }
         client
@@ -180,11 +178,14 @@ pub fn upstream_forwarding(
     own_tls: bool,
     headers: &HeaderMap,
 ) -> UpstreamForwarding {
-    let peer = view
-        .peer
-        .and_then(|ip| HeaderValue::from_str(&ip.to_string()).ok());
+    let peer = view.peer.and_then(ip_value);
     let own_proto = HeaderValue::from_static(if own_tls { "https" } else { "http" });
-    let own_host = || view.host.and_then(|h| HeaderValue::from_bytes(h).ok());
+    // The Host the client sent, shared rather than copied; the HTTP/2
+    // authority has no header value to share.
+    let own_host = || match headers.get(HOST) {
+        Some(h) => Some(h.clone()),
+        None => view.host.and_then(|h| HeaderValue::from_bytes(h).ok()),
+    };
     if !view.peer_trusted {
         return UpstreamForwarding {
             x_forwarded_for: peer,
@@ -192,20 +193,24 @@ pub fn upstream_forwarding(
             x_forwarded_host: own_host(),
         };
     }
-    let chain: Vec<&[u8]> = headers
-        .get_all(&X_FORWARDED_FOR)
-        .iter()
-        .map(HeaderValue::as_bytes)
-        .collect();
-    let x_forwarded_for = match (chain.is_empty(), &peer) {
-        (true, _) => peer.clone(),
-        (false, Some(peer)) => {
-            let mut joined = chain.join(&b", "[..]);
-            joined.extend_from_slice(b", ");
-            joined.extend_from_slice(peer.as_bytes());
+    let mut chain = headers.get_all(&X_FORWARDED_FOR).iter();
+    let x_forwarded_for = match (chain.next(), chain.next()) {
+        (None, _) => peer.clone(),
+        // One header and nothing to append: pass it on as it is.
+        (Some(only), None) if peer.is_none() => Some(only.clone()),
+        (Some(first), second) => {
+            let mut joined = Vec::with_capacity(first.len() + 48);
+            joined.extend_from_slice(first.as_bytes());
+            for more in second.into_iter().chain(chain) {
+                joined.extend_from_slice(b", ");
+                joined.extend_from_slice(more.as_bytes());
+            }
+            if let Some(peer) = &peer {
+                joined.extend_from_slice(b", ");
+                joined.extend_from_slice(peer.as_bytes());
+            }
             HeaderValue::from_bytes(&joined).ok()
         }
-        (false, None) => HeaderValue::from_bytes(&chain.join(&b", "[..])).ok(),
     };
     let x_forwarded_proto = match headers.get(&X_FORWARDED_PROTO) {
         Some(v) if first_token(headers, &X_FORWARDED_PROTO).is_some() => v.clone(),
@@ -220,6 +225,17 @@ pub fn upstream_forwarding(
         x_forwarded_proto,
         x_forwarded_host,
     }
+}
+
+/// An address as a header value, formatted on the stack: one allocation
+/// (the value's own) instead of a `String` and a copy.
+fn ip_value(ip: IpAddr) -> Option<HeaderValue> {
+    use std::io::Write as _;
+    let mut buf = [0u8; 64];
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    write!(cursor, "{ip}").ok()?;
+    let n = cursor.position() as usize;
+    HeaderValue::from_bytes(&buf[..n]).ok()
 }
 
 fn first_token<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h [u8]> {

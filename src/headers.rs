@@ -8,7 +8,7 @@ use pingora::http::ResponseHeader;
 
 use crate::csp::NONCE_PLACEHOLDER;
 use crate::env::Environment;
-use crate::header_edit;
+use crate::header_edit::{self, Name};
 
 pub const CSP_PRODUCTION: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; connect-src 'self'; font-src 'self'; object-src 'none'; media-src 'self'; frame-src 'none'";
 pub const CSP_DEVELOPMENT: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; connect-src 'self' ws: wss:; font-src 'self'; object-src 'none'; media-src 'self'; frame-src 'none'";
@@ -240,9 +240,9 @@ impl HeaderSettings {
 /// One header to set: a fixed value, or one with the response's nonce in it.
 #[derive(Debug, Clone)]
 enum Entry {
-    Fixed(HeaderName, HeaderValue),
+    Fixed(Name, HeaderValue),
     /// The value split at each `{nonce}`.
-    Nonced(HeaderName, Vec<Box<[u8]>>),
+    Nonced(Name, Vec<Box<[u8]>>),
 }
 
 /// Where the nonce goes besides the CSP headers.
@@ -281,7 +281,7 @@ impl SecurityHeaders {
                 "is not a valid header value (control characters or non-ASCII)".to_string(),
             )
         };
-        let entry = |name: HeaderName, key: &str, value: &str| -> Result<Entry, (String, String)> {
+        let entry = |name: Name, key: &str, value: &str| -> Result<Entry, (String, String)> {
             if value.contains(NONCE_PLACEHOLDER) {
                 let parts = value
                     .split(NONCE_PLACEHOLDER)
@@ -301,9 +301,9 @@ impl SecurityHeaders {
         let mut https = Vec::new();
         let mut https_only_names = Vec::new();
         for (row, value) in settings.entries() {
-            let name = HeaderName::from_static(row.name);
+            let name = Name::from_static(row.name);
             if row.https_only {
-                https_only_names.push(name.clone());
+                https_only_names.push(name.header.clone());
             }
             let Some(value) = value else { continue };
             let e = entry(name, row.key, value)?;
@@ -315,7 +315,7 @@ impl SecurityHeaders {
         for (name, value) in &settings.custom {
             let key = format!("custom.{name}");
             let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid(&key))?;
-            let e = entry(header, &key, value)?;
+            let e = entry(Name::new(header), &key, value)?;
             http.push(e.clone());
             https.push(e);
         }

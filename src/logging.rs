@@ -1,6 +1,6 @@
 //! env_logger set up for a service: `info` unless RUST_LOG says otherwise,
-//! stderr, one line per record. JSON access lines are printed bare so each
-//! line is a JSON object a log shipper can parse.
+//! stderr, one line per record. Access lines bypass it for a buffer of their
+//! own (src/access_log.rs).
 //!
 //! Every line must be ours, so records from the libraries underneath
 //! (Pingora, rustls, h2) pass through a filter first: their text is escaped
@@ -18,26 +18,20 @@ use log::{Level, Log, Metadata, Record};
 use crate::access_log;
 use crate::blocked_log::{Admit, BlockedLogLimiter};
 
-pub fn init(json_access: bool) {
+pub fn init() {
+    access_log::init();
     let mut builder =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
     builder.target(env_logger::Target::Stderr);
-    builder.format(move |buf, record| {
-        if json_access && record.target() == access_log::TARGET {
-            // The entry is a JSON object; the time goes in as its first field.
-            let entry = record.args().to_string();
-            let fields = entry.strip_prefix('{').unwrap_or(&entry);
-            writeln!(buf, "{{\"time\":\"{}\",{}", buf.timestamp_millis(), fields)
-        } else {
-            writeln!(
-                buf,
-                "[{} {} {}] {}",
-                buf.timestamp_millis(),
-                record.level(),
-                record.target(),
-                record.args()
-            )
-        }
+    builder.format(|buf, record| {
+        writeln!(
+            buf,
+            "[{} {} {}] {}",
+            buf.timestamp_millis(),
+            record.level(),
+            record.target(),
+            record.args()
+        )
     });
     let inner = builder.build();
     let max = inner.filter();

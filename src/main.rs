@@ -8,7 +8,6 @@ use helmgate::cli::{self, Args, Command};
 use helmgate::config::{self, Overrides};
 use helmgate::env::EnvVars;
 use helmgate::healthcheck::{self, Health, Target};
-use helmgate::policy::LogFormat;
 use helmgate::server::{self, RunOptions};
 use helmgate::state::SharedState;
 
@@ -64,7 +63,7 @@ fn serve(args: Args) -> Result<(), String> {
         println!("configuration {} is valid", args.config.display());
         return Ok(());
     }
-    helmgate::logging::init(policy.log.format == LogFormat::Json);
+    helmgate::logging::init();
     for w in &policy.warnings {
         log::warn!("{w}");
     }

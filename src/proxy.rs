@@ -24,6 +24,7 @@ use crate::header_edit;
 use crate::logfmt::Escaped;
 use crate::metrics::UpstreamFailure;
 use crate::nonce::Replacer;
+use crate::origin::Scheme;
 use crate::policy::{OnceWarning, Policy, SitePolicy};
 use crate::refusal;
 use crate::request::{RequestFacts, Target};
@@ -227,15 +228,23 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         let policy = &ctx.policy;
-        let (peer, tls) = (ctx.facts.peer, ctx.facts.tls);
+        let tls = ctx.facts.tls;
         let original = session.req_header();
-        let view = ClientView::new(
-            &policy.trusted_proxies,
-            peer,
-            tls,
-            &original.headers,
-            original.uri.authority().map(|a| a.as_str()),
-        );
+        // What the first hook found, without asking the trusted list again.
+        let view = ClientView {
+            peer: ctx.facts.peer,
+            peer_trusted: ctx.facts.peer_trusted,
+            scheme: if ctx.facts.https {
+                Scheme::Https
+            } else {
+                Scheme::Http
+            },
+            host: original
+                .headers
+                .get(header::HOST)
+                .map(HeaderValue::as_bytes)
+                .or(original.uri.authority().map(|a| a.as_str().as_bytes())),
+        };
         let f = forwarded::upstream_forwarding(&view, tls, &original.headers);
         for name in forwarded::headers_to_drop(
             &upstream.headers,

@@ -33,6 +33,8 @@ pub enum Target {
 pub struct RequestFacts {
     /// The TCP peer (a proxy or the client itself).
     pub peer: Option<IpAddr>,
+    /// The peer is a trusted proxy: its X-Forwarded-* are believed.
+    pub peer_trusted: bool,
     /// Our listener is TLS.
     pub tls: bool,
     /// The client's connection is HTTPS (TLS here, or a trusted proxy says so).
@@ -53,6 +55,7 @@ impl RequestFacts {
     pub fn unknown() -> RequestFacts {
         RequestFacts {
             peer: None,
+            peer_trusted: false,
             tls: false,
             https: false,
             client_ip: None,
@@ -115,6 +118,7 @@ impl RequestFacts {
         let nonce = policy.sites[site].headers.nonce().map(|_| nonce::mint());
         RequestFacts {
             peer: view.peer,
+            peer_trusted: view.peer_trusted,
             tls,
             https: view.is_https(),
             client_ip: view.client_ip(&policy.trusted_proxies, &req.headers),

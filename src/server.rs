@@ -205,6 +205,7 @@ pub fn run(state: Arc<SharedState>, options: RunOptions) -> Result<(), String> {
     server.run(RunArgs {
         shutdown_signal: Box::new(Signals),
     });
+    crate::access_log::flush();
     Ok(())
 }
 
@@ -250,6 +251,7 @@ fn exit_when_drained(server: &Server, state: Arc<SharedState>, grace: Duration) 
                         "graceful shutdown: no requests in flight after {:?}; exiting",
                         started.elapsed()
                     );
+                    crate::access_log::flush();
                     std::process::exit(0);
                 }
             } else {
@@ -285,6 +287,7 @@ impl ShutdownSignalWatch for Signals {
                 // 13 minutes, process never exited). A fast stop drops
                 // in-flight requests either way, so end the process directly.
                 log::info!("SIGINT received: fast stop");
+                crate::access_log::flush();
                 std::process::exit(0)
             }
             _ = quit.recv() => ShutdownSignal::GracefulUpgrade,
@@ -308,6 +311,7 @@ pub fn install_reload_handler(state: Arc<SharedState>) -> Result<(), String> {
         .spawn(move || {
             runtime.block_on(async move {
                 while hup.recv().await.is_some() {
+                    crate::access_log::flush();
                     match state.reload() {
                         Ok(report) => {
                             let policy = state.policy();

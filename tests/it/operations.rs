@@ -493,3 +493,47 @@ impl Drop for StopOnDrop {
         let _ = child.wait();
     }
 }
+
+/// Access lines are buffered (one write per second, not per request), and
+/// none is lost however the process ends or reloads.
+#[test]
+fn buffered_access_lines_survive_sigterm_sigint_and_sighup() {
+    let count = |gw: &Gateway, tag: &str| {
+        gw.log()
+            .lines()
+            .filter(|l| l.contains(&format!("path=\"/{tag}")))
+            .count()
+    };
+    for signal in ["TERM", "INT"] {
+        let up = Upstream::start();
+        let mut gw = Gateway::start(up.addr, GatewayOptions::default());
+        let mut conn = Conn::open(gw.addr);
+        for i in 0..50 {
+            let r = conn
+                .send("GET", &format!("/{signal}-{i}"), &[], b"")
+                .unwrap();
+            assert_eq!(r.status, 200);
+        }
+        drop(conn);
+        gw.signal(signal);
+        assert!(
+            gw.wait_exit(Duration::from_secs(10)).is_some(),
+            "SIG{signal}: no exit"
+        );
+        assert_eq!(count(&gw, signal), 50, "SIG{signal}:\n{}", gw.log());
+    }
+    let up = Upstream::start();
+    let gw = Gateway::start(up.addr, GatewayOptions::default());
+    let mut conn = Conn::open(gw.addr);
+    for i in 0..50 {
+        conn.send("GET", &format!("/HUP-{i}"), &[], b"").unwrap();
+    }
+    gw.signal("HUP");
+    assert!(eventually(Duration::from_secs(5), || gw
+        .log()
+        .contains("configuration reloaded")));
+    // Flushed before the reload began, not at the next tick.
+    let log = gw.log();
+    let before_reload = &log[..log.find("configuration reloaded").unwrap()];
+    assert_eq!(before_reload.matches("path=\"/HUP-").count(), 50, "{log}");
+}
