@@ -188,6 +188,9 @@ pub struct HeaderSettings {
     pub nonce_request_header: String,
     /// Replaced by the nonce in `text/html` bodies.
     pub nonce_html_placeholder: Option<String>,
+    /// The gateway's violation-report collector, when reports are enabled:
+    /// added to the CSP headers (and, for HTTPS, COOP/COEP).
+    pub report_path: Option<String>,
 }
 
 pub const DEFAULT_NONCE_REQUEST_HEADER: &str = "x-csp-nonce";
@@ -208,6 +211,7 @@ impl HeaderSettings {
             },
             nonce_request_header: DEFAULT_NONCE_REQUEST_HEADER.to_string(),
             nonce_html_placeholder: None,
+            report_path: None,
         }
     }
 
@@ -252,6 +256,40 @@ pub struct NonceUse {
     pub request_header: HeaderName,
     /// Replaced by the nonce in `text/html` bodies that are not encoded.
     pub html_placeholder: Option<Box<[u8]>>,
+}
+
+/// The Reporting API endpoint name the gateway's collector goes by.
+pub const REPORT_GROUP: &str = "helmgate";
+
+/// A header value with the gateway's report collector added, for plain
+/// HTTP and for HTTPS clients. Browsers drop Reporting API endpoints that
+/// are not HTTPS, and Chromium ignores `report-uri` once `report-to` is
+/// present, so plain HTTP gets `report-uri` alone. A policy that names its
+/// own `report-uri` or `report-to` is left alone.
+fn reporting(row: &HeaderRow, value: &str, path: &str) -> (String, String) {
+    let same = || (value.to_string(), value.to_string());
+    match row.key {
+        "content_security_policy" | "content_security_policy_report_only" => {
+            if crate::csp::check(value).is_ok_and(|c| c.reports_itself) {
+                return same();
+            }
+            let base = value.trim_end().trim_end_matches(';');
+            (
+                format!("{base}; report-uri {path}"),
+                format!("{base}; report-uri {path}; report-to {REPORT_GROUP}"),
+            )
+        }
+        "cross_origin_opener_policy" | "cross_origin_embedder_policy" => {
+            if value.contains("report-to") {
+                return same();
+            }
+            (
+                value.to_string(),
+                format!("{value}; report-to=\"{REPORT_GROUP}\""),
+            )
+        }
+        _ => same(),
+    }
 }
 
 /// The pre-built header set of one route: per request it only clones
@@ -300,17 +338,28 @@ impl SecurityHeaders {
         let mut http = Vec::new();
         let mut https = Vec::new();
         let mut https_only_names = Vec::new();
+        let report = settings.report_path.as_deref();
         for (row, value) in settings.entries() {
             let name = Name::from_static(row.name);
             if row.https_only {
                 https_only_names.push(name.header.clone());
             }
             let Some(value) = value else { continue };
-            let e = entry(name, row.key, value)?;
+            let (for_http, for_https) = match report {
+                Some(path) => reporting(row, value, path),
+                None => (value.to_string(), value.to_string()),
+            };
             if !row.https_only {
-                http.push(e.clone());
+                http.push(entry(name.clone(), row.key, &for_http)?);
             }
-            https.push(e);
+            https.push(entry(name, row.key, &for_https)?);
+        }
+        if let Some(path) = report {
+            https.push(entry(
+                Name::from_static("reporting-endpoints"),
+                "reports.path",
+                &format!("{REPORT_GROUP}=\"{path}\""),
+            )?);
         }
         for (name, value) in &settings.custom {
             let key = format!("custom.{name}");
@@ -474,6 +523,51 @@ mod tests {
         s.values[i] = Some("no-referrer\n".into());
         let (key, _) = SecurityHeaders::build(&s).unwrap_err();
         assert_eq!(key, "referrer_policy");
+    }
+
+    #[test]
+    fn reports_go_to_the_collector_by_the_way_each_client_can_send_them() {
+        let mut s = HeaderSettings::defaults(Environment::Production, Preset::Hardened);
+        s.report_path = Some("/.helmgate/reports".into());
+        let set = SecurityHeaders::build(&s).unwrap();
+        let mut plain = ResponseHeader::build(200, None).unwrap();
+        set.apply(&mut plain, false, None);
+        let csp = plain.headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.ends_with("; report-uri /.helmgate/reports"), "{csp}");
+        assert!(plain.headers.get("reporting-endpoints").is_none());
+        assert_eq!(plain.headers["cross-origin-opener-policy"], "same-origin");
+        let mut secure = ResponseHeader::build(200, None).unwrap();
+        set.apply(&mut secure, true, None);
+        let csp = secure.headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.ends_with("; report-uri /.helmgate/reports; report-to helmgate"),
+            "{csp}"
+        );
+        assert_eq!(
+            secure.headers["reporting-endpoints"],
+            "helmgate=\"/.helmgate/reports\""
+        );
+        assert_eq!(
+            secure.headers["cross-origin-opener-policy"],
+            "same-origin; report-to=\"helmgate\""
+        );
+        assert_eq!(
+            secure.headers["cross-origin-embedder-policy"],
+            "require-corp; report-to=\"helmgate\""
+        );
+        // A policy with its own reporting is left alone.
+        let csp_row = TABLE
+            .iter()
+            .position(|r| r.key == "content_security_policy")
+            .unwrap();
+        s.values[csp_row] = Some("default-src 'self'; report-uri https://r.example/csp".into());
+        let set = SecurityHeaders::build(&s).unwrap();
+        let mut secure = ResponseHeader::build(200, None).unwrap();
+        set.apply(&mut secure, true, None);
+        assert_eq!(
+            secure.headers["content-security-policy"],
+            "default-src 'self'; report-uri https://r.example/csp"
+        );
     }
 
     #[test]
