@@ -46,8 +46,8 @@ WRK_THREADS=$((REST - UP_WORKERS))
 UP_CORES="$MAX_N-$((MAX_N + UP_WORKERS - 1))"
 WRK_CORES="$((MAX_N + UP_WORKERS))-$((NPROC - 1))"
 
-require_tools
-locate_helmgate
+require_load_tools
+locate_helmgate 0
 install_traps
 make_work_dir
 RUNS_FILE="$WORK_DIR/runs.jsonl"
