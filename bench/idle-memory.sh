@@ -37,9 +37,16 @@ if ((GW_CORE >= $(nproc) || LOAD_CORE >= $(nproc))); then
     exit 2
 fi
 
+# nginx closes idle keep-alive connections to make room once fewer than
+# 1/16 of its worker_connections are free, so its table gets N + 128 (the
+# clients, upstream connections, listeners) plus that reserve.
+NGINX_WORKER_CONNECTIONS=$(((N + 128) * 16 / 15 + 16))
 # Every connection is a file descriptor in the client and in the gateway,
-# plus the gateway's upstream connections and the usual few.
+# plus the gateway's upstream connections and the usual few; nginx wants
+# one for each of its worker_connections.
 nofile_need=$((N + 200))
+[[ " $TARGETS " == *" nginx "* ]] && ((NGINX_WORKER_CONNECTIONS + 64 > nofile_need)) &&
+    nofile_need=$((NGINX_WORKER_CONNECTIONS + 64))
 soft=$(ulimit -Sn)
 hard=$(ulimit -Hn)
 if [[ $soft != unlimited ]] && ((soft < nofile_need)); then
@@ -100,7 +107,7 @@ for t in $TARGETS; do
             ;;
         nginx)
             python3 "$BENCH_PY" conf-gateway --dir "$WORK_DIR" --name gateway-nginx --port "$port" \
-                --upstream-port "$UP_PORT" --workers 1 --worker-connections $((N + 256)) \
+                --upstream-port "$UP_PORT" --workers 1 --worker-connections "$NGINX_WORKER_CONNECTIONS" \
                 >"$WORK_DIR/gateway-nginx.conf"
             start_nginx gateway-nginx "$GW_CORE" "$WORK_DIR/gateway-nginx.conf" "$port"
             pids="$NGINX_MASTER $NGINX_WORKERS"

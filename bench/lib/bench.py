@@ -142,7 +142,6 @@ master_process {"on" if master_process else "off"};
 pid {d}/{name}.pid;
 lock_file {d}/{name}.lock;
 error_log {d}/{name}-error.log warn;
-worker_rlimit_nofile {worker_connections + 64};
 events {{ worker_connections {worker_connections}; }}
 """
 
