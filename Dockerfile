@@ -29,6 +29,8 @@ RUN apt-get update \
 
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+# The patched Pingora crates ([patch.crates-io] in Cargo.toml).
+COPY vendor ./vendor
 # benches/ and bench/bare_pingora.rs only because Cargo.toml declares the
 # `policy` bench and the `bare_pingora` example: cargo refuses a manifest whose
 # declared targets are missing.

@@ -135,4 +135,60 @@ if [ "$rc" -ne 0 ] || awk -v s="$score" -v m="$MAX_EXPOSURE" 'BEGIN { exit !(s >
   fail "$UNIT exposure level $score is above $MAX_EXPOSURE"
 fi
 
+# --- Dockerfile: the build stage's context is complete -----------------------
+# No Docker engine here, so emulate the build stage: copy what its COPY lines
+# name, minus what .dockerignore excludes, and let cargo load the manifest
+# (every path dependency and declared target must be there).
+ctx=$(mktemp -d)
+python3 - "$ctx" <<'PY'
+import fnmatch, os, shutil, sys
+ctx = sys.argv[1]
+rules = []
+for line in open(".dockerignore"):
+    line = line.strip()
+    if line and not line.startswith("#"):
+        rules.append((line.startswith("!"), line.lstrip("!").rstrip("/")))
+def ignored(path):
+    out = False
+    for negate, pat in rules:
+        parts = path.split("/")
+        hit = any(fnmatch.fnmatch("/".join(parts[:i]), pat) for i in range(1, len(parts) + 1))
+        if hit:
+            out = not negate
+    return out
+build_stage = open("Dockerfile").read().split("FROM ")[1]
+for line in build_stage.splitlines():
+    words = line.split()
+    if not words or words[0] != "COPY" or any(w.startswith("--") for w in words):
+        continue
+    *sources, dest = words[1:]
+    for src in sources:
+        for root, _, files in os.walk(src) if os.path.isdir(src) else [(os.path.dirname(src), [], [os.path.basename(src)])]:
+            for f in files:
+                path = os.path.normpath(os.path.join(root, f))
+                if ignored(path):
+                    continue
+                target = os.path.join(ctx, path if dest.endswith("/") and not os.path.isdir(src) else os.path.join(os.path.normpath(dest), os.path.relpath(path, src)) if os.path.isdir(src) else os.path.normpath(dest))
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                shutil.copy(path, target)
+PY
+missing_paths=$(python3 - "$ctx" <<'PY'
+import os, sys, tomllib
+ctx = sys.argv[1]
+manifest = tomllib.load(open("Cargo.toml", "rb"))
+paths = [t["path"] for kind in ("bin", "example", "bench", "test") for t in manifest.get(kind, []) if "path" in t]
+paths += [d["path"] for d in manifest.get("patch", {}).get("crates-io", {}).values() if "path" in d]
+print(" ".join(p for p in paths if not os.path.exists(os.path.join(ctx, p))))
+PY
+)
+[ -z "$missing_paths" ] || { rm -rf "$ctx"; fail "the Dockerfile's build stage lacks what Cargo.toml names: $missing_paths"; }
+if ! meta_out=$(cd "$ctx" && cargo metadata --offline --format-version 1 --no-deps 2>&1 >/dev/null &&
+  cargo metadata --offline --format-version 1 2>&1 >/dev/null); then
+  printf '%s\n' "$meta_out" >&2
+  rm -rf "$ctx"
+  fail "the Dockerfile's build stage lacks files cargo needs (see above): COPY them and keep them out of .dockerignore"
+fi
+rm -rf "$ctx"
+echo "lint-packaging: Dockerfile build context: cargo loads the manifest and every path dependency"
+
 echo "lint-packaging: all packaging checks passed"
