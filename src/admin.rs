@@ -83,15 +83,23 @@ impl Admin {
             );
         }
         match path {
-            "/metrics" => Reply {
-                status: 200,
-                content_type: "text/plain; version=0.0.4; charset=utf-8",
-                body: self
-                    .state
-                    .metrics
-                    .render(self.state.policy().environment.as_str())
-                    .into_bytes(),
-            },
+            "/metrics" => {
+                let policy = self.state.policy();
+                let modes: Vec<(&str, cors::CorsMode)> = policy
+                    .sites
+                    .iter()
+                    .map(|s| (&*s.name, s.cors.mode()))
+                    .collect();
+                Reply {
+                    status: 200,
+                    content_type: "text/plain; version=0.0.4; charset=utf-8",
+                    body: self
+                        .state
+                        .metrics
+                        .render(policy.environment.as_str(), &modes)
+                        .into_bytes(),
+                }
+            }
             "/healthz" => text(200, "ok\n"),
             "/readyz" => {
                 let unreachable = unreachable_upstreams(&self.state.policy()).await;

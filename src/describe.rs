@@ -59,6 +59,18 @@ pub fn describe(policy: &Policy) -> String {
         policy.log.blocked_origin_burst,
         policy.log.blocked_origin_per_minute
     );
+    let r = &policy.reports;
+    if r.enabled {
+        let _ = writeln!(
+            out,
+            "reports: on at {} on every route (max_body_bytes {}, {} POSTs/minute for the whole process)",
+            r.path.as_str(),
+            r.max_body_bytes,
+            r.per_minute
+        );
+    } else {
+        let _ = writeln!(out, "reports: off");
+    }
     for w in &policy.warnings {
         let _ = writeln!(out, "warning: {w}");
     }

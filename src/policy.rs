@@ -13,6 +13,7 @@ use crate::env::{Environment, EnvironmentSource};
 use crate::forwarded::TrustedProxies;
 use crate::headers::{HeaderSettings, SecurityHeaders};
 use crate::metrics::RouteMetrics;
+use crate::reports::ReportSettings;
 use crate::routes::{RouteMatch, Router, DEFAULT_SITE};
 
 #[derive(Debug)]
@@ -29,7 +30,12 @@ pub struct Policy {
     pub upstreams: Vec<Arc<Upstream>>,
     pub log: LogSettings,
     pub blocked_log: BlockedLogLimiter,
+    /// Rate limit for violation-report lines: `[log]`'s settings, a bucket
+    /// of its own so reports can't crowd out blocked-origin lines.
+    pub report_log: BlockedLogLimiter,
     pub admin_listen: Option<SocketAddr>,
+    /// `[reports]`: the violation-report endpoint.
+    pub reports: ReportSettings,
     /// Not fatal, but worth a WARN line at start and reload.
     pub warnings: Vec<String>,
 }

@@ -43,6 +43,9 @@ pub struct RequestFacts {
     pub site: usize,
     pub target: Target,
     pub cors: CorsDecision,
+    /// The request is for the violation-report endpoint: the gateway's own,
+    /// outside CORS, never forwarded.
+    pub report: bool,
 }
 
 impl RequestFacts {
@@ -57,6 +60,7 @@ impl RequestFacts {
             site: DEFAULT_SITE,
             target: Target::Unchanged,
             cors: CorsDecision::NotCors,
+            report: false,
         }
     }
 
@@ -87,9 +91,11 @@ impl RequestFacts {
             req.uri.authority().map(|a| a.as_str()),
         );
         let (path, query) = split_target(req);
+        let mut report = false;
         let (site, target) = match path::normalize(path) {
             Err(path::AboveRoot) => (DEFAULT_SITE, Target::AboveRoot),
             Ok(normal) => {
+                report = policy.reports.takes(&normal);
                 let site = policy.router.select(view.host, &normal);
                 let target = if normal.as_ref() == path && !is_absolute_form(req) {
                     Target::Unchanged
@@ -105,9 +111,14 @@ impl RequestFacts {
             scheme: view.scheme,
             host: view.host,
         };
-        let cors = policy.sites[site]
-            .cors
-            .evaluate(&req.method, &req.headers, own);
+        let cors = if report {
+            // Browsers send reports from any page, without credentials.
+            CorsDecision::NotCors
+        } else {
+            policy.sites[site]
+                .cors
+                .evaluate(&req.method, &req.headers, own)
+        };
         RequestFacts {
             peer: view.peer,
             tls,
@@ -117,6 +128,7 @@ impl RequestFacts {
             site,
             target,
             cors,
+            report,
         }
     }
 }

@@ -12,6 +12,7 @@ use pingora::tls::sign::CertifiedKey;
 use crate::blocked_log::BlockedLogLimiter;
 use crate::config::{self, ConfigError, Overrides, Problem};
 use crate::env::EnvVars;
+use crate::insight::Insight;
 use crate::metrics::Metrics;
 use crate::policy::{Policy, ServerSettings};
 use crate::tls::{self, ReloadableCert};
@@ -27,6 +28,8 @@ pub struct SharedState {
     /// Rate limit for the lines about refused request heads: one bucket,
     /// so a flood from anywhere yields a bounded number of lines.
     pub client_log: BlockedLogLimiter,
+    /// Top-K tables, the last hour, the last reports: for the dashboard.
+    pub insight: Insight,
 }
 
 /// What changed on reload that only a restart can apply.
@@ -50,6 +53,7 @@ impl SharedState {
             in_flight: AtomicUsize::new(0),
             certificates: Mutex::new(Vec::new()),
             client_log: BlockedLogLimiter::new(20, 60),
+            insight: Insight::default(),
         }
     }
 

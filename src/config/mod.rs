@@ -9,6 +9,7 @@ mod headers;
 mod layers;
 mod problems;
 pub mod raw;
+mod reports;
 mod routes;
 mod server;
 mod upstream;
@@ -142,6 +143,7 @@ fn policy(
     if let Some(server) = &server {
         v.check_unique_addresses(server, admin_listen);
     }
+    let reports = v.reports(&raw.reports);
     let (sites, router) = sites?;
     let default = &sites[DEFAULT_SITE];
     let c = default.cors.settings();
@@ -169,8 +171,10 @@ fn policy(
             log.blocked_origin_burst,
             log.blocked_origin_per_minute,
         ),
+        report_log: BlockedLogLimiter::new(log.blocked_origin_burst, log.blocked_origin_per_minute),
         log,
         admin_listen,
+        reports: reports?,
         warnings: Vec::new(),
     })
 }
@@ -367,6 +371,46 @@ format = "xml"
         let keys: Vec<String> = problems(&text).into_iter().map(|p| p.key).collect();
         assert!(keys.contains(&"server.tls[0].cert".to_string()), "{keys:?}");
         assert!(keys.contains(&"server.tls[0].key".to_string()), "{keys:?}");
+    }
+
+    #[test]
+    fn reports_are_off_by_default_and_validated() {
+        let p = load(MINIMAL).unwrap();
+        assert_eq!(p.reports, crate::reports::ReportSettings::default());
+        assert!(!p.reports.enabled);
+        assert_eq!(p.reports.path.as_str(), "/.helmgate/reports");
+        assert_eq!(
+            (p.reports.max_body_bytes, p.reports.per_minute),
+            (65_536, 600)
+        );
+        let on = load(&format!(
+            "{MINIMAL}\n[reports]\nenabled = true\npath = \"/csp\"\nmax_body_bytes = 4096\nper_minute = 5\n"
+        ))
+        .unwrap();
+        assert!(on.reports.enabled && on.reports.takes(b"/csp"));
+        assert_eq!(on.reports.path.header_value(), "/csp");
+        assert_eq!(
+            (on.reports.max_body_bytes, on.reports.per_minute),
+            (4096, 5)
+        );
+        let typo = load(&format!("{MINIMAL}\n[reports]\nenable = true\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(typo.contains("enable"), "{typo}");
+        let keys: Vec<String> = problems(&format!(
+            "{MINIMAL}\n[reports]\npath = \"/a/../b\"\nmax_body_bytes = 0\nper_minute = -1\n"
+        ))
+        .into_iter()
+        .map(|p| p.key)
+        .collect();
+        assert_eq!(
+            keys,
+            [
+                "reports.path",
+                "reports.max_body_bytes",
+                "reports.per_minute"
+            ]
+        );
     }
 
     #[test]
