@@ -95,7 +95,15 @@ fn listeners(out: &mut String, policy: &Policy) {
         let _ = writeln!(out, "  http  {addr} (redirects to https)");
     }
     if let Some(admin) = policy.admin_listen {
-        let _ = writeln!(out, "  admin {admin} (/metrics, /healthz, /readyz)");
+        let _ = writeln!(
+            out,
+            "  admin {admin} (/ dashboard, /status.json, /metrics, /healthz, /readyz; {})",
+            if policy.admin_token.is_some() {
+                "token required but for /healthz"
+            } else {
+                "no token"
+            }
+        );
     }
 }
 

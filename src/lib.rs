@@ -6,10 +6,12 @@
 pub mod access_log;
 pub mod admin;
 pub mod answer;
+pub mod auth;
 pub mod blocked_log;
 pub mod cli;
 pub mod config;
 pub mod cors;
+pub mod dashboard;
 pub mod describe;
 pub mod env;
 pub mod forwarded;

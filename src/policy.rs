@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
+use crate::auth::AdminToken;
 use crate::blocked_log::BlockedLogLimiter;
 use crate::cors::CorsPolicy;
 use crate::env::{Environment, EnvironmentSource};
@@ -34,6 +35,8 @@ pub struct Policy {
     /// of its own so reports can't crowd out blocked-origin lines.
     pub report_log: BlockedLogLimiter,
     pub admin_listen: Option<SocketAddr>,
+    /// Required on every admin path but `/healthz` when set.
+    pub admin_token: Option<AdminToken>,
     /// `[reports]`: the violation-report endpoint.
     pub reports: ReportSettings,
     /// Not fatal, but worth a WARN line at start and reload.

@@ -143,6 +143,7 @@ fn policy(
     if let Some(server) = &server {
         v.check_unique_addresses(server, admin_listen);
     }
+    let admin_token = v.admin_token(&raw.admin, admin_listen, vars.admin_token.as_deref());
     let reports = v.reports(&raw.reports);
     let (sites, router) = sites?;
     let default = &sites[DEFAULT_SITE];
@@ -174,6 +175,7 @@ fn policy(
         report_log: BlockedLogLimiter::new(log.blocked_origin_burst, log.blocked_origin_per_minute),
         log,
         admin_listen,
+        admin_token: admin_token.ok()?,
         reports: reports?,
         warnings: Vec::new(),
     })
@@ -411,6 +413,45 @@ format = "xml"
                 "reports.per_minute"
             ]
         );
+    }
+
+    #[test]
+    fn an_admin_listener_beyond_loopback_needs_a_token() {
+        let public = format!("{MINIMAL}\n[admin]\nlisten = \"0.0.0.0:9901\"\n");
+        let ps = problems(&public);
+        assert_eq!(ps.len(), 1, "{ps:?}");
+        assert_eq!(ps[0].key, "admin.token");
+        assert!(ps[0].location.is_some());
+        let with_token = format!("{public}token = \"0123456789abcdef0123\"\n");
+        assert!(load(&with_token).unwrap().admin_token.is_some());
+        let short = format!("{public}token = \"abc\"\n");
+        assert_eq!(problems(&short)[0].key, "admin.token");
+        // The environment wins over the file, and is validated the same way.
+        let vars = |t: &str| EnvVars {
+            admin_token: Some(t.into()),
+            ..EnvVars::default()
+        };
+        let from_env = load_str(
+            &public,
+            Path::new("t"),
+            Overrides::default(),
+            &vars("0123456789abcdef-env"),
+        );
+        let token = from_env.unwrap().admin_token.unwrap();
+        assert!(token.authorizes(Some(b"Bearer 0123456789abcdef-env")));
+        let bad_env = load_str(
+            &with_token,
+            Path::new("t"),
+            Overrides::default(),
+            &vars("short"),
+        );
+        assert!(bad_env
+            .unwrap_err()
+            .to_string()
+            .contains("HELMGATE_ADMIN_TOKEN"));
+        // Loopback needs none, and a token set there is used.
+        let local = format!("{MINIMAL}\n[admin]\nlisten = \"[::1]:9901\"\n");
+        assert!(load(&local).unwrap().admin_token.is_none());
     }
 
     #[test]

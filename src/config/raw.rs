@@ -203,6 +203,7 @@ pub struct RawLog {
 #[serde(deny_unknown_fields)]
 pub struct RawAdmin {
     pub listen: Option<Spanned<String>>,
+    pub token: Option<Spanned<String>>,
 }
 
 /// `[reports]`: the violation-report endpoint (global: the path is the same
