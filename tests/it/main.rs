@@ -14,3 +14,4 @@ mod operations;
 mod packaging;
 mod properties;
 mod routes;
+mod visibility;
