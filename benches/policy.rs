@@ -188,5 +188,38 @@ fn bench_routes(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench, bench_routes);
+/// The dashboard's bookkeeping per refused origin and per report: a top-K
+/// update and a timeline bump under a mutex.
+fn bench_insight(c: &mut Criterion) {
+    use helmgate::blocked_log::BlockedLogLimiter;
+    use helmgate::insight::Insight;
+    use std::time::{Instant, SystemTime};
+    let insight = Insight::default();
+    let now = Instant::now();
+    c.bench_function("insight: refused origin, same origin", |b| {
+        b.iter(|| insight.record_refused_origin(black_box(b"https://evil.example"), false, now))
+    });
+    let mut i = 0u64;
+    c.bench_function(
+        "insight: refused origin, a new origin each time (full top-K)",
+        |b| {
+            b.iter(|| {
+                i += 1;
+                let origin = format!("https://scan-{i}.example");
+                insight.record_refused_origin(black_box(origin.as_bytes()), false, now)
+            })
+        },
+    );
+    let body = br#"{"csp-report":{"document-uri":"https://app.example.com/checkout?x=1","effective-directive":"script-src-elem","blocked-uri":"https://cdn.example.net/a.js","disposition":"enforce"}}"#;
+    c.bench_function("report: parse a report-uri body", |b| {
+        b.iter(|| helmgate::reports::parse(Some(b"application/csp-report"), black_box(body)))
+    });
+    let violation = helmgate::reports::parse(Some(b"application/csp-report"), body).unwrap();
+    let quiet = BlockedLogLimiter::new(1, 1);
+    c.bench_function("report: record one (deduplicated, no line)", |b| {
+        b.iter(|| insight.record_report("default", &violation[0], now, SystemTime::now(), &quiet))
+    });
+}
+
+criterion_group!(benches, bench, bench_routes, bench_insight);
 criterion_main!(benches);

@@ -1,14 +1,17 @@
-//! The admin listener: `/metrics`, `/healthz`, `/readyz`. Off unless
-//! `[admin] listen` is set, and never on a proxy port. A `ProxyHttp` that
+//! The admin listener: the dashboard (`/`), `/status.json`, `/metrics`,
+//! `/healthz`, `/readyz`. Off unless `[admin] listen` is set, and never on a
+//! proxy port. With a token (required beyond loopback), every path but
+//! `/healthz` needs `Authorization: Bearer <token>`. A `ProxyHttp` that
 //! answers every request itself, so it shares the front door and Pingora
 //! hooks of the proxy: its answers carry the security headers, and a
 //! malformed request gets the gateway's own 400, never Pingora's.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
 use http::{header, Method};
 use pingora::prelude::*;
 use pingora::protocols::http::ServerSession;
@@ -16,7 +19,9 @@ use pingora::proxy::{ProxyHttp, Session};
 
 use crate::answer;
 use crate::cors;
+use crate::dashboard;
 use crate::front::Listener;
+use crate::header_edit;
 use crate::policy::Policy;
 use crate::refusal;
 use crate::request::RequestFacts;
@@ -60,41 +65,92 @@ async fn unreachable_upstreams(policy: &Policy) -> Vec<String> {
     out
 }
 
-/// One admin answer: status, content type and body.
+/// One admin answer: status, content type, body and headers of its own.
 struct Reply {
     status: u16,
     content_type: &'static str,
     body: Vec<u8>,
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 const TEXT: &str = "text/plain; charset=utf-8";
 
+fn text(status: u16, body: &str) -> Reply {
+    Reply {
+        status,
+        content_type: TEXT,
+        body: body.as_bytes().to_vec(),
+        headers: Vec::new(),
+    }
+}
+
 impl Admin {
-    async fn route(&self, method: &Method, path: &str) -> Reply {
-        let text = |status, body: &str| Reply {
-            status,
-            content_type: TEXT,
-            body: body.as_bytes().to_vec(),
-        };
+    async fn route(&self, method: &Method, path: &str, authorization: Option<&[u8]>) -> Reply {
         if method != Method::GET && method != Method::HEAD {
             return text(
                 405,
                 "method not allowed: the admin listener answers GET and HEAD\n",
             );
         }
+        let policy = self.state.policy();
+        if path != "/healthz" {
+            if let Some(token) = &policy.admin_token {
+                if !token.authorizes(authorization) {
+                    let mut reply = text(
+                        401,
+                        "unauthorized: send Authorization: Bearer <the [admin] token>\n",
+                    );
+                    reply.headers.push((
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("Bearer realm=\"helmgate admin\""),
+                    ));
+                    return reply;
+                }
+            }
+        }
         match path {
-            "/metrics" => Reply {
-                status: 200,
-                content_type: "text/plain; version=0.0.4; charset=utf-8",
-                body: self
-                    .state
-                    .metrics
-                    .render(self.state.policy().environment.as_str())
-                    .into_bytes(),
-            },
+            "/" => {
+                let status = dashboard::status(&self.state, Instant::now(), SystemTime::now());
+                Reply {
+                    status: 200,
+                    content_type: "text/html; charset=utf-8",
+                    body: dashboard::html(&status).into_bytes(),
+                    headers: vec![(
+                        header::CONTENT_SECURITY_POLICY,
+                        HeaderValue::from_str(&dashboard::CSP)
+                            .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'")),
+                    )],
+                }
+            }
+            "/status.json" => {
+                let status = dashboard::status(&self.state, Instant::now(), SystemTime::now());
+                Reply {
+                    status: 200,
+                    content_type: "application/json",
+                    body: dashboard::json(&status).into_bytes(),
+                    headers: Vec::new(),
+                }
+            }
+            "/metrics" => {
+                let modes: Vec<(&str, cors::CorsMode)> = policy
+                    .sites
+                    .iter()
+                    .map(|s| (&*s.name, s.cors.mode()))
+                    .collect();
+                Reply {
+                    status: 200,
+                    content_type: "text/plain; version=0.0.4; charset=utf-8",
+                    body: self
+                        .state
+                        .metrics
+                        .render(policy.environment.as_str(), &modes)
+                        .into_bytes(),
+                    headers: Vec::new(),
+                }
+            }
             "/healthz" => text(200, "ok\n"),
             "/readyz" => {
-                let unreachable = unreachable_upstreams(&self.state.policy()).await;
+                let unreachable = unreachable_upstreams(&policy).await;
                 if unreachable.is_empty() {
                     text(200, "ready\n")
                 } else {
@@ -104,7 +160,10 @@ impl Admin {
                     )
                 }
             }
-            _ => text(404, "not found: try /metrics, /healthz or /readyz\n"),
+            _ => text(
+                404,
+                "not found: try / (dashboard), /status.json, /metrics, /healthz or /readyz\n",
+            ),
         }
     }
 }
@@ -121,7 +180,11 @@ impl ProxyHttp for Admin {
 
     async fn request_filter(&self, session: &mut Session, _ctx: &mut ()) -> Result<bool> {
         let req = session.req_header();
-        let reply = self.route(&req.method, req.uri.path()).await;
+        let authorization = req
+            .headers
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes);
+        let reply = self.route(&req.method, req.uri.path(), authorization).await;
         let policy = self.state.policy();
         let mut facts = RequestFacts::early(None, false);
         facts.request_id = request_id::keep_or_generate(req.headers.get(X_REQUEST_ID));
@@ -134,6 +197,9 @@ impl ProxyHttp for Admin {
         }
         // The admin listener is plain HTTP: the top-level headers, never HSTS.
         answer::decorate(&mut resp, policy.default_site(), &facts);
+        for (name, value) in reply.headers {
+            header_edit::replace_response(&mut resp, &header_edit::Name::new(name), value);
+        }
         session.write_response_header(Box::new(resp), false).await?;
         session
             .write_response_body(Some(Bytes::from(reply.body)), true)

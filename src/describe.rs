@@ -66,6 +66,18 @@ pub fn describe(policy: &Policy) -> String {
         policy.log.blocked_origin_burst,
         policy.log.blocked_origin_per_minute
     );
+    let r = &policy.reports;
+    if r.enabled {
+        let _ = writeln!(
+            out,
+            "reports: on at {} on every route (max_body_bytes {}, {} POSTs/minute for the whole process)",
+            r.path.as_str(),
+            r.max_body_bytes,
+            r.per_minute
+        );
+    } else {
+        let _ = writeln!(out, "reports: off");
+    }
     for w in &policy.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
@@ -90,7 +102,15 @@ fn listeners(out: &mut String, policy: &Policy) {
         let _ = writeln!(out, "  http  {addr} (redirects to https)");
     }
     if let Some(admin) = policy.admin_listen {
-        let _ = writeln!(out, "  admin {admin} (/metrics, /healthz, /readyz)");
+        let _ = writeln!(
+            out,
+            "  admin {admin} (/ dashboard, /status.json, /metrics, /healthz, /readyz; {})",
+            if policy.admin_token.is_some() {
+                "token required but for /healthz"
+            } else {
+                "no token"
+            }
+        );
     }
 }
 
@@ -205,6 +225,13 @@ fn site_policy(out: &mut String, site: &SitePolicy) {
                 let _ = writeln!(out, "    {}: (not sent)", row.name);
             }
         }
+    }
+    if let Some(path) = &site.header_settings.report_path {
+        let _ = writeln!(
+            out,
+            "    violation reports: report-uri {path} added to both CSPs; over HTTPS also report-to {g}, Reporting-Endpoints: {g}=\"{path}\" and report-to=\"{g}\" on COOP/COEP (a policy with its own report-uri/report-to is left alone)",
+            g = crate::headers::REPORT_GROUP
+        );
     }
     for (name, value) in &site.header_settings.custom {
         let _ = writeln!(out, "    {name}: {value}   (custom)");

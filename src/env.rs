@@ -67,6 +67,8 @@ pub struct EnvVars {
     pub helmgate_env: Option<String>,
     pub node_env: Option<String>,
     pub cors_allowed_origins: Option<String>,
+    /// `HELMGATE_ADMIN_TOKEN`: the admin token, kept out of the file.
+    pub admin_token: Option<String>,
 }
 
 impl EnvVars {
@@ -76,6 +78,7 @@ impl EnvVars {
             helmgate_env: get("HELMGATE_ENV"),
             node_env: get("NODE_ENV"),
             cors_allowed_origins: get("CORS_ALLOWED_ORIGINS"),
+            admin_token: get("HELMGATE_ADMIN_TOKEN"),
         }
     }
 }
@@ -173,7 +176,7 @@ mod tests {
         EnvVars {
             helmgate_env: helmgate.map(str::to_string),
             node_env: node.map(str::to_string),
-            cors_allowed_origins: None,
+            ..EnvVars::default()
         }
     }
 

@@ -7,21 +7,54 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::cors::RejectReason;
+use crate::cors::{CorsMode, RejectReason};
 use crate::refusal::Refusal;
+use crate::reports::{Directive, Disposition, ReportType, Violation};
 
 /// Upper bounds of the request-duration histogram, in seconds.
 const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
 
+/// One counter per (type, directive, disposition) of a violation report.
+const REPORT_SERIES: usize = ReportType::ALL.len() * Directive::COUNT * Disposition::ALL.len();
+
+fn report_slot(kind: ReportType, directive: Directive, disposition: Disposition) -> usize {
+    (kind.index() * Directive::COUNT + directive.index()) * Disposition::ALL.len()
+        + disposition.index()
+}
+
 /// The counters of one route. Kept by name across reloads, so a route's
 /// series continue when the config changes around it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RouteMetrics {
     by_class: [AtomicU64; 5],
     preflights: AtomicU64,
     blocked: [AtomicU64; 4],
+    /// Report mode: what enforce mode would have refused.
+    would_block: [AtomicU64; 4],
+    reports: [AtomicU64; REPORT_SERIES],
+}
+
+impl Default for RouteMetrics {
+    fn default() -> RouteMetrics {
+        RouteMetrics {
+            by_class: Default::default(),
+            preflights: AtomicU64::new(0),
+            blocked: Default::default(),
+            would_block: Default::default(),
+            reports: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+/// A non-zero report counter of one route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportCount {
+    pub kind: ReportType,
+    pub directive: Directive,
+    pub disposition: Disposition,
+    pub count: u64,
 }
 
 impl RouteMetrics {
@@ -39,6 +72,14 @@ impl RouteMetrics {
         self.blocked[reason.index()].fetch_add(1, Relaxed);
     }
 
+    pub fn record_would_block(&self, reason: RejectReason) {
+        self.would_block[reason.index()].fetch_add(1, Relaxed);
+    }
+
+    pub fn record_report(&self, v: &Violation) {
+        self.reports[report_slot(v.kind, v.directive, v.disposition)].fetch_add(1, Relaxed);
+    }
+
     pub fn requests(&self, class: usize) -> u64 {
         self.by_class[class].load(Relaxed)
     }
@@ -49,6 +90,60 @@ impl RouteMetrics {
 
     pub fn blocked(&self, reason: RejectReason) -> u64 {
         self.blocked[reason.index()].load(Relaxed)
+    }
+
+    pub fn would_block(&self, reason: RejectReason) -> u64 {
+        self.would_block[reason.index()].load(Relaxed)
+    }
+
+    /// Every report counter that is not zero, in a fixed order.
+    pub fn reports(&self) -> Vec<ReportCount> {
+        let mut out = Vec::new();
+        for kind in ReportType::ALL {
+            for d in 0..Directive::COUNT {
+                let directive = Directive::from_index(d);
+                for disposition in Disposition::ALL {
+                    let count =
+                        self.reports[report_slot(kind, directive, disposition)].load(Relaxed);
+                    if count > 0 {
+                        out.push(ReportCount {
+                            kind,
+                            directive,
+                            disposition,
+                            count,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// What the report endpoint did with a POST. A closed set: a metric label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportIntake {
+    Accepted,
+    TooLarge,
+    Invalid,
+    RateLimited,
+}
+
+impl ReportIntake {
+    pub const ALL: [ReportIntake; 4] = [
+        ReportIntake::Accepted,
+        ReportIntake::TooLarge,
+        ReportIntake::Invalid,
+        ReportIntake::RateLimited,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportIntake::Accepted => "accepted",
+            ReportIntake::TooLarge => "too_large",
+            ReportIntake::Invalid => "invalid",
+            ReportIntake::RateLimited => "rate_limited",
+        }
     }
 }
 
@@ -65,6 +160,7 @@ pub struct Metrics {
     duration_count: AtomicU64,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
+    report_posts: [AtomicU64; ReportIntake::ALL.len()],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +184,7 @@ impl Metrics {
         m
     }
 
-    fn routes(&self) -> Vec<(Box<str>, Arc<RouteMetrics>)> {
+    pub fn routes(&self) -> Vec<(Box<str>, Arc<RouteMetrics>)> {
         match self.routes.lock() {
             Ok(r) => r.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
@@ -118,6 +214,14 @@ impl Metrics {
         self.refusals[refusal.index()].fetch_add(1, Relaxed);
     }
 
+    pub fn record_report_post(&self, intake: ReportIntake) {
+        self.report_posts[intake as usize].fetch_add(1, Relaxed);
+    }
+
+    pub fn report_posts(&self, intake: ReportIntake) -> u64 {
+        self.report_posts[intake as usize].load(Relaxed)
+    }
+
     pub fn record_reload(&self, ok: bool) {
         if ok {
             self.reloads_ok.fetch_add(1, Relaxed);
@@ -126,7 +230,9 @@ impl Metrics {
         }
     }
 
-    pub fn render(&self, environment: &str) -> String {
+    /// The Prometheus text. `modes`: the CORS mode of every route of the
+    /// running policy.
+    pub fn render(&self, environment: &str, modes: &[(&str, CorsMode)]) -> String {
         let mut out = String::with_capacity(4096);
         let get = |c: &AtomicU64| c.load(Relaxed);
         let routes = self.routes();
@@ -168,6 +274,50 @@ impl Metrics {
                     m.blocked(reason)
                 );
             }
+        }
+        out.push_str("# HELP helmgate_origins_would_block_total Requests forwarded in CORS report mode that enforce mode would refuse, by route and reason.\n# TYPE helmgate_origins_would_block_total counter\n");
+        for (route, m) in &routes {
+            for reason in RejectReason::ALL {
+                let _ = writeln!(
+                    out,
+                    "helmgate_origins_would_block_total{{route=\"{route}\",reason=\"{}\"}} {}",
+                    reason.as_str(),
+                    m.would_block(reason)
+                );
+            }
+        }
+        out.push_str("# HELP helmgate_cors_mode The CORS mode of each route: 1 for the mode in force.\n# TYPE helmgate_cors_mode gauge\n");
+        for (route, mode) in modes {
+            for m in [CorsMode::Enforce, CorsMode::Report] {
+                let _ = writeln!(
+                    out,
+                    "helmgate_cors_mode{{route=\"{route}\",mode=\"{}\"}} {}",
+                    m.as_str(),
+                    u8::from(*mode == m)
+                );
+            }
+        }
+        out.push_str("# HELP helmgate_reports_total Violation reports received from browsers, by route, type, directive and disposition (series appear at their first report).\n# TYPE helmgate_reports_total counter\n");
+        for (route, m) in &routes {
+            for r in m.reports() {
+                let _ = writeln!(
+                    out,
+                    "helmgate_reports_total{{route=\"{route}\",type=\"{}\",directive=\"{}\",disposition=\"{}\"}} {}",
+                    r.kind.as_str(),
+                    r.directive.as_str(),
+                    r.disposition.as_str(),
+                    r.count
+                );
+            }
+        }
+        out.push_str("# HELP helmgate_report_posts_total POSTs to the report endpoint, by result.\n# TYPE helmgate_report_posts_total counter\n");
+        for (intake, c) in ReportIntake::ALL.iter().zip(&self.report_posts) {
+            let _ = writeln!(
+                out,
+                "helmgate_report_posts_total{{result=\"{}\"}} {}",
+                intake.as_str(),
+                get(c)
+            );
         }
         out.push_str("# HELP helmgate_upstream_failures_total Requests the upstream failed, by kind.\n# TYPE helmgate_upstream_failures_total counter\n");
         let _ = writeln!(
@@ -240,7 +390,7 @@ mod tests {
             d.record_request(status);
             m.record_duration(elapsed);
         }
-        let text = m.render("production");
+        let text = m.render("production", &[]);
         assert!(text.contains("helmgate_requests_total{route=\"default\",class=\"2xx\"} 1"));
         assert!(text.contains("helmgate_requests_total{route=\"default\",class=\"4xx\"} 1"));
         assert!(text.contains("helmgate_request_duration_seconds_bucket{le=\"0.0005\"} 1"));
@@ -255,7 +405,7 @@ mod tests {
         m.route("api").record_preflight();
         m.route("api").record_preflight();
         m.route("assets").record_blocked(RejectReason::NullOrigin);
-        let text = m.render("production");
+        let text = m.render("production", &[]);
         assert!(text.contains("helmgate_preflights_total{route=\"api\"} 2"));
         assert!(text
             .contains("helmgate_origins_blocked_total{route=\"assets\",reason=\"null_origin\"} 1"));

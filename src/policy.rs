@@ -8,12 +8,14 @@ use std::time::Duration;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use crate::auth::AdminToken;
 use crate::blocked_log::BlockedLogLimiter;
 use crate::cors::CorsPolicy;
 use crate::env::{Environment, EnvironmentSource};
 use crate::forwarded::TrustedProxies;
 use crate::headers::{HeaderSettings, SecurityHeaders};
 use crate::metrics::RouteMetrics;
+use crate::reports::ReportSettings;
 use crate::routes::{RouteMatch, Router, DEFAULT_SITE};
 
 #[derive(Debug)]
@@ -33,7 +35,14 @@ pub struct Policy {
     pub upstreams: Vec<Arc<Upstream>>,
     pub log: LogSettings,
     pub blocked_log: BlockedLogLimiter,
+    /// Rate limit for violation-report lines: `[log]`'s settings, a bucket
+    /// of its own so reports can't crowd out blocked-origin lines.
+    pub report_log: BlockedLogLimiter,
     pub admin_listen: Option<SocketAddr>,
+    /// Required on every admin path but `/healthz` when set.
+    pub admin_token: Option<AdminToken>,
+    /// `[reports]`: the violation-report endpoint.
+    pub reports: ReportSettings,
     /// Not fatal, but worth a WARN line at start and reload.
     pub warnings: Vec<String>,
 }

@@ -3,11 +3,12 @@
 //! finished here because they never pass through `response_filter`.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::header::{self, HeaderValue};
+use http::header::{self, HeaderName, HeaderValue};
+use http::Method;
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora::protocols::http::ServerSession;
@@ -20,13 +21,14 @@ use crate::blocked_log::Admit;
 use crate::cors::{self, CorsDecision};
 use crate::forwarded::{self, ClientView};
 use crate::front::Listener;
-use crate::header_edit;
+use crate::header_edit::{self, Name};
 use crate::logfmt::Escaped;
-use crate::metrics::UpstreamFailure;
+use crate::metrics::{ReportIntake, UpstreamFailure};
 use crate::nonce::Replacer;
 use crate::origin::Scheme;
 use crate::policy::{OnceWarning, Policy, SitePolicy};
 use crate::refusal;
+use crate::reports::{self, Document};
 use crate::request::{RequestFacts, Target};
 use crate::request_id::X_REQUEST_ID;
 use crate::state::{InFlight, SharedState};
@@ -138,15 +140,11 @@ impl ProxyHttp for Gateway {
         if let Some(problem) = crate::framing::check(session) {
             return self.respond_error(session, ctx, problem).await;
         }
+        if ctx.facts.report {
+            return self.take_report(session, ctx).await;
+        }
         if let Some(limit) = ctx.policy.server.max_request_body_bytes {
-            let declared = session
-                .req_header()
-                .headers
-                .get(header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            if declared.is_some_and(|len| len > limit) {
+            if declared_length(session).is_some_and(|len| len > limit) {
                 return self
                     .respond_error(session, ctx, GatewayError::BodyTooLarge)
                     .await;
@@ -163,7 +161,7 @@ impl ProxyHttp for Gateway {
             }
             CorsDecision::Rejected(reason) => {
                 let reason = *reason;
-                self.log_blocked(session, ctx, reason);
+                self.note_refused(session, ctx, reason, false);
                 let site = ctx.site();
                 site.metrics.record_blocked(reason);
                 let mut resp = site.cors.rejected_response();
@@ -174,7 +172,14 @@ impl ProxyHttp for Gateway {
                     .await?;
                 Ok(true)
             }
-            CorsDecision::NotCors | CorsDecision::Allowed(_) | CorsDecision::Observed(_) => {
+            CorsDecision::Observed(Some(reason)) => {
+                // Report mode: forwarded untouched; say what enforce would do.
+                let reason = *reason;
+                self.note_refused(session, ctx, reason, true);
+                ctx.site().metrics.record_would_block(reason);
+                Ok(false)
+            }
+            CorsDecision::NotCors | CorsDecision::Allowed(_) | CorsDecision::Observed(None) => {
                 Ok(false)
             }
         }
@@ -457,9 +462,23 @@ impl Gateway {
         ctx: &RequestCtx,
         kind: GatewayError,
     ) -> u16 {
+        self.write_gateway_error_with(session, ctx, kind, &[]).await
+    }
+
+    /// The same, with headers of its own (`Retry-After`, `Allow`) set last.
+    async fn write_gateway_error_with(
+        &self,
+        session: &mut Session,
+        ctx: &RequestCtx,
+        kind: GatewayError,
+        extra: &[(Name, HeaderValue)],
+    ) -> u16 {
         let code = kind.status();
         let body = kind.body();
-        let resp = answer::error_head(kind, ctx.site(), &ctx.facts);
+        let mut resp = answer::error_head(kind, ctx.site(), &ctx.facts);
+        for (name, value) in extra {
+            header_edit::replace_response(&mut resp, name, value.clone());
+        }
         session.set_keepalive(None);
         if let Err(err) = session
             .as_downstream_mut()
@@ -471,10 +490,16 @@ impl Gateway {
         code
     }
 
-    fn log_blocked(&self, session: &Session, ctx: &RequestCtx, reason: cors::RejectReason) {
-        let Admit::Log { suppressed_before } = ctx.policy.blocked_log.admit(Instant::now()) else {
-            return;
-        };
+    /// An origin CORS refuses (`would_block`: in report mode, would refuse):
+    /// into the dashboard's tables, and a rate-limited WARN line.
+    fn note_refused(
+        &self,
+        session: &Session,
+        ctx: &RequestCtx,
+        reason: cors::RejectReason,
+        would_block: bool,
+    ) {
+        let now = Instant::now();
         let req = session.req_header();
         let origins: Vec<&[u8]> = req
             .headers
@@ -483,6 +508,12 @@ impl Gateway {
             .map(HeaderValue::as_bytes)
             .collect();
         let origin = origins.join(&b", "[..]);
+        self.state
+            .insight
+            .record_refused_origin(&origin, would_block, now);
+        let Admit::Log { suppressed_before } = ctx.policy.blocked_log.admit(now) else {
+            return;
+        };
         let client = ctx
             .facts
             .client_ip
@@ -494,7 +525,8 @@ impl Gateway {
         };
         log::warn!(
             target: "helmgate::cors",
-            "CORS blocked origin \"{}\" reason={} method={} path=\"{}\" client={} route={} request_id={}{}",
+            "CORS {} origin \"{}\" reason={} method={} path=\"{}\" client={} route={} request_id={}{}",
+            if would_block { "would block" } else { "blocked" },
             Escaped(&origin),
             reason.as_str(),
             Escaped(req.method.as_str().as_bytes()),
@@ -504,5 +536,167 @@ impl Gateway {
             Escaped(ctx.facts.request_id.as_bytes()),
             suppressed
         );
+    }
+
+    /// The violation-report endpoint: the gateway's own on every route,
+    /// outside CORS, never forwarded. `OPTIONS` is answered for browsers
+    /// that preflight a cross-origin `application/reports+json` POST.
+    async fn take_report(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let method = session.req_header().method.clone();
+        if method == Method::OPTIONS {
+            let mut resp = cors::new_response(204, 16);
+            for (name, value) in report_preflight() {
+                resp.insert_header(name, value)?;
+            }
+            ctx.decorate(&mut resp);
+            session.write_response_header(Box::new(resp), true).await?;
+            return Ok(true);
+        }
+        if method != Method::POST {
+            let allow = [(
+                Name::from_static("allow"),
+                HeaderValue::from_static("POST, OPTIONS"),
+            )];
+            self.write_gateway_error_with(session, ctx, GatewayError::MethodNotAllowed, &allow)
+                .await;
+            return Ok(true);
+        }
+        let metrics = &self.state.metrics;
+        let settings = &ctx.policy.reports;
+        let cap = settings
+            .max_body_bytes
+            .min(ctx.policy.server.max_request_body_bytes.unwrap_or(u64::MAX));
+        if declared_length(session).is_some_and(|len| len > cap) {
+            metrics.record_report_post(ReportIntake::TooLarge);
+            return self
+                .respond_error(session, ctx, GatewayError::BodyTooLarge)
+                .await;
+        }
+        if !self
+            .state
+            .insight
+            .admit_report(settings.per_minute, Instant::now())
+        {
+            metrics.record_report_post(ReportIntake::RateLimited);
+            let wait = 60u32.div_ceil(settings.per_minute.max(1)).max(1);
+            let retry = [(Name::from_static("retry-after"), HeaderValue::from(wait))];
+            self.write_gateway_error_with(session, ctx, GatewayError::TooManyRequests, &retry)
+                .await;
+            return Ok(true);
+        }
+        let deadline = ctx.policy.server.request_header_timeout;
+        let body = match read_capped(session, cap, deadline).await? {
+            Ok(body) => body,
+            Err(problem) => {
+                metrics.record_report_post(match problem {
+                    GatewayError::BodyTooLarge => ReportIntake::TooLarge,
+                    _ => ReportIntake::Invalid,
+                });
+                return self.respond_error(session, ctx, problem).await;
+            }
+        };
+        let req = session.req_header();
+        let content_type = req
+            .headers
+            .get(header::CONTENT_TYPE)
+            .map(HeaderValue::as_bytes);
+        let violations = match reports::parse(content_type, &body) {
+            Ok(v) => v,
+            Err(e) => {
+                log::debug!("report refused: {}", e.as_str());
+                metrics.record_report_post(ReportIntake::Invalid);
+                return self
+                    .respond_error(session, ctx, GatewayError::BadRequest)
+                    .await;
+            }
+        };
+        metrics.record_report_post(ReportIntake::Accepted);
+        let policy = &ctx.policy;
+        let host = ClientView::new(
+            &policy.trusted_proxies,
+            ctx.facts.peer,
+            ctx.facts.tls,
+            &req.headers,
+            req.uri.authority().map(|a| a.as_str()),
+        )
+        .host;
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        for v in &violations {
+            let site = &policy.sites[report_site(policy, host, &v.document, ctx.facts.site)];
+            site.metrics.record_report(v);
+            self.state
+                .insight
+                .record_report(&site.name, v, now, wall, &policy.report_log);
+        }
+        let mut resp = cors::new_response(204, 16);
+        resp.insert_header(header::CACHE_CONTROL, "no-store")?;
+        if req.headers.contains_key(header::ORIGIN) {
+            resp.insert_header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")?;
+        }
+        ctx.decorate(&mut resp);
+        session.write_response_header(Box::new(resp), true).await?;
+        Ok(true)
+    }
+}
+
+/// The answer to a preflight of the report endpoint: any origin may POST
+/// JSON, without credentials.
+fn report_preflight() -> [(HeaderName, &'static str); 5] {
+    [
+        (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        (header::ACCESS_CONTROL_ALLOW_METHODS, "POST"),
+        (header::ACCESS_CONTROL_ALLOW_HEADERS, "Content-Type"),
+        (header::ACCESS_CONTROL_MAX_AGE, "86400"),
+        (header::CONTENT_LENGTH, "0"),
+    ]
+}
+
+/// `Content-Length` as declared (the first of identical values; framing
+/// already refused conflicting ones).
+fn declared_length(session: &Session) -> Option<u64> {
+    session
+        .req_header()
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+}
+
+/// Read the whole request body, at most `cap` bytes, within `limit`.
+/// `Ok(Err(..))`: what to answer instead; `Err`: the client is gone.
+async fn read_capped(
+    session: &mut Session,
+    cap: u64,
+    limit: Duration,
+) -> Result<std::result::Result<Vec<u8>, GatewayError>> {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut body = Vec::new();
+    loop {
+        let chunk = match tokio::time::timeout_at(deadline, session.read_request_body()).await {
+            Err(_) => return Ok(Err(GatewayError::RequestTimeout)),
+            Ok(read) => read?,
+        };
+        let Some(chunk) = chunk else {
+            return Ok(Ok(body));
+        };
+        if (body.len() + chunk.len()) as u64 > cap {
+            return Ok(Err(GatewayError::BodyTooLarge));
+        }
+        body.extend_from_slice(&chunk);
+    }
+}
+
+/// The route a report counts for: the route the reported page is in, as
+/// the host the report was sent to and the page's path select it (the
+/// report endpoint is relative, so the page is on that host).
+fn report_site(policy: &Policy, host: Option<&[u8]>, doc: &Document, fallback: usize) -> usize {
+    let path = doc.path().as_bytes();
+    if !path.starts_with(b"/") {
+        return fallback;
+    }
+    match crate::path::normalize(path) {
+        Ok(normal) => policy.router.select(host, &normal),
+        Err(_) => fallback,
     }
 }

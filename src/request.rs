@@ -48,6 +48,9 @@ pub struct RequestFacts {
     pub cors: CorsDecision,
     /// This response's CSP nonce, when the route's headers use one.
     pub nonce: Option<HeaderValue>,
+    /// The request is for the violation-report endpoint: the gateway's own,
+    /// outside CORS, never forwarded.
+    pub report: bool,
 }
 
 impl RequestFacts {
@@ -64,6 +67,7 @@ impl RequestFacts {
             target: Target::Unchanged,
             cors: CorsDecision::NotCors,
             nonce: None,
+            report: false,
         }
     }
 
@@ -94,9 +98,11 @@ impl RequestFacts {
             req.uri.authority().map(|a| a.as_str()),
         );
         let (path, query) = split_target(req);
+        let mut report = false;
         let (site, target) = match path::normalize(path) {
             Err(path::AboveRoot) => (DEFAULT_SITE, Target::AboveRoot),
             Ok(normal) => {
+                report = policy.reports.takes(&normal);
                 let site = policy.router.select(view.host, &normal);
                 let target = if normal.as_ref() == path && !is_absolute_form(req) {
                     Target::Unchanged
@@ -112,9 +118,14 @@ impl RequestFacts {
             scheme: view.scheme,
             host: view.host,
         };
-        let cors = policy.sites[site]
-            .cors
-            .evaluate(&req.method, &req.headers, own);
+        let cors = if report {
+            // Browsers send reports from any page, without credentials.
+            CorsDecision::NotCors
+        } else {
+            policy.sites[site]
+                .cors
+                .evaluate(&req.method, &req.headers, own)
+        };
         let nonce = policy.sites[site].headers.nonce().map(|_| nonce::mint());
         RequestFacts {
             peer: view.peer,
@@ -127,6 +138,7 @@ impl RequestFacts {
             target,
             cors,
             nonce,
+            report,
         }
     }
 }

@@ -202,6 +202,7 @@ pub fn run(state: Arc<SharedState>, options: RunOptions) -> Result<(), String> {
     }
 
     exit_when_drained(&server, Arc::clone(&state), policy.server.grace_period);
+    flush_report_log(Arc::clone(&state));
     server.run(RunArgs {
         shutdown_signal: Box::new(Signals),
     });
@@ -260,6 +261,24 @@ fn exit_when_drained(server: &Server, state: Arc<SharedState>, grace: Duration) 
             thread::sleep(Duration::from_millis(50));
         }
     });
+}
+
+/// Every few seconds, write the violation log's summaries of a minute that
+/// has ended (repeats are counted, not logged one by one), even when no new
+/// report arrives to trigger it.
+fn flush_report_log(state: Arc<SharedState>) {
+    let spawned = thread::Builder::new()
+        .name("helmgate-reports".into())
+        .spawn(move || loop {
+            thread::sleep(Duration::from_secs(5));
+            let policy = state.policy();
+            state
+                .insight
+                .flush(std::time::Instant::now(), &policy.report_log);
+        });
+    if let Err(e) = spawned {
+        log::warn!("cannot start the report log thread: {e}; repeated violations are summarised only when the next report arrives");
+    }
 }
 
 /// SIGTERM: graceful stop. SIGINT: fast stop. SIGQUIT: hand the listening

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use pingora::tls::sign::CertifiedKey;
@@ -12,6 +13,7 @@ use pingora::tls::sign::CertifiedKey;
 use crate::blocked_log::BlockedLogLimiter;
 use crate::config::{self, ConfigError, Overrides, Problem};
 use crate::env::EnvVars;
+use crate::insight::Insight;
 use crate::metrics::Metrics;
 use crate::policy::{Policy, ServerSettings};
 use crate::tls::{self, ReloadableCert};
@@ -27,6 +29,23 @@ pub struct SharedState {
     /// Rate limit for the lines about refused request heads: one bucket,
     /// so a flood from anywhere yields a bounded number of lines.
     pub client_log: BlockedLogLimiter,
+    /// Top-K tables, the last hour, the last reports: for the dashboard.
+    pub insight: Insight,
+    config_history: Mutex<ConfigHistory>,
+}
+
+/// When the running policy was loaded, and how the last reload went.
+#[derive(Debug, Clone)]
+pub struct ConfigHistory {
+    pub loaded_at: SystemTime,
+    pub last_reload: Option<ReloadOutcome>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReloadOutcome {
+    pub at: SystemTime,
+    /// `Err` holds the problems, as the ERROR line lists them.
+    pub result: Result<(), String>,
 }
 
 /// What changed on reload that only a restart can apply.
@@ -50,7 +69,20 @@ impl SharedState {
             in_flight: AtomicUsize::new(0),
             certificates: Mutex::new(Vec::new()),
             client_log: BlockedLogLimiter::new(20, 60),
+            insight: Insight::default(),
+            config_history: Mutex::new(ConfigHistory {
+                loaded_at: SystemTime::now(),
+                last_reload: None,
+            }),
         }
+    }
+
+    pub fn config_path(&self) -> &std::path::Path {
+        &self.config_path
+    }
+
+    pub fn config_history(&self) -> ConfigHistory {
+        lock(&self.config_history).clone()
     }
 
     pub fn policy(&self) -> Arc<Policy> {
@@ -78,6 +110,17 @@ impl SharedState {
     pub fn reload(&self) -> Result<ReloadReport, ConfigError> {
         let result = self.prepare_reload();
         self.metrics.record_reload(result.is_ok());
+        let now = SystemTime::now();
+        {
+            let mut history = lock(&self.config_history);
+            history.last_reload = Some(ReloadOutcome {
+                at: now,
+                result: result.as_ref().map(|_| ()).map_err(ToString::to_string),
+            });
+            if result.is_ok() {
+                history.loaded_at = now;
+            }
+        }
         let (mut new, renewals, report) = result?;
         adopt_metrics(&mut new, &self.metrics);
         for (resolver, key) in renewals {
@@ -114,6 +157,10 @@ impl SharedState {
         if new.admin_listen != old.admin_listen {
             new.admin_listen = old.admin_listen;
             report.needs_restart.push("admin.listen".into());
+            if new.admin_token.is_none() && old.admin_token.is_some() {
+                // The running listener was validated with a token: keep it.
+                new.admin_token = old.admin_token.clone();
+            }
         }
         Ok((new, renewals, report))
     }

@@ -9,6 +9,7 @@ mod headers;
 mod layers;
 mod problems;
 pub mod raw;
+mod reports;
 mod routes;
 mod server;
 mod upstream;
@@ -131,7 +132,12 @@ fn policy(
         }
     };
     let named = v.named_upstreams(&raw.upstreams);
-    let globals = routes::Globals::new(raw, environment, vars.cors_allowed_origins.as_deref());
+    let reports = v.reports(&raw.reports);
+    let mut globals = routes::Globals::new(raw, environment, vars.cors_allowed_origins.as_deref());
+    globals.report_path = reports
+        .as_ref()
+        .filter(|r| r.enabled)
+        .map(|r| r.path.as_str().to_string());
     let sites = v.sites(raw, &globals, default_upstream, &named);
     let log = v.log(&raw.log);
     let admin_listen = raw
@@ -140,6 +146,7 @@ fn policy(
         .as_ref()
         .and_then(|s| v.socket_addr("admin.listen", s));
     v.check_unique_addresses(&raw.server, raw.admin.listen.as_ref());
+    let admin_token = v.admin_token(&raw.admin, admin_listen, vars.admin_token.as_deref());
     let (sites, router) = sites?;
     let default = &sites[DEFAULT_SITE];
     let c = default.cors.settings();
@@ -168,8 +175,11 @@ fn policy(
             log.blocked_origin_burst,
             log.blocked_origin_per_minute,
         ),
+        report_log: BlockedLogLimiter::new(log.blocked_origin_burst, log.blocked_origin_per_minute),
         log,
         admin_listen,
+        admin_token: admin_token.ok()?,
+        reports: reports?,
         warnings: Vec::new(),
     })
 }
@@ -391,6 +401,46 @@ format = "xml"
     }
 
     #[test]
+    fn reports_are_off_by_default_and_validated() {
+        let p = load(MINIMAL).unwrap();
+        assert_eq!(p.reports, crate::reports::ReportSettings::default());
+        assert!(!p.reports.enabled);
+        assert_eq!(p.reports.path.as_str(), "/.helmgate/reports");
+        assert_eq!(
+            (p.reports.max_body_bytes, p.reports.per_minute),
+            (65_536, 600)
+        );
+        let on = load(&format!(
+            "{MINIMAL}\n[reports]\nenabled = true\npath = \"/csp\"\nmax_body_bytes = 4096\nper_minute = 5\n"
+        ))
+        .unwrap();
+        assert!(on.reports.enabled && on.reports.takes(b"/csp"));
+        assert_eq!(on.reports.path.header_value(), "/csp");
+        assert_eq!(
+            (on.reports.max_body_bytes, on.reports.per_minute),
+            (4096, 5)
+        );
+        let typo = load(&format!("{MINIMAL}\n[reports]\nenable = true\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(typo.contains("enable"), "{typo}");
+        let keys: Vec<String> = problems(&format!(
+            "{MINIMAL}\n[reports]\npath = \"/a/../b\"\nmax_body_bytes = 0\nper_minute = -1\n"
+        ))
+        .into_iter()
+        .map(|p| p.key)
+        .collect();
+        assert_eq!(
+            keys,
+            [
+                "reports.path",
+                "reports.max_body_bytes",
+                "reports.per_minute"
+            ]
+        );
+    }
+
+    #[test]
     fn trust_all_proxies_trusts_every_peer_with_a_warning() {
         let text = MINIMAL.replace(
             "[server]\n",
@@ -440,6 +490,45 @@ format = "xml"
         assert_eq!(ps.len(), 1, "{ps:?}");
         assert_eq!(ps[0].key, "admin.listen");
         assert!(ps[0].message.contains("port 0"), "{}", ps[0].message);
+    }
+
+    #[test]
+    fn an_admin_listener_beyond_loopback_needs_a_token() {
+        let public = format!("{MINIMAL}\n[admin]\nlisten = \"0.0.0.0:9901\"\n");
+        let ps = problems(&public);
+        assert_eq!(ps.len(), 1, "{ps:?}");
+        assert_eq!(ps[0].key, "admin.token");
+        assert!(ps[0].location.is_some());
+        let with_token = format!("{public}token = \"0123456789abcdef0123\"\n");
+        assert!(load(&with_token).unwrap().admin_token.is_some());
+        let short = format!("{public}token = \"abc\"\n");
+        assert_eq!(problems(&short)[0].key, "admin.token");
+        // The environment wins over the file, and is validated the same way.
+        let vars = |t: &str| EnvVars {
+            admin_token: Some(t.into()),
+            ..EnvVars::default()
+        };
+        let from_env = load_str(
+            &public,
+            Path::new("t"),
+            Overrides::default(),
+            &vars("0123456789abcdef-env"),
+        );
+        let token = from_env.unwrap().admin_token.unwrap();
+        assert!(token.authorizes(Some(b"Bearer 0123456789abcdef-env")));
+        let bad_env = load_str(
+            &with_token,
+            Path::new("t"),
+            Overrides::default(),
+            &vars("short"),
+        );
+        assert!(bad_env
+            .unwrap_err()
+            .to_string()
+            .contains("HELMGATE_ADMIN_TOKEN"));
+        // Loopback needs none, and a token set there is used.
+        let local = format!("{MINIMAL}\n[admin]\nlisten = \"[::1]:9901\"\n");
+        assert!(load(&local).unwrap().admin_token.is_none());
     }
 
     #[test]

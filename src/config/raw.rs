@@ -34,6 +34,8 @@ pub struct RawConfig {
     pub log: RawLog,
     #[serde(default)]
     pub admin: RawAdmin,
+    #[serde(default)]
+    pub reports: RawReports,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -209,4 +211,16 @@ pub struct RawLog {
 #[serde(deny_unknown_fields)]
 pub struct RawAdmin {
     pub listen: Option<Spanned<String>>,
+    pub token: Option<Spanned<String>>,
+}
+
+/// `[reports]`: the violation-report endpoint (global: the path is the same
+/// on every route).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReports {
+    pub enabled: Option<bool>,
+    pub path: Option<Spanned<String>>,
+    pub max_body_bytes: Option<Spanned<i64>>,
+    pub per_minute: Option<Spanned<i64>>,
 }

@@ -36,6 +36,8 @@ pub struct Globals<'a> {
     pub cors: Stack<'a, RawCors>,
     pub headers: Stack<'a, RawHeaders>,
     pub env_origins: Option<&'a str>,
+    /// The violation-report collector's path, when reports are enabled.
+    pub report_path: Option<String>,
 }
 
 impl<'a> Globals<'a> {
@@ -52,6 +54,7 @@ impl<'a> Globals<'a> {
             cors,
             headers,
             env_origins,
+            report_path: None,
         }
     }
 }
@@ -94,7 +97,10 @@ impl Validator<'_> {
             global_layers: globals.cors.len(),
         });
         let cors = self.cors(globals.env, cors, env_origins.as_ref());
-        let header_settings = self.header_settings(globals.env, headers);
+        let mut header_settings = self.header_settings(globals.env, headers);
+        if let Some(s) = header_settings.as_mut() {
+            s.report_path = globals.report_path.clone();
+        }
         let headers = match header_settings.as_ref().map(SecurityHeaders::build) {
             Some(Ok(h)) => Some(h),
             Some(Err((key, message))) => {

@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use crate::browser_support::{eval, goto, page_fetch, run_async, Browser, Fetched};
+use crate::browser_support::{console_log, eval, goto, page_fetch, run_async, Browser, Fetched};
 use crate::common::*;
 use serde_json::{json, Value};
 
@@ -565,6 +565,93 @@ async fn case_8_only_the_script_with_the_responses_nonce_runs() {
     .await;
 }
 
+// --- Visibility (issue 11) ----------------------------------------------------
+
+
+fn admin_of(port: u16) -> std::net::SocketAddr {
+    format!("127.0.0.1:{port}").parse().unwrap()
+}
+
+/// The value of one series in a `/metrics` text.
+fn series_value(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+fn metrics_text(admin: std::net::SocketAddr) -> String {
+    request(admin, "GET", "/metrics", &[], b"").body_text()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_10_a_csp_violation_makes_chromium_deliver_a_report_the_gateway_counts() {
+    let up = Upstream::start();
+    let admin_port = free_port();
+    let gw = Gateway::start(
+        up.addr,
+        GatewayOptions {
+            // Enforced: the inline script is blocked and reported. Report-Only
+            // on scripts from anywhere: the external ones run, and are reported.
+            extra_toml: format!(
+                // The gateway adds report-uri to both policies itself.
+                "[reports]\nenabled = true\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n[headers]\ncontent_security_policy_report_only = \"script-src 'none'\"\n"
+            ),
+            ..GatewayOptions::default()
+        },
+    );
+    let admin = admin_of(admin_port);
+    Browser::with(|c| async move {
+        let base = http(gw.addr);
+        goto(&c, &format!("{base}/e2e/csp-probe")).await;
+        let state = run_async(&c, CSP_STATE_JS, vec![json!(1)]).await;
+        assert_eq!(state["inline"], json!(false), "{state}");
+        assert_eq!(state["external"], json!(true), "report-only blocks nothing: {state}");
+        // What developer tools show: the control for case 9's clean console.
+        let console = console_log(&c).await;
+        assert!(
+            console.iter().any(|e| e["level"] == "SEVERE"
+                && e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("Content Security Policy"))),
+            "{console:#?}"
+        );
+
+        // Chromium POSTs report-uri reports as application/csp-report.
+        let enforced = "helmgate_reports_total{route=\"default\",type=\"csp-violation\",directive=\"script-src-elem\",disposition=\"enforce\"}";
+        let reported = "helmgate_reports_total{route=\"default\",type=\"csp-violation\",directive=\"script-src-elem\",disposition=\"report\"}";
+        let delivered = eventually(Duration::from_secs(10), || {
+            let m = metrics_text(admin);
+            series_value(&m, enforced).is_some_and(|v| v >= 1.0)
+                && series_value(&m, reported).is_some_and(|v| v >= 3.0)
+        });
+        assert!(delivered, "no reports counted:\n{}\n{}", metrics_text(admin), gw.log());
+        let line = format!(
+            "CSP violation directive=script-src-elem blocked=inline document={base}/e2e/csp-probe disposition=enforce route=default"
+        );
+        assert!(gw.log().contains(&line), "missing {line:?}:\n{}", gw.log());
+        assert!(
+            gw.log().contains(&format!("blocked={base} document={base}/e2e/csp-probe disposition=report")),
+            "{}",
+            gw.log()
+        );
+        // The upstream served the page and its scripts, and saw no report.
+        let paths: Vec<String> = up.recorded().into_iter().map(|r| r.path).collect();
+        assert!(paths.contains(&"/e2e/csp-probe".to_string()), "{paths:?}");
+        assert!(
+            paths.iter().all(|p| !p.contains("helmgate")),
+            "a report reached the upstream: {paths:?}"
+        );
+        assert!(gw
+            .log()
+            .contains("method=POST path=\"/.helmgate/reports\" status=204"));
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn case_9_a_report_only_violation_is_reported_but_not_blocked() {
     let up = Upstream::start();
@@ -600,6 +687,185 @@ async fn case_9_a_report_only_violation_is_reported_but_not_blocked() {
         let state = run_async(&c, NONCE_STATE_JS, vec![json!(2)]).await;
         assert_eq!(state["plain"], json!(false), "control: {state}");
         assert_eq!(state["wrong"], json!(false), "control: {state}");
+    })
+    .await;
+}
+
+/// `[data-metric]` cells of the dashboard as the page shows them.
+const DASHBOARD_CELLS_JS: &str = "return Array.from(document.querySelectorAll('[data-metric]')).map(function (e) { return [e.getAttribute('data-metric'), e.textContent]; });";
+
+/// Every number the page shows next to the same series in `/metrics`;
+/// returns the mismatches.
+fn mismatches(cells: &Value, metrics: &str) -> Vec<String> {
+    let cells = cells.as_array().expect("cells");
+    assert!(
+        cells.len() > 10,
+        "the dashboard shows its numbers: {cells:?}"
+    );
+    cells
+        .iter()
+        .filter_map(|cell| {
+            let series = cell[0].as_str()?;
+            let shown: f64 = cell[1].as_str()?.parse().ok()?;
+            let scraped = series_value(metrics, series).unwrap_or(0.0);
+            (shown != scraped).then(|| format!("{series}: page {shown}, /metrics {scraped}"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_11_dashboard_loads_without_console_errors_and_matches_metrics() {
+    let up = Upstream::start();
+    let (proxy, admin_port) = (free_port(), free_port());
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{proxy}").parse().unwrap();
+    let config = format!(
+        r#"environment = "production"
+[server]
+listen = ["{addr}"]
+threads = 2
+[upstream]
+address = "{up}"
+[cors]
+allowed_origins = ["https://app.example.com"]
+[reports]
+enabled = true
+[admin]
+listen = "127.0.0.1:{admin_port}"
+[[route]]
+name = "api"
+path_prefix = "/api"
+[route.cors]
+mode = "report"
+allowed_origins = ["https://app.example.com", "https://admin.example.com"]
+"#,
+        up = up.addr
+    );
+    let gw = Gateway::start_with_config(addr, &config, vec![], vec![]);
+    let admin = admin_of(admin_port);
+    let traffic = move |round: usize| {
+        for i in 0..(3 + round) {
+            request(
+                addr,
+                "GET",
+                "/",
+                &[("Origin", "https://app.example.com")],
+                b"",
+            );
+            request(
+                addr,
+                "GET",
+                "/",
+                &[("Origin", &format!("https://scanner-{i}.example"))],
+                b"",
+            );
+            request(
+                addr,
+                "GET",
+                "/api/items",
+                &[("Origin", "https://partner.example")],
+                b"",
+            );
+            request(
+                addr,
+                "OPTIONS",
+                "/",
+                &[
+                    ("Origin", "https://app.example.com"),
+                    ("Access-Control-Request-Method", "PATCH"),
+                ],
+                b"",
+            );
+        }
+        request(addr, "GET", "/", &[("Origin", "null")], b"");
+        let report = format!(
+            r#"[{{"type":"csp-violation","url":"http://{addr}/api/page","body":{{"documentURL":"http://{addr}/api/page","blockedURL":"https://tracker.example/p.js","effectiveDirective":"script-src-elem","disposition":"report"}}}},{{"type":"csp-violation","url":"http://{addr}/checkout","body":{{"documentURL":"http://{addr}/checkout","blockedURL":"inline","effectiveDirective":"style-src-attr","disposition":"enforce"}}}}]"#
+        );
+        for _ in 0..(1 + round) {
+            request(
+                addr,
+                "POST",
+                "/.helmgate/reports",
+                &[("Content-Type", "application/reports+json")],
+                report.as_bytes(),
+            );
+        }
+    };
+    let settled = move || {
+        // The logging hook counts a request just after its response.
+        let mut last = String::new();
+        eventually(Duration::from_secs(5), || {
+            let now = metrics_text(admin);
+            let same = now == last;
+            last = now;
+            same
+        })
+    };
+    traffic(0);
+    assert!(settled());
+    Browser::with(|c| async move {
+        let dashboard = format!("http://{admin}/");
+        c.set_window_size(1000, 1600).await.expect("window size");
+        goto(&c, &dashboard).await;
+        assert_eq!(
+            eval(
+                &c,
+                "return document.documentElement.getAttribute('data-refresh')"
+            )
+            .await,
+            json!("3000"),
+            "the inline script ran under the page's CSP"
+        );
+        let cells = eval(&c, DASHBOARD_CELLS_JS).await;
+        let wrong = mismatches(&cells, &metrics_text(admin));
+        assert!(wrong.is_empty(), "{wrong:#?}");
+        let mode = eval(
+            &c,
+            "return document.querySelector('[data-mode-of=\"api\"]').textContent",
+        )
+        .await;
+        assert_eq!(mode, json!("report"));
+
+        // More traffic: the page refreshes itself, no navigation.
+        tokio::task::spawn_blocking(move || {
+            traffic(2);
+            assert!(settled());
+        })
+        .await
+        .unwrap();
+        let metrics = metrics_text(admin);
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let cells = eval(&c, DASHBOARD_CELLS_JS).await;
+            let wrong = mismatches(&cells, &metrics);
+            if wrong.is_empty() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not refreshed: {wrong:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let text = eval(&c, "return document.body.innerText").await;
+        let text = text.as_str().unwrap_or_default();
+        assert!(text.contains("https://scanner-0.example"), "{text}");
+        assert!(text.contains("tracker.example"), "{text}");
+
+        let console = console_log(&c).await;
+        let errors: Vec<&Value> = console
+            .iter()
+            .filter(|e| e["level"] == "SEVERE" || e["level"] == "WARNING")
+            .collect();
+        assert!(errors.is_empty(), "console: {errors:#?}");
+
+        // The README's screenshot: HELMGATE_SCREENSHOT=docs/dashboard.png.
+        let png = c.screenshot().await.expect("screenshot");
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
+        if let Ok(path) = std::env::var("HELMGATE_SCREENSHOT") {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+            std::fs::write(&path, &png).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
+        drop(gw);
     })
     .await;
 }

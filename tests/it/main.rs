@@ -16,3 +16,4 @@ mod operations;
 mod packaging;
 mod properties;
 mod routes;
+mod visibility;

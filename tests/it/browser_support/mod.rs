@@ -112,6 +112,8 @@ impl Browser {
             "goog:chromeOptions".into(),
             json!({ "binary": chromium, "args": args }),
         );
+        // Keep the page's console, for `console_log`.
+        caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
         let connected = ClientBuilder::new(HttpConnector::new())
             .capabilities(caps)
             .connect(&format!("http://{driver_addr}"))
@@ -248,4 +250,35 @@ pub async fn eval(client: &Client, script: &str) -> Value {
         .execute(script, vec![])
         .await
         .unwrap_or_else(|e| panic!("script in the page: {e}\n{script}"))
+}
+
+/// Every console entry since the last call (`level`, `message`): what a
+/// person would see in the developer tools, CSP violations included.
+pub async fn console_log(client: &Client) -> Vec<Value> {
+    let v = client
+        .issue_cmd(BrowserLog)
+        .await
+        .unwrap_or_else(|e| panic!("read the browser console: {e}"));
+    v.as_array().cloned().unwrap_or_default()
+}
+
+/// chromedriver's `POST /session/{id}/se/log` for the `browser` log.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _url: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.into()))
+    }
 }

@@ -1,0 +1,89 @@
+//! `[reports]` and `[admin]`: the violation-report endpoint, and who may use
+//! the admin listener.
+
+use std::net::SocketAddr;
+
+use toml::Spanned;
+
+use super::problems::Validator;
+use super::raw::{RawAdmin, RawReports};
+use crate::auth::AdminToken;
+use crate::reports::{ReportPath, ReportSettings};
+
+impl Validator<'_> {
+    pub fn reports(&mut self, raw: &RawReports) -> Option<ReportSettings> {
+        let defaults = ReportSettings::default();
+        let path = match &raw.path {
+            None => Some(defaults.path),
+            Some(p) => match ReportPath::new(p.get_ref()) {
+                Ok(path) => Some(path),
+                Err(message) => {
+                    self.problem("reports.path", Some(p), message);
+                    None
+                }
+            },
+        };
+        let max_body = self.int(
+            "reports.max_body_bytes",
+            raw.max_body_bytes.as_ref(),
+            defaults.max_body_bytes as i64,
+            1024,
+            1024 * 1024,
+        );
+        let per_minute = self.int(
+            "reports.per_minute",
+            raw.per_minute.as_ref(),
+            i64::from(defaults.per_minute),
+            1,
+            1_000_000,
+        );
+        Some(ReportSettings {
+            enabled: raw.enabled.unwrap_or(defaults.enabled),
+            path: path?,
+            max_body_bytes: max_body? as u64,
+            per_minute: per_minute? as u32,
+        })
+    }
+
+    /// The admin token: `HELMGATE_ADMIN_TOKEN` wins over `[admin] token`.
+    /// Required when the admin listener is reachable beyond loopback.
+    /// `Err(())` when there is a problem (already recorded).
+    pub fn admin_token(
+        &mut self,
+        raw: &RawAdmin,
+        listen: Option<SocketAddr>,
+        from_env: Option<&str>,
+    ) -> Result<Option<AdminToken>, ()> {
+        let before = self.count();
+        let token = match (from_env.filter(|t| !t.is_empty()), &raw.token) {
+            (Some(t), _) => self.token("HELMGATE_ADMIN_TOKEN", None, t),
+            (None, Some(t)) => self.token("admin.token", Some(t), t.get_ref()),
+            (None, None) => None,
+        };
+        if let Some(addr) = listen {
+            if token.is_none() && self.count() == before && !addr.ip().to_canonical().is_loopback()
+            {
+                self.problem(
+                    "admin.token",
+                    raw.listen.as_ref(),
+                    format!("admin.listen = \"{addr}\" is reachable beyond this machine: set [admin] token (or HELMGATE_ADMIN_TOKEN) so /metrics, /status.json and the dashboard need `Authorization: Bearer <token>`, or listen on 127.0.0.1"),
+                );
+            }
+        }
+        if self.count() == before {
+            Ok(token)
+        } else {
+            Err(())
+        }
+    }
+
+    fn token(&mut self, key: &str, at: Option<&Spanned<String>>, raw: &str) -> Option<AdminToken> {
+        match AdminToken::new(raw) {
+            Ok(t) => Some(t),
+            Err(message) => {
+                self.problem(key, at, format!("the admin token {message}"));
+                None
+            }
+        }
+    }
+}

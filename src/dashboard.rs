@@ -1,0 +1,654 @@
+//! The admin listener's dashboard (`GET /`) and its data (`GET
+//! /status.json`): one [`Status`] snapshot, rendered as JSON for scripts and
+//! as one self-contained HTML page for people. The page has no external
+//! assets; its style and script are inline and allowed by their SHA-256
+//! hashes in its own CSP (no `'unsafe-inline'`); every number is rendered on
+//! the server (it works without JavaScript) and the script only re-fetches
+//! the page every few seconds and swaps the numbers in. Every value that
+//! came from a client (origins, blocked URLs, documents) is HTML-escaped.
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+use std::sync::LazyLock;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use serde::Serialize;
+
+use crate::cors::RejectReason;
+use crate::insight::{Minute, RecentReport};
+use crate::metrics::ReportIntake;
+use crate::state::SharedState;
+use crate::topk::Counted;
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub version: &'static str,
+    pub environment: &'static str,
+    pub environment_source: String,
+    pub config_path: String,
+    /// RFC 3339, UTC.
+    pub config_loaded_at: String,
+    pub last_reload: Option<ReloadStatus>,
+    pub generated_at: String,
+    pub reports: ReportsStatus,
+    pub routes: Vec<RouteStatus>,
+    /// Origins refused (or, in report mode, that would be), most first.
+    pub top_blocked_origins: Vec<Counted>,
+    pub top_violations: Vec<ViolationCount>,
+    /// The last hour by minute, oldest first, the current minute last.
+    pub timeline: Timeline,
+    /// Newest first.
+    pub recent_reports: Vec<RecentReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReloadStatus {
+    pub at: String,
+    pub ok: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReportsStatus {
+    pub enabled: bool,
+    pub path: String,
+    pub max_body_bytes: u64,
+    pub per_minute: u32,
+    /// POSTs to the endpoint by result (`accepted`, `too_large` ...).
+    pub posts: BTreeMap<&'static str, u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RouteStatus {
+    pub name: String,
+    pub cors_mode: &'static str,
+    /// Responses by status class, `1xx` to `5xx`.
+    pub requests: BTreeMap<String, u64>,
+    pub preflights: u64,
+    /// By reason.
+    pub blocked: BTreeMap<&'static str, u64>,
+    pub would_block: BTreeMap<&'static str, u64>,
+    pub reports: Vec<ReportRow>,
+    pub reports_by_directive: BTreeMap<&'static str, u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReportRow {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub directive: &'static str,
+    pub disposition: &'static str,
+    pub count: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ViolationCount {
+    /// The CSP directive, or the report type for COEP/COOP/other reports.
+    pub directive: String,
+    pub blocked: String,
+    pub count: u64,
+    pub error: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Timeline {
+    pub blocked: Vec<u64>,
+    pub would_block: Vec<u64>,
+    pub reports: Vec<u64>,
+}
+
+/// Everything the dashboard shows, as of now.
+pub fn status(state: &SharedState, now: Instant, wall: SystemTime) -> Status {
+    let policy = state.policy();
+    let history = state.config_history();
+    let routes = policy
+        .sites
+        .iter()
+        .map(|site| {
+            let m = &site.metrics;
+            let reports: Vec<ReportRow> = m
+                .reports()
+                .into_iter()
+                .map(|r| ReportRow {
+                    kind: r.kind.as_str(),
+                    directive: r.directive.as_str(),
+                    disposition: r.disposition.as_str(),
+                    count: r.count,
+                })
+                .collect();
+            let mut by_directive = BTreeMap::new();
+            for r in &reports {
+                *by_directive.entry(r.directive).or_insert(0) += r.count;
+            }
+            RouteStatus {
+                name: site.name.to_string(),
+                cors_mode: site.cors.mode().as_str(),
+                requests: (0..5)
+                    .map(|c| (format!("{}xx", c + 1), m.requests(c)))
+                    .collect(),
+                preflights: m.preflights(),
+                blocked: RejectReason::ALL
+                    .iter()
+                    .map(|r| (r.as_str(), m.blocked(*r)))
+                    .collect(),
+                would_block: RejectReason::ALL
+                    .iter()
+                    .map(|r| (r.as_str(), m.would_block(*r)))
+                    .collect(),
+                reports,
+                reports_by_directive: by_directive,
+            }
+        })
+        .collect();
+    let minutes = state.insight.timeline(now);
+    let series = |f: fn(&Minute) -> u64| minutes.iter().map(f).collect();
+    Status {
+        version: env!("CARGO_PKG_VERSION"),
+        environment: policy.environment.as_str(),
+        environment_source: policy.environment_source.to_string(),
+        config_path: state.config_path().display().to_string(),
+        config_loaded_at: rfc3339(history.loaded_at),
+        last_reload: history.last_reload.map(|r| ReloadStatus {
+            at: rfc3339(r.at),
+            ok: r.result.is_ok(),
+            error: r.result.err(),
+        }),
+        generated_at: rfc3339(wall),
+        reports: ReportsStatus {
+            enabled: policy.reports.enabled,
+            path: policy.reports.path.as_str().to_string(),
+            max_body_bytes: policy.reports.max_body_bytes,
+            per_minute: policy.reports.per_minute,
+            posts: ReportIntake::ALL
+                .iter()
+                .map(|i| (i.as_str(), state.metrics.report_posts(*i)))
+                .collect(),
+        },
+        routes,
+        top_blocked_origins: state.insight.top_origins(),
+        top_violations: state
+            .insight
+            .top_violations()
+            .into_iter()
+            .map(|c| {
+                let (directive, blocked) = c.key.split_once(' ').unwrap_or((&c.key, ""));
+                ViolationCount {
+                    directive: directive.to_string(),
+                    blocked: blocked.to_string(),
+                    count: c.count,
+                    error: c.error,
+                }
+            })
+            .collect(),
+        timeline: Timeline {
+            blocked: series(|m| m.blocked),
+            would_block: series(|m| m.would_block),
+            reports: series(|m| m.reports),
+        },
+        recent_reports: state.insight.recent_reports(),
+    }
+}
+
+pub fn json(status: &Status) -> String {
+    serde_json::to_string_pretty(status).unwrap_or_else(|_| "{}".to_string())
+}
+
+const STYLE: &str = "
+body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
+main{max-width:1100px;margin:0 auto;padding:16px}
+h1{font-size:20px;margin:0 0 4px}h2{font-size:15px;margin:18px 0 6px}
+.meta{color:#555;margin:0}.bad{color:#b3261e;font-weight:600}.ok{color:#1b7f3b}
+table{border-collapse:collapse;background:#fff;width:100%;margin-bottom:4px}
+th,td{border:1px solid #dde1e6;padding:3px 6px;text-align:left;vertical-align:top}
+td.n{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#eef0f3;font-weight:600}
+.mode-report{color:#8a5a00;font-weight:600}.mode-enforce{color:#1b7f3b;font-weight:600}
+.two{display:flex;gap:16px;flex-wrap:wrap}.two>div{flex:1 1 400px;min-width:0}
+.u{word-break:break-all}.empty{color:#777}
+svg{background:#fff;border:1px solid #dde1e6;max-width:100%;height:auto}
+footer{color:#666;margin-top:16px}
+";
+
+const SCRIPT: &str = "
+(function () {
+  'use strict';
+  var every = 3000;
+  function refresh() {
+    fetch(location.pathname, { cache: 'no-store', credentials: 'same-origin' })
+      .then(function (r) {
+        if (!r.ok) { throw new Error('HTTP ' + r.status); }
+        return r.text();
+      })
+      .then(function (text) {
+        var next = new DOMParser().parseFromString(text, 'text/html').getElementById('live');
+        var live = document.getElementById('live');
+        if (next && live) { live.replaceWith(document.importNode(next, true)); }
+      })
+      .catch(function () {})
+      .then(function () { setTimeout(refresh, every); });
+  }
+  document.documentElement.setAttribute('data-refresh', String(every));
+  setTimeout(refresh, every);
+})();
+";
+
+fn sha256_source(text: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+    )
+}
+
+/// The dashboard's own CSP: nothing but its inline style and script (by
+/// hash), fetches of itself, and `data:` images (its icon).
+pub static CSP: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "default-src 'none'; style-src {}; script-src {}; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        sha256_source(STYLE),
+        sha256_source(SCRIPT)
+    )
+});
+
+/// HTML-escapes text for element content and quoted attribute values.
+struct Html<'a>(&'a str);
+
+impl fmt::Display for Html<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            match c {
+                '&' => f.write_str("&amp;")?,
+                '<' => f.write_str("&lt;")?,
+                '>' => f.write_str("&gt;")?,
+                '"' => f.write_str("&quot;")?,
+                '\'' => f.write_str("&#39;")?,
+                c if c.is_control() => write!(f, "&#xFFFD;")?,
+                c => f.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A number cell that names the Prometheus series it shows.
+fn metric_cell(out: &mut String, series: &str, value: u64) {
+    let _ = write!(
+        out,
+        "<td class=\"n\" data-metric=\"{}\">{value}</td>",
+        Html(series)
+    );
+}
+
+pub fn html(s: &Status) -> String {
+    let mut o = String::with_capacity(16 * 1024);
+    let _ = write!(
+        o,
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>helmgate dashboard</title><link rel=\"icon\" href=\"data:,\"><style>{STYLE}</style></head>\n<body><main id=\"live\">\n"
+    );
+    header(&mut o, s);
+    routes_table(&mut o, s);
+    refusals_table(&mut o, s);
+    reports_table(&mut o, s);
+    o.push_str("<h2>Last hour, per minute</h2>\n");
+    chart(&mut o, &s.timeline);
+    top_tables(&mut o, s);
+    recent_table(&mut o, s);
+    let _ = write!(
+        o,
+        "<footer>Generated {} UTC. With JavaScript on, this page refreshes itself every 3 s. Data for scripts: <a href=\"/status.json\">/status.json</a>; Prometheus: <a href=\"/metrics\">/metrics</a>.</footer>\n</main><script>{SCRIPT}</script></body></html>\n",
+        Html(&s.generated_at)
+    );
+    o
+}
+
+fn header(o: &mut String, s: &Status) {
+    let _ = write!(
+        o,
+        "<h1>helmgate {}</h1>\n<p class=\"meta\">Environment <b id=\"environment\">{}</b> (from {}). Config <code>{}</code> loaded at {} UTC. ",
+        Html(s.version),
+        Html(s.environment),
+        Html(&s.environment_source),
+        Html(&s.config_path),
+        Html(&s.config_loaded_at),
+    );
+    match &s.last_reload {
+        None => o.push_str("No reload since start."),
+        Some(r) if r.ok => {
+            let _ = write!(
+                o,
+                "Last reload <span class=\"ok\">ok</span> at {} UTC.",
+                Html(&r.at)
+            );
+        }
+        Some(r) => {
+            let _ = write!(
+                o,
+                "Last reload <span class=\"bad\">failed</span> at {} UTC, the running config was kept: <code>{}</code>",
+                Html(&r.at),
+                Html(r.error.as_deref().unwrap_or(""))
+            );
+        }
+    }
+    let r = &s.reports;
+    if r.enabled {
+        let _ = writeln!(
+            o,
+            " Violation reports: on, at <code>{}</code> (at most {} bytes, {} a minute).</p>",
+            Html(&r.path),
+            r.max_body_bytes,
+            r.per_minute
+        );
+    } else {
+        o.push_str(
+            " Violation reports: off (<code>[reports] enabled = true</code> turns them on).</p>\n",
+        );
+    }
+}
+
+fn routes_table(o: &mut String, s: &Status) {
+    o.push_str("<h2>Routes</h2>\n<table><thead><tr><th>route</th><th>CORS mode</th><th>1xx</th><th>2xx</th><th>3xx</th><th>4xx</th><th>5xx</th><th>preflights</th><th>blocked</th><th>would block</th><th>reports</th></tr></thead><tbody>\n");
+    for r in &s.routes {
+        let name = Html(&r.name);
+        let _ = write!(
+            o,
+            "<tr><td>{name}</td><td class=\"mode-{0}\" data-mode-of=\"{name}\">{0}</td>",
+            r.cors_mode
+        );
+        for (class, n) in &r.requests {
+            metric_cell(
+                o,
+                &format!(
+                    "helmgate_requests_total{{route=\"{}\",class=\"{class}\"}}",
+                    r.name
+                ),
+                *n,
+            );
+        }
+        metric_cell(
+            o,
+            &format!("helmgate_preflights_total{{route=\"{}\"}}", r.name),
+            r.preflights,
+        );
+        let sum = |m: &BTreeMap<&str, u64>| m.values().sum::<u64>();
+        let reports: u64 = r.reports.iter().map(|x| x.count).sum();
+        let _ = writeln!(
+            o,
+            "<td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{reports}</td></tr>",
+            sum(&r.blocked),
+            sum(&r.would_block)
+        );
+    }
+    o.push_str("</tbody></table>\n");
+}
+
+fn refusals_table(o: &mut String, s: &Status) {
+    o.push_str("<h2>CORS refusals by reason</h2>\n<table><thead><tr><th>route</th><th>reason</th><th>blocked (enforce)</th><th>would block (report mode)</th></tr></thead><tbody>\n");
+    for r in &s.routes {
+        for reason in RejectReason::ALL {
+            let reason = reason.as_str();
+            let _ = write!(o, "<tr><td>{}</td><td>{reason}</td>", Html(&r.name));
+            metric_cell(
+                o,
+                &format!(
+                    "helmgate_origins_blocked_total{{route=\"{}\",reason=\"{reason}\"}}",
+                    r.name
+                ),
+                r.blocked.get(reason).copied().unwrap_or(0),
+            );
+            metric_cell(
+                o,
+                &format!(
+                    "helmgate_origins_would_block_total{{route=\"{}\",reason=\"{reason}\"}}",
+                    r.name
+                ),
+                r.would_block.get(reason).copied().unwrap_or(0),
+            );
+            o.push_str("</tr>\n");
+        }
+    }
+    o.push_str("</tbody></table>\n");
+}
+
+fn reports_table(o: &mut String, s: &Status) {
+    o.push_str("<h2>Violation reports by directive</h2>\n");
+    let rows: Vec<(&RouteStatus, &ReportRow)> = s
+        .routes
+        .iter()
+        .flat_map(|r| r.reports.iter().map(move |x| (r, x)))
+        .collect();
+    if rows.is_empty() {
+        o.push_str("<p class=\"empty\">No reports yet.</p>\n");
+        return;
+    }
+    o.push_str("<table><thead><tr><th>route</th><th>type</th><th>directive</th><th>disposition</th><th>reports</th></tr></thead><tbody>\n");
+    for (r, x) in rows {
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+            Html(&r.name),
+            x.kind,
+            x.directive,
+            x.disposition
+        );
+        metric_cell(
+            o,
+            &format!(
+                "helmgate_reports_total{{route=\"{}\",type=\"{}\",directive=\"{}\",disposition=\"{}\"}}",
+                r.name, x.kind, x.directive, x.disposition
+            ),
+            x.count,
+        );
+        o.push_str("</tr>\n");
+    }
+    o.push_str("</tbody></table>\n");
+}
+
+/// Refusals and reports per minute as an inline SVG (presentation
+/// attributes only: no style attributes, so the CSP needs no exception).
+fn chart(o: &mut String, t: &Timeline) {
+    const W: f64 = 720.0;
+    const H: f64 = 160.0;
+    const LEFT: f64 = 40.0;
+    const RIGHT: f64 = 10.0;
+    const TOP: f64 = 24.0;
+    const BOTTOM: f64 = 22.0;
+    let max = t
+        .blocked
+        .iter()
+        .chain(&t.would_block)
+        .chain(&t.reports)
+        .copied()
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let n = t.blocked.len().max(2);
+    let x = |i: usize| LEFT + (W - LEFT - RIGHT) * i as f64 / (n - 1) as f64;
+    let y = |v: u64| TOP + (H - TOP - BOTTOM) * (1.0 - v as f64 / max as f64);
+    let _ = write!(
+        o,
+        "<svg id=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"blocked requests, would-block requests and reports per minute over the last hour\">\
+<line x1=\"{LEFT}\" y1=\"{0}\" x2=\"{1}\" y2=\"{0}\" stroke=\"#999\"/>\
+<line x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{0}\" stroke=\"#999\"/>\
+<text x=\"{2}\" y=\"{3}\" font-size=\"11\" text-anchor=\"end\" fill=\"#555\">{max}</text>\
+<text x=\"{2}\" y=\"{0}\" font-size=\"11\" text-anchor=\"end\" fill=\"#555\">0</text>\
+<text x=\"{LEFT}\" y=\"{4}\" font-size=\"11\" fill=\"#555\">60 min ago</text>\
+<text x=\"{1}\" y=\"{4}\" font-size=\"11\" text-anchor=\"end\" fill=\"#555\">now</text>",
+        H - BOTTOM,
+        W - RIGHT,
+        LEFT - 4.0,
+        TOP + 4.0,
+        H - 6.0,
+    );
+    let series: [(&str, &str, &[u64]); 3] = [
+        ("blocked", "#c0392b", &t.blocked),
+        ("would block", "#d68910", &t.would_block),
+        ("reports", "#2e6fd1", &t.reports),
+    ];
+    for (i, (label, color, values)) in series.iter().enumerate() {
+        let points: Vec<String> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| format!("{:.1},{:.1}", x(i), y(*v)))
+            .collect();
+        let _ = write!(
+            o,
+            "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{0}\"><title>{label}</title></polyline>\
+<rect x=\"{1}\" y=\"6\" width=\"10\" height=\"10\" fill=\"{color}\"/><text x=\"{2}\" y=\"15\" font-size=\"11\" fill=\"#333\">{label}: {3} in the last hour</text>",
+            points.join(" "),
+            LEFT + 10.0 + 190.0 * i as f64,
+            LEFT + 24.0 + 190.0 * i as f64,
+            values.iter().sum::<u64>(),
+        );
+    }
+    o.push_str("</svg>\n");
+}
+
+fn top_tables(o: &mut String, s: &Status) {
+    o.push_str("<div class=\"two\"><div><h2>Top blocked origins</h2>\n");
+    if s.top_blocked_origins.is_empty() {
+        o.push_str("<p class=\"empty\">None refused.</p>\n");
+    } else {
+        o.push_str("<table id=\"top-origins\"><thead><tr><th>origin (as sent)</th><th>requests</th></tr></thead><tbody>\n");
+        for c in &s.top_blocked_origins {
+            let _ = writeln!(
+                o,
+                "<tr><td class=\"u\">{}</td><td class=\"n\">{}</td></tr>",
+                Html(&c.key),
+                approx(c.count, c.error)
+            );
+        }
+        o.push_str("</tbody></table>\n");
+    }
+    o.push_str("</div><div><h2>Top violations</h2>\n");
+    if s.top_violations.is_empty() {
+        o.push_str("<p class=\"empty\">No reports yet.</p>\n");
+    } else {
+        o.push_str("<table id=\"top-violations\"><thead><tr><th>directive</th><th>blocked</th><th>reports</th></tr></thead><tbody>\n");
+        for v in &s.top_violations {
+            let _ = writeln!(
+                o,
+                "<tr><td>{}</td><td class=\"u\">{}</td><td class=\"n\">{}</td></tr>",
+                Html(&v.directive),
+                Html(&v.blocked),
+                approx(v.count, v.error)
+            );
+        }
+        o.push_str("</tbody></table>\n");
+    }
+    o.push_str("</div></div>\n");
+}
+
+/// A space-saving count: exact, or `≤ n` when it may include evicted keys.
+fn approx(count: u64, error: u64) -> String {
+    if error == 0 {
+        count.to_string()
+    } else {
+        format!("{}&ndash;{count}", count - error)
+    }
+}
+
+fn recent_table(o: &mut String, s: &Status) {
+    o.push_str("<h2>Last violation reports</h2>\n");
+    if s.recent_reports.is_empty() {
+        o.push_str("<p class=\"empty\">No reports yet.</p>\n");
+        return;
+    }
+    o.push_str("<table id=\"recent\"><thead><tr><th>time (UTC)</th><th>route</th><th>type</th><th>directive</th><th>blocked</th><th>document</th><th>disposition</th></tr></thead><tbody>\n");
+    for r in &s.recent_reports {
+        let at = rfc3339(UNIX_EPOCH + std::time::Duration::from_secs(r.at));
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"u\">{}</td><td class=\"u\">{}</td><td>{}</td></tr>",
+            Html(at.get(11..19).unwrap_or(&at)),
+            Html(&r.route),
+            r.kind,
+            r.directive,
+            Html(&r.blocked),
+            Html(&r.document),
+            r.disposition
+        );
+    }
+    o.push_str("</tbody></table>\n");
+}
+
+/// `2026-01-31T12:34:56Z`.
+pub fn rfc3339(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn dates_are_rfc3339_utc() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00Z"
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(1_767_225_599)),
+            "2025-12-31T23:59:59Z"
+        );
+    }
+
+    #[test]
+    fn client_values_are_escaped() {
+        assert_eq!(
+            Html("<img src=x onerror='a'>&\"\u{7}").to_string(),
+            "&lt;img src=x onerror=&#39;a&#39;&gt;&amp;&quot;&#xFFFD;"
+        );
+    }
+
+    #[test]
+    fn the_csp_allows_exactly_the_inline_style_and_script() {
+        let csp = &*CSP;
+        assert!(
+            csp.starts_with("default-src 'none'; style-src 'sha256-"),
+            "{csp}"
+        );
+        assert!(!csp.contains("unsafe-inline"));
+        assert_eq!(csp.matches("'sha256-").count(), 2);
+        // The hash of "abc" (FIPS 180-2 test vector), base64.
+        assert_eq!(
+            sha256_source("abc"),
+            "'sha256-ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0='"
+        );
+    }
+
+    #[test]
+    fn an_empty_timeline_still_draws() {
+        let mut o = String::new();
+        chart(
+            &mut o,
+            &Timeline {
+                blocked: vec![0; 60],
+                would_block: vec![0; 60],
+                reports: vec![0; 60],
+            },
+        );
+        assert!(o.starts_with("<svg") && o.ends_with("</svg>\n"));
+        assert_eq!(o.matches("<polyline").count(), 3);
+        assert!(!o.contains("style="));
+    }
+}
