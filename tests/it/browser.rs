@@ -567,7 +567,6 @@ async fn case_8_only_the_script_with_the_responses_nonce_runs() {
 
 // --- Visibility (issue 11) ----------------------------------------------------
 
-
 fn admin_of(port: u16) -> std::net::SocketAddr {
     format!("127.0.0.1:{port}").parse().unwrap()
 }
@@ -645,9 +644,9 @@ async fn case_10_a_csp_violation_makes_chromium_deliver_a_report_the_gateway_cou
             paths.iter().all(|p| !p.contains("helmgate")),
             "a report reached the upstream: {paths:?}"
         );
-        assert!(gw
+        assert!(eventually(Duration::from_secs(3), || gw
             .log()
-            .contains("method=POST path=\"/.helmgate/reports\" status=204"));
+            .contains("method=POST path=\"/.helmgate/reports\" status=204")));
     })
     .await;
 }

@@ -147,11 +147,11 @@ fn both_report_formats_are_accepted_counted_logged_and_never_forwarded() {
         legacy.as_bytes(),
     );
     assert_eq!(r.status, 204, "{r:?}");
-    assert_production_headers(&r);
+    assert_production_headers_reporting(&r);
     assert!(r.has("x-request-id"));
     let r = s.post("application/reports+json", API_BATCH.as_bytes());
     assert_eq!(r.status, 204, "{r:?}");
-    assert_production_headers(&r);
+    assert_production_headers_reporting(&r);
     s.settle(2);
 
     assert_eq!(s.up.count(), 0, "reports must never reach the upstream");
@@ -210,7 +210,7 @@ fn oversized_garbage_and_non_reports_are_refused_with_headers() {
     // Content-Length over the cap: 413 before reading the body.
     let r = s.post("application/csp-report", big.as_bytes());
     assert_eq!(r.status, 413, "{r:?}");
-    assert_production_headers(&r);
+    assert_production_headers_reporting(&r);
     // Chunked, so only counting finds out.
     let mut chunked = format!(
         "POST /.helmgate/reports HTTP/1.1\r\nHost: gateway.test\r\nContent-Type: application/csp-report\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n",
@@ -221,7 +221,7 @@ fn oversized_garbage_and_non_reports_are_refused_with_headers() {
     chunked.extend_from_slice(b"\r\n0\r\n\r\n");
     let r = raw(s.gw.addr, &chunked).expect("an answer");
     assert_eq!(r.status, 413, "{r:?}");
-    assert_production_headers(&r);
+    assert_production_headers_reporting(&r);
 
     for (what, content_type, body) in [
         ("not JSON", "application/csp-report", &b"{not json"[..]),
@@ -244,13 +244,13 @@ fn oversized_garbage_and_non_reports_are_refused_with_headers() {
     ] {
         let r = s.post(content_type, body);
         assert_eq!(r.status, 400, "{what}: {r:?}");
-        assert_production_headers(&r);
+        assert_production_headers_reporting(&r);
     }
     // Other methods: the path is the gateway's, so not forwarded either.
     let r = request(s.gw.addr, "GET", "/.helmgate/reports", &[], b"");
     assert_eq!(r.status, 405, "{r:?}");
     assert_eq!(r.header("allow"), Some("POST, OPTIONS"));
-    assert_production_headers(&r);
+    assert_production_headers_reporting(&r);
     // A cross-origin Reporting API upload may be preflighted: any origin
     // may POST, without credentials.
     let r = request(
@@ -267,7 +267,7 @@ fn oversized_garbage_and_non_reports_are_refused_with_headers() {
     assert_eq!(r.status, 204, "{r:?}");
     assert_eq!(r.header("access-control-allow-origin"), Some("*"));
     assert!(!r.has("access-control-allow-credentials"));
-    assert_production_headers(&r);
+    assert_production_headers_reporting(&r);
     s.settle(9);
 
     assert_eq!(s.up.count(), 0, "{:?}", s.up.recorded());
@@ -294,7 +294,7 @@ fn reports_over_the_rate_get_429_and_nothing_is_kept() {
     let r = s.post("application/csp-report", body.as_bytes());
     assert_eq!(r.status, 429);
     assert_eq!(r.header("retry-after"), Some("20"));
-    assert_production_headers(&r);
+    assert_production_headers_reporting(&r);
     s.settle(9);
     let m = s.metrics();
     assert_eq!(m.sum("helmgate_reports_total", &[]), 3.0);
@@ -584,6 +584,13 @@ fn report_mode_forwards_and_counts_exactly_what_enforce_refuses() {
 
     // Per request: the access log marks exactly those as would_block, and
     // each got a WARN line.
+    // Access lines are flushed within a second.
+    assert!(eventually(Duration::from_secs(3), || report
+        .gw
+        .log()
+        .matches(" INFO access]")
+        .count()
+        >= cases.len()));
     let log = report.gw.log();
     for (id, _, _) in &cases {
         let line = log
@@ -916,7 +923,10 @@ fn responses_name_the_collector_in_both_csps_and_over_https_the_reporting_api() 
     );
     let tls: SocketAddr = format!("127.0.0.1:{tls_port}").parse().unwrap();
     let path = "/.helmgate/reports";
-    for r in [gw.get("/", &[]), gw.get("/", &[("Origin", "https://evil.example")])] {
+    for r in [
+        gw.get("/", &[]),
+        gw.get("/", &[("Origin", "https://evil.example")]),
+    ] {
         let csp = r.header("content-security-policy").unwrap();
         assert!(csp.ends_with(&format!("; report-uri {path}")), "{csp}");
         assert_eq!(
@@ -956,6 +966,10 @@ fn responses_name_the_collector_in_both_csps_and_over_https_the_reporting_api() 
     // Reports off: nothing added.
     let up = Upstream::start();
     let off = Gateway::start(up.addr, GatewayOptions::default());
-    let csp = off.get("/", &[]).header("content-security-policy").unwrap().to_string();
+    let csp = off
+        .get("/", &[])
+        .header("content-security-policy")
+        .unwrap()
+        .to_string();
     assert!(!csp.contains("report-uri"), "{csp}");
 }
