@@ -176,7 +176,7 @@ pub fn to_wire(resp: &ResponseHeader, body: &[u8]) -> Bytes {
     out.put_slice(status.canonical_reason().unwrap_or("").as_bytes());
     out.put_slice(b"\r\n");
     resp.header_to_h1_wire(&mut out);
-    out.put_slice(b"date: ");
+    out.put_slice(b"Date: ");
     out.put_slice(get_cached_date().as_bytes());
     out.put_slice(b"\r\n\r\n");
     out.put_slice(body);
@@ -199,7 +199,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("\r\nx-frame-options: DENY\r\n"), "{text}");
-        assert!(text.contains("\r\ndate: "), "{text}");
+        assert!(text.contains("\r\nDate: "), "{text}");
         assert!(text.ends_with("\r\n\r\nabc"), "{text}");
     }
 }

@@ -12,6 +12,12 @@
 //! connection waits for its next request Pingora keeps the whole request
 //! future (~13 KiB) and a 4 KiB header buffer alive. Waiting here needs a
 //! one-byte buffer.
+//!
+//! Having the head in hand, the front door also answers what never goes
+//! upstream, a CORS preflight or a refused origin, itself (`fast`): building
+//! Pingora's session and running its hooks cost more than the answer. And
+//! it reads pipelined requests (RFC 9112 9.3.2) one after the other, from
+//! the bytes already read as much as from the socket.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -26,6 +32,7 @@ use pingora::server::ShutdownWatch;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::time::{timeout, timeout_at, Instant};
 
+use crate::fast;
 use crate::refusal::{self, Refusal};
 use crate::state::SharedState;
 
@@ -48,8 +55,12 @@ pub struct HeadLimits {
 /// What came of waiting for one request head.
 #[derive(Debug)]
 pub enum Head {
-    /// A whole head, maybe followed by body bytes.
-    Complete(BytesMut),
+    /// A whole head, maybe followed by body bytes; `origin`: it has an
+    /// `Origin` field.
+    Complete {
+        buf: BytesMut,
+        origin: bool,
+    },
     /// The connection closed, failed or stayed quiet before a first byte:
     /// the normal end of a keep-alive connection.
     Idle,
@@ -68,6 +79,7 @@ struct Scan {
     line_start: usize,
     seen_request_line: bool,
     fields: usize,
+    origin: bool,
 }
 
 impl Scan {
@@ -90,6 +102,7 @@ impl Scan {
                 }
             } else if self.seen_request_line {
                 self.fields += 1;
+                self.origin |= line.len() > 7 && line[..7].eq_ignore_ascii_case(b"origin:");
             } else {
                 self.seen_request_line = true;
             }
@@ -98,16 +111,24 @@ impl Scan {
     }
 }
 
-/// Wait for and read one request head.
-pub async fn read_head<S: AsyncRead + Unpin>(stream: &mut S, limits: &HeadLimits) -> Head {
-    let mut first = [0u8; 1];
-    match timeout(limits.idle, stream.read(&mut first)).await {
-        Ok(Ok(1)) => {}
-        _ => return Head::Idle,
+/// Wait for and read one request head. `carried`: bytes already read past
+/// the previous request (pipelined), the start of this one.
+pub async fn read_head<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    limits: &HeadLimits,
+    carried: BytesMut,
+) -> Head {
+    let mut buf = carried;
+    if buf.is_empty() {
+        let mut first = [0u8; 1];
+        match timeout(limits.idle, stream.read(&mut first)).await {
+            Ok(Ok(1)) => {}
+            _ => return Head::Idle,
+        }
+        buf.reserve(limits.max_bytes.clamp(1, 2048));
+        buf.extend_from_slice(&first);
     }
     let deadline = Instant::now() + limits.total;
-    let mut buf = BytesMut::with_capacity(limits.max_bytes.clamp(1, 2048));
-    buf.extend_from_slice(&first);
     let mut scan = Scan::default();
     loop {
         let end = scan.end(&buf);
@@ -118,7 +139,10 @@ pub async fn read_head<S: AsyncRead + Unpin>(stream: &mut S, limits: &HeadLimits
             if end > limits.max_bytes {
                 return Head::TooLarge;
             }
-            return Head::Complete(buf);
+            return Head::Complete {
+                buf,
+                origin: scan.origin,
+            };
         }
         if buf.len() > limits.max_bytes {
             return Head::TooLarge;
@@ -217,6 +241,12 @@ where
         let tls = stream.get_ssl_digest().is_some();
         let mut settings: Option<HttpPersistentSettings> = None;
         let mut first_request = true;
+        // Pingora's count: the first request is not a reuse.
+        let mut reuses_remaining = self
+            .app
+            .server_options()
+            .and_then(|o| o.keepalive_request_limit);
+        let mut carried = BytesMut::new();
         let mut shutdown = shutdown.clone();
         loop {
             if *shutdown.borrow() && !first_request {
@@ -224,11 +254,11 @@ where
             }
             let limits = self.limits(first_request);
             let head = tokio::select! {
-                head = read_head(&mut stream, &limits) => head,
+                head = read_head(&mut stream, &limits, std::mem::take(&mut carried)) => head,
                 _ = shutdown.changed(), if !first_request => return None,
             };
-            let prefix = match head {
-                Head::Complete(prefix) => prefix,
+            let (mut prefix, origin) = match head {
+                Head::Complete { buf, origin } => (buf, origin),
                 Head::Idle => return None,
                 Head::ClosedMidHead(bytes) => {
                     refusal::note(&self.state, Refusal::ClosedMidHead, peer, bytes);
@@ -250,25 +280,48 @@ where
                     return None;
                 }
             };
+            if !first_request {
+                if let Some(left) = reuses_remaining.as_mut() {
+                    *left = left.saturating_sub(1);
+                }
+            }
+            first_request = false;
+            if origin && self.listener == Listener::Proxy {
+                let keep_alive = reuses_remaining != Some(0)
+                    && !self.state.policy().server.keepalive_timeout.is_zero()
+                    && !*shutdown.borrow();
+                if let Some(fast) = fast::answer(&self.state, &prefix, peer, tls, keep_alive) {
+                    let write = async {
+                        stream.write_all(&fast.wire).await?;
+                        stream.flush().await
+                    };
+                    let written = timeout(limits.total, write).await;
+                    if fast.close || !matches!(written, Ok(Ok(()))) {
+                        let _ = timeout(Duration::from_secs(1), stream.shutdown()).await;
+                        return None;
+                    }
+                    carried = prefix.split_off(fast.consumed);
+                    continue;
+                }
+            }
             let mut session = ServerSession::new_http1(stream);
             session.set_keepalive(Some(self.limits(false).idle.as_secs()));
-            if first_request {
-                session.set_keepalive_reuses_remaining(
-                    self.app
-                        .server_options()
-                        .and_then(|o| o.keepalive_request_limit),
-                );
-            }
             if let Some(s) = settings.take() {
                 s.apply_to_session(&mut session);
             }
+            session.set_keepalive_reuses_remaining(reuses_remaining);
             if *shutdown.borrow() {
                 session.set_keepalive(None);
             }
+            // Sequential pipelining (RFC 9112 9.3.2): what Pingora read past
+            // this request comes back as the start of the next head.
+            session.set_pipelining_enabled(true);
             session.set_pipelined_prefix(prefix);
             let reused = self.app.process_new_http(session, &shutdown).await?;
             (stream, settings) = reused.consume();
-            first_request = false;
+            if let Some(next) = settings.as_mut().and_then(|s| s.take_pipelined_prefix()) {
+                carried = next;
+            }
         }
     }
 
@@ -298,14 +351,14 @@ mod tests {
             }
             client
         });
-        let head = read_head(&mut server, &LIMITS).await;
+        let head = read_head(&mut server, &LIMITS, BytesMut::new()).await;
         drop(writer);
         head
     }
 
     fn complete(h: Head) -> Vec<u8> {
         match h {
-            Head::Complete(b) => b.to_vec(),
+            Head::Complete { buf, .. } => buf.to_vec(),
             other => panic!("expected a complete head, got {other:?}"),
         }
     }
@@ -325,6 +378,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_origin_field_is_noticed_and_carried_bytes_start_the_head() {
+        let origin = |chunks: &'static [&'static [u8]]| async move {
+            match feed(chunks, Duration::ZERO).await {
+                Head::Complete { origin, .. } => origin,
+                other => panic!("expected a complete head, got {other:?}"),
+            }
+        };
+        assert!(origin(&[b"GET / HTTP/1.1\r\nHost: a\r\nORIGIN: https://a\r\n\r\n"]).await);
+        assert!(!origin(&[b"GET / HTTP/1.1\r\nHost: a\r\nOrigins: x\r\n\r\n"]).await);
+        assert!(!origin(&[b"GET /origin: HTTP/1.1\r\nHost: origin:\r\n\r\n"]).await);
+
+        let (mut client, mut server) = tokio::io::duplex(64);
+        client.write_all(b"st: a\r\n\r\n").await.unwrap();
+        let carried = BytesMut::from(&b"GET / HTTP/1.1\r\nHo"[..]);
+        let got = complete(read_head(&mut server, &LIMITS, carried).await);
+        assert_eq!(got, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    }
+
+    #[tokio::test]
     async fn limits_on_bytes_fields_and_time() {
         let big = [b'a'; 80];
         assert!(matches!(
@@ -340,7 +412,7 @@ mod tests {
         let three = b"GET / HTTP/1.1\r\na: 1\r\nb: 1\r\nc: 1\r\n\r\n";
         assert!(matches!(
             feed(&[three], Duration::ZERO).await,
-            Head::Complete(_)
+            Head::Complete { origin: false, .. }
         ));
         // A trickle resets no timer: the deadline counts from the first byte.
         let trickle: Vec<&[u8]> = vec![b"G", b"E", b"T", b" ", b"/", b" "];
@@ -354,12 +426,15 @@ mod tests {
         assert!(matches!(feed(&[], Duration::ZERO).await, Head::Idle));
         let (client, mut server) = tokio::io::duplex(64);
         drop(client);
-        assert!(matches!(read_head(&mut server, &LIMITS).await, Head::Idle));
+        assert!(matches!(
+            read_head(&mut server, &LIMITS, BytesMut::new()).await,
+            Head::Idle
+        ));
         let (mut client, mut server) = tokio::io::duplex(64);
         client.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
         drop(client);
         assert!(matches!(
-            read_head(&mut server, &LIMITS).await,
+            read_head(&mut server, &LIMITS, BytesMut::new()).await,
             Head::ClosedMidHead(16)
         ));
     }

@@ -15,14 +15,12 @@ use pingora::protocols::http::ServerSession;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::ErrorSource;
 
-use crate::access_log;
 use crate::answer::{self, GatewayError};
-use crate::blocked_log::Admit;
-use crate::cors::{self, CorsDecision};
+use crate::cors;
+use crate::edge;
 use crate::forwarded::{self, ClientView};
 use crate::front::Listener;
 use crate::header_edit::{self, Name};
-use crate::logfmt::Escaped;
 use crate::metrics::{ReportIntake, UpstreamFailure};
 use crate::nonce::Replacer;
 use crate::origin::Scheme;
@@ -150,39 +148,25 @@ impl ProxyHttp for Gateway {
                     .await;
             }
         }
-        match &ctx.facts.cors {
-            CorsDecision::Preflight(grant) => {
-                let site = ctx.site();
-                let mut resp = site.cors.preflight_response(grant);
-                ctx.decorate(&mut resp);
-                site.metrics.record_preflight();
-                session.write_response_header(Box::new(resp), true).await?;
-                Ok(true)
-            }
-            CorsDecision::Rejected(reason) => {
-                let reason = *reason;
-                self.note_refused(session, ctx, reason, false);
-                let site = ctx.site();
-                site.metrics.record_blocked(reason);
-                let mut resp = site.cors.rejected_response();
-                ctx.decorate(&mut resp);
-                session.write_response_header(Box::new(resp), false).await?;
-                session
-                    .write_response_body(Some(Bytes::from_static(cors::REJECTED_BODY)), true)
-                    .await?;
-                Ok(true)
-            }
-            CorsDecision::Observed(Some(reason)) => {
-                // Report mode: forwarded untouched; say what enforce would do.
-                let reason = *reason;
-                self.note_refused(session, ctx, reason, true);
-                ctx.site().metrics.record_would_block(reason);
-                Ok(false)
-            }
-            CorsDecision::NotCors | CorsDecision::Allowed(_) | CorsDecision::Observed(None) => {
-                Ok(false)
-            }
+        let req = session.req_header();
+        let seen = edge::Seen {
+            method: req.method.as_str(),
+            target: req.raw_path(),
+            headers: &req.headers,
+        };
+        let Some(answer) = edge::cors_answer(&self.state, &ctx.policy, &ctx.facts, &seen) else {
+            return Ok(false);
+        };
+        let end = answer.body.is_empty();
+        session
+            .write_response_header(Box::new(answer.head), end)
+            .await?;
+        if !end {
+            session
+                .write_response_body(Some(Bytes::from_static(answer.body)), true)
+                .await?;
         }
+        Ok(true)
     }
 
     async fn request_body_filter(
@@ -350,32 +334,19 @@ impl ProxyHttp for Gateway {
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
-        let status = session.response_written().map_or(0, |r| r.status.as_u16());
-        let elapsed = ctx.started.elapsed();
-        let site = ctx.site();
-        site.metrics.record_request(status);
-        self.state.metrics.record_duration(elapsed);
-        if ctx.policy.log.access_log
-            && log::log_enabled!(target: access_log::TARGET, log::Level::Info)
-        {
-            let req = session.req_header();
-            access_log::write(
-                ctx.policy.log.format,
-                &access_log::Entry {
-                    client: ctx.facts.client_ip,
-                    method: req.method.as_str(),
-                    path: req.raw_path(),
-                    status,
-                    upstream_status: ctx.upstream_status,
-                    bytes: session.body_bytes_sent(),
-                    duration: elapsed,
-                    origin: req.headers.get(header::ORIGIN).map(HeaderValue::as_bytes),
-                    cors: ctx.facts.cors.as_str(),
-                    route: &site.name,
-                    request_id: ctx.facts.request_id.as_bytes(),
-                },
-            );
-        }
+        let req = session.req_header();
+        let done = edge::Finished {
+            status: session.response_written().map_or(0, |r| r.status.as_u16()),
+            upstream_status: ctx.upstream_status,
+            body_bytes: session.body_bytes_sent(),
+            elapsed: ctx.started.elapsed(),
+            seen: edge::Seen {
+                method: req.method.as_str(),
+                target: req.raw_path(),
+                headers: &req.headers,
+            },
+        };
+        edge::finish(&self.state, &ctx.policy, &ctx.facts, &done);
     }
 }
 
@@ -488,54 +459,6 @@ impl Gateway {
             log::debug!("could not send {code} to the client: {err}");
         }
         code
-    }
-
-    /// An origin CORS refuses (`would_block`: in report mode, would refuse):
-    /// into the dashboard's tables, and a rate-limited WARN line.
-    fn note_refused(
-        &self,
-        session: &Session,
-        ctx: &RequestCtx,
-        reason: cors::RejectReason,
-        would_block: bool,
-    ) {
-        let now = Instant::now();
-        let req = session.req_header();
-        let origins: Vec<&[u8]> = req
-            .headers
-            .get_all(header::ORIGIN)
-            .iter()
-            .map(HeaderValue::as_bytes)
-            .collect();
-        let origin = origins.join(&b", "[..]);
-        self.state
-            .insight
-            .record_refused_origin(&origin, would_block, now);
-        let Admit::Log { suppressed_before } = ctx.policy.blocked_log.admit(now) else {
-            return;
-        };
-        let client = ctx
-            .facts
-            .client_ip
-            .map_or_else(|| "-".to_string(), |ip| ip.to_string());
-        let suppressed = if suppressed_before > 0 {
-            format!(" ({suppressed_before} similar lines suppressed)")
-        } else {
-            String::new()
-        };
-        log::warn!(
-            target: "helmgate::cors",
-            "CORS {} origin \"{}\" reason={} method={} path=\"{}\" client={} route={} request_id={}{}",
-            if would_block { "would block" } else { "blocked" },
-            Escaped(&origin),
-            reason.as_str(),
-            Escaped(req.method.as_str().as_bytes()),
-            Escaped(req.raw_path()),
-            client,
-            ctx.site().name,
-            Escaped(ctx.facts.request_id.as_bytes()),
-            suppressed
-        );
     }
 
     /// The violation-report endpoint: the gateway's own on every route,

@@ -13,9 +13,9 @@ use bytes::Bytes;
 use pingora::prelude::*;
 use pingora::protocols::http::ServerSession;
 
-use crate::access_log;
 use crate::answer::{self, GatewayError};
 use crate::blocked_log::Admit;
+use crate::edge;
 use crate::front::Listener;
 use crate::request::RequestFacts;
 use crate::state::SharedState;
@@ -113,40 +113,35 @@ fn facts(
     facts
 }
 
+/// The refused request's closing entry: counted for every listener, in the
+/// access log for the proxy's.
 fn log_access(
     state: &SharedState,
     listener: Listener,
     facts: &RequestFacts,
-    status: u16,
+    kind: GatewayError,
     req: Option<&RequestHeader>,
 ) {
     let policy = state.policy();
-    let site = &policy.sites[facts.site];
-    site.metrics.record_request(status);
-    if listener != Listener::Proxy
-        || !policy.log.access_log
-        || !log::log_enabled!(target: access_log::TARGET, log::Level::Info)
-    {
+    if listener != Listener::Proxy {
+        policy.sites[facts.site]
+            .metrics
+            .record_request(kind.status());
         return;
     }
-    access_log::write(
-        policy.log.format,
-        &access_log::Entry {
-            client: facts.client_ip,
+    let empty = http::HeaderMap::new();
+    let done = edge::Finished {
+        status: kind.status(),
+        upstream_status: None,
+        body_bytes: kind.body().len(),
+        elapsed: std::time::Duration::ZERO,
+        seen: edge::Seen {
             method: req.map_or("-", |r| r.method.as_str()),
-            path: req.map_or(&b"-"[..], |r| r.raw_path()),
-            status,
-            upstream_status: None,
-            bytes: 0,
-            duration: std::time::Duration::ZERO,
-            origin: req
-                .and_then(|r| r.headers.get(http::header::ORIGIN))
-                .map(|v| v.as_bytes()),
-            cors: facts.cors.as_str(),
-            route: &site.name,
-            request_id: facts.request_id.as_bytes(),
+            target: req.map_or(&b"-"[..], |r| r.raw_path()),
+            headers: req.map_or(&empty, |r| &r.headers),
         },
-    );
+    };
+    edge::finish(state, &policy, facts, &done);
 }
 
 /// The front door's answer to a head it refused, as bytes for the wire.
@@ -161,7 +156,7 @@ pub fn answer(
     let kind = refusal.kind();
     let policy = state.policy();
     let head = answer::error_head(kind, &policy.sites[facts.site], &facts);
-    log_access(state, listener, &facts, kind.status(), None);
+    log_access(state, listener, &facts, kind, None);
     answer::to_wire(&head, kind.body())
 }
 
@@ -197,7 +192,7 @@ pub async fn header_error(
     let kind = refusal.kind();
     let policy = state.policy();
     let head = answer::error_head(kind, &policy.sites[facts.site], &facts);
-    log_access(state, listener, &facts, kind.status(), req.as_ref());
+    log_access(state, listener, &facts, kind, req.as_ref());
     if let Err(err) = session
         .write_error_response(head, Bytes::from_static(kind.body()))
         .await

@@ -90,25 +90,47 @@ impl RequestFacts {
         tls: bool,
         req: &RequestHeader,
     ) -> RequestFacts {
+        let (path, query) = split_target(req);
+        Self::from_head(
+            policy,
+            peer,
+            tls,
+            &Head {
+                method: &req.method,
+                path,
+                query,
+                origin_form: !is_absolute_form(req),
+                headers: &req.headers,
+                authority: req.uri.authority().map(|a| a.as_str()),
+            },
+        )
+    }
+
+    /// The same from the parts of a head, however it was parsed.
+    pub fn from_head(
+        policy: &Policy,
+        peer: Option<IpAddr>,
+        tls: bool,
+        head: &Head<'_>,
+    ) -> RequestFacts {
         let view = ClientView::new(
             &policy.trusted_proxies,
             peer,
             tls,
-            &req.headers,
-            req.uri.authority().map(|a| a.as_str()),
+            head.headers,
+            head.authority,
         );
-        let (path, query) = split_target(req);
         let mut report = false;
-        let (site, target) = match path::normalize(path) {
+        let (site, target) = match path::normalize(head.path) {
             Err(path::AboveRoot) => (DEFAULT_SITE, Target::AboveRoot),
             Ok(normal) => {
                 report = policy.reports.takes(&normal);
                 let site = policy.router.select(view.host, &normal);
-                let target = if normal.as_ref() == path && !is_absolute_form(req) {
+                let target = if normal.as_ref() == head.path && head.origin_form {
                     Target::Unchanged
                 } else {
                     let mut t = normal.into_owned();
-                    t.extend_from_slice(query);
+                    t.extend_from_slice(head.query);
                     Target::Rewritten(t)
                 };
                 (site, target)
@@ -124,7 +146,7 @@ impl RequestFacts {
         } else {
             policy.sites[site]
                 .cors
-                .evaluate(&req.method, &req.headers, own)
+                .evaluate(head.method, head.headers, own)
         };
         let nonce = policy.sites[site].headers.nonce().map(|_| nonce::mint());
         RequestFacts {
@@ -132,8 +154,8 @@ impl RequestFacts {
             peer_trusted: view.peer_trusted,
             tls,
             https: view.is_https(),
-            client_ip: view.client_ip(&policy.trusted_proxies, &req.headers),
-            request_id: request_id::keep_or_generate(req.headers.get(X_REQUEST_ID)),
+            client_ip: view.client_ip(&policy.trusted_proxies, head.headers),
+            request_id: request_id::keep_or_generate(head.headers.get(X_REQUEST_ID)),
             site,
             target,
             cors,
@@ -141,6 +163,20 @@ impl RequestFacts {
             report,
         }
     }
+}
+
+/// What the facts are computed from: the parts of a request head.
+pub struct Head<'a> {
+    pub method: &'a http::Method,
+    /// The path, without the query.
+    pub path: &'a [u8],
+    /// The query with its `?`, or empty.
+    pub query: &'a [u8],
+    /// The target was a path (not absolute-form or `*`).
+    pub origin_form: bool,
+    pub headers: &'a http::HeaderMap,
+    /// The target's authority (HTTP/2 `:authority`).
+    pub authority: Option<&'a str>,
 }
 
 fn is_absolute_form(req: &RequestHeader) -> bool {

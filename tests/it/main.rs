@@ -7,6 +7,7 @@ mod browser;
 mod browser_support;
 mod common;
 mod config_hardening;
+mod edge_answers;
 mod fuzz_corpus;
 mod gateway;
 mod hardening;

@@ -1,0 +1,156 @@
+//! The CORS answers the gateway gives itself, never asking the upstream: the
+//! 204 to an allowed preflight and the 403 to a refused origin, with their
+//! counters and the blocked-origin line; and the request's closing entry
+//! (metrics, access log). One place, whether the request came through
+//! Pingora's hooks or the front door's fast path.
+
+use std::time::{Duration, Instant};
+
+use http::header::{self, HeaderMap, HeaderValue};
+use pingora::http::ResponseHeader;
+
+use crate::access_log;
+use crate::answer;
+use crate::blocked_log::Admit;
+use crate::cors::{self, CorsDecision, RejectReason};
+use crate::logfmt::Escaped;
+use crate::policy::Policy;
+use crate::request::RequestFacts;
+use crate::state::SharedState;
+
+/// A response the gateway makes itself: head and body.
+pub struct EdgeAnswer {
+    pub head: ResponseHeader,
+    pub body: &'static [u8],
+}
+
+/// The request as it was sent, for log lines.
+pub struct Seen<'a> {
+    pub method: &'a str,
+    /// The request target as sent.
+    pub target: &'a [u8],
+    pub headers: &'a HeaderMap,
+}
+
+/// The gateway's own answer to this request's CORS verdict, if it makes
+/// one: a preflight (204) or a refused origin (403). Report mode only
+/// records what it would have refused.
+pub fn cors_answer(
+    state: &SharedState,
+    policy: &Policy,
+    facts: &RequestFacts,
+    seen: &Seen<'_>,
+) -> Option<EdgeAnswer> {
+    let site = &policy.sites[facts.site];
+    match &facts.cors {
+        CorsDecision::Preflight(grant) => {
+            let mut head = site.cors.preflight_response(grant);
+            answer::decorate(&mut head, site, facts);
+            site.metrics.record_preflight();
+            Some(EdgeAnswer { head, body: b"" })
+        }
+        CorsDecision::Rejected(reason) => {
+            note_refused(state, policy, facts, *reason, false, seen);
+            site.metrics.record_blocked(*reason);
+            let mut head = site.cors.rejected_response();
+            answer::decorate(&mut head, site, facts);
+            Some(EdgeAnswer {
+                head,
+                body: cors::REJECTED_BODY,
+            })
+        }
+        CorsDecision::Observed(Some(reason)) => {
+            // Report mode: forwarded untouched; say what enforce would do.
+            note_refused(state, policy, facts, *reason, true, seen);
+            site.metrics.record_would_block(*reason);
+            None
+        }
+        CorsDecision::NotCors | CorsDecision::Allowed(_) | CorsDecision::Observed(None) => None,
+    }
+}
+
+/// Count the refused origin for the dashboard and write the rate-limited
+/// WARN line (`CORS blocked origin ...` or, in report mode, `CORS would
+/// block origin ...`).
+pub fn note_refused(
+    state: &SharedState,
+    policy: &Policy,
+    facts: &RequestFacts,
+    reason: RejectReason,
+    would_block: bool,
+    seen: &Seen<'_>,
+) {
+    let now = Instant::now();
+    let origins: Vec<&[u8]> = seen
+        .headers
+        .get_all(header::ORIGIN)
+        .iter()
+        .map(HeaderValue::as_bytes)
+        .collect();
+    let origin = origins.join(&b", "[..]);
+    state
+        .insight
+        .record_refused_origin(&origin, would_block, now);
+    let Admit::Log { suppressed_before } = policy.blocked_log.admit(now) else {
+        return;
+    };
+    let client = facts
+        .client_ip
+        .map_or_else(|| "-".to_string(), |ip| ip.to_string());
+    let suppressed = if suppressed_before > 0 {
+        format!(" ({suppressed_before} similar lines suppressed)")
+    } else {
+        String::new()
+    };
+    log::warn!(
+        target: "helmgate::cors",
+        "CORS {} origin \"{}\" reason={} method={} path=\"{}\" client={} route={} request_id={}{}",
+        if would_block { "would block" } else { "blocked" },
+        Escaped(&origin),
+        reason.as_str(),
+        Escaped(seen.method.as_bytes()),
+        Escaped(seen.target),
+        client,
+        policy.sites[facts.site].name,
+        Escaped(facts.request_id.as_bytes()),
+        suppressed
+    );
+}
+
+/// What a finished request leaves behind: its counters and access line.
+pub struct Finished<'a> {
+    pub status: u16,
+    pub upstream_status: Option<u16>,
+    pub body_bytes: usize,
+    pub elapsed: Duration,
+    pub seen: Seen<'a>,
+}
+
+pub fn finish(state: &SharedState, policy: &Policy, facts: &RequestFacts, done: &Finished<'_>) {
+    let site = &policy.sites[facts.site];
+    site.metrics.record_request(done.status);
+    state.metrics.record_duration(done.elapsed);
+    if !policy.log.access_log || !log::log_enabled!(target: access_log::TARGET, log::Level::Info) {
+        return;
+    }
+    access_log::write(
+        policy.log.format,
+        &access_log::Entry {
+            client: facts.client_ip,
+            method: done.seen.method,
+            path: done.seen.target,
+            status: done.status,
+            upstream_status: done.upstream_status,
+            bytes: done.body_bytes,
+            duration: done.elapsed,
+            origin: done
+                .seen
+                .headers
+                .get(header::ORIGIN)
+                .map(HeaderValue::as_bytes),
+            cors: facts.cors.as_str(),
+            route: &site.name,
+            request_id: facts.request_id.as_bytes(),
+        },
+    );
+}

@@ -1,0 +1,225 @@
+//! The front door's fast path: a CORS preflight from an allowed origin, or a
+//! request from a refused one, never goes upstream, so the gateway answers
+//! it straight from the head it has just read, without building Pingora's
+//! session, context and hooks around it. Same facts, same answer, same
+//! counters and log lines as the hook path (`edge`); only the plainest
+//! heads qualify, everything else goes to Pingora as usual.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::Method;
+
+use crate::answer;
+use crate::cors::CorsDecision;
+use crate::edge::{self, Seen};
+use crate::header_edit::{self, Name};
+use crate::request::{Head, RequestFacts, Target};
+use crate::state::SharedState;
+
+/// An answer ready for the wire.
+pub struct FastAnswer {
+    pub wire: Bytes,
+    /// How many bytes of the buffer the request took (what follows is the
+    /// next pipelined request).
+    pub consumed: usize,
+    /// The client asked to close after this response.
+    pub close: bool,
+}
+
+/// The request headers the facts and the answer depend on; the rest of a
+/// head doesn't change either.
+fn relevant(name: &str) -> Option<HeaderName> {
+    const NAMES: [HeaderName; 8] = [
+        header::HOST,
+        header::ORIGIN,
+        header::ACCESS_CONTROL_REQUEST_METHOD,
+        header::ACCESS_CONTROL_REQUEST_HEADERS,
+        HeaderName::from_static("x-request-id"),
+        HeaderName::from_static("x-forwarded-for"),
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderName::from_static("x-forwarded-host"),
+    ];
+    NAMES
+        .into_iter()
+        .find(|n| n.as_str().eq_ignore_ascii_case(name))
+}
+
+/// An origin-form target the `http` crate's `Uri` takes as it is, without
+/// a fragment (which Pingora strips) or bytes Pingora would escape or refuse.
+fn plain_target(target: &[u8]) -> bool {
+    target.first() == Some(&b'/')
+        && target
+            .iter()
+            .all(|&b| matches!(b, 0x21..=0x7e) && !matches!(b, b'"' | b'#' | b'<' | b'>' | b'`'))
+}
+
+const CONNECTION: Name = Name::from_static("connection");
+
+/// The answer to `buf`'s first request if the gateway makes it itself and
+/// the head is plain enough to answer without Pingora: HTTP/1.1, a plain
+/// path target, one `Host` (without userinfo), no body, no
+/// `Transfer-Encoding`, `Expect` or `Upgrade`, and `Connection` at most
+/// `keep-alive` or `close`. Anything else gets `None` and goes to Pingora,
+/// whose checks then apply as usual. `keep_alive`: whether the connection
+/// may stay open after this answer.
+pub fn answer(
+    state: &Arc<SharedState>,
+    buf: &[u8],
+    peer: Option<IpAddr>,
+    tls: bool,
+    keep_alive: bool,
+) -> Option<FastAnswer> {
+    let started = Instant::now();
+    let _in_flight = state.track_request();
+    let mut fields = [httparse::EMPTY_HEADER; 64];
+    let mut req = httparse::Request::new(&mut fields);
+    let httparse::Status::Complete(consumed) = req.parse(buf).ok()? else {
+        return None;
+    };
+    if req.version != Some(1) {
+        return None;
+    }
+    let method = Method::from_bytes(req.method?.as_bytes()).ok()?;
+    let target = req.path?.as_bytes();
+    if !plain_target(target) {
+        return None;
+    }
+    // One copy of the head, shared by every header value.
+    let shared = Bytes::copy_from_slice(&buf[..consumed]);
+    let mut headers = HeaderMap::with_capacity(8);
+    let mut hosts = 0;
+    let mut lengths = 0;
+    let mut close = !keep_alive;
+    let mut client_close = false;
+    let mut client_keep_alive = false;
+    for field in req.headers.iter() {
+        let name = field.name;
+        if name.eq_ignore_ascii_case("transfer-encoding")
+            || name.eq_ignore_ascii_case("expect")
+            || name.eq_ignore_ascii_case("upgrade")
+        {
+            return None;
+        }
+        if name.eq_ignore_ascii_case("content-length") {
+            lengths += 1;
+            if lengths > 1 || field.value.trim_ascii() != b"0" {
+                return None;
+            }
+        }
+        if name.eq_ignore_ascii_case("connection") {
+            for token in field.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                if token.eq_ignore_ascii_case(b"close") {
+                    client_close = true;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                    client_keep_alive = true;
+                } else {
+                    // Hop-by-hop nominations are Pingora's to judge.
+                    return None;
+                }
+            }
+        }
+        if let Some(known) = relevant(name) {
+            if known == header::HOST {
+                hosts += 1;
+                if field.value.contains(&b'@') {
+                    return None;
+                }
+            }
+            let start = field.value.as_ptr() as usize - buf.as_ptr() as usize;
+            let value = shared.slice(start..start + field.value.len());
+            let value = HeaderValue::from_maybe_shared(value).ok()?;
+            headers.append(known, value);
+        }
+    }
+    if hosts != 1 || (client_close && client_keep_alive) {
+        return None;
+    }
+    close |= client_close;
+    let (path, query) = match target.iter().position(|&b| b == b'?') {
+        Some(q) => target.split_at(q),
+        None => (target, &b""[..]),
+    };
+    let policy = state.policy();
+    let facts = RequestFacts::from_head(
+        &policy,
+        peer,
+        tls,
+        &Head {
+            method: &method,
+            path,
+            query,
+            origin_form: true,
+            headers: &headers,
+            authority: None,
+        },
+    );
+    if facts.report
+        || facts.target == Target::AboveRoot
+        || !matches!(
+            facts.cors,
+            CorsDecision::Preflight(_) | CorsDecision::Rejected(_)
+        )
+    {
+        return None;
+    }
+    let seen = Seen {
+        method: method.as_str(),
+        target,
+        headers: &headers,
+    };
+    let edge::EdgeAnswer { mut head, body } = edge::cors_answer(state, &policy, &facts, &seen)?;
+    // What Pingora's session would add.
+    let connection = if close { "close" } else { "keep-alive" };
+    header_edit::insert_response(&mut head, &CONNECTION, HeaderValue::from_static(connection));
+    let body = if method == Method::HEAD {
+        &b""[..]
+    } else {
+        body
+    };
+    let wire = answer::to_wire(&head, body);
+    edge::finish(
+        state,
+        &policy,
+        &facts,
+        &edge::Finished {
+            status: head.status.as_u16(),
+            upstream_status: None,
+            body_bytes: body.len(),
+            elapsed: started.elapsed(),
+            seen,
+        },
+    );
+    Some(FastAnswer {
+        wire,
+        consumed,
+        close,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_target;
+
+    #[test]
+    fn only_targets_the_uri_takes_as_they_are_are_plain() {
+        for plain in ["/", "/a/b?x=1&y=%20", "/{json}?q=a|b"] {
+            assert!(plain_target(plain.as_bytes()), "{plain}");
+        }
+        for odd in [
+            "*",
+            "http://a/",
+            "/a#frag",
+            "/a b",
+            "/a\"b",
+            "/<x>",
+            "/caf\u{e9}",
+            "",
+        ] {
+            assert!(!plain_target(odd.as_bytes()), "{odd}");
+        }
+    }
+}
