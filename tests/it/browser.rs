@@ -567,7 +567,6 @@ async fn case_8_only_the_script_with_the_responses_nonce_runs() {
 
 // --- Visibility (issue 11) ----------------------------------------------------
 
-
 fn admin_of(port: u16) -> std::net::SocketAddr {
     format!("127.0.0.1:{port}").parse().unwrap()
 }

@@ -916,7 +916,10 @@ fn responses_name_the_collector_in_both_csps_and_over_https_the_reporting_api() 
     );
     let tls: SocketAddr = format!("127.0.0.1:{tls_port}").parse().unwrap();
     let path = "/.helmgate/reports";
-    for r in [gw.get("/", &[]), gw.get("/", &[("Origin", "https://evil.example")])] {
+    for r in [
+        gw.get("/", &[]),
+        gw.get("/", &[("Origin", "https://evil.example")]),
+    ] {
         let csp = r.header("content-security-policy").unwrap();
         assert!(csp.ends_with(&format!("; report-uri {path}")), "{csp}");
         assert_eq!(
@@ -956,6 +959,10 @@ fn responses_name_the_collector_in_both_csps_and_over_https_the_reporting_api() 
     // Reports off: nothing added.
     let up = Upstream::start();
     let off = Gateway::start(up.addr, GatewayOptions::default());
-    let csp = off.get("/", &[]).header("content-security-policy").unwrap().to_string();
+    let csp = off
+        .get("/", &[])
+        .header("content-security-policy")
+        .unwrap()
+        .to_string();
     assert!(!csp.contains("report-uri"), "{csp}");
 }
