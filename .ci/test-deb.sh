@@ -99,6 +99,7 @@ systemd_running() { [ -d /run/systemd/system ]; }
 unit=/usr/lib/systemd/system/helmgate.service
 wants=/etc/systemd/system/multi-user.target.wants/helmgate.service
 conf=/etc/helmgate/helmgate.toml
+schema=/usr/share/helmgate/helmgate.schema.json
 files=(
   /usr/bin/helmgate
   "$conf"
@@ -107,6 +108,8 @@ files=(
   /usr/share/man/man1/helmgate-completions.1.gz
   /usr/share/man/man1/helmgate-healthcheck.1.gz
   /usr/share/man/man1/helmgate-manpage.1.gz
+  /usr/share/man/man1/helmgate-schema.1.gz
+  "$schema"
   /usr/share/bash-completion/completions/helmgate
   /usr/share/zsh/vendor-completions/_helmgate
   /usr/share/fish/vendor_completions.d/helmgate.fish
@@ -157,6 +160,12 @@ runuser -u helmgate -- /usr/bin/helmgate --check --config "$conf" >/dev/null ||
   fail "the helmgate user cannot read and check $conf"
 say "helmgate --check $conf: valid (as root and as helmgate)"
 
+# The JSON Schema editors use: the binary's own, and the installed config's
+# `#:schema` line points at it.
+cmp -s <(/usr/bin/helmgate schema) "$schema" || fail "$schema is not what helmgate schema prints"
+[ "$(head -n 1 "$conf")" = "#:schema $schema" ] || fail "$conf does not start with #:schema $schema"
+say "$schema: what helmgate schema prints; $conf points at it"
+
 # The unit: the /usr/bin copy of systemd/helmgate.service, enabled (a symlink,
 # as dh_installsystemd does everywhere), started only where systemd runs.
 grep -q '^ExecStart=/usr/bin/helmgate ' "$unit" || fail "$unit does not run /usr/bin/helmgate"
@@ -184,7 +193,7 @@ bash -c 'source /usr/share/bash-completion/completions/helmgate && complete -p h
 zsh -n /usr/share/zsh/vendor-completions/_helmgate || fail "zsh completions: syntax"
 fish --no-execute /usr/share/fish/vendor_completions.d/helmgate.fish || fail "fish completions: syntax"
 [ "$(man -w helmgate)" = /usr/share/man/man1/helmgate.1.gz ] || fail "man -w helmgate: $(man -w helmgate)"
-for page in helmgate helmgate-completions helmgate-healthcheck helmgate-manpage; do
+for page in helmgate helmgate-completions helmgate-healthcheck helmgate-manpage helmgate-schema; do
   rendered=$(MANWIDTH=80 man --warnings -l "/usr/share/man/man1/$page.1.gz" 2>&1 >/dev/null) || fail "man $page"
   [ -z "$rendered" ] || {
     printf '%s\n' "$rendered" >&2
@@ -209,7 +218,7 @@ say "upgrade to ${version}-2: local edit of $conf kept, still root:helmgate 640"
 # --- remove: program gone, conffile and user kept -------------------------------------
 dpkg -r helmgate >/dev/null 2>&1 || fail "dpkg -r helmgate"
 [ "$(status)" = rc ] || fail "after dpkg -r the package is '$(status)', not config-files"
-for f in /usr/bin/helmgate "$unit" /usr/share/man/man1/helmgate.1.gz /usr/share/bash-completion/completions/helmgate; do
+for f in /usr/bin/helmgate "$unit" /usr/share/man/man1/helmgate.1.gz /usr/share/bash-completion/completions/helmgate "$schema"; do
   [ ! -e "$f" ] || fail "dpkg -r left $f"
 done
 grep -qx "# local edit by test-deb" "$conf" || fail "dpkg -r removed or reset $conf"

@@ -91,6 +91,16 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
     },
+
+    /// Print the JSON Schema of the configuration file to stdout.
+    ///
+    /// For editors: with it, taplo and VS Code's Even Better TOML underline an
+    /// unknown key or a value of the wrong type as you type, and show what
+    /// each key means. The Debian package installs it as
+    /// /usr/share/helmgate/helmgate.schema.json; in the source it is
+    /// conf/helmgate.schema.json. It checks keys and types; --check checks
+    /// everything.
+    Schema,
 }
 
 /// The clap command as `--help` shows it.

@@ -3,7 +3,11 @@
 use std::fmt;
 use std::str::FromStr;
 
+use schemars::JsonSchema;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, clap::ValueEnum)]
+// The `environment` key of the config's JSON Schema (`config::schema`).
+#[derive(JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
     Production,

@@ -31,6 +31,7 @@ fn run(mut args: Args) -> Result<(), String> {
         }
         Some(Command::Manpage { out_dir: Some(dir) }) => cli::write_man_pages(&dir)
             .map_err(|e| format!("writing man pages to {}: {e}", dir.display())),
+        Some(Command::Schema) => print(config::schema::json_schema_text().as_bytes()),
         Some(Command::Healthcheck { url }) => {
             match Target::parse(&url)
                 .and_then(|t| t.probe(healthcheck::TIMEOUT))

@@ -9,6 +9,8 @@
 # from it, and a copy of the unit, under target/deb-assets/ (not committed):
 #   - shell completions and man pages, from the clap definitions
 #     (`helmgate completions SHELL`, `helmgate manpage --out-dir DIR`);
+#   - the config's JSON Schema (`helmgate schema`), and conf/helmgate.toml
+#     with its `#:schema` line pointing at where the package puts it;
 #   - helmgate.service: systemd/helmgate.service with the binary at
 #     /usr/bin/helmgate instead of /usr/local/bin/helmgate (a manual install's
 #     path), so the unit has one source;
@@ -59,6 +61,14 @@ mkdir -p "$ASSETS/man"
 "$bin" completions zsh >"$ASSETS/_helmgate"
 "$bin" completions fish >"$ASSETS/helmgate.fish"
 "$bin" manpage --out-dir "$ASSETS/man"
+"$bin" schema >"$ASSETS/helmgate.schema.json"
+
+# In the repository the schema sits beside the config; installed, it is in
+# /usr/share/helmgate.
+schema_line='#:schema /usr/share/helmgate/helmgate.schema.json'
+sed "1s|^#:schema ./helmgate.schema.json\$|$schema_line|" conf/helmgate.toml >"$ASSETS/helmgate.toml"
+[ "$(head -n 1 "$ASSETS/helmgate.toml")" = "$schema_line" ] ||
+  fail "conf/helmgate.toml does not start with #:schema ./helmgate.schema.json (edit the sed above)"
 
 sed 's#/usr/local/bin/helmgate#/usr/bin/helmgate#g' systemd/helmgate.service >"$ASSETS/helmgate.service"
 ! grep -n '/usr/local' "$ASSETS/helmgate.service" ||

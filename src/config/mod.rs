@@ -11,6 +11,7 @@ mod problems;
 pub mod raw;
 mod reports;
 mod routes;
+pub mod schema;
 mod server;
 mod upstream;
 

@@ -2,133 +2,293 @@
 //! Nothing here is validated beyond types; `config::load` turns it into a
 //! `Policy`. Unknown keys are refused everywhere so a typo can't silently
 //! leave a setting at its default.
+//!
+//! The same types describe the file as a JSON Schema (`helmgate schema`,
+//! `conf/helmgate.schema.json`) for editors: the doc comments on the fields
+//! are the descriptions an editor shows on hover, so keep them short (what
+//! it is, its default). `toml::Spanned<T>` has no schema of its own; each
+//! such field says with `#[schemars(with = "...")]` which plain type it is.
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
 use crate::env::Environment;
 
-#[derive(Debug, Default, Deserialize)]
+/// helmgate's configuration file (TOML). Unknown keys are errors; check a
+/// file with `helmgate --config FILE --check`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "helmgate configuration", extend("required" = ["upstream"]))]
 pub struct RawConfig {
+    /// The environment profile: "production" (the default) or "development".
+    /// `--environment`, `HELMGATE_ENV` and `NODE_ENV` win over it.
     pub environment: Option<Environment>,
+    /// `[server]`: listeners, TLS, trusted proxies, limits.
     #[serde(default)]
     pub server: RawServer,
+    /// `[upstream]`: the app that requests no route takes go to (required).
+    // An `Option` so that `--check` can say how to add it; the schema's
+    // `required` (on the struct) says it to editors.
     pub upstream: Option<RawUpstream>,
-    /// Named upstreams that routes refer to.
+    /// `[upstreams.NAME]`: named upstreams that routes refer to; NAME is
+    /// 1-32 of a-z, 0-9, `_` and `-`, and not `default`.
     #[serde(default)]
     pub upstreams: BTreeMap<String, RawUpstream>,
+    /// `[[route]]`: requests by host and path prefix, each with its own
+    /// upstream, CORS and headers over the top-level ones. Default: none.
     #[serde(default, rename = "route")]
     pub routes: Vec<RawRoute>,
+    /// `[cors]`: the CORS policy every route starts from.
     #[serde(default)]
     pub cors: RawCors,
+    /// `[headers]`: the security headers every route starts from.
     #[serde(default)]
     pub headers: RawHeaders,
+    /// `[production]`: `cors` and `headers` for production only; they win
+    /// over `[cors]` and `[headers]`.
     #[serde(default)]
     pub production: RawProfile,
+    /// `[development]`: `cors` and `headers` for development only; they win
+    /// over `[cors]` and `[headers]`.
     #[serde(default)]
     pub development: RawProfile,
+    /// `[log]`: the access log and the blocked-origin WARN lines.
     #[serde(default)]
     pub log: RawLog,
+    /// `[admin]`: the admin listener (dashboard, /status.json, /metrics,
+    /// /healthz, /readyz). Default: off.
     #[serde(default)]
     pub admin: RawAdmin,
+    /// `[reports]`: the CSP/COEP/COOP violation-report collector.
     #[serde(default)]
     pub reports: RawReports,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// `[server]`: listeners, TLS, trusted proxies and limits. Socket settings
+/// are fixed at start; a reload does not change them.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawServer {
+    /// Plain-HTTP listeners, "IP:PORT" ("[::]:8080" for IPv6). Default `[]`;
+    /// at least one listener, plain or TLS, is required.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub listen: Vec<Spanned<String>>,
+    /// CIDRs (a bare IP is /32 or /128) whose X-Forwarded-For/Proto/Host are
+    /// believed: your load balancers. Default `[]`. Ranges broader than /8
+    /// (IPv4) or /32 (IPv6) are refused.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub trusted_proxies: Vec<Spanned<String>>,
     /// Trust every peer as a proxy; also what lets `trusted_proxies` hold a
-    /// range broader than /8 (IPv4) or /32 (IPv6).
+    /// range broader than /8 (IPv4) or /32 (IPv6). Default false.
     pub trust_all_proxies: Option<bool>,
+    /// `[[server.tls]]`: TLS listeners (HTTP/2 and 1.1). Default: none.
     #[serde(default)]
     pub tls: Vec<RawTls>,
+    /// Plain-HTTP listeners that answer everything with a 308 to https://.
+    /// Default `[]`; needs a `[[server.tls]]` listener.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub https_redirect_listen: Vec<Spanned<String>>,
+    /// Worker threads of the proxy service, 1-1024. Default: the number of
+    /// CPUs.
+    #[schemars(with = "Option<i64>")]
     pub threads: Option<Spanned<i64>>,
+    /// Tokio work stealing between the worker threads. Default false.
     pub work_stealing: Option<bool>,
+    /// Seconds before an idle client keep-alive connection is closed,
+    /// 0-86400 (0: no keep-alive). Default 60.
+    #[schemars(with = "Option<i64>")]
     pub keepalive_timeout_secs: Option<Spanned<i64>>,
+    /// On SIGTERM, the longest wait in seconds for requests in flight,
+    /// 0-3600. Default 30.
+    #[schemars(with = "Option<i64>")]
     pub grace_period_secs: Option<Spanned<i64>>,
+    /// Larger request heads get 431; 1024 to 1048576. Default 65536.
+    #[schemars(with = "Option<i64>")]
     pub max_request_header_bytes: Option<Spanned<i64>>,
+    /// Seconds a request head may take from its first byte (else 408),
+    /// above 0 and at most 86400. Default 10.
+    #[schemars(with = "Option<f64>")]
     pub request_header_timeout_secs: Option<Spanned<f64>>,
+    /// Larger request bodies get 413. Default: unlimited.
+    #[schemars(with = "Option<i64>")]
     pub max_request_body_bytes: Option<Spanned<i64>>,
+    /// Per-connection socket read/write buffer, 1024 to 1048576. Default
+    /// 4096.
+    #[schemars(with = "Option<i64>")]
     pub connection_buffer_bytes: Option<Spanned<i64>>,
+    /// Pass request headers whose name contains `_`. Default false: dropped,
+    /// as nginx does.
     pub allow_underscores_in_headers: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `[[server.tls]]`: one TLS listener. The cert and key are re-read on every
+/// reload.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawTls {
+    /// The TLS listener, "IP:PORT" (required).
+    #[schemars(with = "String")]
     pub listen: Spanned<String>,
+    /// PEM certificate chain; a relative path is relative to the config
+    /// file (required).
+    #[schemars(with = "String")]
     pub cert: Spanned<String>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1); a relative path is relative
+    /// to the config file (required).
+    #[schemars(with = "String")]
     pub key: Spanned<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `[upstream]` or `[upstreams.NAME]`: an app requests are proxied to.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawUpstream {
+    /// "HOST:PORT" of the app, resolved once at start (required).
+    #[schemars(with = "String")]
     pub address: Spanned<String>,
+    /// Speak HTTPS to the upstream, verified against the system roots.
+    /// Default false.
     #[serde(default)]
     pub tls: bool,
+    /// SNI and certificate name for upstream TLS. Default: the host of
+    /// `address`.
     pub sni: Option<String>,
+    /// Seconds to connect to the upstream (then 502). Default 5.
+    #[schemars(with = "Option<f64>")]
     pub connect_timeout_secs: Option<Spanned<f64>>,
+    /// Seconds to wait for upstream data (then 504). Default 60.
+    #[schemars(with = "Option<f64>")]
     pub read_timeout_secs: Option<Spanned<f64>>,
+    /// Seconds to write to the upstream. Default 60.
+    #[schemars(with = "Option<f64>")]
     pub write_timeout_secs: Option<Spanned<f64>>,
+    /// Seconds an idle pooled upstream connection is kept. Default 60.
+    #[schemars(with = "Option<f64>")]
     pub idle_timeout_secs: Option<Spanned<f64>>,
 }
 
 /// `[[route]]`: which requests it takes, and what it changes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRoute {
+    /// The route's name in logs and metrics: 1-32 of a-z, 0-9, `_` and `-`,
+    /// unique (required).
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
+    /// Hosts it takes: "api.example.com" or "*.example.com". Default: any
+    /// host.
+    #[schemars(with = "Option<Vec<String>>")]
     pub hosts: Option<Vec<Spanned<String>>>,
+    /// Path prefix it takes, segment-aware ("/v1" takes /v1/x, never /v1x).
+    /// Default "/".
+    #[schemars(with = "Option<String>")]
     pub path_prefix: Option<Spanned<String>>,
+    /// A `[upstreams.NAME]` by name. Default: `[upstream]`.
+    #[schemars(with = "Option<String>")]
     pub upstream: Option<Spanned<String>>,
+    /// `[route.cors]`: any `[cors]` key, layered over the top-level ones.
     pub cors: Option<RawCors>,
+    /// `[route.headers]`: any `[headers]` key, layered over the top-level
+    /// ones.
     pub headers: Option<RawHeaders>,
+    /// `[route.production]`: this route's `cors` and `headers` in production
+    /// only.
     #[serde(default)]
     pub production: RawProfile,
+    /// `[route.development]`: this route's `cors` and `headers` in
+    /// development only.
     #[serde(default)]
     pub development: RawProfile,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// `[cors]` at any layer (top level, environment, route): each key set here
+/// replaces the one below.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawCors {
+    /// Origins allowed cross-origin: "https://app.example.com", or
+    /// "https://*.example.com" for its subdomains. No path, no bare "*".
+    /// Default `[]`.
+    #[schemars(with = "Option<Vec<String>>")]
     pub allowed_origins: Option<Vec<Spanned<String>>>,
+    /// Access-Control-Allow-Methods. Default ["GET", "POST", "PATCH",
+    /// "DELETE", "OPTIONS"].
+    #[schemars(with = "Option<Vec<String>>")]
     pub allowed_methods: Option<Vec<Spanned<String>>>,
+    /// Access-Control-Allow-Headers, kept in your spelling. Default
+    /// ["Content-Type", "Authorization", "x-admin-api-key", "x-user-id",
+    /// "x-request-id"].
+    #[schemars(with = "Option<Vec<String>>")]
     pub allowed_headers: Option<Vec<Spanned<String>>>,
+    /// Access-Control-Expose-Headers on allowed responses. Default `[]`.
+    #[schemars(with = "Option<Vec<String>>")]
     pub expose_headers: Option<Vec<Spanned<String>>>,
+    /// Allow any localhost, 127.0.0.1 or [::1] origin. Default: false in
+    /// production, true in development.
     pub allow_localhost: Option<bool>,
+    /// Send Access-Control-Allow-Credentials: true to allowed origins.
+    /// Default true.
+    #[schemars(with = "Option<bool>")]
     pub allow_credentials: Option<Spanned<bool>>,
+    /// Public resources: Access-Control-Allow-Origin: *, no credentials, no
+    /// 403 for foreign origins. Default false.
+    #[schemars(with = "Option<bool>")]
     pub allow_any_origin: Option<Spanned<bool>>,
+    /// Access-Control-Max-Age in seconds, 0-31536000. Default: 600 in
+    /// production, 86400 in development.
+    #[schemars(with = "Option<i64>")]
     pub max_age_secs: Option<Spanned<i64>>,
+    /// "enforce" (the default) refuses disallowed origins with 403; "report"
+    /// forwards everything and records what enforce would refuse.
+    #[schemars(with = "Option<String>", extend("enum" = ["enforce", "report"]))]
     pub mode: Option<Spanned<String>>,
 }
 
 /// The named security-header keys, in the order of `headers::TABLE` (a unit
-/// test keeps the two equal). Each value replaces the profile's default; an
-/// empty string turns the header off.
+/// test keeps the two equal), each with its header's name for the docs.
+/// Each value replaces the profile's default; an empty string turns the
+/// header off.
 macro_rules! raw_headers {
-    ($($key:ident),* $(,)?) => {
-        #[derive(Debug, Default, Deserialize)]
+    ($($key:ident: $name:literal),* $(,)?) => {
+        /// `[headers]` at any layer (top level, environment, route): each key
+        /// set here replaces the one below.
+        #[derive(Debug, Default, Deserialize, JsonSchema)]
         #[serde(deny_unknown_fields)]
         pub struct RawHeaders {
+            /// The defaults to start from: "seed" (the default) or
+            /// "hardened" (adds what helmet 8 sends by default).
+            #[schemars(with = "Option<String>", extend("enum" = ["seed", "hardened"]))]
             pub preset: Option<Spanned<String>>,
-            $(pub $key: Option<Spanned<String>>,)*
+            $(
+                #[doc = concat!("The `", $name, "` response header; replaces the preset's value, \"\" turns it off.")]
+                #[schemars(with = "Option<String>")]
+                pub $key: Option<Spanned<String>>,
+            )*
+            /// Add X-Powered-By to `remove` (false takes it out). Default:
+            /// true in production, false in development.
             pub remove_x_powered_by: Option<bool>,
-            /// `[headers.custom]`: any other response header, by name.
+            /// `[headers.custom]`: any other response header, "Name" =
+            /// "value", overwriting the upstream's; "" drops one a lower
+            /// table set.
+            #[schemars(with = "Option<BTreeMap<String, String>>")]
             pub custom: Option<BTreeMap<String, Spanned<String>>>,
+            /// Response headers stripped from the upstream's responses.
+            /// Default: ["X-Powered-By"] in production, `[]` in development.
+            #[schemars(with = "Option<Vec<String>>")]
             pub remove: Option<Vec<Spanned<String>>>,
+            /// The request header that carries a response's CSP nonce to the
+            /// upstream. Default "X-CSP-Nonce".
+            #[schemars(with = "Option<String>")]
             pub nonce_request_header: Option<Spanned<String>>,
+            /// Replaced by the nonce in text/html bodies, e.g.
+            /// "__CSP_NONCE__". Default: none.
+            #[schemars(with = "Option<String>")]
             pub nonce_html_placeholder: Option<Spanned<String>>,
         }
 
@@ -144,32 +304,38 @@ macro_rules! raw_headers {
 
         /// Every named header key `RawHeaders` accepts.
         pub const NAMED_HEADER_KEYS: &[&str] = &[$(stringify!($key)),*];
+
+        /// The header name each of `NAMED_HEADER_KEYS` sets, as its doc
+        /// comment spells it.
+        pub const NAMED_HEADER_NAMES: &[&str] = &[$($name),*];
     };
 }
 
 raw_headers!(
-    content_security_policy,
-    content_security_policy_report_only,
-    strict_transport_security,
-    x_frame_options,
-    x_content_type_options,
-    referrer_policy,
-    cross_origin_embedder_policy,
-    cross_origin_opener_policy,
-    cross_origin_resource_policy,
-    permissions_policy,
-    origin_agent_cluster,
-    x_dns_prefetch_control,
-    x_download_options,
-    x_permitted_cross_domain_policies,
-    x_xss_protection,
+    content_security_policy: "Content-Security-Policy",
+    content_security_policy_report_only: "Content-Security-Policy-Report-Only",
+    strict_transport_security: "Strict-Transport-Security",
+    x_frame_options: "X-Frame-Options",
+    x_content_type_options: "X-Content-Type-Options",
+    referrer_policy: "Referrer-Policy",
+    cross_origin_embedder_policy: "Cross-Origin-Embedder-Policy",
+    cross_origin_opener_policy: "Cross-Origin-Opener-Policy",
+    cross_origin_resource_policy: "Cross-Origin-Resource-Policy",
+    permissions_policy: "Permissions-Policy",
+    origin_agent_cluster: "Origin-Agent-Cluster",
+    x_dns_prefetch_control: "X-DNS-Prefetch-Control",
+    x_download_options: "X-Download-Options",
+    x_permitted_cross_domain_policies: "X-Permitted-Cross-Domain-Policies",
+    x_xss_protection: "X-XSS-Protection",
 );
 
 /// `[production]` / `[development]`: overrides that apply to one profile only.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawProfile {
+    /// Any `[cors]` key, for this environment only.
     pub cors: Option<RawCors>,
+    /// Any `[headers]` key, for this environment only.
     pub headers: Option<RawHeaders>,
 }
 
@@ -198,29 +364,57 @@ impl RawRoute {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// `[log]`: the access log and the blocked-origin WARN lines.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLog {
+    /// Access log format: "text" (the default) or "json" (one JSON object
+    /// per line).
+    #[schemars(with = "Option<String>", extend("enum" = ["text", "json"]))]
     pub format: Option<Spanned<String>>,
+    /// One access log line per request. Default true.
     pub access_log: Option<bool>,
+    /// Blocked-origin WARN lines allowed at once, 1-100000. Default 20.
+    #[schemars(with = "Option<i64>")]
     pub blocked_origin_burst: Option<Spanned<i64>>,
+    /// Then this many blocked-origin WARN lines a minute, 1-1000000.
+    /// Default 60.
+    #[schemars(with = "Option<i64>")]
     pub blocked_origin_per_minute: Option<Spanned<i64>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// `[admin]`: the admin listener and who may use it.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAdmin {
+    /// The admin listener, "IP:PORT": dashboard, /status.json, /metrics,
+    /// /healthz, /readyz. Default: off.
+    #[schemars(with = "Option<String>")]
     pub listen: Option<Spanned<String>>,
+    /// Bearer token every admin path but /healthz needs; at least 16 visible
+    /// ASCII characters. Required when `listen` is not loopback.
+    /// `HELMGATE_ADMIN_TOKEN` wins over it. Default: none.
+    #[schemars(with = "Option<String>")]
     pub token: Option<Spanned<String>>,
 }
 
 /// `[reports]`: the violation-report endpoint (global: the path is the same
 /// on every route).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawReports {
+    /// Answer browsers' violation-report POSTs to `path` with 204 and count
+    /// them (never forwarded). Default false.
     pub enabled: Option<bool>,
+    /// Where browsers send reports: an absolute path without query.
+    /// Default "/.helmgate/reports".
+    #[schemars(with = "Option<String>")]
     pub path: Option<Spanned<String>>,
+    /// Larger report bodies get 413; 1024 to 1048576. Default 65536.
+    #[schemars(with = "Option<i64>")]
     pub max_body_bytes: Option<Spanned<i64>>,
+    /// Report POSTs a minute for the whole process (more get 429),
+    /// 1-1000000. Default 600.
+    #[schemars(with = "Option<i64>")]
     pub per_minute: Option<Spanned<i64>>,
 }

@@ -17,4 +17,5 @@ mod operations;
 mod packaging;
 mod properties;
 mod routes;
+mod schema;
 mod visibility;

@@ -1,7 +1,9 @@
 //! What the packages ship besides the gateway, through the real binary: shell
 //! completions and man pages generated from the clap definitions (they must
-//! cover every flag `--help` shows), and the `healthcheck` probe the container
-//! image uses, against real servers on loopback.
+//! cover every flag `--help` shows), the config's JSON Schema (`helmgate
+//! schema` must print the committed `conf/helmgate.schema.json`), and the
+//! `healthcheck` probe the container image uses, against real servers on
+//! loopback.
 //!
 //! Self-contained (no `tests/common`): it only runs the binary, so it needs
 //! none of the gateway harness and links nothing of Pingora.
@@ -111,6 +113,7 @@ fn bash_completions_offer_every_flag_of_help_and_the_subcommands() {
         "completions",
         "healthcheck",
         "manpage",
+        "schema",
         "production development",
     ] {
         assert!(script.contains(word), "bash completions lack {word:?}");
@@ -159,7 +162,7 @@ fn man_page_has_a_title_and_every_flag_of_help() {
 #[test]
 fn man_page_refers_only_to_pages_that_are_written() {
     let text = unroff(&stdout_of(&["manpage"]));
-    for sub in ["completions", "healthcheck", "manpage"] {
+    for sub in ["completions", "healthcheck", "manpage", "schema"] {
         assert!(text.contains(&format!("helmgate-{sub}(1)")), "{sub}");
     }
     assert!(
@@ -183,6 +186,7 @@ fn man_pages_are_written_for_every_subcommand() {
             "helmgate-completions.1",
             "helmgate-healthcheck.1",
             "helmgate-manpage.1",
+            "helmgate-schema.1",
             "helmgate.1"
         ]
     );
@@ -196,6 +200,43 @@ fn man_pages_are_written_for_every_subcommand() {
     for flag in long_flags(&["healthcheck", "--help"]) {
         assert!(page.contains(&flag), "healthcheck page lacks {flag}");
     }
+}
+
+// --- JSON Schema ---------------------------------------------------------------
+
+/// The command that rewrites the committed schema, as the failure says it.
+const REGENERATE: &str = "cargo run -- schema > conf/helmgate.schema.json";
+
+#[test]
+fn schema_subcommand_prints_the_committed_schema() {
+    let printed = stdout_of(&["schema"]);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/helmgate.schema.json");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    if printed != committed {
+        let line = printed
+            .lines()
+            .zip(committed.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| printed.lines().count().min(committed.lines().count()));
+        panic!(
+            "conf/helmgate.schema.json is not what `helmgate schema` prints (first difference at line {}): \
+             the config types changed. Regenerate it with\n    {REGENERATE}\nand commit it.",
+            line + 1
+        );
+    }
+}
+
+#[test]
+fn schema_is_pretty_json_with_a_trailing_newline() {
+    let printed = stdout_of(&["schema"]);
+    let schema: serde_json::Value = serde_json::from_str(&printed).expect("JSON");
+    assert_eq!(
+        printed,
+        format!("{}\n", serde_json::to_string_pretty(&schema).unwrap())
+    );
+    assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+    assert_eq!(schema["additionalProperties"], false);
+    assert!(stdout_of(&["--help"]).contains("schema"), "--help lists it");
 }
 
 // --- healthcheck --------------------------------------------------------------------
