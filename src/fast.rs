@@ -17,8 +17,28 @@ use crate::answer;
 use crate::cors::CorsDecision;
 use crate::edge::{self, Seen};
 use crate::header_edit::{self, Name};
+use crate::policy::Policy;
 use crate::request::{Head, RequestFacts, Target};
 use crate::state::SharedState;
+
+/// What the fast path made of a head.
+pub enum Outcome {
+    /// The gateway's own answer: write it.
+    Answered(FastAnswer),
+    /// For Pingora, with the request's facts already worked out; the hooks
+    /// take them instead of computing them again.
+    Prepared(Box<Prepared>),
+    /// For Pingora, as it is.
+    Pass,
+}
+
+/// A plain head's facts, under the policy they were computed with (a
+/// reload in between must not pair them with another policy's routes).
+pub struct Prepared {
+    pub policy: Arc<Policy>,
+    pub facts: RequestFacts,
+    pub started: Instant,
+}
 
 /// An answer ready for the wire.
 pub struct FastAnswer {
@@ -63,85 +83,20 @@ const CONNECTION: Name = Name::from_static("connection");
 /// the head is plain enough to answer without Pingora: HTTP/1.1, a plain
 /// path target, one `Host` (without userinfo), no body, no
 /// `Transfer-Encoding`, `Expect` or `Upgrade`, and `Connection` at most
-/// `keep-alive` or `close`. Anything else gets `None` and goes to Pingora,
-/// whose checks then apply as usual. `keep_alive`: whether the connection
-/// may stay open after this answer.
+/// `keep-alive` or `close`. Anything else goes to Pingora, whose checks then
+/// apply as usual. `keep_alive`: whether the connection may stay open after
+/// this answer.
 pub fn answer(
     state: &Arc<SharedState>,
     buf: &[u8],
     peer: Option<IpAddr>,
     tls: bool,
     keep_alive: bool,
-) -> Option<FastAnswer> {
+) -> Outcome {
     let started = Instant::now();
     let _in_flight = state.track_request();
-    let mut fields = [httparse::EMPTY_HEADER; 64];
-    let mut req = httparse::Request::new(&mut fields);
-    let httparse::Status::Complete(consumed) = req.parse(buf).ok()? else {
-        return None;
-    };
-    if req.version != Some(1) {
-        return None;
-    }
-    let method = Method::from_bytes(req.method?.as_bytes()).ok()?;
-    let target = req.path?.as_bytes();
-    if !plain_target(target) {
-        return None;
-    }
-    // One copy of the head, shared by every header value.
-    let shared = Bytes::copy_from_slice(&buf[..consumed]);
-    let mut headers = HeaderMap::with_capacity(8);
-    let mut hosts = 0;
-    let mut lengths = 0;
-    let mut close = !keep_alive;
-    let mut client_close = false;
-    let mut client_keep_alive = false;
-    for field in req.headers.iter() {
-        let name = field.name;
-        if name.eq_ignore_ascii_case("transfer-encoding")
-            || name.eq_ignore_ascii_case("expect")
-            || name.eq_ignore_ascii_case("upgrade")
-        {
-            return None;
-        }
-        if name.eq_ignore_ascii_case("content-length") {
-            lengths += 1;
-            if lengths > 1 || field.value.trim_ascii() != b"0" {
-                return None;
-            }
-        }
-        if name.eq_ignore_ascii_case("connection") {
-            for token in field.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
-                if token.eq_ignore_ascii_case(b"close") {
-                    client_close = true;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                    client_keep_alive = true;
-                } else {
-                    // Hop-by-hop nominations are Pingora's to judge.
-                    return None;
-                }
-            }
-        }
-        if let Some(known) = relevant(name) {
-            if known == header::HOST {
-                hosts += 1;
-                if field.value.contains(&b'@') {
-                    return None;
-                }
-            }
-            let start = field.value.as_ptr() as usize - buf.as_ptr() as usize;
-            let value = shared.slice(start..start + field.value.len());
-            let value = HeaderValue::from_maybe_shared(value).ok()?;
-            headers.append(known, value);
-        }
-    }
-    if hosts != 1 || (client_close && client_keep_alive) {
-        return None;
-    }
-    close |= client_close;
-    let (path, query) = match target.iter().position(|&b| b == b'?') {
-        Some(q) => target.split_at(q),
-        None => (target, &b""[..]),
+    let Some(plain) = Plain::parse(buf) else {
+        return Outcome::Pass;
     };
     let policy = state.policy();
     let facts = RequestFacts::from_head(
@@ -149,11 +104,11 @@ pub fn answer(
         peer,
         tls,
         &Head {
-            method: &method,
-            path,
-            query,
+            method: &plain.method,
+            path: plain.path(),
+            query: plain.query(),
             origin_form: true,
-            headers: &headers,
+            headers: &plain.headers,
             authority: None,
         },
     );
@@ -164,18 +119,27 @@ pub fn answer(
             CorsDecision::Preflight(_) | CorsDecision::Rejected(_)
         )
     {
-        return None;
+        return Outcome::Prepared(Box::new(Prepared {
+            policy,
+            facts,
+            started,
+        }));
     }
     let seen = Seen {
-        method: method.as_str(),
-        target,
-        headers: &headers,
+        method: plain.method.as_str(),
+        target: plain.target(),
+        headers: &plain.headers,
     };
-    let edge::EdgeAnswer { mut head, body } = edge::cors_answer(state, &policy, &facts, &seen)?;
+    let Some(edge::EdgeAnswer { mut head, body }) =
+        edge::cors_answer(state, &policy, &facts, &seen)
+    else {
+        return Outcome::Pass;
+    };
+    let close = plain.close || !keep_alive;
     // What Pingora's session would add.
     let connection = if close { "close" } else { "keep-alive" };
     header_edit::insert_response(&mut head, &CONNECTION, HeaderValue::from_static(connection));
-    let body = if method == Method::HEAD {
+    let body = if plain.method == Method::HEAD {
         &b""[..]
     } else {
         body
@@ -193,11 +157,116 @@ pub fn answer(
             seen,
         },
     );
-    Some(FastAnswer {
+    Outcome::Answered(FastAnswer {
         wire,
-        consumed,
+        consumed: plain.consumed,
         close,
     })
+}
+
+/// A head plain enough for the fast path, parsed.
+struct Plain {
+    method: Method,
+    /// The head, shared by the target and every header value.
+    head: Bytes,
+    target: std::ops::Range<usize>,
+    /// Where the query starts in the target, if it has one.
+    query_at: Option<usize>,
+    headers: HeaderMap,
+    consumed: usize,
+    /// The client asked to close after this response.
+    close: bool,
+}
+
+impl Plain {
+    fn target(&self) -> &[u8] {
+        &self.head[self.target.clone()]
+    }
+
+    fn path(&self) -> &[u8] {
+        let t = self.target();
+        &t[..self.query_at.unwrap_or(t.len())]
+    }
+
+    fn query(&self) -> &[u8] {
+        let t = self.target();
+        &t[self.query_at.unwrap_or(t.len())..]
+    }
+
+    fn parse(buf: &[u8]) -> Option<Plain> {
+        let mut fields = [httparse::EMPTY_HEADER; 64];
+        let mut req = httparse::Request::new(&mut fields);
+        let httparse::Status::Complete(consumed) = req.parse(buf).ok()? else {
+            return None;
+        };
+        if req.version != Some(1) {
+            return None;
+        }
+        let method = Method::from_bytes(req.method?.as_bytes()).ok()?;
+        let target = req.path?.as_bytes();
+        if !plain_target(target) {
+            return None;
+        }
+        let offset = |part: &[u8]| part.as_ptr() as usize - buf.as_ptr() as usize;
+        // One copy of the head, shared by every header value.
+        let head = Bytes::copy_from_slice(&buf[..consumed]);
+        let mut headers = HeaderMap::with_capacity(8);
+        let mut hosts = 0;
+        let mut lengths = 0;
+        let mut close = false;
+        let mut keep_alive = false;
+        for field in req.headers.iter() {
+            let name = field.name;
+            if name.eq_ignore_ascii_case("transfer-encoding")
+                || name.eq_ignore_ascii_case("expect")
+                || name.eq_ignore_ascii_case("upgrade")
+            {
+                return None;
+            }
+            if name.eq_ignore_ascii_case("content-length") {
+                lengths += 1;
+                if lengths > 1 || field.value.trim_ascii() != b"0" {
+                    return None;
+                }
+            }
+            if name.eq_ignore_ascii_case("connection") {
+                for token in field.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                    if token.eq_ignore_ascii_case(b"close") {
+                        close = true;
+                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                        keep_alive = true;
+                    } else {
+                        // Hop-by-hop nominations are Pingora's to judge.
+                        return None;
+                    }
+                }
+            }
+            if let Some(known) = relevant(name) {
+                if known == header::HOST {
+                    hosts += 1;
+                    if field.value.contains(&b'@') {
+                        return None;
+                    }
+                }
+                let start = offset(field.value);
+                let value = head.slice(start..start + field.value.len());
+                headers.append(known, HeaderValue::from_maybe_shared(value).ok()?);
+            }
+        }
+        if hosts != 1 || (close && keep_alive) {
+            return None;
+        }
+        let start = offset(target);
+        Some(Plain {
+            method,
+            target: start..start + target.len(),
+            query_at: target.iter().position(|&b| b == b'?'),
+            head,
+            headers,
+            consumed,
+            close,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -286,22 +286,27 @@ where
                 }
             }
             first_request = false;
+            let mut prepared = None;
             if origin && self.listener == Listener::Proxy {
                 let keep_alive = reuses_remaining != Some(0)
                     && !self.state.policy().server.keepalive_timeout.is_zero()
                     && !*shutdown.borrow();
-                if let Some(fast) = fast::answer(&self.state, &prefix, peer, tls, keep_alive) {
-                    let write = async {
-                        stream.write_all(&fast.wire).await?;
-                        stream.flush().await
-                    };
-                    let written = timeout(limits.total, write).await;
-                    if fast.close || !matches!(written, Ok(Ok(()))) {
-                        let _ = timeout(Duration::from_secs(1), stream.shutdown()).await;
-                        return None;
+                match fast::answer(&self.state, &prefix, peer, tls, keep_alive) {
+                    fast::Outcome::Answered(fast) => {
+                        let write = async {
+                            stream.write_all(&fast.wire).await?;
+                            stream.flush().await
+                        };
+                        let written = timeout(limits.total, write).await;
+                        if fast.close || !matches!(written, Ok(Ok(()))) {
+                            let _ = timeout(Duration::from_secs(1), stream.shutdown()).await;
+                            return None;
+                        }
+                        carried = prefix.split_off(fast.consumed);
+                        continue;
                     }
-                    carried = prefix.split_off(fast.consumed);
-                    continue;
+                    fast::Outcome::Prepared(facts) => prepared = Some(facts),
+                    fast::Outcome::Pass => {}
                 }
             }
             let mut session = ServerSession::new_http1(stream);
@@ -310,6 +315,10 @@ where
                 s.apply_to_session(&mut session);
             }
             session.set_keepalive_reuses_remaining(reuses_remaining);
+            if let Some(prepared) = prepared {
+                // Delivered to the proxy's `on_connection_reuse`.
+                session.set_connection_user_context(Some(prepared));
+            }
             if *shutdown.borrow() {
                 session.set_keepalive(None);
             }

@@ -54,14 +54,14 @@ pub fn insert_response(resp: &mut ResponseHeader, name: &Name, value: HeaderValu
 /// Set `name` to exactly `value` on a request, or remove it for `None`.
 pub fn replace_request(
     req: &mut RequestHeader,
-    name: &HeaderName,
+    name: &Name,
     value: Option<HeaderValue>,
 ) -> pingora::Result<()> {
-    if req.headers.contains_key(name) {
-        req.remove_header(name);
+    if req.headers.contains_key(&name.header) {
+        req.remove_header(&name.header);
     }
     if let Some(v) = value {
-        req.insert_header(name.clone(), v)?;
+        req.insert_header(name.spelling.clone(), v)?;
     }
     Ok(())
 }

@@ -18,6 +18,7 @@ use pingora::ErrorSource;
 use crate::answer::{self, GatewayError};
 use crate::cors;
 use crate::edge;
+use crate::fast;
 use crate::forwarded::{self, ClientView};
 use crate::front::Listener;
 use crate::header_edit::{self, Name};
@@ -28,8 +29,14 @@ use crate::policy::{OnceWarning, Policy, SitePolicy};
 use crate::refusal;
 use crate::reports::{self, Document};
 use crate::request::{RequestFacts, Target};
-use crate::request_id::X_REQUEST_ID;
 use crate::state::{InFlight, SharedState};
+
+// The request headers the gateway sets toward the upstream.
+const X_FORWARDED_FOR: Name = Name::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: Name = Name::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: Name = Name::from_static("x-forwarded-host");
+const REQUEST_ID: Name = Name::from_static("x-request-id");
+const CONTENT_LENGTH: Name = Name::from_static("content-length");
 
 pub struct Gateway {
     state: Arc<SharedState>,
@@ -51,6 +58,8 @@ pub struct RequestCtx {
     body_bytes: u64,
     /// Writes the nonce into an HTML body in place of the placeholder.
     html_nonce: Option<Replacer>,
+    /// `facts` came with the request from the front door.
+    prepared: bool,
     _in_flight: InFlight,
 }
 
@@ -101,6 +110,7 @@ impl ProxyHttp for Gateway {
             upstream_status: None,
             body_bytes: 0,
             html_nonce: None,
+            prepared: false,
             _in_flight: self.state.track_request(),
         }
     }
@@ -117,6 +127,9 @@ impl ProxyHttp for Gateway {
         // Keep-alive 0 means none; Pingora would read `Some(0)` as forever.
         let keepalive = ctx.policy.server.keepalive_timeout.as_secs();
         session.set_keepalive((keepalive > 0).then_some(keepalive));
+        if ctx.prepared {
+            return Ok(());
+        }
         let peer = session
             .client_addr()
             .and_then(|a| a.as_inet())
@@ -127,6 +140,27 @@ impl ProxyHttp for Gateway {
             .is_some();
         ctx.facts = RequestFacts::compute(&ctx.policy, peer, tls, session.req_header());
         Ok(())
+    }
+
+    fn on_connection_reuse(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+        prev: Box<dyn std::any::Any + Send + Sync>,
+    ) {
+        // The front door's fast path read this head and worked out its facts
+        // before handing it over (see `front`).
+        if let Ok(prepared) = prev.downcast::<fast::Prepared>() {
+            let fast::Prepared {
+                policy,
+                facts,
+                started,
+            } = *prepared;
+            ctx.policy = policy;
+            ctx.facts = facts;
+            ctx.started = started;
+            ctx.prepared = true;
+        }
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
@@ -243,14 +277,10 @@ impl ProxyHttp for Gateway {
             upstream.remove_header(&name);
         }
         single_content_length(upstream)?;
-        header_edit::replace_request(upstream, &forwarded::X_FORWARDED_FOR, f.x_forwarded_for)?;
-        header_edit::replace_request(
-            upstream,
-            &forwarded::X_FORWARDED_PROTO,
-            Some(f.x_forwarded_proto),
-        )?;
-        header_edit::replace_request(upstream, &forwarded::X_FORWARDED_HOST, f.x_forwarded_host)?;
-        header_edit::replace_request(upstream, &X_REQUEST_ID, Some(ctx.facts.request_id.clone()))?;
+        header_edit::replace_request(upstream, &X_FORWARDED_FOR, f.x_forwarded_for)?;
+        header_edit::replace_request(upstream, &X_FORWARDED_PROTO, Some(f.x_forwarded_proto))?;
+        header_edit::replace_request(upstream, &X_FORWARDED_HOST, f.x_forwarded_host)?;
+        header_edit::replace_request(upstream, &REQUEST_ID, Some(ctx.facts.request_id.clone()))?;
         if let Target::Rewritten(target) = &ctx.facts.target {
             upstream.set_raw_path(target)?;
         }
@@ -411,7 +441,7 @@ fn single_content_length(upstream: &mut RequestHeader) -> Result<()> {
         .map(<[u8]>::trim_ascii)
         .unwrap_or_default();
     let one = HeaderValue::from_bytes(one).or_err(InvalidHTTPHeader, "Content-Length")?;
-    header_edit::replace_request(upstream, &header::CONTENT_LENGTH, Some(one))
+    header_edit::replace_request(upstream, &CONTENT_LENGTH, Some(one))
 }
 
 impl Gateway {

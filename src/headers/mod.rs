@@ -95,7 +95,7 @@ enum Entry {
 #[derive(Debug, Clone)]
 pub struct NonceUse {
     /// Sent to the upstream with the nonce, so the app can use it.
-    pub request_header: HeaderName,
+    pub request_header: Name,
     /// Replaced by the nonce in `text/html` bodies that are not encoded.
     pub html_placeholder: Option<Box<[u8]>>,
 }
@@ -216,8 +216,10 @@ impl SecurityHeaders {
             .map(|n| HeaderName::from_bytes(n.as_bytes()).map_err(|_| invalid("remove")))
             .collect::<Result<_, _>>()?;
         let nonce = settings.uses_nonce().then(|| NonceUse {
-            request_header: HeaderName::from_bytes(settings.nonce_request_header.as_bytes())
-                .unwrap_or(HeaderName::from_static(DEFAULT_NONCE_REQUEST_HEADER)),
+            request_header: Name::new(
+                HeaderName::from_bytes(settings.nonce_request_header.as_bytes())
+                    .unwrap_or(HeaderName::from_static(DEFAULT_NONCE_REQUEST_HEADER)),
+            ),
             html_placeholder: settings
                 .nonce_html_placeholder
                 .as_ref()

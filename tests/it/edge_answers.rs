@@ -181,3 +181,39 @@ fn a_fast_answer_closes_the_connection_when_the_client_or_config_says_so() {
     assert_eq!(got[0].header("connection"), Some("close"));
     assert_eq!(up.count(), 0);
 }
+
+#[test]
+fn requests_the_fast_path_hands_on_are_proxied_as_the_hooks_would() {
+    let up = Upstream::start();
+    let gw = Gateway::start(up.addr, GatewayOptions::default());
+    let headers = [
+        ("Origin", APP),
+        ("X-Request-Id", "req-42"),
+        ("X-Forwarded-For", "6.6.6.6"),
+        ("X-Forwarded-Host", "evil.example"),
+    ];
+    let mut with_hooks = headers.to_vec();
+    with_hooks.push(VIA_HOOKS);
+    let fast = raw(
+        gw.addr,
+        &build_request("GET", "/a/./b/../c?q=1", &headers, b""),
+    )
+    .unwrap();
+    let hooks = raw(
+        gw.addr,
+        &build_request("GET", "/a/./b/../c?q=1", &with_hooks, b""),
+    )
+    .unwrap();
+    assert_eq!(fast.status, 200, "{fast:?}");
+    assert_eq!(comparable(&fast), comparable(&hooks));
+    assert_eq!(fast.header("x-request-id"), Some("req-42"));
+    assert_eq!(fast.header("access-control-allow-origin"), Some(APP));
+    let seen = up.recorded();
+    assert_eq!(seen.len(), 2);
+    for r in &seen {
+        assert_eq!(r.path, "/a/c?q=1");
+        assert_eq!(r.header("x-request-id"), Some("req-42"));
+        assert_eq!(r.header("x-forwarded-for"), Some("127.0.0.1"));
+        assert_eq!(r.header("x-forwarded-host"), Some("gateway.test"));
+    }
+}
