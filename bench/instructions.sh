@@ -44,7 +44,8 @@ done
 most=$((WARM + N * (LINEARITY ? 2 : 1)))
 ((most <= 10000)) || { echo "WARM + N (x2 with LINEARITY=1) is $most; keep it <= 10000 (one connection)" >&2; exit 2; }
 for t in $TARGETS; do
-    [[ $t =~ ^(helmgate|pingora|nginx)$ ]] || { echo "unknown target '$t' (use helmgate pingora nginx)" >&2; exit 2; }
+    [[ $t =~ ^(helmgate|helmgate-keepcase|pingora|nginx)$ ]] ||
+        { echo "unknown target '$t' (use helmgate helmgate-keepcase pingora nginx)" >&2; exit 2; }
 done
 for s in $SCENARIOS; do
     [[ $s =~ ^[abc]$ ]] || { echo "unknown scenario '$s' (use a b c)" >&2; exit 2; }
@@ -95,9 +96,11 @@ one_run() {
         dhat) vg+=("--dhat-out-file=$WORK_DIR/$name.dhat") ;;
     esac
     case $target in
-        helmgate)
+        helmgate | helmgate-*)
+            local variant=seed
+            [[ $target == helmgate-* ]] && variant=${target#helmgate-}
             python3 "$BENCH_PY" conf-helmgate --port "$port" --upstream-port "$UP_PORT" --threads 1 \
-                >"$WORK_DIR/$name.toml"
+                --variant "$variant" >"$WORK_DIR/$name.toml"
             taskset -c "$GW_CORE" "${vg[@]}" "$HELMGATE_BIN" --config "$WORK_DIR/$name.toml" \
                 >"$WORK_DIR/$name.log" 2>&1 &
             ;;

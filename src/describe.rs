@@ -37,7 +37,7 @@ pub fn describe(policy: &Policy) -> String {
     let s = &policy.server;
     let _ = writeln!(
         out,
-        "server: threads {} work_stealing {} keepalive {} grace_period {} max_request_header_bytes {} request_header_timeout {} max_request_body_bytes {} connection_buffer_bytes {}",
+        "server: threads {} work_stealing {} keepalive {} grace_period {} max_request_header_bytes {} request_header_timeout {} max_request_body_bytes {} connection_buffer_bytes {} header_case {}",
         s.threads,
         s.work_stealing,
         secs(s.keepalive_timeout),
@@ -46,6 +46,7 @@ pub fn describe(policy: &Policy) -> String {
         secs(s.request_header_timeout),
         s.max_request_body_bytes.map_or("unlimited".to_string(), |b| b.to_string()),
         s.connection_buffer_bytes,
+        if s.preserve_header_case { "preserved" } else { "canonical" },
     );
     let _ = writeln!(out, "upstreams:");
     for u in &policy.upstreams {

@@ -326,6 +326,7 @@ where
             // this request comes back as the start of the next head.
             session.set_pipelining_enabled(true);
             session.set_pipelined_prefix(prefix);
+            session.set_preserve_header_case(self.state.policy().server.preserve_header_case);
             let reused = self.app.process_new_http(session, &shutdown).await?;
             (stream, settings) = reused.consume();
             if let Some(next) = settings.as_mut().and_then(|s| s.take_pipelined_prefix()) {

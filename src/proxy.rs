@@ -227,7 +227,9 @@ impl ProxyHttp for Gateway {
         _session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
-        Ok(Box::new(ctx.site().upstream.peer.clone()))
+        let mut peer = ctx.site().upstream.peer.clone();
+        peer.options.preserve_h1_response_header_case = ctx.policy.server.preserve_header_case;
+        Ok(Box::new(peer))
     }
 
     fn fail_to_connect(

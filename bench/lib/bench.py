@@ -281,12 +281,15 @@ HELMGATE_VARIANTS = {
     "routes20-match": {"routes": "20-match"},
     "hardened": {"preset": "hardened"},
     "accesslog": {"access_log": True},
+    "keepcase": {"preserve_header_case": True},
 }
 
 
 def conf_helmgate(port, upstream_port, threads, work_stealing, preset="seed", routes="none",
-                  access_log=False):
+                  access_log=False, preserve_header_case=False):
     ws = "" if work_stealing is None else f"work_stealing = {work_stealing}\n"
+    if preserve_header_case:
+        ws += "preserve_header_case = true\n"
     headers = "" if preset == "seed" else f'\n[headers]\npreset = "{preset}"\n'
     log_comment = ("  # to stderr, which the scripts send to a file in the work dir"
                    if access_log else "")
@@ -1573,7 +1576,7 @@ def cmd_instructions_report(args):
     summary = {}
     lines = [f"== per request, from {args.warm} warm-up requests vs {args.warm} + {args.n} "
              "(one keep-alive connection, one request at a time, 1 thread) ==",
-             f"{'target':<10}{'scen.':<7}{'instructions':>14}{'vs nginx':>10}{'heap allocs':>13}"
+             f"{'target':<19}{'scen.':<7}{'instructions':>14}{'vs nginx':>10}{'heap allocs':>13}"
              f"{'heap bytes':>12}{'statuses':>18}   note"]
     for s in scenarios:
         for t in targets:
@@ -1608,7 +1611,7 @@ def cmd_instructions_report(args):
                 note += ("; " if note else "") + \
                     f"linearity {' / '.join(f'{x:,.0f}' for x in xs)} ({100 * (max(xs) - min(xs)) / min(xs):.2f}% apart)"
             lines.append(
-                f"{t:<10}{'(' + s + ')':<7}{fmt(ir, '{:,.0f}'):>14}{fmt(vs, '{:.2f}'):>10}"
+                f"{t:<19}{'(' + s + ')':<7}{fmt(ir, '{:,.0f}'):>14}{fmt(vs, '{:.2f}'):>10}"
                 f"{fmt(row['heap_allocations_per_request'], '{:.1f}'):>13}"
                 f"{fmt(row['heap_bytes_per_request'], '{:,.0f}'):>12}{st:>18}   {note}".rstrip())
         hg = summary.get(s, {}).get("helmgate", {}).get("instructions_per_request")

@@ -125,6 +125,10 @@ pub struct RawServer {
     /// Pass request headers whose name contains `_`. Default false: dropped,
     /// as nginx does.
     pub allow_underscores_in_headers: Option<bool>,
+    /// Send HTTP/1 header names on with the exact case they arrived in.
+    /// Default false: canonical names (Title-Case for the common ones,
+    /// lower case otherwise), as Envoy and HAProxy send them.
+    pub preserve_header_case: Option<bool>,
 }
 
 /// `[[server.tls]]`: one TLS listener. The cert and key are re-read on every

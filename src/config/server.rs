@@ -177,6 +177,7 @@ impl Validator<'_> {
             max_request_body_bytes: body_bytes?,
             connection_buffer_bytes: buffer? as usize,
             allow_underscores_in_headers: raw.allow_underscores_in_headers.unwrap_or(false),
+            preserve_header_case: raw.preserve_header_case.unwrap_or(false),
         })
     }
 

@@ -747,3 +747,52 @@ fn version_and_help() {
         help.contains("--config") && help.contains("--check") && help.contains("--environment")
     );
 }
+
+/// Header-name case: canonical by default (the well-known names in Title-Case,
+/// the rest lower case, as Envoy and HAProxy send them), exact with
+/// `[server] preserve_header_case = true`; both ways through the proxy.
+#[test]
+fn header_name_case_is_canonical_unless_preserved() {
+    let up = Upstream::start();
+    for (preserve, sent_on, powered_by) in [
+        (false, "x-custom-thing", "x-powered-by"),
+        (true, "X-Custom-Thing", "X-Powered-By"),
+    ] {
+        up.clear();
+        let gw = Gateway::start(
+            up.addr,
+            GatewayOptions {
+                environment: "development",
+                extra_toml: format!("preserve_header_case = {preserve}"),
+                ..Default::default()
+            },
+        );
+        let r = request(gw.addr, "GET", "/", &[("X-Custom-Thing", "1")], b"");
+        assert_eq!(r.status, 200);
+        let seen = up.last();
+        let names: Vec<&str> = seen.headers.iter().map(|(k, _)| k.as_str()).collect();
+        assert!(
+            names.contains(&sent_on),
+            "preserve={preserve}: upstream got {names:?}"
+        );
+        // The gateway's own headers keep their one spelling either way, and
+        // well-known names are Title-Case either way.
+        assert!(
+            names.contains(&"x-forwarded-for"),
+            "preserve={preserve}: upstream got {names:?}"
+        );
+        assert!(
+            names.contains(&"Host"),
+            "preserve={preserve}: upstream got {names:?}"
+        );
+        let names: Vec<&str> = r.headers.iter().map(|(k, _)| k.as_str()).collect();
+        assert!(
+            names.contains(&powered_by),
+            "preserve={preserve}: client got {names:?}"
+        );
+        assert!(
+            names.contains(&"Content-Type"),
+            "preserve={preserve}: client got {names:?}"
+        );
+    }
+}

@@ -943,6 +943,16 @@ impl Session {
         }
     }
 
+    /// Keep the exact case of HTTP/1 request header names (default `true`).
+    ///
+    /// No-op for H2 / Subrequest / Custom (HTTP/2 names are lower case). See
+    /// [`HttpSession::set_preserve_header_case`](crate::protocols::http::v1::server::HttpSession::set_preserve_header_case).
+    pub fn set_preserve_header_case(&mut self, preserve: bool) {
+        if let Self::H1(s) = self {
+            s.set_preserve_header_case(preserve);
+        }
+    }
+
     /// Set pipelined bytes to be parsed as the start of this session's request.
     ///
     /// No-op for non-H1 sessions. See
