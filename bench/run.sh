@@ -30,7 +30,7 @@ RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
 # Unset: every peer found on this machine. Set (even empty): exactly those.
 PEERS_GIVEN=${PEERS+given}
 PEERS=${PEERS-pingora haproxy caddy}
-HELMGATE_VARIANTS=${HELMGATE_VARIANTS-routes20 routes20-match hardened accesslog}
+HELMGATE_VARIANTS=${HELMGATE_VARIANTS-routes20 routes20-match hardened accesslog keepcase}
 
 for v in ROUNDS DURATION WARMUP CONNS GW_CORE LOAD_CORE; do
     if [[ ! ${!v} =~ ^[0-9]+$ ]]; then
@@ -52,9 +52,9 @@ VARIANTS=()
 for v in $HELMGATE_VARIANTS; do
     case $v in
         seed) ;; # the plain "helmgate" target, always measured
-        routes20 | routes20-match | hardened | accesslog) VARIANTS+=("$v") ;;
+        routes20 | routes20-match | hardened | accesslog | keepcase) VARIANTS+=("$v") ;;
         *)
-            echo "unknown helmgate variant '$v' (use seed routes20 routes20-match hardened accesslog)" >&2
+            echo "unknown helmgate variant '$v' (use seed routes20 routes20-match hardened accesslog keepcase)" >&2
             exit 2
             ;;
     esac

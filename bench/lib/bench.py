@@ -1104,6 +1104,8 @@ PAIRS = [
     ("helmgate-routes20-match", "helmgate", "20 routes, one taken / no routes", 1.05, "issue 9",
      tuple(SCENARIOS)),
     ("helmgate-hardened", "helmgate", "hardened preset / seed preset", 1.05, "issue 10", tuple(SCENARIOS)),
+    # No target: what keeping header-name case costs.
+    ("helmgate-keepcase", "helmgate", "header case kept / canonical", None, "", ()),
 ]
 
 # How the targets are named in tables meant for people.
