@@ -126,8 +126,9 @@ pub struct ServerSettings {
     pub connection_buffer_bytes: usize,
     /// Pass request headers with `_` in their name (dropped by default).
     pub allow_underscores_in_headers: bool,
-    /// Keep HTTP/1 header-name case both ways (off by default: a case map
-    /// per head costs about 12% of a proxied request's instructions).
+    /// Keep HTTP/1 header-name case both ways (off by default, names go on
+    /// in Title-Case: a case map per head costs about 12% of a proxied
+    /// request's instructions).
     pub preserve_header_case: bool,
 }
 

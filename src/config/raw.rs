@@ -126,8 +126,7 @@ pub struct RawServer {
     /// as nginx does.
     pub allow_underscores_in_headers: Option<bool>,
     /// Send HTTP/1 header names on with the exact case they arrived in.
-    /// Default false: canonical names (Title-Case for the common ones,
-    /// lower case otherwise), as Envoy and HAProxy send them.
+    /// Default false: names of proxied heads go on in Title-Case.
     pub preserve_header_case: Option<bool>,
 }
 

@@ -748,15 +748,27 @@ fn version_and_help() {
     );
 }
 
-/// Header-name case: canonical by default (the well-known names in Title-Case,
-/// the rest lower case, as Envoy and HAProxy send them), exact with
+/// Header-name case: Title-Case by default (`x-CUSTOM-thing` goes on as
+/// `X-Custom-Thing`, as Go's net/http and Traefik spell names), exact with
 /// `[server] preserve_header_case = true`; both ways through the proxy.
 #[test]
-fn header_name_case_is_canonical_unless_preserved() {
+fn header_names_go_on_in_title_case_unless_preserved() {
     let up = Upstream::start();
-    for (preserve, sent_on, powered_by) in [
-        (false, "x-custom-thing", "x-powered-by"),
-        (true, "X-Custom-Thing", "X-Powered-By"),
+    // (preserve, the client's header upstream, ours upstream, ours to the client)
+    for (preserve, custom, forwarded_for, csp) in [
+        (
+            false,
+            "X-Custom-Thing",
+            "X-Forwarded-For",
+            "Content-Security-Policy",
+        ),
+        // Exact case: the client's spelling, and the gateway's own.
+        (
+            true,
+            "x-CUSTOM-thing",
+            "x-forwarded-for",
+            "content-security-policy",
+        ),
     ] {
         up.clear();
         let gw = Gateway::start(
@@ -767,32 +779,22 @@ fn header_name_case_is_canonical_unless_preserved() {
                 ..Default::default()
             },
         );
-        let r = request(gw.addr, "GET", "/", &[("X-Custom-Thing", "1")], b"");
+        let r = request(gw.addr, "GET", "/", &[("x-CUSTOM-thing", "1")], b"");
         assert_eq!(r.status, 200);
         let seen = up.last();
         let names: Vec<&str> = seen.headers.iter().map(|(k, _)| k.as_str()).collect();
-        assert!(
-            names.contains(&sent_on),
-            "preserve={preserve}: upstream got {names:?}"
-        );
-        // The gateway's own headers keep their one spelling either way, and
-        // well-known names are Title-Case either way.
-        assert!(
-            names.contains(&"x-forwarded-for"),
-            "preserve={preserve}: upstream got {names:?}"
-        );
-        assert!(
-            names.contains(&"Host"),
-            "preserve={preserve}: upstream got {names:?}"
-        );
+        for want in [custom, forwarded_for, "Host"] {
+            assert!(
+                names.contains(&want),
+                "preserve={preserve}: upstream got {names:?}"
+            );
+        }
         let names: Vec<&str> = r.headers.iter().map(|(k, _)| k.as_str()).collect();
-        assert!(
-            names.contains(&powered_by),
-            "preserve={preserve}: client got {names:?}"
-        );
-        assert!(
-            names.contains(&"Content-Type"),
-            "preserve={preserve}: client got {names:?}"
-        );
+        for want in [csp, "X-Powered-By", "Content-Type"] {
+            assert!(
+                names.contains(&want),
+                "preserve={preserve}: client got {names:?}"
+            );
+        }
     }
 }

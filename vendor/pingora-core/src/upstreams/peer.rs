@@ -541,10 +541,9 @@ pub struct PeerOptions {
     /// **Note:** This field is unstable and may be removed or changed in future versions.
     /// It exists primarily for compatibility with legacy servers that send malformed headers.
     pub allow_h1_response_invalid_content_length: bool,
-    /// Keep the exact case of HTTP/1 response header names (the default).
-    /// `false` skips the case map: names are sent on in their canonical form
-    /// (title case for the well-known ones, lower case otherwise), which
-    /// saves a map insert per header on every response.
+    /// Keep the exact case of HTTP/1 header names (the default). `false`
+    /// reads response heads without a case map, which saves a map insert per
+    /// header, and writes request heads that have none with Title-Case names.
     pub preserve_h1_response_header_case: bool,
     /// Controls automatically forwarded request headers sent to HTTP upstreams.
     pub http_upstream_request_policy: HttpUpstreamRequestPolicy,

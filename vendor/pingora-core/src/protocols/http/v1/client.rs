@@ -125,7 +125,7 @@ impl HttpSession {
         // init body writer
         self.init_req_body_writer(&req);
 
-        let to_wire = http_req_header_to_wire(&req).ok_or_else(|| {
+        let to_wire = req_header_to_wire(&req, !self.preserve_header_case).ok_or_else(|| {
             Error::explain(
                 InvalidHTTPHeader,
                 "request-line contains forbidden delimiter bytes or unsupported HTTP version",
@@ -531,8 +531,9 @@ impl HttpSession {
         self.allow_h1_response_invalid_content_length = allow;
     }
 
-    /// Keep the exact case of response header names (default `true`). With
-    /// `false` the response header is built without a case map.
+    /// Keep the exact case of header names (default `true`). With `false`
+    /// the response head is read without a case map, and a request head that
+    /// has none is written with Title-Case names.
     pub fn set_preserve_header_case(&mut self, preserve: bool) {
         self.preserve_header_case = preserve;
     }
@@ -929,6 +930,11 @@ pub(crate) fn request_target_has_forbidden_byte(path: &[u8]) -> bool {
 // TODO: change it to to_buf
 #[inline]
 pub fn http_req_header_to_wire(req: &RequestHeader) -> Option<BytesMut> {
+    req_header_to_wire(req, false)
+}
+
+/// `title_case`: a head without a case map goes on with Title-Case names.
+fn req_header_to_wire(req: &RequestHeader, title_case: bool) -> Option<BytesMut> {
     let mut buf = BytesMut::with_capacity(512);
 
     // Request-Line
@@ -956,7 +962,11 @@ pub fn http_req_header_to_wire(req: &RequestHeader) -> Option<BytesMut> {
     buf.put_slice(CRLF);
 
     // headers
-    req.header_to_h1_wire(&mut buf);
+    if title_case && !req.has_case() {
+        title_case_headers_to_wire(&req.headers, &mut buf);
+    } else {
+        req.header_to_h1_wire(&mut buf);
+    }
     buf.put_slice(CRLF);
     Some(buf)
 }

@@ -14,6 +14,7 @@
 
 //! Common functions and constants
 
+use bytes::{BufMut, BytesMut};
 use http::{header, HeaderValue};
 use log::{debug, warn};
 use pingora_error::{Error, ErrorType::*, Result};
@@ -119,6 +120,29 @@ fn parse_connection_header(value: &[u8]) -> ConnectionValue {
         } else {
             ConnectionValue::new()
         }
+    }
+}
+
+/// Write `headers` as HTTP/1 fields, each name in Title-Case
+/// (`x-request-id` becomes `X-Request-Id`, as Go's net/http spells names):
+/// how a head built without a case map goes on the wire when the session
+/// does not preserve header case.
+pub(crate) fn title_case_headers_to_wire(headers: &HMap, buf: &mut BytesMut) {
+    for (name, value) in headers {
+        let name = name.as_str().as_bytes();
+        buf.reserve(name.len() + value.len() + 4);
+        let start = buf.len();
+        buf.put_slice(name);
+        let mut upper = true;
+        for b in &mut buf[start..] {
+            if upper {
+                b.make_ascii_uppercase();
+            }
+            upper = *b == b'-';
+        }
+        buf.put_slice(b": ");
+        buf.put_slice(value.as_ref());
+        buf.put_slice(b"\r\n");
     }
 }
 

@@ -916,7 +916,7 @@ impl HttpSession {
 
         // Serialize header to bytes
         let mut write_buf = BytesMut::with_capacity(INIT_HEADER_BUF_SIZE);
-        http_resp_header_to_buf(header, &mut write_buf)
+        http_resp_header_to_buf(header, &mut write_buf, !self.preserve_header_case)
             .map_err(|_| Error::explain(WriteError, "serializing response header"))?;
 
         // Determine if we should flush
@@ -1020,11 +1020,10 @@ impl HttpSession {
         self.pipelining_enabled = enabled;
     }
 
-    /// Keep the exact case of request header names (default `true`). With
-    /// `false` the request header is built without a case map: names are
-    /// written on in their canonical form (title case for the well-known
-    /// ones, lower case otherwise), and each header costs one map insert
-    /// instead of two. Call before [`Self::read_request`].
+    /// Keep the exact case of header names (default `true`). With `false`
+    /// the request head is read without a case map (each header costs one
+    /// map insert instead of two), and a response head that has none is
+    /// written with Title-Case names. Call before [`Self::read_request`].
     pub fn set_preserve_header_case(&mut self, preserve: bool) {
         self.preserve_header_case = preserve;
     }
@@ -1840,6 +1839,8 @@ fn parse_req_buffer<'buf>(
 fn http_resp_header_to_buf(
     resp: &ResponseHeader,
     buf: &mut BytesMut,
+    // A head without a case map goes on with Title-Case names.
+    title_case: bool,
 ) -> std::result::Result<(), ()> {
     // Status-Line
     let version = match resp.version {
@@ -1862,7 +1863,11 @@ fn http_resp_header_to_buf(
 
     // headers
     // TODO: style: make sure Server and Date headers are the first two
-    resp.header_to_h1_wire(buf);
+    if title_case && !resp.has_case() {
+        title_case_headers_to_wire(&resp.headers, buf);
+    } else {
+        resp.header_to_h1_wire(buf);
+    }
 
     buf.put_slice(CRLF);
     Ok(())
@@ -3350,7 +3355,7 @@ mod test_sync {
         let mut new_response = ResponseHeader::build(StatusCode::OK, None).unwrap();
         new_response.append_header("Foo", "Bar").unwrap();
         let mut wire = BytesMut::with_capacity(INIT_HEADER_BUF_SIZE);
-        http_resp_header_to_buf(&new_response, &mut wire).unwrap();
+        http_resp_header_to_buf(&new_response, &mut wire, false).unwrap();
         debug!("{}", str::from_utf8(wire.as_ref()).unwrap());
         let mut headers = [httparse::EMPTY_HEADER; 128];
         let mut resp = httparse::Response::new(&mut headers);
