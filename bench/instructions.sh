@@ -44,8 +44,8 @@ done
 most=$((WARM + N * (LINEARITY ? 2 : 1)))
 ((most <= 10000)) || { echo "WARM + N (x2 with LINEARITY=1) is $most; keep it <= 10000 (one connection)" >&2; exit 2; }
 for t in $TARGETS; do
-    [[ $t =~ ^(helmgate|helmgate-keepcase|pingora|nginx)$ ]] ||
-        { echo "unknown target '$t' (use helmgate helmgate-keepcase pingora nginx)" >&2; exit 2; }
+    [[ $t =~ ^(helmgate|helmgate-keepcase|helmgate-hardened|pingora|nginx)$ ]] ||
+        { echo "unknown target '$t' (use helmgate helmgate-keepcase helmgate-hardened pingora nginx)" >&2; exit 2; }
 done
 for s in $SCENARIOS; do
     [[ $s =~ ^[abc]$ ]] || { echo "unknown scenario '$s' (use a b c)" >&2; exit 2; }

@@ -168,7 +168,33 @@ pub fn error_head(kind: GatewayError, site: &SitePolicy, facts: &RequestFacts) -
 /// An answer as HTTP/1.1 bytes, for the front door, which writes to the
 /// connection before Pingora has a session for it.
 pub fn to_wire(resp: &ResponseHeader, body: &[u8]) -> Bytes {
-    let mut out = Vec::with_capacity(512 + body.len());
+    let mut out = head_to_wire(resp, body.len());
+    end_to_wire(&mut out, body)
+}
+
+/// The bytes `decorate` and then `to_wire` give, for a route whose security
+/// headers are one pre-built block (`SecurityHeaders::answer_block`), with
+/// the front door's `Connection` after the request id.
+pub fn to_wire_with_block(
+    resp: &ResponseHeader,
+    block: &[u8],
+    request_id: &HeaderValue,
+    connection: &str,
+    body: &[u8],
+) -> Bytes {
+    let mut out = head_to_wire(resp, block.len() + body.len());
+    out.put_slice(block);
+    // As Pingora writes these names in a head without a case map.
+    out.put_slice(b"x-request-id: ");
+    out.put_slice(request_id.as_bytes());
+    out.put_slice(b"\r\nConnection: ");
+    out.put_slice(connection.as_bytes());
+    out.put_slice(b"\r\n");
+    end_to_wire(&mut out, body)
+}
+
+fn head_to_wire(resp: &ResponseHeader, extra: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512 + extra);
     let status = resp.status;
     out.put_slice(b"HTTP/1.1 ");
     out.put_slice(status.as_str().as_bytes());
@@ -176,11 +202,15 @@ pub fn to_wire(resp: &ResponseHeader, body: &[u8]) -> Bytes {
     out.put_slice(status.canonical_reason().unwrap_or("").as_bytes());
     out.put_slice(b"\r\n");
     resp.header_to_h1_wire(&mut out);
+    out
+}
+
+fn end_to_wire(out: &mut Vec<u8>, body: &[u8]) -> Bytes {
     out.put_slice(b"Date: ");
     out.put_slice(get_cached_date().as_bytes());
     out.put_slice(b"\r\n\r\n");
     out.put_slice(body);
-    Bytes::from(out)
+    Bytes::from(std::mem::take(out))
 }
 
 #[cfg(test)]

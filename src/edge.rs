@@ -41,19 +41,30 @@ pub fn cors_answer(
     facts: &RequestFacts,
     seen: &Seen<'_>,
 ) -> Option<EdgeAnswer> {
+    let mut answer = cors_answer_undecorated(state, policy, facts, seen)?;
+    answer::decorate(&mut answer.head, &policy.sites[facts.site], facts);
+    Some(answer)
+}
+
+/// `cors_answer` before `answer::decorate`: the front door adds the
+/// route's security headers as pre-built bytes where it can.
+pub fn cors_answer_undecorated(
+    state: &SharedState,
+    policy: &Policy,
+    facts: &RequestFacts,
+    seen: &Seen<'_>,
+) -> Option<EdgeAnswer> {
     let site = &policy.sites[facts.site];
     match &facts.cors {
         CorsDecision::Preflight(grant) => {
-            let mut head = site.cors.preflight_response(grant);
-            answer::decorate(&mut head, site, facts);
+            let head = site.cors.preflight_response(grant);
             site.metrics.record_preflight();
             Some(EdgeAnswer { head, body: b"" })
         }
         CorsDecision::Rejected(reason) => {
             note_refused(state, policy, facts, *reason, false, seen);
             site.metrics.record_blocked(*reason);
-            let mut head = site.cors.rejected_response();
-            answer::decorate(&mut head, site, facts);
+            let head = site.cors.rejected_response();
             Some(EdgeAnswer {
                 head,
                 body: cors::REJECTED_BODY,

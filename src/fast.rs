@@ -131,20 +131,33 @@ pub fn answer(
         headers: &plain.headers,
     };
     let Some(edge::EdgeAnswer { mut head, body }) =
-        edge::cors_answer(state, &policy, &facts, &seen)
+        edge::cors_answer_undecorated(state, &policy, &facts, &seen)
     else {
         return Outcome::Pass;
     };
     let close = plain.close || !keep_alive;
     // What Pingora's session would add.
     let connection = if close { "close" } else { "keep-alive" };
-    header_edit::insert_response(&mut head, &CONNECTION, HeaderValue::from_static(connection));
     let body = if plain.method == Method::HEAD {
         &b""[..]
     } else {
         body
     };
-    let wire = answer::to_wire(&head, body);
+    let site = &policy.sites[facts.site];
+    let wire = match site.headers.answer_block(facts.https) {
+        Some(block) => {
+            answer::to_wire_with_block(&head, block, &facts.request_id, connection, body)
+        }
+        None => {
+            answer::decorate(&mut head, site, &facts);
+            header_edit::insert_response(
+                &mut head,
+                &CONNECTION,
+                HeaderValue::from_static(connection),
+            );
+            answer::to_wire(&head, body)
+        }
+    };
     edge::finish(
         state,
         &policy,

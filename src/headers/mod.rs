@@ -4,6 +4,7 @@
 //! proxied or made here. A new header is one new row in the table and one
 //! key in `config::raw`.
 
+use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use pingora::http::ResponseHeader;
 
@@ -12,6 +13,7 @@ use crate::env::Environment;
 use crate::header_edit::{self, Name};
 
 mod table;
+mod wire;
 pub use table::*;
 
 /// The effective value of every row of [`TABLE`] for one route, plus the
@@ -148,6 +150,10 @@ pub struct SecurityHeaders {
     /// Stripped from upstream responses.
     remove: Vec<HeaderName>,
     nonce: Option<NonceUse>,
+    /// `http` and `https` as the bytes they add to a gateway-made answer,
+    /// where that is the same for every answer (`wire::block`).
+    http_answer_block: Option<Bytes>,
+    https_answer_block: Option<Bytes>,
 }
 
 impl SecurityHeaders {
@@ -225,13 +231,27 @@ impl SecurityHeaders {
                 .as_ref()
                 .map(|p| Box::from(p.as_bytes())),
         });
+        let per_answer = nonce.is_some() || wire::removes_answer_name(&settings.remove);
         Ok(SecurityHeaders {
+            http_answer_block: (!per_answer).then(|| wire::block(&http)).flatten(),
+            https_answer_block: (!per_answer).then(|| wire::block(&https)).flatten(),
             http,
             https,
             https_only_names,
             remove,
             nonce,
         })
+    }
+
+    /// What `apply` adds to the head of a gateway-made answer, as bytes, when
+    /// that is the same for every answer (no nonce, no clash with the
+    /// answer's own headers).
+    pub fn answer_block(&self, https: bool) -> Option<&Bytes> {
+        if https {
+            self.https_answer_block.as_ref()
+        } else {
+            self.http_answer_block.as_ref()
+        }
     }
 
     /// Where this route's nonce goes, when its headers use one.

@@ -1,0 +1,113 @@
+//! A route's security headers as HTTP/1 bytes, built once at load for the
+//! answers the front door writes itself (preflights, refused origins): one
+//! copy per answer instead of a header-map insert per header, so a longer
+//! set (the hardened preset, custom headers) costs next to nothing more.
+
+use bytes::Bytes;
+use pingora::http::ResponseHeader;
+
+use super::Entry;
+use crate::header_edit;
+
+/// Names an answer's own head carries, or that follow the block: a block
+/// that set or removed one of them would not be what `apply` does to that
+/// head, so such a route keeps the per-answer path.
+const ANSWER_NAMES: [&str; 8] = [
+    "content-type",
+    "content-length",
+    "cache-control",
+    "vary",
+    "connection",
+    "x-request-id",
+    "allow",
+    "date",
+];
+
+fn answer_name(name: &str) -> bool {
+    ANSWER_NAMES.contains(&name) || name.starts_with("access-control-")
+}
+
+/// Whether `remove` would strip a header an answer's own head carries.
+pub(super) fn removes_answer_name(remove: &[String]) -> bool {
+    remove.iter().any(|n| answer_name(&n.to_ascii_lowercase()))
+}
+
+/// The bytes `SecurityHeaders::apply` would add to the head of an answer,
+/// as Pingora writes a head without a case map (the gateway's answers
+/// have none), or `None` where a nonce or a name clash makes them
+/// per-answer.
+pub(super) fn block(set: &[Entry]) -> Option<Bytes> {
+    let mut head = ResponseHeader::build_no_case(200, Some(set.len())).ok()?;
+    for entry in set {
+        match entry {
+            Entry::Fixed(name, value) if !answer_name(name.header.as_str()) => {
+                header_edit::replace_response(&mut head, name, value.clone());
+            }
+            _ => return None,
+        }
+    }
+    let mut out = Vec::with_capacity(512);
+    head.header_to_h1_wire(&mut out);
+    Some(Bytes::from(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{HeaderSettings, Preset, SecurityHeaders, TABLE};
+    use crate::env::Environment;
+
+    /// A 403's head before the security headers, and its wire bytes.
+    fn answer_head() -> (pingora::http::ResponseHeader, Vec<u8>) {
+        let mut head = crate::cors::new_response(403, 8);
+        head.insert_header("vary", "Origin").unwrap();
+        head.insert_header("content-type", "text/plain").unwrap();
+        head.insert_header("cache-control", "no-store").unwrap();
+        let mut wire = Vec::new();
+        head.header_to_h1_wire(&mut wire);
+        (head, wire)
+    }
+
+    #[test]
+    fn the_block_is_what_apply_adds_to_an_answer() {
+        for env in [Environment::Production, Environment::Development] {
+            for preset in [Preset::Seed, Preset::Hardened] {
+                let mut settings = HeaderSettings::defaults(env, preset);
+                settings.custom = vec![("x-team".into(), "edge".into())];
+                let set = SecurityHeaders::build(&settings).unwrap();
+                for https in [false, true] {
+                    let (mut head, before) = answer_head();
+                    set.apply(&mut head, https, None);
+                    let mut after = Vec::new();
+                    head.header_to_h1_wire(&mut after);
+                    let block = set.answer_block(https).expect("no nonce, no clash");
+                    assert_eq!(
+                        String::from_utf8_lossy(&after),
+                        String::from_utf8_lossy(&[before, block.to_vec()].concat()),
+                        "{env:?} {preset:?} https={https}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_nonce_or_a_clash_with_the_answer_keeps_it_per_answer() {
+        let base = || HeaderSettings::defaults(Environment::Production, Preset::Seed);
+        let mut nonce = base();
+        let csp = TABLE
+            .iter()
+            .position(|r| r.key == "content_security_policy")
+            .unwrap();
+        nonce.values[csp] = Some("script-src 'nonce-{nonce}'".into());
+        let mut custom = base();
+        custom.custom = vec![("cache-control".into(), "no-cache".into())];
+        let mut remove = base();
+        remove.remove = vec!["Content-Type".into()];
+        for settings in [nonce, custom, remove] {
+            let set = SecurityHeaders::build(&settings).unwrap();
+            assert!(set.answer_block(false).is_none() && set.answer_block(true).is_none());
+        }
+        let plain = SecurityHeaders::build(&base()).unwrap();
+        assert!(plain.answer_block(false).is_some());
+    }
+}
