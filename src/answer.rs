@@ -4,10 +4,11 @@
 //! a normal response on that connection carries (the route's security
 //! headers, HSTS over HTTPS, CORS for an allowed origin, the request id).
 
-use bytes::{BufMut, Bytes};
+use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{self, HeaderValue};
 use pingora::http::ResponseHeader;
 use pingora::protocols::http::date::get_cached_date;
+use pingora::protocols::http::v1::common::title_case_headers_to_wire;
 
 use crate::cors;
 use crate::header_edit::{self, Name};
@@ -167,9 +168,12 @@ pub fn error_head(kind: GatewayError, site: &SitePolicy, facts: &RequestFacts) -
 
 /// An answer as HTTP/1.1 bytes, for the front door, which writes to the
 /// connection before Pingora has a session for it.
-pub fn to_wire(resp: &ResponseHeader, body: &[u8]) -> Bytes {
-    let mut out = head_to_wire(resp, body.len());
-    end_to_wire(&mut out, body)
+/// `title_case`: names in Title-Case, as Pingora writes a case-less head
+/// when `[server] preserve_header_case` is off, so an answer is spelled the
+/// same whichever layer writes it.
+pub fn to_wire(resp: &ResponseHeader, body: &[u8], title_case: bool) -> Bytes {
+    let out = head_to_wire(resp, body.len(), title_case);
+    end_to_wire(out, body)
 }
 
 /// The bytes `decorate` and then `to_wire` give, for a route whose security
@@ -181,36 +185,45 @@ pub fn to_wire_with_block(
     request_id: &HeaderValue,
     connection: &str,
     body: &[u8],
+    title_case: bool,
 ) -> Bytes {
-    let mut out = head_to_wire(resp, block.len() + body.len());
+    let mut out = head_to_wire(resp, block.len() + body.len(), title_case);
     out.put_slice(block);
-    // As Pingora writes these names in a head without a case map.
-    out.put_slice(b"x-request-id: ");
+    // As the head's own names are written.
+    out.put_slice(if title_case {
+        b"X-Request-Id: "
+    } else {
+        b"x-request-id: "
+    });
     out.put_slice(request_id.as_bytes());
     out.put_slice(b"\r\nConnection: ");
     out.put_slice(connection.as_bytes());
     out.put_slice(b"\r\n");
-    end_to_wire(&mut out, body)
+    end_to_wire(out, body)
 }
 
-fn head_to_wire(resp: &ResponseHeader, extra: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(512 + extra);
+fn head_to_wire(resp: &ResponseHeader, extra: usize, title_case: bool) -> BytesMut {
+    let mut out = BytesMut::with_capacity(512 + extra);
     let status = resp.status;
     out.put_slice(b"HTTP/1.1 ");
     out.put_slice(status.as_str().as_bytes());
     out.put_u8(b' ');
     out.put_slice(status.canonical_reason().unwrap_or("").as_bytes());
     out.put_slice(b"\r\n");
-    resp.header_to_h1_wire(&mut out);
+    if title_case && !resp.has_case() {
+        title_case_headers_to_wire(&resp.headers, &mut out);
+    } else {
+        resp.header_to_h1_wire(&mut out);
+    }
     out
 }
 
-fn end_to_wire(out: &mut Vec<u8>, body: &[u8]) -> Bytes {
+fn end_to_wire(mut out: BytesMut, body: &[u8]) -> Bytes {
     out.put_slice(b"Date: ");
     out.put_slice(get_cached_date().as_bytes());
     out.put_slice(b"\r\n\r\n");
     out.put_slice(body);
-    Bytes::from(std::mem::take(out))
+    out.freeze()
 }
 
 #[cfg(test)]
@@ -222,7 +235,7 @@ mod tests {
         let mut resp = cors::new_response(431, 4);
         resp.insert_header("content-length", "3").unwrap();
         resp.insert_header("x-frame-options", "DENY").unwrap();
-        let wire = to_wire(&resp, b"abc");
+        let wire = to_wire(&resp, b"abc", false);
         let text = String::from_utf8(wire.to_vec()).unwrap();
         assert!(
             text.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),

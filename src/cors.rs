@@ -413,8 +413,9 @@ impl CorsPolicy {
     }
 }
 
-/// A response head with no headers yet. Case-insensitive so our header names
-/// go out lower-case on HTTP/1.1 exactly as on HTTP/2.
+/// A response head with no headers yet, without a case map: its names go
+/// out in Title-Case on HTTP/1.1 (unless `[server] preserve_header_case`),
+/// whichever layer writes it, and lower case on HTTP/2.
 pub fn new_response(status: u16, size_hint: usize) -> ResponseHeader {
     match ResponseHeader::build_no_case(status, Some(size_hint)) {
         Ok(resp) => resp,

@@ -144,10 +144,16 @@ pub fn answer(
         body
     };
     let site = &policy.sites[facts.site];
-    let wire = match site.headers.answer_block(facts.https) {
-        Some(block) => {
-            answer::to_wire_with_block(&head, block, &facts.request_id, connection, body)
-        }
+    let title_case = !policy.server.preserve_header_case;
+    let wire = match site.headers.answer_block(facts.https, title_case) {
+        Some(block) => answer::to_wire_with_block(
+            &head,
+            block,
+            &facts.request_id,
+            connection,
+            body,
+            title_case,
+        ),
         None => {
             answer::decorate(&mut head, site, &facts);
             header_edit::insert_response(
@@ -155,7 +161,7 @@ pub fn answer(
                 &CONNECTION,
                 HeaderValue::from_static(connection),
             );
-            answer::to_wire(&head, body)
+            answer::to_wire(&head, body, title_case)
         }
     };
     edge::finish(

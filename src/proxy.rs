@@ -228,7 +228,7 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
         let mut peer = ctx.site().upstream.peer.clone();
-        peer.options.preserve_h1_response_header_case = ctx.policy.server.preserve_header_case;
+        peer.options.preserve_h1_header_case = ctx.policy.server.preserve_header_case;
         Ok(Box::new(peer))
     }
 

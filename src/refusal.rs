@@ -157,7 +157,7 @@ pub fn answer(
     let policy = state.policy();
     let head = answer::error_head(kind, &policy.sites[facts.site], &facts);
     log_access(state, listener, &facts, kind, None);
-    answer::to_wire(&head, kind.body())
+    answer::to_wire(&head, kind.body(), !policy.server.preserve_header_case)
 }
 
 /// `ProxyHttp::request_header_error` for every listener: answer Pingora's

@@ -152,8 +152,8 @@ pub struct SecurityHeaders {
     nonce: Option<NonceUse>,
     /// `http` and `https` as the bytes they add to a gateway-made answer,
     /// where that is the same for every answer (`wire::block`).
-    http_answer_block: Option<Bytes>,
-    https_answer_block: Option<Bytes>,
+    http_answer_block: Option<wire::Block>,
+    https_answer_block: Option<wire::Block>,
 }
 
 impl SecurityHeaders {
@@ -246,12 +246,18 @@ impl SecurityHeaders {
     /// What `apply` adds to the head of a gateway-made answer, as bytes, when
     /// that is the same for every answer (no nonce, no clash with the
     /// answer's own headers).
-    pub fn answer_block(&self, https: bool) -> Option<&Bytes> {
-        if https {
+    /// `title_case`: spelled as `answer::to_wire` writes the head's names.
+    pub fn answer_block(&self, https: bool, title_case: bool) -> Option<&Bytes> {
+        let block = if https {
             self.https_answer_block.as_ref()
         } else {
             self.http_answer_block.as_ref()
-        }
+        }?;
+        Some(if title_case {
+            &block.title_case
+        } else {
+            &block.as_pingora_writes
+        })
     }
 
     /// Where this route's nonce goes, when its headers use one.

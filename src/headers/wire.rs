@@ -3,8 +3,9 @@
 //! copy per answer instead of a header-map insert per header, so a longer
 //! set (the hardened preset, custom headers) costs next to nothing more.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use pingora::http::ResponseHeader;
+use pingora::protocols::http::v1::common::title_case_headers_to_wire;
 
 use super::Entry;
 use crate::header_edit;
@@ -32,11 +33,20 @@ pub(super) fn removes_answer_name(remove: &[String]) -> bool {
     remove.iter().any(|n| answer_name(&n.to_ascii_lowercase()))
 }
 
-/// The bytes `SecurityHeaders::apply` would add to the head of an answer,
-/// as Pingora writes a head without a case map (the gateway's answers
-/// have none), or `None` where a nonce or a name clash makes them
-/// per-answer.
-pub(super) fn block(set: &[Entry]) -> Option<Bytes> {
+/// The bytes `SecurityHeaders::apply` adds to the head of an answer (the
+/// gateway's answers have no case map), in the two spellings a case-less
+/// head is written in.
+#[derive(Debug, Clone)]
+pub struct Block {
+    /// Names in Title-Case (`[server] preserve_header_case` off).
+    pub title_case: Bytes,
+    /// Pingora's own: lower case but for twelve common names.
+    pub as_pingora_writes: Bytes,
+}
+
+/// The block for `set`, or `None` where a nonce or a name clash makes the
+/// headers per-answer.
+pub(super) fn block(set: &[Entry]) -> Option<Block> {
     let mut head = ResponseHeader::build_no_case(200, Some(set.len())).ok()?;
     for entry in set {
         match entry {
@@ -46,9 +56,14 @@ pub(super) fn block(set: &[Entry]) -> Option<Bytes> {
             _ => return None,
         }
     }
-    let mut out = Vec::with_capacity(512);
-    head.header_to_h1_wire(&mut out);
-    Some(Bytes::from(out))
+    let mut title_case = BytesMut::with_capacity(512);
+    title_case_headers_to_wire(&head.headers, &mut title_case);
+    let mut as_pingora_writes = Vec::with_capacity(512);
+    head.header_to_h1_wire(&mut as_pingora_writes);
+    Some(Block {
+        title_case: title_case.freeze(),
+        as_pingora_writes: Bytes::from(as_pingora_writes),
+    })
 }
 
 #[cfg(test)]
@@ -56,15 +71,24 @@ mod tests {
     use super::super::{HeaderSettings, Preset, SecurityHeaders, TABLE};
     use crate::env::Environment;
 
-    /// A 403's head before the security headers, and its wire bytes.
-    fn answer_head() -> (pingora::http::ResponseHeader, Vec<u8>) {
+    /// A head's fields as `answer::to_wire` writes them.
+    fn fields(head: &pingora::http::ResponseHeader, title_case: bool) -> Vec<u8> {
+        let mut wire = bytes::BytesMut::new();
+        if title_case {
+            super::title_case_headers_to_wire(&head.headers, &mut wire);
+        } else {
+            head.header_to_h1_wire(&mut wire);
+        }
+        wire.to_vec()
+    }
+
+    /// A 403's head before the security headers.
+    fn answer_head() -> pingora::http::ResponseHeader {
         let mut head = crate::cors::new_response(403, 8);
         head.insert_header("vary", "Origin").unwrap();
         head.insert_header("content-type", "text/plain").unwrap();
         head.insert_header("cache-control", "no-store").unwrap();
-        let mut wire = Vec::new();
-        head.header_to_h1_wire(&mut wire);
-        (head, wire)
+        head
     }
 
     #[test]
@@ -74,16 +98,20 @@ mod tests {
                 let mut settings = HeaderSettings::defaults(env, preset);
                 settings.custom = vec![("x-team".into(), "edge".into())];
                 let set = SecurityHeaders::build(&settings).unwrap();
-                for https in [false, true] {
-                    let (mut head, before) = answer_head();
+                for (https, title_case) in
+                    [(false, false), (false, true), (true, false), (true, true)]
+                {
+                    let mut head = answer_head();
+                    let before = fields(&head, title_case);
                     set.apply(&mut head, https, None);
-                    let mut after = Vec::new();
-                    head.header_to_h1_wire(&mut after);
-                    let block = set.answer_block(https).expect("no nonce, no clash");
+                    let after = fields(&head, title_case);
+                    let block = set
+                        .answer_block(https, title_case)
+                        .expect("no nonce, no clash");
                     assert_eq!(
                         String::from_utf8_lossy(&after),
                         String::from_utf8_lossy(&[before, block.to_vec()].concat()),
-                        "{env:?} {preset:?} https={https}"
+                        "{env:?} {preset:?} https={https} title_case={title_case}"
                     );
                 }
             }
@@ -105,9 +133,11 @@ mod tests {
         remove.remove = vec!["Content-Type".into()];
         for settings in [nonce, custom, remove] {
             let set = SecurityHeaders::build(&settings).unwrap();
-            assert!(set.answer_block(false).is_none() && set.answer_block(true).is_none());
+            assert!(
+                set.answer_block(false, true).is_none() && set.answer_block(true, true).is_none()
+            );
         }
         let plain = SecurityHeaders::build(&base()).unwrap();
-        assert!(plain.answer_block(false).is_some());
+        assert!(plain.answer_block(false, true).is_some());
     }
 }

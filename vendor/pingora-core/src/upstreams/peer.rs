@@ -544,7 +544,7 @@ pub struct PeerOptions {
     /// Keep the exact case of HTTP/1 header names (the default). `false`
     /// reads response heads without a case map, which saves a map insert per
     /// header, and writes request heads that have none with Title-Case names.
-    pub preserve_h1_response_header_case: bool,
+    pub preserve_h1_header_case: bool,
     /// Controls automatically forwarded request headers sent to HTTP upstreams.
     pub http_upstream_request_policy: HttpUpstreamRequestPolicy,
     pub extra_proxy_headers: BTreeMap<String, Vec<u8>>,
@@ -604,7 +604,7 @@ impl PeerOptions {
             h2_stream_window_size: None,
             h2_connection_window_size: None,
             allow_h1_response_invalid_content_length: false,
-            preserve_h1_response_header_case: true,
+            preserve_h1_header_case: true,
             http_upstream_request_policy: HttpUpstreamRequestPolicy::default(),
             extra_proxy_headers: BTreeMap::new(),
             curves: None,

@@ -112,7 +112,7 @@ impl HttpSession {
             session.set_allow_h1_response_invalid_content_length(
                 options.allow_h1_response_invalid_content_length,
             );
-            session.set_preserve_header_case(options.preserve_h1_response_header_case);
+            session.set_preserve_header_case(options.preserve_h1_header_case);
         }
         session
     }

@@ -126,8 +126,9 @@ fn parse_connection_header(value: &[u8]) -> ConnectionValue {
 /// Write `headers` as HTTP/1 fields, each name in Title-Case
 /// (`x-request-id` becomes `X-Request-Id`, as Go's net/http spells names):
 /// how a head built without a case map goes on the wire when the session
-/// does not preserve header case.
-pub(crate) fn title_case_headers_to_wire(headers: &HMap, buf: &mut BytesMut) {
+/// does not preserve header case (public for applications that write a
+/// head themselves and want the same spelling).
+pub fn title_case_headers_to_wire(headers: &HMap, buf: &mut BytesMut) {
     for (name, value) in headers {
         let name = name.as_str().as_bytes();
         buf.reserve(name.len() + value.len() + 4);
