@@ -82,13 +82,25 @@ mod tests {
         wire.to_vec()
     }
 
-    /// A 403's head before the security headers.
-    fn answer_head() -> pingora::http::ResponseHeader {
-        let mut head = crate::cors::new_response(403, 8);
-        head.insert_header("vary", "Origin").unwrap();
-        head.insert_header("content-type", "text/plain").unwrap();
-        head.insert_header("cache-control", "no-store").unwrap();
-        head
+    /// A 403's and a credentialed preflight's heads before the security
+    /// headers.
+    fn answer_heads() -> [pingora::http::ResponseHeader; 2] {
+        let mut refused = crate::cors::new_response(403, 8);
+        refused.insert_header("vary", "Origin").unwrap();
+        refused.insert_header("content-type", "text/plain").unwrap();
+        refused.insert_header("cache-control", "no-store").unwrap();
+        let mut preflight = crate::cors::new_response(204, 8);
+        for (name, value) in [
+            ("access-control-allow-origin", "https://app.example.com"),
+            ("access-control-allow-credentials", "true"),
+            ("access-control-allow-methods", "GET, POST"),
+            ("access-control-max-age", "600"),
+            ("vary", "Origin"),
+            ("content-length", "0"),
+        ] {
+            preflight.insert_header(name, value).unwrap();
+        }
+        [refused, preflight]
     }
 
     #[test]
@@ -97,11 +109,13 @@ mod tests {
             for preset in [Preset::Seed, Preset::Hardened] {
                 let mut settings = HeaderSettings::defaults(env, preset);
                 settings.custom = vec![("x-team".into(), "edge".into())];
+                settings.remove = vec!["Server".into(), "X-Frame-Options".into()];
                 let set = SecurityHeaders::build(&settings).unwrap();
-                for (https, title_case) in
+                for (https, title_case, mut head) in
                     [(false, false), (false, true), (true, false), (true, true)]
+                        .into_iter()
+                        .flat_map(|(h, t)| answer_heads().map(|head| (h, t, head)))
                 {
-                    let mut head = answer_head();
                     let before = fields(&head, title_case);
                     set.apply(&mut head, https, None);
                     let after = fields(&head, title_case);
