@@ -3,12 +3,11 @@
 //! finished here because they never pass through `response_filter`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::header::{self, HeaderName, HeaderValue};
-use http::Method;
+use http::header::{self, HeaderValue};
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora::protocols::http::ServerSession;
@@ -16,22 +15,22 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::ErrorSource;
 
 use crate::answer::{self, GatewayError};
-use crate::cors;
 use crate::edge;
 use crate::fast;
 use crate::forwarded::{self, ClientView};
 use crate::front::Listener;
 use crate::header_edit::{self, Name};
-use crate::metrics::{ReportIntake, UpstreamFailure};
+use crate::metrics::UpstreamFailure;
 use crate::nonce::Replacer;
 use crate::origin::Scheme;
 use crate::policy::{OnceWarning, Policy, SitePolicy};
 use crate::refusal;
-use crate::reports::{self, Document};
 use crate::request::{RequestFacts, Target};
 use crate::state::{InFlight, SharedState};
 
 // The request headers the gateway sets toward the upstream.
+mod report_intake;
+
 const X_FORWARDED_FOR: Name = Name::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: Name = Name::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: Name = Name::from_static("x-forwarded-host");
@@ -492,118 +491,6 @@ impl Gateway {
         }
         code
     }
-
-    /// The violation-report endpoint: the gateway's own on every route,
-    /// outside CORS, never forwarded. `OPTIONS` is answered for browsers
-    /// that preflight a cross-origin `application/reports+json` POST.
-    async fn take_report(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        let method = session.req_header().method.clone();
-        if method == Method::OPTIONS {
-            let mut resp = cors::new_response(204, 16);
-            for (name, value) in report_preflight() {
-                resp.insert_header(name, value)?;
-            }
-            ctx.decorate(&mut resp);
-            session.write_response_header(Box::new(resp), true).await?;
-            return Ok(true);
-        }
-        if method != Method::POST {
-            let allow = [(
-                Name::from_static("allow"),
-                HeaderValue::from_static("POST, OPTIONS"),
-            )];
-            self.write_gateway_error_with(session, ctx, GatewayError::MethodNotAllowed, &allow)
-                .await;
-            return Ok(true);
-        }
-        let metrics = &self.state.metrics;
-        let settings = &ctx.policy.reports;
-        let cap = settings
-            .max_body_bytes
-            .min(ctx.policy.server.max_request_body_bytes.unwrap_or(u64::MAX));
-        if declared_length(session).is_some_and(|len| len > cap) {
-            metrics.record_report_post(ReportIntake::TooLarge);
-            return self
-                .respond_error(session, ctx, GatewayError::BodyTooLarge)
-                .await;
-        }
-        if !self
-            .state
-            .insight
-            .admit_report(settings.per_minute, Instant::now())
-        {
-            metrics.record_report_post(ReportIntake::RateLimited);
-            let wait = 60u32.div_ceil(settings.per_minute.max(1)).max(1);
-            let retry = [(Name::from_static("retry-after"), HeaderValue::from(wait))];
-            self.write_gateway_error_with(session, ctx, GatewayError::TooManyRequests, &retry)
-                .await;
-            return Ok(true);
-        }
-        let deadline = ctx.policy.server.request_header_timeout;
-        let body = match read_capped(session, cap, deadline).await? {
-            Ok(body) => body,
-            Err(problem) => {
-                metrics.record_report_post(match problem {
-                    GatewayError::BodyTooLarge => ReportIntake::TooLarge,
-                    _ => ReportIntake::Invalid,
-                });
-                return self.respond_error(session, ctx, problem).await;
-            }
-        };
-        let req = session.req_header();
-        let content_type = req
-            .headers
-            .get(header::CONTENT_TYPE)
-            .map(HeaderValue::as_bytes);
-        let violations = match reports::parse(content_type, &body) {
-            Ok(v) => v,
-            Err(e) => {
-                log::debug!("report refused: {}", e.as_str());
-                metrics.record_report_post(ReportIntake::Invalid);
-                return self
-                    .respond_error(session, ctx, GatewayError::BadRequest)
-                    .await;
-            }
-        };
-        metrics.record_report_post(ReportIntake::Accepted);
-        let policy = &ctx.policy;
-        let host = ClientView::new(
-            &policy.trusted_proxies,
-            ctx.facts.peer,
-            ctx.facts.tls,
-            &req.headers,
-            req.uri.authority().map(|a| a.as_str()),
-        )
-        .host;
-        let (now, wall) = (Instant::now(), SystemTime::now());
-        for v in &violations {
-            let site = &policy.sites[report_site(policy, host, &v.document, ctx.facts.site)];
-            site.metrics.record_report(v);
-            self.state
-                .insight
-                .record_report(&site.name, v, now, wall, &policy.report_log);
-        }
-        let mut resp = cors::new_response(204, 16);
-        resp.insert_header(header::CACHE_CONTROL, "no-store")?;
-        if req.headers.contains_key(header::ORIGIN) {
-            resp.insert_header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")?;
-        }
-        ctx.decorate(&mut resp);
-        session.write_response_header(Box::new(resp), true).await?;
-        Ok(true)
-    }
-}
-
-/// The answer to a preflight of the report endpoint: any origin may POST
-/// JSON, without credentials.
-fn report_preflight() -> [(HeaderName, &'static str); 5] {
-    [
-        (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
-        (header::ACCESS_CONTROL_ALLOW_METHODS, "POST"),
-        (header::ACCESS_CONTROL_ALLOW_HEADERS, "Content-Type"),
-        (header::ACCESS_CONTROL_MAX_AGE, "86400"),
-        (header::CONTENT_LENGTH, "0"),
-    ]
 }
 
 /// `Content-Length` as declared (the first of identical values; framing
@@ -616,42 +503,4 @@ fn declared_length(session: &Session) -> Option<u64> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(',').next())
         .and_then(|v| v.trim().parse::<u64>().ok())
-}
-
-/// Read the whole request body, at most `cap` bytes, within `limit`.
-/// `Ok(Err(..))`: what to answer instead; `Err`: the client is gone.
-async fn read_capped(
-    session: &mut Session,
-    cap: u64,
-    limit: Duration,
-) -> Result<std::result::Result<Vec<u8>, GatewayError>> {
-    let deadline = tokio::time::Instant::now() + limit;
-    let mut body = Vec::new();
-    loop {
-        let chunk = match tokio::time::timeout_at(deadline, session.read_request_body()).await {
-            Err(_) => return Ok(Err(GatewayError::RequestTimeout)),
-            Ok(read) => read?,
-        };
-        let Some(chunk) = chunk else {
-            return Ok(Ok(body));
-        };
-        if (body.len() + chunk.len()) as u64 > cap {
-            return Ok(Err(GatewayError::BodyTooLarge));
-        }
-        body.extend_from_slice(&chunk);
-    }
-}
-
-/// The route a report counts for: the route the reported page is in, as
-/// the host the report was sent to and the page's path select it (the
-/// report endpoint is relative, so the page is on that host).
-fn report_site(policy: &Policy, host: Option<&[u8]>, doc: &Document, fallback: usize) -> usize {
-    let path = doc.path().as_bytes();
-    if !path.starts_with(b"/") {
-        return fallback;
-    }
-    match crate::path::normalize(path) {
-        Ok(normal) => policy.router.select(host, &normal),
-        Err(_) => fallback,
-    }
 }
