@@ -403,17 +403,7 @@ fn node_env_development_over_a_production_file_is_warned_at_start_and_reload() {
 #[test]
 fn a_certificate_that_fails_to_load_on_reload_keeps_the_running_one() {
     let up = Upstream::start();
-    let dir = TempDir::new("bad-renewal");
-    let cert = TestCert::write(dir.path());
-    let tls_port = free_port();
-    let gw = Gateway::start(
-        up.addr,
-        GatewayOptions {
-            extra_toml: cert.tls_toml(tls_port),
-            ..GatewayOptions::default()
-        },
-    );
-    let tls_addr: SocketAddr = format!("127.0.0.1:{tls_port}").parse().unwrap();
+    let (gw, cert, tls_addr, _dir) = start_with_tls(up.addr, "bad-renewal");
     assert_eq!(tls_get(tls_addr, cert.der.clone(), &[]).status, 200);
     std::fs::write(&cert.key, "not a key\n").unwrap();
     gw.signal("HUP");

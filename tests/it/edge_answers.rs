@@ -5,7 +5,7 @@
 //! says the same.
 
 use std::io::{BufReader, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use crate::common::*;
@@ -50,17 +50,7 @@ fn comparable(r: &Response) -> (u16, Vec<(String, String)>, Vec<u8>) {
 #[test]
 fn both_paths_give_the_same_answers_over_http_and_https() {
     let up = Upstream::start();
-    let dir = TempDir::new("edge");
-    let cert = TestCert::write(dir.path());
-    let tls_port = free_port();
-    let gw = Gateway::start(
-        up.addr,
-        GatewayOptions {
-            extra_toml: cert.tls_toml(tls_port),
-            ..GatewayOptions::default()
-        },
-    );
-    let tls: SocketAddr = format!("127.0.0.1:{tls_port}").parse().unwrap();
+    let (gw, cert, tls, _dir) = start_with_tls(up.addr, "edge");
     let cases = [
         ("preflight", preflight(&[]), preflight(&[VIA_HOOKS]), 204),
         (

@@ -552,17 +552,7 @@ fn forwarding_15_request_id_is_kept_or_generated() {
 #[test]
 fn tls_listener_serves_hsts_in_production() {
     let up = Upstream::start();
-    let dir = TempDir::new("tls");
-    let cert = TestCert::write(dir.path());
-    let tls_port = free_port();
-    let gw = Gateway::start(
-        up.addr,
-        GatewayOptions {
-            extra_toml: cert.tls_toml(tls_port),
-            ..GatewayOptions::default()
-        },
-    );
-    let tls_addr = format!("127.0.0.1:{tls_port}").parse().unwrap();
+    let (gw, cert, tls_addr, _dir) = start_with_tls(up.addr, "tls");
     let r = tls_get(tls_addr, cert.der.clone(), &[("Origin", APP)]);
     assert_eq!(r.status, 200);
     assert_eq!(

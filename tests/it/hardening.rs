@@ -264,17 +264,7 @@ fn a_dead_upstream_gets_a_decorated_502_over_tls() {
     let dead = up.addr;
     drop(up);
     thread::sleep(Duration::from_millis(50));
-    let dir = TempDir::new("hardening-502");
-    let cert = TestCert::write(dir.path());
-    let tls_port = free_port();
-    let gw = Gateway::start(
-        dead,
-        GatewayOptions {
-            extra_toml: cert.tls_toml(tls_port),
-            ..GatewayOptions::default()
-        },
-    );
-    let tls = format!("127.0.0.1:{tls_port}").parse().unwrap();
+    let (gw, cert, tls, _dir) = start_with_tls(dead, "hardening-502");
     let r = tls_raw(
         tls,
         cert.der.clone(),

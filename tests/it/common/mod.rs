@@ -927,3 +927,21 @@ impl TestCert {
         )
     }
 }
+
+/// A production gateway (default options) with a TLS listener beside its
+/// plain one: the gateway, its certificate, the TLS address, and the
+/// directory holding the certificate (keep it alive as long as the gateway).
+pub fn start_with_tls(upstream: SocketAddr, tag: &str) -> (Gateway, TestCert, SocketAddr, TempDir) {
+    let dir = TempDir::new(tag);
+    let cert = TestCert::write(dir.path());
+    let tls_port = free_port();
+    let gw = Gateway::start(
+        upstream,
+        GatewayOptions {
+            extra_toml: cert.tls_toml(tls_port),
+            ..GatewayOptions::default()
+        },
+    );
+    let tls = format!("127.0.0.1:{tls_port}").parse().unwrap();
+    (gw, cert, tls, dir)
+}
