@@ -33,6 +33,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::time::{timeout, timeout_at, Instant};
 
 use crate::fast;
+use crate::policy::ServerSettings;
 use crate::refusal::{self, Refusal};
 use crate::state::SharedState;
 
@@ -185,8 +186,7 @@ impl<A> FrontDoor<A> {
         }
     }
 
-    fn limits(&self, first_request: bool) -> HeadLimits {
-        let server = &self.state.policy().server;
+    fn limits(server: &ServerSettings, first_request: bool) -> HeadLimits {
         HeadLimits {
             max_bytes: server.max_request_header_bytes,
             max_fields: MAX_HEADER_FIELDS,
@@ -252,7 +252,17 @@ where
             if *shutdown.borrow() && !first_request {
                 return None;
             }
-            let limits = self.limits(first_request);
+            // `[server]` changes take effect on restart only, so one load of
+            // the policy serves this whole request (copied out, so an idle
+            // connection doesn't keep a replaced policy alive).
+            let (limits, keepalive, preserve_header_case) = {
+                let server = &self.state.policy().server;
+                (
+                    Self::limits(server, first_request),
+                    server.keepalive_timeout,
+                    server.preserve_header_case,
+                )
+            };
             let head = tokio::select! {
                 head = read_head(&mut stream, &limits, std::mem::take(&mut carried)) => head,
                 _ = shutdown.changed(), if !first_request => return None,
@@ -288,9 +298,8 @@ where
             first_request = false;
             let mut prepared = None;
             if origin && self.listener == Listener::Proxy {
-                let keep_alive = reuses_remaining != Some(0)
-                    && !self.state.policy().server.keepalive_timeout.is_zero()
-                    && !*shutdown.borrow();
+                let keep_alive =
+                    reuses_remaining != Some(0) && !keepalive.is_zero() && !*shutdown.borrow();
                 match fast::answer(&self.state, &prefix, peer, tls, keep_alive) {
                     fast::Outcome::Answered(fast) => {
                         let write = async {
@@ -310,7 +319,7 @@ where
                 }
             }
             let mut session = ServerSession::new_http1(stream);
-            session.set_keepalive(Some(self.limits(false).idle.as_secs()));
+            session.set_keepalive(Some(keepalive.as_secs()));
             if let Some(s) = settings.take() {
                 s.apply_to_session(&mut session);
             }
@@ -326,7 +335,7 @@ where
             // this request comes back as the start of the next head.
             session.set_pipelining_enabled(true);
             session.set_pipelined_prefix(prefix);
-            session.set_preserve_header_case(self.state.policy().server.preserve_header_case);
+            session.set_preserve_header_case(preserve_header_case);
             let reused = self.app.process_new_http(session, &shutdown).await?;
             (stream, settings) = reused.consume();
             if let Some(next) = settings.as_mut().and_then(|s| s.take_pipelined_prefix()) {
