@@ -10,7 +10,7 @@ use helmgate::env::Environment;
 use helmgate::forwarded::{upstream_forwarding, ClientView, TrustedProxies};
 use helmgate::headers::{HeaderSettings, Preset, SecurityHeaders};
 use helmgate::origin::{AllowedOrigin, Scheme};
-use helmgate::routes::{HostPattern, RouteMatch, Router};
+use helmgate::routes::{EscapedSlashes, HostPattern, RouteMatch, Router};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::Method;
 use pingora::http::ResponseHeader;
@@ -154,6 +154,7 @@ fn router(n: usize) -> Router {
                 RouteMatch {
                     hosts,
                     path_prefix: format!("/svc{i}/v1").into(),
+                    escaped_slashes: EscapedSlashes::Reject,
                 },
             )
         })

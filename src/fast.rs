@@ -18,7 +18,7 @@ use crate::cors::CorsDecision;
 use crate::edge::{self, Seen};
 use crate::header_edit::{self, Name};
 use crate::policy::Policy;
-use crate::request::{Head, RequestFacts, Target};
+use crate::request::{Head, RequestFacts};
 use crate::state::SharedState;
 
 /// What the fast path made of a head.
@@ -113,7 +113,7 @@ pub fn answer(
         },
     );
     if facts.report
-        || facts.target == Target::AboveRoot
+        || facts.target.is_refused()
         || !matches!(
             facts.cors,
             CorsDecision::Preflight(_) | CorsDecision::Rejected(_)

@@ -7,6 +7,7 @@ pub mod access_log;
 pub mod admin;
 pub mod answer;
 pub mod auth;
+pub mod authority;
 pub mod blocked_log;
 pub mod cli;
 pub mod config;

@@ -17,7 +17,8 @@ use crate::answer::{self, GatewayError};
 use crate::blocked_log::Admit;
 use crate::edge;
 use crate::front::Listener;
-use crate::request::RequestFacts;
+use crate::logfmt::Escaped;
+use crate::request::{RequestFacts, Target};
 use crate::state::SharedState;
 
 /// Why a head was refused. A closed set: a metric label and a log field.
@@ -32,16 +33,20 @@ pub enum Refusal {
     ClosedMidHead,
     /// `CONNECT`: a gateway in front of an app is no tunnel.
     Method,
+    /// A path or host the upstream could read as another request than the
+    /// gateway would route (`request::TargetRefusal`).
+    Target,
 }
 
 impl Refusal {
-    pub const ALL: [Refusal; 6] = [
+    pub const ALL: [Refusal; 7] = [
         Refusal::HeadTooLarge,
         Refusal::TooManyFields,
         Refusal::HeadTimeout,
         Refusal::Malformed,
         Refusal::ClosedMidHead,
         Refusal::Method,
+        Refusal::Target,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +57,7 @@ impl Refusal {
             Refusal::Malformed => "malformed",
             Refusal::ClosedMidHead => "closed_mid_head",
             Refusal::Method => "method_not_allowed",
+            Refusal::Target => "ambiguous_target",
         }
     }
 
@@ -63,7 +69,9 @@ impl Refusal {
         match self {
             Refusal::HeadTooLarge | Refusal::TooManyFields => GatewayError::HeaderTooLarge,
             Refusal::HeadTimeout => GatewayError::RequestTimeout,
-            Refusal::Malformed | Refusal::ClosedMidHead => GatewayError::BadRequest,
+            Refusal::Malformed | Refusal::ClosedMidHead | Refusal::Target => {
+                GatewayError::BadRequest
+            }
             Refusal::Method => GatewayError::MethodNotAllowed,
         }
     }
@@ -90,6 +98,33 @@ pub fn note(state: &SharedState, refusal: Refusal, peer: Option<IpAddr>, bytes: 
         "refused request head reason={} status={} client={client} bytes={bytes}{suppressed}",
         refusal.as_str(),
         refusal.kind().status(),
+    );
+}
+
+/// Count and log a request whose target is refused, with the reason and
+/// the target as sent (escaped).
+pub fn note_target(state: &SharedState, facts: &RequestFacts, target: &[u8]) {
+    let Target::Refused(why) = facts.target else {
+        return;
+    };
+    state.metrics.record_refusal(Refusal::Target);
+    let Admit::Log { suppressed_before } = state.client_log.admit(Instant::now()) else {
+        return;
+    };
+    let client = facts
+        .client_ip
+        .map_or_else(|| "-".to_string(), |ip| ip.to_string());
+    let suppressed = if suppressed_before > 0 {
+        format!(" ({suppressed_before} similar lines suppressed)")
+    } else {
+        String::new()
+    };
+    log::info!(
+        target: "helmgate::refused",
+        "refused request target reason={} status=400 target=\"{}\" client={client} request_id={}{suppressed}",
+        why.as_str(),
+        Escaped(target),
+        Escaped(facts.request_id.as_bytes()),
     );
 }
 

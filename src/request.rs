@@ -10,10 +10,11 @@ use std::net::IpAddr;
 use http::header::HeaderValue;
 use pingora::http::RequestHeader;
 
+use crate::authority::{self, HostRefusal};
 use crate::cors::{CorsDecision, OwnOrigin};
 use crate::forwarded::ClientView;
 use crate::nonce;
-use crate::path;
+use crate::path::{self, PathRefusal};
 use crate::policy::Policy;
 use crate::request_id::{self, X_REQUEST_ID};
 use crate::routes::DEFAULT_SITE;
@@ -21,12 +22,36 @@ use crate::routes::DEFAULT_SITE;
 /// What the upstream gets as the request target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// As the client sent it (already normalised).
+    /// As the client sent it (already canonical).
     Unchanged,
-    /// The normalised path plus the original query.
+    /// The canonical path plus the original query.
     Rewritten(Vec<u8>),
-    /// The path climbs above the root: answered 400.
-    AboveRoot,
+    /// Answered 400: the upstream could read the request as another one
+    /// than the gateway would route.
+    Refused(TargetRefusal),
+}
+
+impl Target {
+    pub fn is_refused(&self) -> bool {
+        matches!(self, Target::Refused(_))
+    }
+}
+
+/// Why a request's target is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetRefusal {
+    Path(PathRefusal),
+    Host(HostRefusal),
+}
+
+impl TargetRefusal {
+    /// For log lines: `reason=...`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetRefusal::Path(p) => p.as_str(),
+            TargetRefusal::Host(h) => h.as_str(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -120,21 +145,9 @@ impl RequestFacts {
             head.headers,
             head.authority,
         );
-        let mut report = false;
-        let (site, target) = match path::normalize(head.path) {
-            Err(path::AboveRoot) => (DEFAULT_SITE, Target::AboveRoot),
-            Ok(normal) => {
-                report = policy.reports.takes(&normal);
-                let site = policy.router.select(view.host, &normal);
-                let target = if normal.as_ref() == head.path && head.origin_form {
-                    Target::Unchanged
-                } else {
-                    let mut t = normal.into_owned();
-                    t.extend_from_slice(head.query);
-                    Target::Rewritten(t)
-                };
-                (site, target)
-            }
+        let (site, target, report) = match route(policy, &view, head) {
+            Ok(routed) => routed,
+            Err(refusal) => (DEFAULT_SITE, Target::Refused(refusal), false),
         };
         let own = OwnOrigin {
             scheme: view.scheme,
@@ -163,6 +176,31 @@ impl RequestFacts {
             report,
         }
     }
+}
+
+/// The route, the target the upstream gets and whether it is a violation
+/// report; or why the target is refused. The host is checked first: a
+/// malformed one would be cut differently by the router and the upstream.
+fn route(
+    policy: &Policy,
+    view: &ClientView<'_>,
+    head: &Head<'_>,
+) -> Result<(usize, Target, bool), TargetRefusal> {
+    authority::check(view.host, head.authority, head.headers).map_err(TargetRefusal::Host)?;
+    let canonical = path::canonicalize(head.path).map_err(TargetRefusal::Path)?;
+    let report = policy.reports.takes(canonical.as_bytes());
+    let site = policy
+        .router
+        .route(view.host, &canonical)
+        .map_err(TargetRefusal::Path)?;
+    let target = if canonical.is_unchanged() && head.origin_form {
+        Target::Unchanged
+    } else {
+        let mut t = canonical.into_bytes().into_owned();
+        t.extend_from_slice(head.query);
+        Target::Rewritten(t)
+    };
+    Ok((site, target, report))
 }
 
 /// What the facts are computed from: the parts of a request head.

@@ -1,11 +1,18 @@
 //! The router: which route (site) a request belongs to, from the host the
-//! client asked for and its normalised path. Precedence: an exact host over a
+//! client asked for and its canonical path. Precedence: an exact host over a
 //! wildcard host (the longer suffix first) over a route without hosts; then
 //! the longest path prefix, on segment boundaries. Selection is a few hash
-//! lookups per request, whatever the number of routes, and never allocates.
+//! lookups per request, whatever the number of routes, and never allocates
+//! for a path without `;`, escaped slashes, capitals or trailing dots.
+//!
+//! The route boundary must hold however the upstream reads the path: a path
+//! whose route would change under another server's reading (see
+//! `path::readings`) is refused rather than routed on one guess.
 
 use std::collections::HashMap;
 use std::fmt;
+
+use crate::path::{readings, CanonicalPath, PathRefusal};
 
 /// The site requests go to when no route matches: the top-level policy.
 pub const DEFAULT_SITE: usize = 0;
@@ -28,12 +35,33 @@ impl fmt::Display for HostPattern {
     }
 }
 
+/// What a route does with `%2F` and `%5C` (a slash inside a segment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EscapedSlashes {
+    /// 400: upstreams disagree on whether they separate segments.
+    #[default]
+    Reject,
+    /// Forwarded as sent, for APIs that put `%2F` inside a segment. Still
+    /// refused when decoding them would take the path to another route.
+    Keep,
+}
+
+impl EscapedSlashes {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EscapedSlashes::Reject => "reject",
+            EscapedSlashes::Keep => "keep",
+        }
+    }
+}
+
 /// What a route matches. `hosts` empty means any host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteMatch {
     pub hosts: Vec<HostPattern>,
-    /// Normalised, starting with `/`, never ending with `/` unless it is `/`.
+    /// Canonical, starting with `/`, never ending with `/` unless it is `/`.
     pub path_prefix: Box<str>,
+    pub escaped_slashes: EscapedSlashes,
 }
 
 /// Two routes that would take the same requests with the same precedence.
@@ -45,6 +73,9 @@ pub struct Conflict {
     /// The host pattern they share (`None`: both have no hosts) and prefix.
     pub host: Option<HostPattern>,
     pub path_prefix: Box<str>,
+    /// The prefixes differ only in letter case or trailing dots, which
+    /// case-insensitive upstreams ignore.
+    pub folded: bool,
 }
 
 #[derive(Debug, Default)]
@@ -92,11 +123,78 @@ impl Prefixes {
     }
 }
 
+/// Prefix tables per host pattern.
 #[derive(Debug, Default)]
-pub struct Router {
+struct Tables {
     exact: HashMap<Box<str>, Prefixes>,
     wildcard: HashMap<Box<str>, Prefixes>,
     any_host: Prefixes,
+}
+
+impl Tables {
+    /// Adds `m` under `prefix` (its own, or folded), reporting every host
+    /// it shares with an earlier route.
+    fn insert(
+        &mut self,
+        site: usize,
+        m: &RouteMatch,
+        prefix: &str,
+        folded: bool,
+        conflicts: &mut Vec<Conflict>,
+    ) {
+        let mut add = |table: &mut Prefixes, host: Option<&HostPattern>| {
+            if let Err(first) = table.insert(prefix, site) {
+                conflicts.push(Conflict {
+                    first,
+                    second: site,
+                    host: host.cloned(),
+                    path_prefix: m.path_prefix.clone(),
+                    folded,
+                });
+            }
+        };
+        if m.hosts.is_empty() {
+            add(&mut self.any_host, None);
+        }
+        for host in &m.hosts {
+            let table = match host {
+                HostPattern::Exact(h) => self.exact.entry(h.clone()).or_default(),
+                HostPattern::Wildcard(s) => self.wildcard.entry(s.clone()).or_default(),
+            };
+            add(table, Some(host));
+        }
+    }
+
+    fn select(&self, host: Option<&str>, path: &[u8]) -> usize {
+        if let Some(host) = host {
+            if let Some(site) = self.exact.get(host).and_then(|p| p.lookup(path)) {
+                return site;
+            }
+            if !self.wildcard.is_empty() {
+                for (i, _) in host.match_indices('.') {
+                    let suffix = &host[i + 1..];
+                    if let Some(site) = self.wildcard.get(suffix).and_then(|p| p.lookup(path)) {
+                        return site;
+                    }
+                }
+            }
+        }
+        self.any_host.lookup(path).unwrap_or(DEFAULT_SITE)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Router {
+    tables: Tables,
+    /// The same routes with folded prefixes (`readings::fold`).
+    folded: Tables,
+    /// Some route has a prefix other than `/`: only then can a reading of
+    /// the path change its route.
+    has_paths: bool,
+    /// Some prefix changes when folded: every path is then read folded too.
+    prefixes_fold: bool,
+    /// By site: the route takes escaped slashes.
+    keeps_escaped_slashes: Vec<bool>,
     /// Every route, for `--check`: (site, match), in precedence order.
     table: Vec<(usize, RouteMatch)>,
 }
@@ -106,34 +204,34 @@ const MAX_HOST: usize = 255;
 
 impl Router {
     /// Build from `(site, match)` pairs in config order. Every pair of routes
-    /// that would share host and prefix is reported.
+    /// that would share host and prefix is reported, and so is every pair
+    /// whose prefixes a case-insensitive upstream reads as one.
     pub fn new(routes: &[(usize, RouteMatch)]) -> Result<Router, Vec<Conflict>> {
         let mut router = Router::default();
         let mut conflicts = Vec::new();
         for (site, m) in routes {
-            let mut add = |table: &mut Prefixes, host: Option<&HostPattern>| {
-                if let Err(first) = table.insert(&m.path_prefix, *site) {
-                    conflicts.push(Conflict {
-                        first,
-                        second: *site,
-                        host: host.cloned(),
-                        path_prefix: m.path_prefix.clone(),
-                    });
-                }
-            };
-            if m.hosts.is_empty() {
-                add(&mut router.any_host, None);
-            }
-            for host in &m.hosts {
-                let table = match host {
-                    HostPattern::Exact(h) => router.exact.entry(h.clone()).or_default(),
-                    HostPattern::Wildcard(s) => router.wildcard.entry(s.clone()).or_default(),
-                };
-                add(table, Some(host));
+            router
+                .tables
+                .insert(*site, m, &m.path_prefix, false, &mut conflicts);
+        }
+        if conflicts.is_empty() {
+            for (site, m) in routes {
+                let folded = readings::fold(m.path_prefix.as_bytes());
+                let folded = String::from_utf8_lossy(&folded);
+                router.prefixes_fold |= *folded != *m.path_prefix;
+                router
+                    .folded
+                    .insert(*site, m, &folded, true, &mut conflicts);
             }
         }
         if !conflicts.is_empty() {
             return Err(conflicts);
+        }
+        router.has_paths = routes.iter().any(|(_, m)| &*m.path_prefix != "/");
+        let sites = routes.iter().map(|(s, _)| s + 1).max().unwrap_or(1);
+        router.keeps_escaped_slashes = vec![false; sites];
+        for (site, m) in routes {
+            router.keeps_escaped_slashes[*site] = m.escaped_slashes == EscapedSlashes::Keep;
         }
         let mut table = routes.to_vec();
         table.sort_by_key(|(site, m)| {
@@ -152,27 +250,64 @@ impl Router {
         &self.table
     }
 
-    /// The site for a request. `host` is what the client asked for (port and
-    /// case as sent); `path` is the normalised path without the query.
+    /// The site for a path as spelled. `host` is what the client asked for
+    /// (port and case as sent); `path` is canonical, without the query.
     pub fn select(&self, host: Option<&[u8]>, path: &[u8]) -> usize {
         if self.table.is_empty() {
             return DEFAULT_SITE;
         }
         let mut buf = [0u8; MAX_HOST];
-        if let Some(host) = host.and_then(|h| host_key(h, &mut buf)) {
-            if let Some(site) = self.exact.get(host).and_then(|p| p.lookup(path)) {
-                return site;
-            }
-            if !self.wildcard.is_empty() {
-                for (i, _) in host.match_indices('.') {
-                    let suffix = &host[i + 1..];
-                    if let Some(site) = self.wildcard.get(suffix).and_then(|p| p.lookup(path)) {
-                        return site;
-                    }
-                }
+        let host = host.and_then(|h| host_key(h, &mut buf));
+        self.tables.select(host, path)
+    }
+
+    /// The site for a request, or why its path is refused: an escaped
+    /// slash on a route that does not take them, or a path that another
+    /// server's reading would put on another route (or above the root).
+    pub fn route(
+        &self,
+        host: Option<&[u8]>,
+        path: &CanonicalPath<'_>,
+    ) -> Result<usize, PathRefusal> {
+        let mut buf = [0u8; MAX_HOST];
+        let host = host.and_then(|h| host_key(h, &mut buf));
+        let site = if self.table.is_empty() {
+            DEFAULT_SITE
+        } else {
+            self.tables.select(host, path.as_bytes())
+        };
+        if path.has_escaped_slash()
+            && !self
+                .keeps_escaped_slashes
+                .get(site)
+                .copied()
+                .unwrap_or(false)
+        {
+            return Err(PathRefusal::EscapedSlash);
+        }
+        if !self.has_paths {
+            return Ok(site);
+        }
+        if !self.same_when_folded(host, path.as_bytes(), site) {
+            return Err(PathRefusal::Ambiguous);
+        }
+        for reading in readings::alternatives(path.as_bytes()) {
+            let reading = reading.map_err(|_| PathRefusal::Ambiguous)?;
+            if self.tables.select(host, &reading) != site
+                || !self.same_when_folded(host, &reading, site)
+            {
+                return Err(PathRefusal::Ambiguous);
             }
         }
-        self.any_host.lookup(path).unwrap_or(DEFAULT_SITE)
+        Ok(site)
+    }
+
+    /// A case-insensitive server reads `path` as a path on `site` too.
+    fn same_when_folded(&self, host: Option<&str>, path: &[u8], site: usize) -> bool {
+        if !self.prefixes_fold && !readings::needs_folding(path) {
+            return true;
+        }
+        self.folded.select(host, &readings::fold(path)) == site
     }
 }
 
@@ -226,6 +361,7 @@ mod tests {
                 })
                 .collect(),
             path_prefix: prefix.into(),
+            escaped_slashes: EscapedSlashes::Reject,
         }
     }
 

@@ -195,6 +195,11 @@ pub struct RawRoute {
     /// A `[upstreams.NAME]` by name. Default: `[upstream]`.
     #[schemars(with = "Option<String>")]
     pub upstream: Option<Spanned<String>>,
+    /// "reject" (the default) answers 400 to a path holding %2F or %5C;
+    /// "keep" forwards it as sent, for an API with `/` inside a segment,
+    /// unless decoding it would take the path to another route.
+    #[schemars(with = "Option<String>", extend("enum" = ["reject", "keep"]))]
+    pub escaped_slashes: Option<Spanned<String>>,
     /// `[route.cors]`: any `[cors]` key, layered over the top-level ones.
     pub cors: Option<RawCors>,
     /// `[route.headers]`: any `[headers]` key, layered over the top-level

@@ -14,9 +14,9 @@ use crate::env::Environment;
 use crate::headers::SecurityHeaders;
 use crate::metrics::RouteMetrics;
 use crate::origin::{Host, Origin};
-use crate::path;
+use crate::path::{self, PathRefusal};
 use crate::policy::{SitePolicy, Upstream};
-use crate::routes::{Conflict, HostPattern, RouteMatch, Router};
+use crate::routes::{Conflict, EscapedSlashes, HostPattern, RouteMatch, Router};
 
 /// The name of the top-level policy and of `[upstream]`.
 pub const DEFAULT_NAME: &str = "default";
@@ -238,9 +238,10 @@ impl Validator<'_> {
             format!("route[{}]", second.name.get_ref()),
             Some(&second.name),
             format!(
-                "takes the same requests as route {:?} ({host}, path_prefix {}) with equal precedence; give one of them a different host or path_prefix",
+                "takes the same requests as route {:?} ({host}, path_prefix {}){} with equal precedence; give one of them a different host or path_prefix",
                 first.name.get_ref(),
-                c.path_prefix
+                c.path_prefix,
+                if c.folded { " when letter case and trailing dots are ignored, as case-insensitive servers do," } else { "" }
             ),
         );
     }
@@ -281,11 +282,32 @@ impl Validator<'_> {
                 }
             },
         };
+        let escaped_slashes = match &route.escaped_slashes {
+            None => EscapedSlashes::Reject,
+            Some(v) => match v.get_ref().as_str() {
+                "reject" => EscapedSlashes::Reject,
+                "keep" => EscapedSlashes::Keep,
+                other => {
+                    self.problem(
+                        format!("{table}.escaped_slashes"),
+                        Some(v),
+                        format!("{other:?} is not an escaped-slash rule; use \"reject\" (the default) or \"keep\""),
+                    );
+                    EscapedSlashes::Reject
+                }
+            },
+        };
+        if escaped_slashes == EscapedSlashes::Keep {
+            self.warn(format!(
+                "{table}.escaped_slashes = \"keep\": paths with %2F or %5C are forwarded as sent; make sure the upstream does not decode them (requests that decoding would move to another route are still refused)"
+            ));
+        }
         if self.count() != before {
             return None;
         }
         Some(RouteMatch {
             hosts,
+            escaped_slashes,
             path_prefix: path_prefix?,
         })
     }
@@ -343,19 +365,39 @@ fn path_prefix(raw: &str) -> Result<Box<str>, String> {
     if !raw.starts_with('/') {
         return Err(format!("{raw:?} must start with `/`, e.g. \"/api\""));
     }
-    if raw
-        .bytes()
-        .any(|b| !(0x21..0x7f).contains(&b) || b == b'?' || b == b'#')
-    {
+    if raw.bytes().any(|b| b == b'?' || b == b'#') {
         return Err(format!(
-            "{raw:?} may only hold a path: no query, fragment, spaces or non-ASCII (percent-encode them)"
+            "{raw:?} may only hold a path: no query or fragment"
         ));
     }
-    let normalized = path::normalize(raw.as_bytes())
-        .map_err(|_| format!("{raw:?} climbs above the root with `..`"))?;
-    let text = String::from_utf8_lossy(&normalized);
+    let canonical = path::canonicalize(raw.as_bytes()).map_err(|why| prefix_problem(raw, why))?;
+    if canonical.has_escaped_slash() {
+        return Err(format!(
+            "{raw:?} holds an escaped slash (%2F or %5C): write the segments with `/`"
+        ));
+    }
+    if canonical.as_bytes().contains(&b';') {
+        return Err(format!(
+            "{raw:?} holds `;`: servlet containers drop `;...` from a segment, so no request can be routed on it"
+        ));
+    }
+    let text = String::from_utf8_lossy(canonical.as_bytes());
     let trimmed = text.trim_end_matches('/');
     Ok(if trimmed.is_empty() { "/" } else { trimmed }.into())
+}
+
+fn prefix_problem(raw: &str, why: PathRefusal) -> String {
+    let what = match why {
+        PathRefusal::AboveRoot => "climbs above the root with `..`",
+        PathRefusal::BadEscape => "has a `%` that is not followed by two hex digits",
+        PathRefusal::ControlCharacter => {
+            "holds a space or control character (percent-encode a space as %20)"
+        }
+        PathRefusal::Backslash => "holds `\\`: use `/` between segments",
+        PathRefusal::InvalidUtf8 => "holds bytes that are not UTF-8",
+        PathRefusal::EscapedSlash | PathRefusal::Ambiguous => "is not a usable path",
+    };
+    format!("{raw:?} {what}")
 }
 
 #[cfg(test)]
@@ -397,7 +439,12 @@ mod tests {
         assert_eq!(path_prefix("/").as_deref(), Ok("/"));
         assert_eq!(path_prefix("/a/./b/../c").as_deref(), Ok("/a/c"));
         assert_eq!(path_prefix("/%76%31").as_deref(), Ok("/v1"));
-        for bad in ["v1", "/v1?x", "/v 1", "/../x", "/é"] {
+        assert_eq!(path_prefix("/caf%c3%a9/").as_deref(), Ok("/caf%C3%A9"));
+        assert_eq!(path_prefix("/café").as_deref(), Ok("/caf%C3%A9"));
+        assert_eq!(path_prefix("//api//v1").as_deref(), Ok("/api/v1"));
+        for bad in [
+            "v1", "/v1?x", "/v 1", "/../x", "/a%2Fb", "/a;b", "/a\\b", "/%00",
+        ] {
             assert!(path_prefix(bad).is_err(), "{bad}");
         }
     }

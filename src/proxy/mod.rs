@@ -163,7 +163,8 @@ impl ProxyHttp for Gateway {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        if ctx.facts.target == Target::AboveRoot {
+        if ctx.facts.target.is_refused() {
+            crate::refusal::note_target(&self.state, &ctx.facts, session.req_header().raw_path());
             return self
                 .respond_error(session, ctx, GatewayError::BadRequest)
                 .await;

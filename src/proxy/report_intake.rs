@@ -168,8 +168,8 @@ fn report_site(policy: &Policy, host: Option<&[u8]>, doc: &Document, fallback: u
     if !path.starts_with(b"/") {
         return fallback;
     }
-    match crate::path::normalize(path) {
-        Ok(normal) => policy.router.select(host, &normal),
-        Err(_) => fallback,
-    }
+    crate::path::canonicalize(path)
+        .ok()
+        .and_then(|canonical| policy.router.route(host, &canonical).ok())
+        .unwrap_or(fallback)
 }

@@ -79,7 +79,7 @@ impl ReportPath {
             ));
         }
         if text.contains("//")
-            || path::normalize(text.as_bytes()).map_or(true, |n| n != text.as_bytes())
+            || path::canonicalize(text.as_bytes()).map_or(true, |c| !c.is_unchanged())
         {
             return Err(format!(
                 "{text:?} is not a report path: no empty, `.` or `..` segments"

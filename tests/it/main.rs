@@ -16,6 +16,7 @@ mod hostile;
 mod operations;
 mod packaging;
 mod properties;
+mod route_boundary;
 mod routes;
 mod schema;
 mod visibility;

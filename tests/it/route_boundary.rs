@@ -1,0 +1,398 @@
+//! The route boundary holds however the upstream reads a path (issue 18):
+//! a table of spellings, sent through the real gateway to a real nginx whose
+//! `location` blocks mirror the routes. For every spelling the gateway either
+//! answers 400, or the route it applied (its `X-Route` header) is the
+//! location nginx served, and the path nginx received is the path the
+//! gateway matched. The same table is then read the way a servlet container
+//! and a case-insensitive server read paths (`readings_*` tests).
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use helmgate::path::canonicalize;
+use helmgate::routes::{EscapedSlashes, RouteMatch, Router};
+
+use crate::common::*;
+
+/// The routes, as (name, prefix, escaped_slashes): also nginx's locations.
+const ROUTES: [(&str, &str, EscapedSlashes); 4] = [
+    ("admin", "/admin", EscapedSlashes::Reject),
+    ("embed", "/embed", EscapedSlashes::Reject),
+    ("assets", "/assets", EscapedSlashes::Reject),
+    ("files", "/files", EscapedSlashes::Keep),
+];
+
+/// Paths as sent on the request line. Comments: what an upstream could
+/// make of them.
+const SPELLINGS: &[&[u8]] = &[
+    b"/admin/x",
+    b"/x",
+    b"/x/..%2fadmin/x",     // nginx: /admin/x
+    b"/x%2f..%2fadmin",     // nginx: /admin
+    b"/x/%2e%2e%2fadmin/x", // nginx: /admin/x
+    b"/x/..%2Fadmin/delete",
+    b"//admin/x", // merged: /admin/x
+    b"///admin//x",
+    b"/x/../admin/x",
+    b"/x/%2e%2e/admin",
+    b"/x/%2E%2E/admin",
+    b"/x/.%2e/admin",
+    b"/ADMIN", // IIS: /admin
+    b"/Admin/x",
+    b"/aDmIn/x",
+    b"/admin;x", // Tomcat: /admin
+    b"/admin;/x",
+    b"/x/..;/admin", // Tomcat: /admin
+    b"/x/..;jsessionid=1/admin",
+    b"/public;jsessionid=1/page", // Tomcat: /public/page, still public
+    b"/admin%00",
+    b"/admin%00/x",
+    b"/admin%20", // Windows drops trailing spaces
+    b"/admin%20/x",
+    b"/admin%C0%AF", // overlong `/`
+    b"/admin%c0%afx",
+    b"/admin%2e", // `/admin.`: Windows drops trailing dots
+    b"/admin./x",
+    b"/admin\\x", // Windows: /admin/x
+    b"/x\\..\\admin",
+    b"/admin%5cx",
+    b"/admin%5Cx",
+    b"/embed/..%2fsettings",
+    b"/assets/..%2fsettings",
+    b"/embed/%2e%2e/settings",
+    b"/embed/x",
+    b"/assets/app.js",
+    b"/assets/./app.js",
+    b"/assets%2fapp.js",
+    b"/files/a%2Fb", // kept: an id with a slash in it
+    b"/files/a%2fb/c",
+    b"/files/..%2fadmin", // kept, but decoded it leaves the route
+    b"/files/x/..%2F..%2Fadmin/x",
+    b"/files/..%2Fembed",
+    b"/caf%c3%a9/x",
+    b"/caf%C3%A9/x",
+    b"/caf\xc3\xa9/x",
+    b"/caf%e9/x", // Latin-1, not UTF-8
+    b"/admin%2",
+    b"/admin%zz",
+    b"/.%2e/admin",
+    b"/admin/%2e%2e/x",
+    b"/admin/%2e%2e%2fx",
+    b"/%61dmin/x", // an unreserved escape: /admin/x
+    b"/a%64min",
+    b"/x%3badmin",
+    b"/admin%3bx",
+    b"/embed;a=b/x",
+];
+
+fn route_toml(name: &str, prefix: &str, slashes: EscapedSlashes) -> String {
+    format!(
+        "[[route]]\nname = \"{name}\"\npath_prefix = \"{prefix}\"\nescaped_slashes = \"{}\"\n[route.headers.custom]\n\"X-Route\" = \"{name}\"\n",
+        slashes.as_str()
+    )
+}
+
+fn gateway_config(listen: SocketAddr, upstream: SocketAddr) -> String {
+    let mut text = format!(
+        r#"environment = "production"
+[server]
+listen = ["{listen}"]
+threads = 2
+[upstream]
+address = "{upstream}"
+read_timeout_secs = 5.0
+[cors]
+allow_any_origin = true
+[headers.custom]
+"X-Route" = "default"
+"#
+    );
+    for (name, prefix, slashes) in ROUTES {
+        text.push_str(&route_toml(name, prefix, slashes));
+    }
+    text
+}
+
+/// A real nginx, one process, serving a line per location that names it
+/// and the request target it received.
+struct Nginx {
+    child: Child,
+    addr: SocketAddr,
+    _dir: TempDir,
+}
+
+fn nginx_binary() -> String {
+    for candidate in ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"] {
+        if std::path::Path::new(candidate).exists() {
+            return candidate.into();
+        }
+    }
+    panic!("nginx is not installed: `apt-get install nginx-light` (README, Development)");
+}
+
+impl Nginx {
+    fn start() -> Nginx {
+        let dir = TempDir::new("nginx");
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let d = dir.path().display();
+        let mut locations = String::new();
+        for (name, prefix, _) in ROUTES {
+            for location in [format!("= {prefix}"), format!("{prefix}/")] {
+                locations.push_str(&format!(
+                    "location {location} {{ return 200 \"location={name} request_uri=$request_uri\\n\"; }}\n"
+                ));
+            }
+        }
+        let conf = format!(
+            "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n access_log off;\n client_body_temp_path {d}/body;\n proxy_temp_path {d}/proxy;\n\
+             fastcgi_temp_path {d}/fastcgi;\n uwsgi_temp_path {d}/uwsgi;\n scgi_temp_path {d}/scgi;\n\
+             merge_slashes on;\n default_type text/plain;\n\
+             server {{\n listen {addr};\n {locations}\n location / {{ return 200 \"location=default request_uri=$request_uri\\n\"; }}\n }}\n}}\n"
+        );
+        let path = dir.path().join("nginx.conf");
+        std::fs::write(&path, conf).unwrap();
+        let child = Command::new(nginx_binary())
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nginx");
+        let ready = eventually(Duration::from_secs(10), || {
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok()
+        });
+        assert!(ready, "nginx did not listen on {addr}");
+        Nginx {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn get_raw(addr: SocketAddr, path: &[u8]) -> Response {
+    let mut bytes = b"GET ".to_vec();
+    bytes.extend_from_slice(path);
+    bytes.extend_from_slice(
+        b" HTTP/1.1\r\nHost: h.test\r\nOrigin: https://evil.com\r\nConnection: close\r\n\r\n",
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(r) = raw(addr, &bytes) {
+            return r;
+        }
+        assert!(Instant::now() < deadline, "no response to {path:?}");
+    }
+}
+
+/// nginx's `location=NAME request_uri=TARGET` line.
+fn served(body: &str) -> (String, String) {
+    let mut location = String::new();
+    let mut target = String::new();
+    for field in body.split_whitespace() {
+        if let Some(v) = field.strip_prefix("location=") {
+            location = v.into();
+        } else if let Some(v) = field.strip_prefix("request_uri=") {
+            target = v.into();
+        }
+    }
+    (location, target)
+}
+
+#[test]
+fn every_spelling_is_refused_or_routed_as_nginx_serves_it() {
+    let nginx = Nginx::start();
+    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let gw =
+        Gateway::start_with_config(listen, &gateway_config(listen, nginx.addr), vec![], vec![]);
+    let mut refused = 0;
+    for &path in SPELLINGS {
+        let shown = String::from_utf8_lossy(path);
+        let r = get_raw(gw.addr, path);
+        if r.status == 400 {
+            refused += 1;
+            assert_production_headers(&r);
+            assert!(r.has("x-request-id"), "{shown}: {r:?}");
+            continue;
+        }
+        assert_eq!(r.status, 200, "{shown}: {r:?}");
+        let (location, target) = served(&r.body_text());
+        let route = r.header("x-route").unwrap_or("?");
+        assert_eq!(route, location, "{shown}: gateway route vs nginx location");
+        let matched = canonicalize(path).expect("forwarded, so canonical");
+        assert_eq!(
+            target.as_bytes(),
+            matched.as_bytes(),
+            "{shown}: nginx received another path than the gateway matched"
+        );
+    }
+    // The table holds both kinds; a gateway that refused everything would
+    // pass the loop above.
+    assert!(refused >= 20, "{refused} refused");
+    assert!(SPELLINGS.len() - refused >= 15, "{refused} refused");
+}
+
+#[test]
+fn canonical_spellings_reach_their_route_and_dangerous_ones_get_400() {
+    let nginx = Nginx::start();
+    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let gw =
+        Gateway::start_with_config(listen, &gateway_config(listen, nginx.addr), vec![], vec![]);
+    let routed: [(&[u8], &str, &str); 8] = [
+        (b"//admin/x", "admin", "/admin/x"),
+        (b"/x/%2e%2e/admin", "admin", "/admin"),
+        (b"/%61dmin/x", "admin", "/admin/x"),
+        (b"/caf\xc3\xa9/x", "default", "/caf%C3%A9/x"),
+        (b"/caf%c3%a9/x", "default", "/caf%C3%A9/x"),
+        (b"/files/a%2fb", "files", "/files/a%2Fb"),
+        (
+            b"/public;jsessionid=1/page",
+            "default",
+            "/public;jsessionid=1/page",
+        ),
+        (b"/assets/./app.js", "assets", "/assets/app.js"),
+    ];
+    for (path, route, target) in routed {
+        let r = get_raw(gw.addr, path);
+        let shown = String::from_utf8_lossy(path);
+        assert_eq!(r.status, 200, "{shown}: {r:?}");
+        assert_eq!(
+            served(&r.body_text()),
+            (route.into(), target.into()),
+            "{shown}"
+        );
+    }
+    for path in [
+        &b"/x/..%2fadmin/x"[..],
+        b"/ADMIN",
+        b"/Admin/x",
+        b"/admin;x",
+        b"/x/..;/admin",
+        b"/admin%00",
+        b"/admin%C0%AF",
+        b"/admin\\x",
+        b"/embed/..%2fsettings",
+        b"/files/..%2fadmin",
+        b"/admin%2e",
+    ] {
+        let r = get_raw(gw.addr, path);
+        assert_eq!(r.status, 400, "{}: {r:?}", String::from_utf8_lossy(path));
+    }
+    let refused = eventually(Duration::from_secs(5), || {
+        gw.log()
+            .contains("refused request target reason=path_ambiguous_route")
+    });
+    assert!(refused, "{}", gw.log());
+}
+
+// The readings of a servlet container and a case-insensitive server, as
+// independent models, over the same table: whatever the gateway forwards
+// is on the same route under each.
+
+fn router() -> Router {
+    let specs: Vec<(usize, RouteMatch)> = ROUTES
+        .iter()
+        .enumerate()
+        .map(|(i, (_, prefix, slashes))| {
+            (
+                i + 1,
+                RouteMatch {
+                    hosts: vec![],
+                    path_prefix: (*prefix).into(),
+                    escaped_slashes: *slashes,
+                },
+            )
+        })
+        .collect();
+    Router::new(&specs).expect("routes")
+}
+
+/// Which route a server that matches `prefix` and `prefix/...` picks.
+fn model_route(path: &str) -> usize {
+    ROUTES
+        .iter()
+        .position(|(_, prefix, _)| path == *prefix || path.starts_with(&format!("{prefix}/")))
+        .map_or(0, |i| i + 1)
+}
+
+/// Tomcat: `;...` dropped from each segment, then dot-segments resolved.
+fn servlet_reading(path: &str) -> Option<String> {
+    let mut out: Vec<&str> = Vec::new();
+    for segment in path.split('/').skip(1) {
+        let segment = segment.split(';').next().unwrap_or("");
+        match segment {
+            "." => {}
+            ".." => {
+                out.pop()?;
+            }
+            s => out.push(s),
+        }
+    }
+    Some(format!("/{}", out.join("/")))
+}
+
+/// IIS: letters in any case, trailing dots and spaces of a segment dropped.
+fn windows_reading(path: &str) -> String {
+    path.split('/')
+        .map(|s| {
+            s.to_ascii_lowercase()
+                .trim_end_matches(|c| c == '.')
+                .replace("%20", " ")
+                .trim_end()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn forwarded() -> Vec<(String, usize)> {
+    let router = router();
+    SPELLINGS
+        .iter()
+        .filter_map(|p| {
+            let canonical = canonicalize(p).ok()?;
+            let site = router.route(Some(b"h.test"), &canonical).ok()?;
+            let text =
+                String::from_utf8(canonical.as_bytes().to_vec()).expect("canonical is ASCII");
+            Some((text, site))
+        })
+        .collect()
+}
+
+#[test]
+fn readings_of_a_servlet_container_keep_every_forwarded_path_on_its_route() {
+    let forwarded = forwarded();
+    assert!(forwarded.len() >= 15);
+    for (path, site) in forwarded {
+        let read = servlet_reading(&path).expect("never above the root");
+        assert_eq!(model_route(&read), site, "{path} read as {read}");
+    }
+}
+
+#[test]
+fn readings_of_a_case_insensitive_server_keep_every_forwarded_path_on_its_route() {
+    for (path, site) in forwarded() {
+        let read = windows_reading(&path);
+        assert_eq!(model_route(&read), site, "{path} read as {read}");
+    }
+}
+
+#[test]
+fn the_literal_reading_routes_each_forwarded_path_as_the_gateway_did() {
+    for (path, site) in forwarded() {
+        assert_eq!(model_route(&path), site, "{path}");
+    }
+}
