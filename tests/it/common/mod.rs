@@ -945,3 +945,69 @@ pub fn start_with_tls(upstream: SocketAddr, tag: &str) -> (Gateway, TestCert, So
     let tls = format!("127.0.0.1:{tls_port}").parse().unwrap();
     (gw, cert, tls, dir)
 }
+
+/// One HTTP/2 GET over TLS (ALPN `h2`), trusting only `root`: status,
+/// headers and body. `authority` becomes `:authority`; `extra` headers are
+/// sent as given (a `host` among them too).
+pub fn h2_get(
+    addr: SocketAddr,
+    root: rustls::pki_types::CertificateDer<'static>,
+    authority: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+) -> Result<(u16, http::HeaderMap, Vec<u8>), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(root).map_err(|e| e.to_string())?;
+        let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+        let tcp = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| e.to_string())?;
+        let name =
+            rustls::pki_types::ServerName::try_from("localhost").map_err(|e| e.to_string())?;
+        let tls = connector
+            .connect(name, tcp)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (mut client, connection) = h2::client::handshake(tls)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let mut request = http::Request::builder()
+            .method("GET")
+            .uri(format!("https://{authority}{path}"));
+        for (name, value) in extra {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(()).map_err(|e| e.to_string())?;
+        let (response, _) = client
+            .send_request(request, true)
+            .map_err(|e| e.to_string())?;
+        let response = tokio::time::timeout(Duration::from_secs(10), response)
+            .await
+            .map_err(|_| "no HTTP/2 response in 10 s".to_string())?
+            .map_err(|e| e.to_string())?;
+        let (parts, mut body) = response.into_parts();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk.map_err(|e| e.to_string())?;
+            let _ = body.flow_control().release_capacity(chunk.len());
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok((parts.status.as_u16(), parts.headers, bytes))
+    })
+}
