@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::policy::{LogFormat, Policy, SitePolicy, Upstream};
-use crate::routes::DEFAULT_SITE;
+use crate::routes::{EscapedSlashes, DEFAULT_SITE};
 
 fn secs(d: Duration) -> String {
     format!("{}s", d.as_secs_f64())
@@ -131,7 +131,17 @@ fn upstream(out: &mut String, u: &Upstream) {
     );
 }
 
+/// The path and host rules every request goes through (README "Routes").
+const PATH_RULES: &str = "\
+path rules (every request, before routing; the upstream gets the path as matched):
+  canonical: unreserved escapes decoded, other escapes upper-case, raw non-ASCII percent-encoded, // merged, dot-segments resolved
+  400: above the root, broken escapes, control characters (raw or escaped, %00), raw \\, non-UTF-8 or overlong bytes, %2F/%5C (unless the route keeps them)
+  400: a path whose route changes when read as nginx (%2F decoded), a servlet container (;... dropped) or a case-insensitive server (case and trailing dots ignored)
+  400: a Host with more than one port, a port outside 1-65535 or an empty label; a target authority that disagrees with Host
+";
+
 fn routing_table(out: &mut String, policy: &Policy) {
+    out.push_str(PATH_RULES);
     let _ = writeln!(out, "routes (in order of precedence):");
     for (i, (site, m)) in policy.router.table().iter().enumerate() {
         let hosts = if m.hosts.is_empty() {
@@ -144,9 +154,13 @@ fn routing_table(out: &mut String, policy: &Policy) {
                 .join(", ")
         };
         let s = &policy.sites[*site];
+        let slashes = match m.escaped_slashes {
+            EscapedSlashes::Reject => "",
+            EscapedSlashes::Keep => " (escaped slashes kept)",
+        };
         let _ = writeln!(
             out,
-            "  {}. {}: {} {} -> upstream {}",
+            "  {}. {}: {} {} -> upstream {}{slashes}",
             i + 1,
             s.name,
             hosts,

@@ -576,3 +576,77 @@ pub fn raw_head(data: &[u8]) {
         || (head.http11 && head.host == 0);
     assert_eq!(head.verdict().is_some(), refused, "{head:?}");
 }
+
+/// The routes the path check routes on: a prefix with capitals (so every
+/// path is also read folded) and one route that keeps escaped slashes.
+fn path_router() -> &'static helmgate::routes::Router {
+    use helmgate::routes::{EscapedSlashes, RouteMatch, Router};
+    static ROUTER: OnceLock<Router> = OnceLock::new();
+    ROUTER.get_or_init(|| {
+        let routes = [
+            ("/admin", EscapedSlashes::Reject),
+            ("/embed/v1", EscapedSlashes::Reject),
+            ("/Files", EscapedSlashes::Keep),
+            ("/caf%C3%A9", EscapedSlashes::Reject),
+        ];
+        let specs: Vec<(usize, RouteMatch)> = routes
+            .iter()
+            .enumerate()
+            .map(|(i, (prefix, escaped_slashes))| {
+                (
+                    i + 1,
+                    RouteMatch {
+                        hosts: vec![],
+                        path_prefix: (*prefix).into(),
+                        escaped_slashes: *escaped_slashes,
+                    },
+                )
+            })
+            .collect();
+        Router::new(&specs).expect("fuzz routes")
+    })
+}
+
+/// Canonical paths (issue 18): canonicalising is idempotent, never leaves
+/// a dot-segment or `//` (so never climbs above the root), and routing the
+/// canonical path equals routing the bytes forwarded upstream. A routed
+/// path stays on its route under every other reading.
+pub fn path(data: &[u8]) {
+    use helmgate::path::{canonicalize, readings};
+    let Ok(canonical) = canonicalize(data) else {
+        return;
+    };
+    let forwarded = canonical.as_bytes().to_vec();
+    let again = canonicalize(&forwarded).expect("a canonical path is canonical");
+    assert_eq!(again.as_bytes(), &forwarded[..], "not idempotent");
+    assert!(again.is_unchanged(), "a canonical path was rewritten");
+    assert!(
+        !forwarded
+            .split(|&b| b == b'/')
+            .any(|s| s == b".." || s == b"."),
+        "dot-segment left in {forwarded:?}"
+    );
+    assert!(!forwarded.windows(2).any(|w| w == b"//"), "// left");
+    assert_eq!(data.starts_with(b"/"), forwarded.starts_with(b"/"));
+    assert!(
+        forwarded
+            .iter()
+            .all(|&b| (0x21..0x7f).contains(&b) && b != b'\\'),
+        "unsafe byte forwarded: {forwarded:?}"
+    );
+    let router = path_router();
+    let routed = router.route(Some(b"h.test"), &canonical);
+    assert_eq!(routed, router.route(Some(b"h.test"), &again));
+    let Ok(site) = routed else {
+        return;
+    };
+    assert_eq!(router.select(Some(b"h.test"), &forwarded), site);
+    for reading in readings::alternatives(&forwarded) {
+        let reading = reading.expect("a routed path never climbs above the root when read");
+        assert_eq!(
+            router.select(Some(b"h.test"), &reading),
+            site,
+            "{reading:?}"
+        );
+    }
+}

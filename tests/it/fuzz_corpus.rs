@@ -20,6 +20,7 @@ const TARGETS: &[(&str, Check)] = &[
     ("vary", checks::vary),
     ("config", checks::config),
     ("raw_head", checks::raw_head),
+    ("path", checks::path),
 ];
 
 fn corpus_root() -> PathBuf {
@@ -88,6 +89,11 @@ fn raw_head_corpus_passes_the_raw_head_checks() {
 }
 
 #[test]
+fn path_corpus_passes_the_canonical_path_checks() {
+    replay("path");
+}
+
+#[test]
 fn every_corpus_directory_is_replayed() {
     let mut dirs: Vec<String> = fs::read_dir(corpus_root())
         .expect("fuzz/corpus exists")
@@ -102,4 +108,28 @@ fn every_corpus_directory_is_replayed() {
     let mut known: Vec<String> = TARGETS.iter().map(|(n, _)| n.to_string()).collect();
     known.sort();
     assert_eq!(dirs, known, "add new fuzz targets to TARGETS here");
+}
+
+/// The path check over paths made of the tokens that matter to it, so
+/// `cargo test` explores well past the committed seeds.
+mod path_tokens {
+    use proptest::prelude::*;
+
+    const TOKENS: &[&str] = &[
+        "/", "/", "//", ".", "..", "%2e", "%2E", "%2f", "%2F", "%5c", ";", ";x=1", "admin",
+        "Admin", "ADMIN", "embed", "v1", "Files", "files", "caf", "%C3%A9", "%c3", "%a9", "\u{e9}",
+        "%20", "%00", "%zz", "%", "\\", "a", "%61", "%C0%AF", "%3B", " ",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+        #[test]
+        fn the_path_check_holds_for_token_paths(tokens in prop::collection::vec(0..TOKENS.len(), 0..12)) {
+            let mut path = String::from("/");
+            for i in tokens {
+                path.push_str(TOKENS[i]);
+            }
+            super::checks::path(path.as_bytes());
+        }
+    }
 }
