@@ -330,7 +330,7 @@ impl Metrics {
             "helmgate_upstream_failures_total{{kind=\"timeout\"}} {}",
             get(&self.upstream_timeouts)
         );
-        out.push_str("# HELP helmgate_refused_requests_total Request heads refused before routing (too large, too slow, malformed, CONNECT), by reason.\n# TYPE helmgate_refused_requests_total counter\n");
+        out.push_str("# HELP helmgate_refused_requests_total Requests refused before routing (heads too large, too slow or malformed, CONNECT, ambiguous paths or hosts), by reason.\n# TYPE helmgate_refused_requests_total counter\n");
         for (refusal, c) in Refusal::ALL.iter().zip(&self.refusals) {
             let _ = writeln!(
                 out,

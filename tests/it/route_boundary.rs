@@ -462,6 +462,7 @@ fn http2_spellings_get_the_same_route_and_answer_as_http1() {
 fn malformed_hosts_get_400_over_http1_and_http2() {
     let nginx = Nginx::start();
     let (gw, cert, tls, _dir) = start_with_tls_to(nginx.addr);
+    let mut sent_over_h2 = 0;
     for host in [
         "secure.example.com:80:80",
         ".example.com",
@@ -476,10 +477,13 @@ fn malformed_hosts_get_400_over_http1_and_http2() {
         let h2 = h2_get(tls, cert.der.clone(), host, "/x", &[]);
         // The h2 client may refuse to send some of these at all; what the
         // gateway is sent, it refuses.
-        if let Ok((status, _, _)) = h2 {
+        if let Ok((status, headers, _)) = h2 {
             assert_eq!(status, 400, ":authority {host}");
+            assert!(headers.contains_key("x-frame-options"), ":authority {host}");
+            sent_over_h2 += 1;
         }
     }
+    assert!(sent_over_h2 >= 3, "{sent_over_h2}");
     for host in ["secure.example.com:8080", "secure.example.com.", "[::1]:80"] {
         let r = request(gw.addr, "GET", "/x", &[("Host", host)], b"");
         assert_eq!(r.status, 200, "Host: {host}: {r:?}");
@@ -494,6 +498,8 @@ fn malformed_hosts_get_400_over_http1_and_http2() {
         &[("host", "b.example.com")],
     )
     .expect("h2 response");
+    // The h2 crate refuses this one itself, before any hook (README, Known
+    // gaps): a bare 400.
     assert_eq!(status, 400);
     let (status, _, _) =
         h2_get(tls, cert.der.clone(), "a.example.com", "/x", &[]).expect("h2 response");
