@@ -395,7 +395,7 @@ fn json_access_log_is_one_object_per_line_with_escaped_client_values() {
             ..GatewayOptions::default()
         },
     );
-    let evil = b"GET /a%0d%0ab HTTP/1.1\r\nHost: gateway.test\r\nOrigin: https://x\xc2\x85INFO fake\r\nX-Request-Id: rid-1\r\n\r\n";
+    let evil = b"GET /a%22b HTTP/1.1\r\nHost: gateway.test\r\nOrigin: https://x\xc2\x85INFO fake\r\nX-Request-Id: rid-1\r\n\r\n";
     let r = raw(gw.addr, evil).unwrap();
     assert_eq!(r.status, 403);
     gw.get("/ok", &[("X-Request-Id", "rid-2")]);
