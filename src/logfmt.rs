@@ -21,6 +21,30 @@ impl fmt::Display for Escaped<'_> {
     }
 }
 
+/// ` (N similar lines suppressed)` after a rate-limited line, or nothing.
+pub struct Suppressed(pub u64);
+
+impl fmt::Display for Suppressed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 > 0 {
+            write!(f, " ({} similar lines suppressed)", self.0)?;
+        }
+        Ok(())
+    }
+}
+
+/// A client address, or `-` when there is none.
+pub struct Client(pub Option<std::net::IpAddr>);
+
+impl fmt::Display for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(ip) => write!(f, "{ip}"),
+            None => f.write_str("-"),
+        }
+    }
+}
+
 /// Escape into a JSON string body (without the quotes). Control characters
 /// and non-ASCII are `\u00XX` escaped so the output stays one ASCII line.
 pub struct JsonEscaped<'a>(pub &'a [u8]);

@@ -17,7 +17,7 @@ use crate::answer::{self, GatewayError};
 use crate::blocked_log::Admit;
 use crate::edge;
 use crate::front::Listener;
-use crate::logfmt::Escaped;
+use crate::logfmt::{Client, Escaped, Suppressed};
 use crate::request::{RequestFacts, Target};
 use crate::state::SharedState;
 
@@ -111,20 +111,14 @@ pub fn note_target(state: &SharedState, facts: &RequestFacts, target: &[u8]) {
     let Admit::Log { suppressed_before } = state.client_log.admit(Instant::now()) else {
         return;
     };
-    let client = facts
-        .client_ip
-        .map_or_else(|| "-".to_string(), |ip| ip.to_string());
-    let suppressed = if suppressed_before > 0 {
-        format!(" ({suppressed_before} similar lines suppressed)")
-    } else {
-        String::new()
-    };
     log::info!(
         target: "helmgate::refused",
-        "refused request target reason={} status=400 target=\"{}\" client={client} request_id={}{suppressed}",
+        "refused request target reason={} status=400 target=\"{}\" client={} request_id={}{}",
         why.as_str(),
         Escaped(target),
+        Client(facts.client_ip),
         Escaped(facts.request_id.as_bytes()),
+        Suppressed(suppressed_before),
     );
 }
 

@@ -349,7 +349,7 @@ fn windows_reading(path: &str) -> String {
     path.split('/')
         .map(|s| {
             s.to_ascii_lowercase()
-                .trim_end_matches(|c| c == '.')
+                .trim_end_matches('.')
                 .replace("%20", " ")
                 .trim_end()
                 .to_string()
