@@ -140,6 +140,7 @@ fn policy(
         .filter(|r| r.enabled)
         .map(|r| r.path.as_str().to_string());
     let sites = v.sites(raw, &globals, default_upstream, &named);
+    v.warn_nonce_placeholders(raw);
     let log = v.log(&raw.log);
     let admin_listen = raw
         .admin
