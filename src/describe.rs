@@ -103,14 +103,17 @@ fn listeners(out: &mut String, policy: &Policy) {
         let _ = writeln!(out, "  http  {addr} (redirects to https)");
     }
     if let Some(admin) = policy.admin_listen {
+        let mut hosts = vec!["its IP address".to_string(), "localhost".to_string()];
+        hosts.extend(policy.admin_hosts.entries());
         let _ = writeln!(
             out,
-            "  admin {admin} (/ dashboard, /status.json, /metrics, /healthz, /readyz; {})",
+            "  admin {admin} (/ dashboard, /status.json, /metrics, /healthz, /readyz; {}; Host must be {}, else 421)",
             if policy.admin_token.is_some() {
                 "token required but for /healthz"
             } else {
                 "no token"
-            }
+            },
+            hosts.join(", ")
         );
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod access_log;
 pub mod admin;
+pub mod admin_host;
 pub mod answer;
 pub mod auth;
 pub mod blocked_log;

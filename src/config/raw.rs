@@ -290,7 +290,8 @@ macro_rules! raw_headers {
             #[schemars(with = "Option<String>")]
             pub nonce_request_header: Option<Spanned<String>>,
             /// Replaced by the nonce in text/html bodies, e.g.
-            /// "__CSP_NONCE__". Default: none.
+            /// "__CSP_NONCE__"; an HTML injection carrying it gets the real
+            /// nonce, so prefer nonce_request_header. Default: none.
             #[schemars(with = "Option<String>")]
             pub nonce_html_placeholder: Option<Spanned<String>>,
         }
@@ -399,6 +400,12 @@ pub struct RawAdmin {
     /// `HELMGATE_ADMIN_TOKEN` wins over it. Default: none.
     #[schemars(with = "Option<String>")]
     pub token: Option<Spanned<String>>,
+    /// Host names (or IP addresses) the admin listener answers to besides
+    /// its own IP address and `localhost`; any other Host gets 421 (DNS
+    /// rebinding). No port or wildcard. Default `[]`.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub hosts: Vec<Spanned<String>>,
 }
 
 /// `[reports]`: the violation-report endpoint (global: the path is the same

@@ -7,6 +7,7 @@ use toml::Spanned;
 
 use super::problems::Validator;
 use super::raw::{RawAdmin, RawReports};
+use crate::admin_host::AdminHosts;
 use crate::auth::AdminToken;
 use crate::reports::{ReportPath, ReportSettings};
 
@@ -75,6 +76,18 @@ impl Validator<'_> {
         } else {
             Err(())
         }
+    }
+
+    /// `[admin] hosts`, every entry checked.
+    pub fn admin_hosts(&mut self, raw: &RawAdmin) -> Option<AdminHosts> {
+        let before = self.count();
+        let mut hosts = AdminHosts::default();
+        for (i, entry) in raw.hosts.iter().enumerate() {
+            if let Err(message) = hosts.add(entry.get_ref()) {
+                self.problem(format!("admin.hosts[{i}]"), Some(entry), message);
+            }
+        }
+        (self.count() == before).then_some(hosts)
     }
 
     fn token(&mut self, key: &str, at: Option<&Spanned<String>>, raw: &str) -> Option<AdminToken> {

@@ -33,7 +33,9 @@ impl Setup {
         let gw = Gateway::start(
             up.addr,
             GatewayOptions {
-                extra_toml: format!("{extra}\n[admin]\nlisten = \"127.0.0.1:{port}\"\n"),
+                extra_toml: format!(
+                    "{extra}\n[admin]\nlisten = \"127.0.0.1:{port}\"\nhosts = [\"gateway.test\"]\n"
+                ),
                 env,
                 ..GatewayOptions::default()
             },
@@ -329,6 +331,7 @@ path_prefix = "/v1"
 mode = "report"
 [admin]
 listen = "127.0.0.1:{admin}"
+hosts = ["gateway.test"]
 "#,
         up = up.addr
     );
@@ -834,7 +837,7 @@ fn a_public_admin_listener_needs_a_token_and_every_path_but_healthz_checks_it() 
     let config = dir.path().join("helmgate.toml");
     let text = |token: &str| {
         format!(
-            "[server]\nlisten = [\"127.0.0.1:{proxy}\"]\nthreads = 1\n[upstream]\naddress = \"{}\"\n[admin]\nlisten = \"0.0.0.0:{admin_port}\"\n{token}",
+            "[server]\nlisten = [\"127.0.0.1:{proxy}\"]\nthreads = 1\n[upstream]\naddress = \"{}\"\n[admin]\nlisten = \"0.0.0.0:{admin_port}\"\nhosts = [\"gateway.test\"]\n{token}",
             up.addr
         )
     };
