@@ -71,10 +71,11 @@ pub fn describe(policy: &Policy) -> String {
     if r.enabled {
         let _ = writeln!(
             out,
-            "reports: on at {} on every route (max_body_bytes {}, {} POSTs/minute for the whole process)",
+            "reports: on at {} on every route (max_body_bytes {}, {} POSTs/minute for the whole process, {} POSTs/minute per client)",
             r.path.as_str(),
             r.max_body_bytes,
-            r.per_minute
+            r.per_minute,
+            r.per_client_per_minute
         );
     } else {
         let _ = writeln!(out, "reports: off");

@@ -10,6 +10,7 @@ pub mod answer;
 pub mod auth;
 pub mod blocked_log;
 pub mod cli;
+pub mod client_rate;
 pub mod config;
 pub mod cors;
 pub mod csp;

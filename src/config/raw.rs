@@ -427,4 +427,9 @@ pub struct RawReports {
     /// 1-1000000. Default 600.
     #[schemars(with = "Option<i64>")]
     pub per_minute: Option<Spanned<i64>>,
+    /// Report POSTs a minute from one client address (trusted
+    /// X-Forwarded-For included; an IPv6 /64 is one client), more get 429,
+    /// within the `per_minute` cap; 1-1000000. Default 60.
+    #[schemars(with = "Option<i64>")]
+    pub per_client_per_minute: Option<Spanned<i64>>,
 }

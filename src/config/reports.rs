@@ -38,11 +38,19 @@ impl Validator<'_> {
             1,
             1_000_000,
         );
+        let per_client = self.int(
+            "reports.per_client_per_minute",
+            raw.per_client_per_minute.as_ref(),
+            i64::from(defaults.per_client_per_minute),
+            1,
+            1_000_000,
+        );
         Some(ReportSettings {
             enabled: raw.enabled.unwrap_or(defaults.enabled),
             path: path?,
             max_body_bytes: max_body? as u64,
             per_minute: per_minute? as u32,
+            per_client_per_minute: per_client? as u32,
         })
     }
 
