@@ -247,6 +247,31 @@ impl Metrics {
         }
     }
 
+    /// `helmgate_report_posts_total{result}` and, of the same counters, the
+    /// refusals alone in `helmgate_reports_refused_total{reason}`.
+    fn render_report_posts(&self, out: &mut String) {
+        let get = |c: &AtomicU64| c.load(Relaxed);
+        out.push_str("# HELP helmgate_report_posts_total POSTs to the report endpoint, by result.\n# TYPE helmgate_report_posts_total counter\n");
+        for (intake, c) in ReportIntake::ALL.iter().zip(&self.report_posts) {
+            let _ = writeln!(
+                out,
+                "helmgate_report_posts_total{{result=\"{}\"}} {}",
+                intake.as_str(),
+                get(c)
+            );
+        }
+        out.push_str("# HELP helmgate_reports_refused_total Report POSTs refused, by reason (global_rate: [reports] per_minute for the whole process; client_rate: one client's per_client_per_minute).\n# TYPE helmgate_reports_refused_total counter\n");
+        for (intake, c) in ReportIntake::ALL.iter().zip(&self.report_posts) {
+            if let Some(reason) = intake.refusal_reason() {
+                let _ = writeln!(
+                    out,
+                    "helmgate_reports_refused_total{{reason=\"{reason}\"}} {}",
+                    get(c)
+                );
+            }
+        }
+    }
+
     /// The Prometheus text. `modes`: the CORS mode of every route of the
     /// running policy.
     pub fn render(&self, environment: &str, modes: &[(&str, CorsMode)]) -> String {
@@ -327,25 +352,7 @@ impl Metrics {
                 );
             }
         }
-        out.push_str("# HELP helmgate_report_posts_total POSTs to the report endpoint, by result.\n# TYPE helmgate_report_posts_total counter\n");
-        for (intake, c) in ReportIntake::ALL.iter().zip(&self.report_posts) {
-            let _ = writeln!(
-                out,
-                "helmgate_report_posts_total{{result=\"{}\"}} {}",
-                intake.as_str(),
-                get(c)
-            );
-        }
-        out.push_str("# HELP helmgate_reports_refused_total Report POSTs refused, by reason (global_rate: [reports] per_minute for the whole process; client_rate: one client's per_client_per_minute).\n# TYPE helmgate_reports_refused_total counter\n");
-        for (intake, c) in ReportIntake::ALL.iter().zip(&self.report_posts) {
-            if let Some(reason) = intake.refusal_reason() {
-                let _ = writeln!(
-                    out,
-                    "helmgate_reports_refused_total{{reason=\"{reason}\"}} {}",
-                    get(c)
-                );
-            }
-        }
+        self.render_report_posts(&mut out);
         out.push_str("# HELP helmgate_upstream_failures_total Requests the upstream failed, by kind.\n# TYPE helmgate_upstream_failures_total counter\n");
         let _ = writeln!(
             out,
