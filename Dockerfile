@@ -63,7 +63,8 @@ USER 10001:10001
 # listener if your config adds [[server.tls]]. 9901: admin (/healthz,
 # /readyz, /metrics); the default config binds it to 127.0.0.1 only, which is
 # enough for the HEALTHCHECK below: set [admin] listen = "0.0.0.0:9901" to
-# scrape it from outside the container.
+# scrape it from outside the container, and list the name it is scraped by in
+# [admin] hosts (any Host but its IP address or localhost gets 421).
 EXPOSE 8080 8443 9901
 
 # No shell or curl here: the binary probes itself. `helmgate healthcheck` sends

@@ -1,18 +1,21 @@
 //! The admin listener: the dashboard (`/`), `/status.json`, `/metrics`,
 //! `/healthz`, `/readyz`. Off unless `[admin] listen` is set, and never on a
 //! proxy port. With a token (required beyond loopback), every path but
-//! `/healthz` needs `Authorization: Bearer <token>`. A `ProxyHttp` that
+//! `/healthz` needs `Authorization: Bearer <token>`. Only a Host naming the
+//! listener is answered (`admin_host`: DNS rebinding), else 421. A
+//! `ProxyHttp` that
 //! answers every request itself, so it shares the front door and Pingora
 //! hooks of the proxy: its answers carry the security headers, and a
 //! malformed request gets the gateway's own 400, never Pingora's.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
-use http::{header, Method};
+use http::{header, Method, Version};
 use pingora::prelude::*;
 use pingora::protocols::http::ServerSession;
 use pingora::proxy::{ProxyHttp, Session};
@@ -168,6 +171,28 @@ impl Admin {
     }
 }
 
+/// Whether the request names this listener: its IP address (the socket's,
+/// or the configured one), `localhost`, or an `[admin] hosts` entry, in the
+/// Host header and in an absolute-form target alike. A DNS-rebinding page
+/// can only send its own name, so anything else is refused, `/healthz` too.
+fn host_allowed(session: &Session, policy: &Policy) -> bool {
+    let req = session.req_header();
+    let mut local: Vec<IpAddr> = Vec::with_capacity(2);
+    if let Some(addr) = session.server_addr().and_then(|a| a.as_inet()) {
+        local.push(addr.ip());
+    }
+    if let Some(addr) = policy.admin_listen.filter(|a| !a.ip().is_unspecified()) {
+        local.push(addr.ip());
+    }
+    let http10 = req.version <= Version::HTTP_10;
+    let allows = |host: Option<&[u8]>| policy.admin_hosts.allows(host, http10, &local);
+    let target_ok = req
+        .uri
+        .authority()
+        .is_none_or(|a| allows(Some(a.as_str().as_bytes())));
+    target_ok && allows(req.headers.get(header::HOST).map(HeaderValue::as_bytes))
+}
+
 #[async_trait]
 impl ProxyHttp for Admin {
     type CTX = ();
@@ -179,13 +204,20 @@ impl ProxyHttp for Admin {
     }
 
     async fn request_filter(&self, session: &mut Session, _ctx: &mut ()) -> Result<bool> {
+        let policy = self.state.policy();
         let req = session.req_header();
         let authorization = req
             .headers
             .get(header::AUTHORIZATION)
             .map(HeaderValue::as_bytes);
-        let reply = self.route(&req.method, req.uri.path(), authorization).await;
-        let policy = self.state.policy();
+        let reply = if host_allowed(session, &policy) {
+            self.route(&req.method, req.uri.path(), authorization).await
+        } else {
+            text(
+                421,
+                "misdirected request: the admin listener answers only a Host that is its IP address, localhost or a name in [admin] hosts\n",
+            )
+        };
         let mut facts = RequestFacts::early(None, false);
         facts.request_id = request_id::keep_or_generate(req.headers.get(X_REQUEST_ID));
         let mut resp = cors::new_response(reply.status, 12);

@@ -102,10 +102,17 @@ pub fn decorate(resp: &mut ResponseHeader, site: &SitePolicy, facts: &RequestFac
 }
 
 /// A nonce must never be reused, so a response carrying one is never
-/// stored: `Cache-Control: no-store`, unless the upstream already said
-/// `no-store` or `private`. A response the upstream marked cacheable is
+/// stored: `Cache-Control: no-store` in place of whatever the upstream said
+/// (`private, max-age=3600` still lets the browser's cache replay it),
+/// unless it already said `no-store`; and no CDN-only directives, which
+/// would outrank it at a CDN. A response the upstream marked cacheable is
 /// worth one WARN per route: the app probably expects it cached.
 fn keep_out_of_caches(resp: &mut ResponseHeader, site: &SitePolicy) {
+    for cdn_only in ["cdn-cache-control", "surrogate-control"] {
+        if resp.headers.contains_key(cdn_only) {
+            resp.remove_header(cdn_only);
+        }
+    }
     let mut cacheable = false;
     for value in resp.headers.get_all(header::CACHE_CONTROL) {
         for directive in value.as_bytes().split(|&b| b == b',') {
@@ -114,7 +121,7 @@ fn keep_out_of_caches(resp: &mut ResponseHeader, site: &SitePolicy) {
                 .next()
                 .unwrap_or_default()
                 .trim_ascii();
-            if name.eq_ignore_ascii_case(b"no-store") || name.eq_ignore_ascii_case(b"private") {
+            if name.eq_ignore_ascii_case(b"no-store") {
                 return;
             }
             cacheable |= name.eq_ignore_ascii_case(b"public")

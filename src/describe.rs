@@ -71,10 +71,11 @@ pub fn describe(policy: &Policy) -> String {
     if r.enabled {
         let _ = writeln!(
             out,
-            "reports: on at {} on every route (max_body_bytes {}, {} POSTs/minute for the whole process)",
+            "reports: on at {} on every route (max_body_bytes {}, {} POSTs/minute for the whole process, {} POSTs/minute per client)",
             r.path.as_str(),
             r.max_body_bytes,
-            r.per_minute
+            r.per_minute,
+            r.per_client_per_minute
         );
     } else {
         let _ = writeln!(out, "reports: off");
@@ -103,14 +104,17 @@ fn listeners(out: &mut String, policy: &Policy) {
         let _ = writeln!(out, "  http  {addr} (redirects to https)");
     }
     if let Some(admin) = policy.admin_listen {
+        let mut hosts = vec!["its IP address".to_string(), "localhost".to_string()];
+        hosts.extend(policy.admin_hosts.entries());
         let _ = writeln!(
             out,
-            "  admin {admin} (/ dashboard, /status.json, /metrics, /healthz, /readyz; {})",
+            "  admin {admin} (/ dashboard, /status.json, /metrics, /healthz, /readyz; {}; Host must be {}, else 421)",
             if policy.admin_token.is_some() {
                 "token required but for /healthz"
             } else {
                 "no token"
-            }
+            },
+            hosts.join(", ")
         );
     }
 }

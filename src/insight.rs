@@ -1,16 +1,19 @@
 //! What the dashboard shows beyond the counters, for the whole process:
 //! the most refused origins and the most violated directive/blocked pairs
 //! (space-saving top-K), refusals and reports per minute over the last hour
-//! (a 60-slot ring), the last 50 reports, the report rate limit (one bucket),
+//! (a 60-slot ring), the last 50 reports, the report rate limits (one bucket
+//! for the process, one per client in a fixed table),
 //! and the deduplicated violation log. Every structure has a fixed size, so
 //! nothing a client sends makes it grow.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
+use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::blocked_log::{Admit, BlockedLogLimiter};
+use crate::client_rate::ClientRates;
 use crate::logfmt::Escaped;
 use crate::reports::{Directive, Disposition, ReportType, Violation};
 use crate::topk::{Counted, SpaceSaving};
@@ -37,6 +40,7 @@ pub struct Insight {
     recent: Mutex<VecDeque<RecentReport>>,
     log: Mutex<ReportLog>,
     rate: Mutex<Option<(u32, BlockedLogLimiter)>>,
+    clients: ClientRates,
 }
 
 /// Counts of one minute since start.
@@ -86,6 +90,7 @@ impl Insight {
             recent: Mutex::new(VecDeque::with_capacity(RECENT_REPORTS)),
             log: Mutex::new(ReportLog::default()),
             rate: Mutex::new(None),
+            clients: ClientRates::default(),
         }
     }
 
@@ -131,6 +136,12 @@ impl Insight {
         }
         rate.as_ref()
             .is_some_and(|(_, bucket)| matches!(bucket.admit(now), Admit::Log { .. }))
+    }
+
+    /// Take one report POST from `client`'s own bucket of `per_minute` a
+    /// minute, in a table of fixed size (`client_rate`).
+    pub fn admit_report_from(&self, client: Option<IpAddr>, per_minute: u32, now: Instant) -> bool {
+        self.clients.admit(client, per_minute, now)
     }
 
     /// Count one accepted report everywhere the dashboard looks, and log it

@@ -5,11 +5,13 @@
 
 pub mod access_log;
 pub mod admin;
+pub mod admin_host;
 pub mod answer;
 pub mod auth;
 pub mod authority;
 pub mod blocked_log;
 pub mod cli;
+pub mod client_rate;
 pub mod config;
 pub mod cors;
 pub mod csp;

@@ -126,15 +126,19 @@ pub enum ReportIntake {
     Accepted,
     TooLarge,
     Invalid,
+    /// Over `[reports] per_minute`, the cap for the whole process.
     RateLimited,
+    /// Over `[reports] per_client_per_minute`, one client's limit.
+    ClientRateLimited,
 }
 
 impl ReportIntake {
-    pub const ALL: [ReportIntake; 4] = [
+    pub const ALL: [ReportIntake; 5] = [
         ReportIntake::Accepted,
         ReportIntake::TooLarge,
         ReportIntake::Invalid,
         ReportIntake::RateLimited,
+        ReportIntake::ClientRateLimited,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -143,6 +147,19 @@ impl ReportIntake {
             ReportIntake::TooLarge => "too_large",
             ReportIntake::Invalid => "invalid",
             ReportIntake::RateLimited => "rate_limited",
+            ReportIntake::ClientRateLimited => "client_rate_limited",
+        }
+    }
+
+    /// The `reason` of `helmgate_reports_refused_total`: the two rate
+    /// limits named apart. `None`: not a refusal.
+    pub fn refusal_reason(self) -> Option<&'static str> {
+        match self {
+            ReportIntake::Accepted => None,
+            ReportIntake::TooLarge => Some("too_large"),
+            ReportIntake::Invalid => Some("invalid"),
+            ReportIntake::RateLimited => Some("global_rate"),
+            ReportIntake::ClientRateLimited => Some("client_rate"),
         }
     }
 }
@@ -230,6 +247,31 @@ impl Metrics {
         }
     }
 
+    /// `helmgate_report_posts_total{result}` and, of the same counters, the
+    /// refusals alone in `helmgate_reports_refused_total{reason}`.
+    fn render_report_posts(&self, out: &mut String) {
+        let get = |c: &AtomicU64| c.load(Relaxed);
+        out.push_str("# HELP helmgate_report_posts_total POSTs to the report endpoint, by result.\n# TYPE helmgate_report_posts_total counter\n");
+        for (intake, c) in ReportIntake::ALL.iter().zip(&self.report_posts) {
+            let _ = writeln!(
+                out,
+                "helmgate_report_posts_total{{result=\"{}\"}} {}",
+                intake.as_str(),
+                get(c)
+            );
+        }
+        out.push_str("# HELP helmgate_reports_refused_total Report POSTs refused, by reason (global_rate: [reports] per_minute for the whole process; client_rate: one client's per_client_per_minute).\n# TYPE helmgate_reports_refused_total counter\n");
+        for (intake, c) in ReportIntake::ALL.iter().zip(&self.report_posts) {
+            if let Some(reason) = intake.refusal_reason() {
+                let _ = writeln!(
+                    out,
+                    "helmgate_reports_refused_total{{reason=\"{reason}\"}} {}",
+                    get(c)
+                );
+            }
+        }
+    }
+
     /// The Prometheus text. `modes`: the CORS mode of every route of the
     /// running policy.
     pub fn render(&self, environment: &str, modes: &[(&str, CorsMode)]) -> String {
@@ -310,15 +352,7 @@ impl Metrics {
                 );
             }
         }
-        out.push_str("# HELP helmgate_report_posts_total POSTs to the report endpoint, by result.\n# TYPE helmgate_report_posts_total counter\n");
-        for (intake, c) in ReportIntake::ALL.iter().zip(&self.report_posts) {
-            let _ = writeln!(
-                out,
-                "helmgate_report_posts_total{{result=\"{}\"}} {}",
-                intake.as_str(),
-                get(c)
-            );
-        }
+        self.render_report_posts(&mut out);
         out.push_str("# HELP helmgate_upstream_failures_total Requests the upstream failed, by kind.\n# TYPE helmgate_upstream_failures_total counter\n");
         let _ = writeln!(
             out,

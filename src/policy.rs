@@ -8,6 +8,7 @@ use std::time::Duration;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use crate::admin_host::AdminHosts;
 use crate::auth::AdminToken;
 use crate::blocked_log::BlockedLogLimiter;
 use crate::cors::CorsPolicy;
@@ -41,6 +42,9 @@ pub struct Policy {
     pub admin_listen: Option<SocketAddr>,
     /// Required on every admin path but `/healthz` when set.
     pub admin_token: Option<AdminToken>,
+    /// `[admin] hosts`: the Host values the admin listener answers besides
+    /// its own IP address and `localhost`.
+    pub admin_hosts: AdminHosts,
     /// `[reports]`: the violation-report endpoint.
     pub reports: ReportSettings,
     /// Not fatal, but worth a WARN line at start and reload.

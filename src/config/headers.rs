@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use super::layers::Stack;
 use super::problems::Validator;
-use super::raw::RawHeaders;
+use super::raw::{RawConfig, RawHeaders};
 use crate::csp::{self, NONCE_PLACEHOLDER};
 use crate::env::Environment;
 use crate::headers::{HeaderSettings, Preset, TABLE};
@@ -251,5 +251,51 @@ impl Validator<'_> {
             }
         }
         out
+    }
+}
+
+/// Every `[headers]` table of the file that sets `nonce_html_placeholder`,
+/// in any environment and route (not only the running ones, so that
+/// `--check` in one environment already says it), by its config key.
+fn placeholder_keys(raw: &RawConfig) -> Vec<String> {
+    let mut tables: Vec<(String, Option<&RawHeaders>)> =
+        vec![("headers".into(), Some(&raw.headers))];
+    for env in [Environment::Production, Environment::Development] {
+        tables.push((format!("{env}.headers"), raw.profile(env).headers.as_ref()));
+    }
+    for (i, route) in raw.routes.iter().enumerate() {
+        let name = route.name.get_ref();
+        let table = if name.is_empty() {
+            format!("route[{i}]")
+        } else {
+            format!("route[{name}]")
+        };
+        tables.push((format!("{table}.headers"), route.headers.as_ref()));
+        for env in [Environment::Production, Environment::Development] {
+            tables.push((
+                format!("{table}.{env}.headers"),
+                route.profile(env).headers.as_ref(),
+            ));
+        }
+    }
+    tables
+        .into_iter()
+        .filter(|(_, t)| t.is_some_and(|t| t.nonce_html_placeholder.is_some()))
+        .map(|(name, _)| format!("{name}.nonce_html_placeholder"))
+        .collect()
+}
+
+impl Validator<'_> {
+    /// One WARN per table that uses the HTML placeholder: the gateway
+    /// writes the real nonce over every copy of the placeholder in the
+    /// body, including one an attacker injected (a reflected
+    /// `<script nonce=__CSP_NONCE__>`), so any HTML injection that can carry
+    /// the placeholder defeats the nonce.
+    pub fn warn_nonce_placeholders(&mut self, raw: &RawConfig) {
+        for key in placeholder_keys(raw) {
+            self.warn(format!(
+                "{key} is set: the gateway writes the nonce over every copy of the placeholder in HTML bodies, including one an attacker injects into the page (a reflected <script nonce=PLACEHOLDER>), so any HTML injection that can carry the placeholder defeats the nonce; prefer nonce_request_header: the application writes the nonce it receives in that request header, which an attacker cannot guess"
+            ));
+        }
     }
 }

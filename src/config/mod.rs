@@ -140,6 +140,7 @@ fn policy(
         .filter(|r| r.enabled)
         .map(|r| r.path.as_str().to_string());
     let sites = v.sites(raw, &globals, default_upstream, &named);
+    v.warn_nonce_placeholders(raw);
     let log = v.log(&raw.log);
     let admin_listen = raw
         .admin
@@ -148,6 +149,7 @@ fn policy(
         .and_then(|s| v.socket_addr("admin.listen", s));
     v.check_unique_addresses(&raw.server, raw.admin.listen.as_ref());
     let admin_token = v.admin_token(&raw.admin, admin_listen, vars.admin_token.as_deref());
+    let admin_hosts = v.admin_hosts(&raw.admin);
     let (sites, router) = sites?;
     let default = &sites[DEFAULT_SITE];
     let c = default.cors.settings();
@@ -180,6 +182,7 @@ fn policy(
         log,
         admin_listen,
         admin_token: admin_token.ok()?,
+        admin_hosts: admin_hosts?,
         reports: reports?,
         warnings: Vec::new(),
     })
@@ -530,6 +533,25 @@ format = "xml"
         // Loopback needs none, and a token set there is used.
         let local = format!("{MINIMAL}\n[admin]\nlisten = \"[::1]:9901\"\n");
         assert!(load(&local).unwrap().admin_token.is_none());
+    }
+
+    #[test]
+    fn admin_hosts_are_names_or_addresses_and_a_bad_one_is_named() {
+        let ok = format!(
+            "{MINIMAL}\n[admin]\nlisten = \"127.0.0.1:9901\"\nhosts = [\"Gateway-01.internal\", \"10.0.0.5\"]\n"
+        );
+        let hosts = load(&ok).unwrap().admin_hosts.entries();
+        assert_eq!(hosts, ["gateway-01.internal", "10.0.0.5"]);
+        let bad = format!(
+            "{MINIMAL}\n[admin]\nlisten = \"127.0.0.1:9901\"\nhosts = [\"ok.internal\", \"*.internal\"]\n"
+        );
+        let ps = problems(&bad);
+        assert_eq!(ps.len(), 1, "{ps:?}");
+        assert_eq!(ps[0].key, "admin.hosts[1]");
+        assert!(
+            ps[0].message.contains("no scheme, port or wildcard"),
+            "{ps:?}"
+        );
     }
 
     #[test]

@@ -295,7 +295,8 @@ macro_rules! raw_headers {
             #[schemars(with = "Option<String>")]
             pub nonce_request_header: Option<Spanned<String>>,
             /// Replaced by the nonce in text/html bodies, e.g.
-            /// "__CSP_NONCE__". Default: none.
+            /// "__CSP_NONCE__"; an HTML injection carrying it gets the real
+            /// nonce, so prefer nonce_request_header. Default: none.
             #[schemars(with = "Option<String>")]
             pub nonce_html_placeholder: Option<Spanned<String>>,
         }
@@ -404,6 +405,12 @@ pub struct RawAdmin {
     /// `HELMGATE_ADMIN_TOKEN` wins over it. Default: none.
     #[schemars(with = "Option<String>")]
     pub token: Option<Spanned<String>>,
+    /// Host names (or IP addresses) the admin listener answers to besides
+    /// its own IP address and `localhost`; any other Host gets 421 (DNS
+    /// rebinding). No port or wildcard. Default `[]`.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub hosts: Vec<Spanned<String>>,
 }
 
 /// `[reports]`: the violation-report endpoint (global: the path is the same
@@ -425,4 +432,9 @@ pub struct RawReports {
     /// 1-1000000. Default 600.
     #[schemars(with = "Option<i64>")]
     pub per_minute: Option<Spanned<i64>>,
+    /// Report POSTs a minute from one client address (trusted
+    /// X-Forwarded-For included; an IPv6 /64 is one client), more get 429,
+    /// within the `per_minute` cap; 1-1000000. Default 60.
+    #[schemars(with = "Option<i64>")]
+    pub per_client_per_minute: Option<Spanned<i64>>,
 }

@@ -7,6 +7,7 @@ use toml::Spanned;
 
 use super::problems::Validator;
 use super::raw::{RawAdmin, RawReports};
+use crate::admin_host::AdminHosts;
 use crate::auth::AdminToken;
 use crate::reports::{ReportPath, ReportSettings};
 
@@ -37,11 +38,19 @@ impl Validator<'_> {
             1,
             1_000_000,
         );
+        let per_client = self.int(
+            "reports.per_client_per_minute",
+            raw.per_client_per_minute.as_ref(),
+            i64::from(defaults.per_client_per_minute),
+            1,
+            1_000_000,
+        );
         Some(ReportSettings {
             enabled: raw.enabled.unwrap_or(defaults.enabled),
             path: path?,
             max_body_bytes: max_body? as u64,
             per_minute: per_minute? as u32,
+            per_client_per_minute: per_client? as u32,
         })
     }
 
@@ -75,6 +84,18 @@ impl Validator<'_> {
         } else {
             Err(())
         }
+    }
+
+    /// `[admin] hosts`, every entry checked.
+    pub fn admin_hosts(&mut self, raw: &RawAdmin) -> Option<AdminHosts> {
+        let before = self.count();
+        let mut hosts = AdminHosts::default();
+        for (i, entry) in raw.hosts.iter().enumerate() {
+            if let Err(message) = hosts.add(entry.get_ref()) {
+                self.problem(format!("admin.hosts[{i}]"), Some(entry), message);
+            }
+        }
+        (self.count() == before).then_some(hosts)
     }
 
     fn token(&mut self, key: &str, at: Option<&Spanned<String>>, raw: &str) -> Option<AdminToken> {

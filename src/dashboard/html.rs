@@ -150,12 +150,19 @@ fn header(o: &mut String, s: &Status) {
     }
     let r = &s.reports;
     if r.enabled {
+        let posts = |k: &str| r.posts.get(k).copied().unwrap_or(0);
         let _ = writeln!(
             o,
-            " Violation reports: on, at <code>{}</code> (at most {} bytes, {} a minute).</p>",
+            " Violation reports: on, at <code>{}</code> (at most {} bytes, {} a minute in all, {} a minute per client). POSTs: <span id=\"reports-accepted\">{}</span> accepted; refused over the global rate <span id=\"reports-global-rate\">{}</span>, over a client's rate <span id=\"reports-client-rate\">{}</span>, too large {}, invalid {}.</p>",
             Html(&r.path),
             r.max_body_bytes,
-            r.per_minute
+            r.per_minute,
+            r.per_client_per_minute,
+            posts("accepted"),
+            posts("rate_limited"),
+            posts("client_rate_limited"),
+            posts("too_large"),
+            posts("invalid"),
         );
     } else {
         o.push_str(

@@ -55,7 +55,10 @@ pub struct ReportsStatus {
     pub path: String,
     pub max_body_bytes: u64,
     pub per_minute: u32,
-    /// POSTs to the endpoint by result (`accepted`, `too_large` ...).
+    pub per_client_per_minute: u32,
+    /// POSTs to the endpoint by result (`accepted`, `too_large` ...;
+    /// `rate_limited`: over the process-wide cap, `client_rate_limited`:
+    /// over one client's limit).
     pub posts: BTreeMap<&'static str, u64>,
 }
 
@@ -160,6 +163,7 @@ pub fn status(state: &SharedState, now: Instant, wall: SystemTime) -> Status {
             path: policy.reports.path.as_str().to_string(),
             max_body_bytes: policy.reports.max_body_bytes,
             per_minute: policy.reports.per_minute,
+            per_client_per_minute: policy.reports.per_client_per_minute,
             posts: ReportIntake::ALL
                 .iter()
                 .map(|i| (i.as_str(), state.metrics.report_posts(*i)))

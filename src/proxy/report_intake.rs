@@ -57,13 +57,9 @@ impl Gateway {
                 .respond_error(session, ctx, GatewayError::BodyTooLarge)
                 .await;
         }
-        if !self
-            .state
-            .insight
-            .admit_report(settings.per_minute, Instant::now())
-        {
-            metrics.record_report_post(ReportIntake::RateLimited);
-            let wait = 60u32.div_ceil(settings.per_minute.max(1)).max(1);
+        if let Some((refused, per_minute)) = self.over_report_rate(ctx) {
+            metrics.record_report_post(refused);
+            let wait = 60u32.div_ceil(per_minute.max(1)).max(1);
             let retry = [(Name::from_static("retry-after"), HeaderValue::from(wait))];
             self.write_gateway_error_with(session, ctx, GatewayError::TooManyRequests, &retry)
                 .await;
@@ -121,6 +117,25 @@ impl Gateway {
         ctx.decorate(&mut resp);
         session.write_response_header(Box::new(resp), true).await?;
         Ok(true)
+    }
+}
+
+impl Gateway {
+    /// Which rate limit refuses this report POST, with its rate. The
+    /// client's own bucket is asked first, so a client over its limit
+    /// spends nothing of the process-wide cap that the others share.
+    fn over_report_rate(&self, ctx: &RequestCtx) -> Option<(ReportIntake, u32)> {
+        let settings = &ctx.policy.reports;
+        let insight = &self.state.insight;
+        let now = Instant::now();
+        let per_client = settings.per_client_per_minute;
+        if !insight.admit_report_from(ctx.facts.client_ip, per_client, now) {
+            return Some((ReportIntake::ClientRateLimited, per_client));
+        }
+        if !insight.admit_report(settings.per_minute, now) {
+            return Some((ReportIntake::RateLimited, settings.per_minute));
+        }
+        None
     }
 }
 

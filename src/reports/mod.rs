@@ -29,8 +29,11 @@ pub struct ReportSettings {
     /// Where browsers POST reports, on every proxy listener and route.
     pub path: ReportPath,
     pub max_body_bytes: u64,
-    /// Report POSTs a minute, one bucket for the whole process.
+    /// Report POSTs a minute, one bucket for the whole process: the cap.
     pub per_minute: u32,
+    /// Report POSTs a minute from one client (its address as the gateway
+    /// sees it), so one client's flood can't spend the whole cap.
+    pub per_client_per_minute: u32,
 }
 
 pub const DEFAULT_PATH: &str = "/.helmgate/reports";
@@ -42,6 +45,7 @@ impl Default for ReportSettings {
             path: ReportPath::new(DEFAULT_PATH).expect("the default report path is valid"),
             max_body_bytes: 65_536,
             per_minute: 600,
+            per_client_per_minute: 60,
         }
     }
 }

@@ -597,7 +597,7 @@ async fn case_10_a_csp_violation_makes_chromium_deliver_a_report_the_gateway_cou
             // on scripts from anywhere: the external ones run, and are reported.
             extra_toml: format!(
                 // The gateway adds report-uri to both policies itself.
-                "[reports]\nenabled = true\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n[headers]\ncontent_security_policy_report_only = \"script-src 'none'\"\n"
+                "[reports]\nenabled = true\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\nhosts = [\"gateway.test\"]\n[headers]\ncontent_security_policy_report_only = \"script-src 'none'\"\n"
             ),
             ..GatewayOptions::default()
         },
@@ -730,6 +730,7 @@ allowed_origins = ["https://app.example.com"]
 enabled = true
 [admin]
 listen = "127.0.0.1:{admin_port}"
+hosts = ["gateway.test"]
 [[route]]
 name = "api"
 path_prefix = "/api"

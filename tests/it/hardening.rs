@@ -565,7 +565,9 @@ fn the_admin_listener_answers_get_and_head_only_with_headers() {
     let gw = Gateway::start(
         up.addr,
         GatewayOptions {
-            extra_toml: format!("[admin]\nlisten = \"127.0.0.1:{admin_port}\""),
+            extra_toml: format!(
+                "[admin]\nlisten = \"127.0.0.1:{admin_port}\"\nhosts = [\"gateway.test\"]\n"
+            ),
             ..GatewayOptions::default()
         },
     );
@@ -588,6 +590,80 @@ fn the_admin_listener_answers_get_and_head_only_with_headers() {
         assert_eq!(r.header("x-frame-options"), Some("DENY"), "{name}");
     }
     drop(gw);
+}
+
+/// DNS rebinding: a page whose name now resolves to 127.0.0.1 makes the
+/// browser send its own name as Host; only names of the listener are
+/// answered, `/healthz` included, with or without a token.
+#[test]
+fn the_admin_listener_answers_only_a_host_that_names_it() {
+    const TOKEN: &str = "admin-token-0123456789abcdef";
+    let up = Upstream::start();
+    for token in [None, Some(TOKEN)] {
+        let admin_port = free_port();
+        let token_line = token.map_or(String::new(), |t| format!("token = \"{t}\"\n"));
+        let gw = Gateway::start(
+            up.addr,
+            GatewayOptions {
+                extra_toml: format!(
+                    "[admin]\nlisten = \"127.0.0.1:{admin_port}\"\nhosts = [\"admin.internal\"]\n{token_line}"
+                ),
+                ..GatewayOptions::default()
+            },
+        );
+        let admin: SocketAddr = format!("127.0.0.1:{admin_port}").parse().unwrap();
+        let bearer = format!("Bearer {TOKEN}");
+        let get = |path: &str, host: &str| {
+            let mut headers = vec![("Host", host)];
+            if token.is_some() {
+                headers.push(("Authorization", bearer.as_str()));
+            }
+            request(admin, "GET", path, &headers, b"")
+        };
+        let named = format!("127.0.0.1:{admin_port}");
+        let localhost = format!("localhost:{admin_port}");
+        for path in ["/status.json", "/healthz", "/", "/metrics"] {
+            for host in [
+                "evil.example",
+                "evil.example:80",
+                "127.0.0.1:1:1",
+                "127.0.0.2",
+            ] {
+                let r = get(path, host);
+                assert_eq!(r.status, 421, "{token:?} {path} Host: {host}: {r:?}");
+                assert_eq!(r.header("x-frame-options"), Some("DENY"), "{path}");
+                assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+                assert!(r.has("content-security-policy"), "{r:?}");
+                assert_eq!(r.header("cache-control"), Some("no-store"));
+                assert!(!r.body_text().contains("helmgate_"), "{r:?}");
+            }
+            for host in [
+                named.as_str(),
+                "127.0.0.1",
+                "localhost",
+                &localhost,
+                "Admin.Internal:9",
+            ] {
+                let r = get(path, host);
+                assert_eq!(r.status, 200, "{token:?} {path} Host: {host}: {r:?}");
+            }
+        }
+        let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+        for (what, head, status) in [
+            ("no Host on HTTP/1.1", format!("GET /healthz HTTP/1.1\r\n{auth}\r\n"), 421),
+            ("no Host on HTTP/1.0", format!("GET /healthz HTTP/1.0\r\n{auth}\r\n"), 200),
+            (
+                "an absolute-form target",
+                format!("GET http://evil.example/status.json HTTP/1.1\r\nHost: evil.example\r\n{auth}\r\n"),
+                421,
+            ),
+        ] {
+            let r = raw(admin, head.as_bytes()).unwrap_or_else(|| panic!("{what}: no answer"));
+            assert_eq!(r.status, status, "{token:?} {what}: {r:?}");
+            assert_eq!(r.header("x-frame-options"), Some("DENY"), "{what}");
+        }
+        drop(gw);
+    }
 }
 
 #[test]

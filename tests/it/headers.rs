@@ -486,12 +486,69 @@ fn a_response_with_a_nonce_is_kept_out_of_caches() {
         let r = gw.get("/cacheable", &[]);
         assert_eq!(r.all("cache-control"), ["no-store"]);
     }
+    // `private` still lets the browser's cache replay the nonce, and the
+    // CDN-only headers would outrank no-store at a CDN.
+    let r = gw.get("/cdn-cached", &[]);
+    assert_eq!(r.all("cache-control"), ["no-store"], "{r:?}");
+    assert!(!r.has("cdn-cache-control"), "{r:?}");
+    assert!(!r.has("surrogate-control"), "{r:?}");
     let r = gw.get("/private", &[]);
-    assert_eq!(r.header("cache-control"), Some("private, max-age=60"));
-    thread::sleep(Duration::from_millis(200));
+    assert_eq!(r.all("cache-control"), ["no-store"], "{r:?}");
+    // The upstream's own no-store stands as it said it.
+    let r = gw.get("/no-store", &[]);
+    assert_eq!(r.all("cache-control"), ["no-store, private"], "{r:?}");
+    assert!(eventually(Duration::from_secs(5), || gw
+        .log()
+        .contains("marked a response cacheable")));
     assert_eq!(
         gw.log().matches("marked a response cacheable").count(),
         1,
+        "{}",
+        gw.log()
+    );
+}
+
+#[test]
+fn a_response_without_a_nonce_keeps_its_caching_headers() {
+    let up = Upstream::start();
+    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let text = format!(
+        "environment = \"production\"\n[server]\nlisten = [\"{listen}\"]\nthreads = 2\n[upstream]\naddress = \"{}\"\n[cors]\nallowed_origins = [\"https://app.example.com\"]\n",
+        up.addr
+    );
+    let gw = Gateway::start_with_config(listen, &text, vec![], vec![]);
+    let r = gw.get("/cdn-cached", &[]);
+    assert_eq!(r.header("cache-control"), Some("private, max-age=3600"));
+    assert_eq!(r.header("cdn-cache-control"), Some("max-age=600"));
+    assert_eq!(r.header("surrogate-control"), Some("max-age=600"));
+}
+
+#[test]
+fn the_html_placeholder_is_warned_about_in_check_and_at_start() {
+    let (ok, out) = check(&format!("{BASE}{NONCE_CONFIG}"));
+    assert!(ok, "{out}");
+    let warning = "warning: headers.nonce_html_placeholder is set: the gateway writes the nonce over every copy of the placeholder";
+    assert!(out.contains(warning), "{out}");
+    assert!(out.contains("prefer nonce_request_header"), "{out}");
+    // In any table, for any environment, not only the running one.
+    let (ok, out) = check(&format!(
+        "{BASE}[headers]\ncontent_security_policy = \"script-src 'nonce-{{nonce}}'\"\n[[route]]\nname = \"embed\"\npath_prefix = \"/embed\"\n[route.development.headers]\nnonce_html_placeholder = \"__N__\"\n"
+    ));
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("warning: route[embed].development.headers.nonce_html_placeholder is set"),
+        "{out}"
+    );
+    let (ok, out) = check(&format!(
+        "{BASE}[headers]\ncontent_security_policy = \"script-src 'nonce-{{nonce}}'\"\n"
+    ));
+    assert!(ok, "{out}");
+    assert!(!out.contains("nonce_html_placeholder"), "{out}");
+    let (_up, gw) = nonce_gateway();
+    assert!(
+        eventually(Duration::from_secs(5), || gw.log().lines().any(|l| l
+            .contains("WARN")
+            && l.contains("headers.nonce_html_placeholder is set"))),
         "{}",
         gw.log()
     );

@@ -302,7 +302,9 @@ fn admin_serves_prometheus_metrics_health_and_readiness() {
     let gw = Gateway::start(
         up.addr,
         GatewayOptions {
-            extra_toml: format!("[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n"),
+            extra_toml: format!(
+                "[admin]\nlisten = \"127.0.0.1:{admin_port}\"\nhosts = [\"gateway.test\"]\n"
+            ),
             ..GatewayOptions::default()
         },
     );

@@ -41,6 +41,7 @@ read_timeout_secs = 2.0
 allowed_origins = ["{APP}"]
 [admin]
 listen = "127.0.0.1:{admin}"
+hosts = ["gateway.test"]
 {routes}"#,
         admin = free_port()
     )

@@ -28,13 +28,25 @@ impl Setup {
     }
 
     fn start_with(extra: &str, env: Vec<(String, String)>) -> Setup {
+        Self::start_opts(extra, env, vec![])
+    }
+
+    /// Behind a proxy on 127.0.0.1: its X-Forwarded-For names the client.
+    fn start_behind_proxy(extra: &str) -> Setup {
+        Self::start_opts(extra, vec![], vec!["127.0.0.1".to_string()])
+    }
+
+    fn start_opts(extra: &str, env: Vec<(String, String)>, trusted: Vec<String>) -> Setup {
         let up = Upstream::start();
         let port = free_port();
         let gw = Gateway::start(
             up.addr,
             GatewayOptions {
-                extra_toml: format!("{extra}\n[admin]\nlisten = \"127.0.0.1:{port}\"\n"),
+                extra_toml: format!(
+                    "{extra}\n[admin]\nlisten = \"127.0.0.1:{port}\"\nhosts = [\"gateway.test\"]\n"
+                ),
                 env,
+                trusted_proxies: trusted,
                 ..GatewayOptions::default()
             },
         );
@@ -302,7 +314,88 @@ fn reports_over_the_rate_get_429_and_nothing_is_kept() {
         m.sum("helmgate_report_posts_total", &[("result", "rate_limited")]),
         6.0
     );
+    assert_eq!(
+        m.sum(
+            "helmgate_reports_refused_total",
+            &[("reason", "global_rate")]
+        ),
+        6.0
+    );
+    assert_eq!(
+        m.sum(
+            "helmgate_reports_refused_total",
+            &[("reason", "client_rate")]
+        ),
+        0.0
+    );
     assert_eq!(s.up.count(), 0);
+}
+
+/// One client's flood spends its own bucket: another browser's report is
+/// still taken, and the metric and the dashboard say which limit refused.
+#[test]
+fn one_client_flooding_reports_leaves_other_clients_theirs() {
+    let s = Setup::start_behind_proxy(
+        "[reports]\nenabled = true\nper_minute = 100\nper_client_per_minute = 3\n",
+    );
+    let body = csp_report("http://gateway.test/", "img-src", "https://x.example/a.png");
+    let post_from = |client: &str| {
+        request(
+            s.gw.addr,
+            "POST",
+            "/.helmgate/reports",
+            &[
+                ("Content-Type", "application/csp-report"),
+                ("X-Forwarded-For", client),
+            ],
+            body.as_bytes(),
+        )
+    };
+    let flood: Vec<u16> = (0..8).map(|_| post_from("203.0.113.7").status).collect();
+    assert_eq!(flood, [204, 204, 204, 429, 429, 429, 429, 429]);
+    let r = post_from("203.0.113.7");
+    assert_eq!(r.status, 429);
+    assert_eq!(r.header("retry-after"), Some("20"));
+    assert_production_headers_reporting(&r);
+    assert_eq!(post_from("203.0.113.8").status, 204);
+    assert_eq!(post_from("198.51.100.1, 203.0.113.9").status, 204);
+    s.settle(11);
+    let m = s.metrics();
+    assert_eq!(m.sum("helmgate_reports_total", &[]), 5.0);
+    assert_eq!(
+        m.sum(
+            "helmgate_reports_refused_total",
+            &[("reason", "client_rate")]
+        ),
+        6.0
+    );
+    assert_eq!(
+        m.sum(
+            "helmgate_reports_refused_total",
+            &[("reason", "global_rate")]
+        ),
+        0.0
+    );
+    assert_eq!(
+        m.sum(
+            "helmgate_report_posts_total",
+            &[("result", "client_rate_limited")]
+        ),
+        6.0
+    );
+    assert_eq!(
+        m.sum("helmgate_report_posts_total", &[("result", "rate_limited")]),
+        0.0
+    );
+    let status = s.status();
+    assert_eq!(status["reports"]["per_client_per_minute"], 3);
+    assert_eq!(status["reports"]["posts"]["client_rate_limited"], 6);
+    assert_eq!(status["reports"]["posts"]["rate_limited"], 0);
+    let page = request(s.admin, "GET", "/", &[], b"").body_text();
+    assert!(
+        page.contains("over the global rate <span id=\"reports-global-rate\">0</span>, over a client's rate <span id=\"reports-client-rate\">6</span>"),
+        "{page}"
+    );
 }
 
 #[test]
@@ -329,6 +422,7 @@ path_prefix = "/v1"
 mode = "report"
 [admin]
 listen = "127.0.0.1:{admin}"
+hosts = ["gateway.test"]
 "#,
         up = up.addr
     );
@@ -834,7 +928,7 @@ fn a_public_admin_listener_needs_a_token_and_every_path_but_healthz_checks_it() 
     let config = dir.path().join("helmgate.toml");
     let text = |token: &str| {
         format!(
-            "[server]\nlisten = [\"127.0.0.1:{proxy}\"]\nthreads = 1\n[upstream]\naddress = \"{}\"\n[admin]\nlisten = \"0.0.0.0:{admin_port}\"\n{token}",
+            "[server]\nlisten = [\"127.0.0.1:{proxy}\"]\nthreads = 1\n[upstream]\naddress = \"{}\"\n[admin]\nlisten = \"0.0.0.0:{admin_port}\"\nhosts = [\"gateway.test\"]\n{token}",
             up.addr
         )
     };

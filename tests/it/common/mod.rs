@@ -201,6 +201,16 @@ fn serve_upstream(
                 "text/plain",
                 b"hello".to_vec(),
             ),
+            "/cdn-cached" => (
+                "Cache-Control: private, max-age=3600\r\nCDN-Cache-Control: max-age=600\r\nSurrogate-Control: max-age=600\r\n",
+                "text/plain",
+                b"hello".to_vec(),
+            ),
+            "/no-store" => (
+                "Cache-Control: no-store, private\r\n",
+                "text/plain",
+                b"hello".to_vec(),
+            ),
             "/cors-star" => (
                 "Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Methods: PUT\r\nAccess-Control-Expose-Headers: X-Secret\r\nVary: Accept-Encoding\r\nX-Powered-By: Express\r\n",
                 "text/plain",
