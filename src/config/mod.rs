@@ -139,7 +139,16 @@ fn policy(
         .as_ref()
         .filter(|r| r.enabled)
         .map(|r| r.path.as_str().to_string());
-    let sites = v.sites(raw, &globals, default_upstream, &named);
+    let sites = v.sites(raw, &globals, default_upstream.clone(), &named);
+    other_environment(
+        v,
+        raw,
+        environment,
+        vars,
+        globals.report_path.clone(),
+        default_upstream,
+        &named,
+    );
     let log = v.log(&raw.log);
     let admin_listen = raw
         .admin
@@ -183,6 +192,30 @@ fn policy(
         reports: reports?,
         warnings: Vec::new(),
     })
+}
+
+/// Validate the tables of the environment not in force too, and report their
+/// problems with the rest: a file that passes `--check` must also start with
+/// the other environment (as `nginx -t` checks the whole file). Only the
+/// active environment's policy is built for use.
+fn other_environment(
+    v: &mut Validator<'_>,
+    raw: &RawConfig,
+    active: Environment,
+    vars: &EnvVars,
+    report_path: Option<String>,
+    default_upstream: Option<Arc<Upstream>>,
+    named: &std::collections::BTreeMap<String, Arc<Upstream>>,
+) {
+    let other = match active {
+        Environment::Production => Environment::Development,
+        Environment::Development => Environment::Production,
+    };
+    let mut shadow = Validator::new(v.text(), v.base_dir.clone());
+    let mut globals = routes::Globals::new(raw, other, vars.cors_allowed_origins.as_deref());
+    globals.report_path = report_path;
+    let _ = shadow.sites(raw, &globals, default_upstream, named);
+    v.absorb_other_environment(shadow, other.as_str());
 }
 
 #[cfg(test)]
