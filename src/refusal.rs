@@ -145,14 +145,19 @@ fn log_access(
 }
 
 /// The front door's answer to a head it refused, as bytes for the wire.
+/// `request_id`: the client's sane id, when it arrived before the refusal.
 pub fn answer(
     state: &SharedState,
     listener: Listener,
     refusal: Refusal,
     peer: Option<IpAddr>,
     tls: bool,
+    request_id: Option<http::HeaderValue>,
 ) -> Bytes {
-    let facts = facts(state, listener, peer, tls, None);
+    let mut facts = facts(state, listener, peer, tls, None);
+    if let Some(id) = request_id {
+        facts.request_id = id;
+    }
     let kind = refusal.kind();
     let policy = state.policy();
     let head = answer::error_head(kind, &policy.sites[facts.site], &facts);
