@@ -8,6 +8,7 @@ pub mod admin;
 pub mod answer;
 pub mod auth;
 pub mod blocked_log;
+pub mod body_pace;
 pub mod cli;
 pub mod config;
 pub mod cors;

@@ -519,6 +519,30 @@ format = "xml"
     }
 
     #[test]
+    fn request_body_pace_has_defaults_and_is_validated() {
+        let p = load(MINIMAL).unwrap();
+        assert_eq!(
+            p.server.request_body,
+            crate::body_pace::BodyPace {
+                timeout: Duration::from_secs(20),
+                min_rate: 500
+            }
+        );
+        let text = MINIMAL.replace(
+            "[server]\n",
+            "[server]\nrequest_body_timeout_secs = 0\nrequest_body_min_rate = -1\n",
+        );
+        let keys: Vec<String> = problems(&text).into_iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "server.request_body_timeout_secs",
+                "server.request_body_min_rate"
+            ]
+        );
+    }
+
+    #[test]
     fn port_zero_is_refused() {
         let ps = problems(&format!("{MINIMAL}\n[admin]\nlisten = \"127.0.0.1:0\"\n"));
         assert_eq!(ps.len(), 1, "{ps:?}");

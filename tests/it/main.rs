@@ -18,4 +18,5 @@ mod packaging;
 mod properties;
 mod routes;
 mod schema;
+mod slow_body;
 mod visibility;
