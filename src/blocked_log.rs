@@ -64,6 +64,16 @@ impl BlockedLogLimiter {
         let suppressed_before = std::mem::take(&mut b.suppressed);
         Admit::Log { suppressed_before }
     }
+
+    /// How many lines were suppressed since the last one written, reset to
+    /// zero: for a summary written when no further line comes to say it.
+    pub fn take_suppressed(&self) -> u64 {
+        let mut b = match self.state.lock() {
+            Ok(b) => b,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        std::mem::take(&mut b.suppressed)
+    }
 }
 
 #[cfg(test)]
@@ -97,6 +107,23 @@ mod tests {
             l.admit(t + Duration::from_secs(1)),
             Admit::Log {
                 suppressed_before: 41
+            }
+        );
+    }
+
+    #[test]
+    fn suppressed_lines_can_be_taken_once() {
+        let l = BlockedLogLimiter::new(1, 60);
+        let t = Instant::now();
+        for _ in 0..4 {
+            l.admit(t);
+        }
+        assert_eq!(l.take_suppressed(), 3);
+        assert_eq!(l.take_suppressed(), 0);
+        assert_eq!(
+            l.admit(t + Duration::from_secs(1)),
+            Admit::Log {
+                suppressed_before: 0
             }
         );
     }

@@ -37,7 +37,7 @@ pub fn describe(policy: &Policy) -> String {
     let s = &policy.server;
     let _ = writeln!(
         out,
-        "server: threads {} work_stealing {} keepalive {} grace_period {} max_request_header_bytes {} request_header_timeout {} max_request_body_bytes {} connection_buffer_bytes {} header_case {}",
+        "server: threads {} work_stealing {} keepalive {} grace_period {} max_request_header_bytes {} request_header_timeout {} max_request_body_bytes {} request_body_timeout {} request_body_min_rate {} connection_buffer_bytes {} header_case {}",
         s.threads,
         s.work_stealing,
         secs(s.keepalive_timeout),
@@ -45,6 +45,11 @@ pub fn describe(policy: &Policy) -> String {
         s.max_request_header_bytes,
         secs(s.request_header_timeout),
         s.max_request_body_bytes.map_or("unlimited".to_string(), |b| b.to_string()),
+        secs(s.request_body.timeout),
+        match s.request_body.min_rate {
+            0 => "none".to_string(),
+            rate => format!("{rate}B/s"),
+        },
         s.connection_buffer_bytes,
         if s.preserve_header_case { "preserved" } else { "canonical" },
     );

@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
+use http::HeaderValue;
 use pingora::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
 use pingora::protocols::http::ServerSession;
 use pingora::protocols::{Stream, ALPN};
@@ -67,8 +68,14 @@ pub enum Head {
     Idle,
     /// The client went away half-way through a head.
     ClosedMidHead(usize),
-    TooLarge,
-    TooManyFields,
+    /// A request line that no HTTP/1.x parser takes (no `HTTP/1.0` or
+    /// `HTTP/1.1` version, as in HTTP/0.9's `GET /`): refused at once, not
+    /// after waiting for a head that will never come.
+    BadRequestLine,
+    /// Over the byte or field limit; the client's sane `X-Request-Id`, when
+    /// its line arrived whole within the limit, for the 431 to echo.
+    TooLarge(Option<HeaderValue>),
+    TooManyFields(Option<HeaderValue>),
     /// The head was not complete in time; how many bytes had arrived.
     TimedOut(usize),
 }
@@ -79,8 +86,25 @@ struct Scan {
     scanned: usize,
     line_start: usize,
     seen_request_line: bool,
+    bad_request_line: bool,
     fields: usize,
     origin: bool,
+    /// The first `X-Request-Id` field's value, if its line ended within
+    /// `id_limit` bytes.
+    request_id: Option<std::ops::Range<usize>>,
+    seen_request_id: bool,
+    id_limit: usize,
+}
+
+/// The version httparse (and so Pingora) accepts ends the request line:
+/// `METHOD SP target SP HTTP/1.0|HTTP/1.1`.
+fn has_http1_version(line: &[u8]) -> bool {
+    match line.iter().rposition(|&b| b == b' ') {
+        Some(sp) if line[..sp].contains(&b' ') => {
+            matches!(&line[sp + 1..], b"HTTP/1.0" | b"HTTP/1.1")
+        }
+        _ => false,
+    }
 }
 
 impl Scan {
@@ -94,7 +118,8 @@ impl Scan {
             if buf[i] != b'\n' {
                 continue;
             }
-            let line = &buf[self.line_start..i];
+            let start = self.line_start;
+            let line = &buf[start..i];
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             self.line_start = i + 1;
             if line.is_empty() {
@@ -104,11 +129,43 @@ impl Scan {
             } else if self.seen_request_line {
                 self.fields += 1;
                 self.origin |= line.len() > 7 && line[..7].eq_ignore_ascii_case(b"origin:");
+                self.note_request_id(line, start, i);
             } else {
                 self.seen_request_line = true;
+                if !has_http1_version(line) {
+                    self.bad_request_line = true;
+                    return None;
+                }
             }
         }
         None
+    }
+
+    /// Remember where the first `X-Request-Id` value is (the line starts at
+    /// `start`, its LF is at `lf`), so a 431 can echo it like every other
+    /// answer.
+    fn note_request_id(&mut self, line: &[u8], start: usize, lf: usize) {
+        const NAME: &[u8] = b"x-request-id:";
+        if self.seen_request_id
+            || line.len() < NAME.len()
+            || !line[..NAME.len()].eq_ignore_ascii_case(NAME)
+        {
+            return;
+        }
+        self.seen_request_id = true;
+        // The whole line, LF included, within the byte limit.
+        if lf < self.id_limit {
+            self.request_id = Some(start + NAME.len()..start + line.len());
+        }
+    }
+
+    /// The sane id noted, for a 431.
+    fn request_id(&self, buf: &[u8]) -> Option<HeaderValue> {
+        let value = buf.get(self.request_id.clone()?)?;
+        let value = value.trim_ascii();
+        crate::request_id::is_sane(value)
+            .then(|| HeaderValue::from_bytes(value).ok())
+            .flatten()
     }
 }
 
@@ -130,15 +187,21 @@ pub async fn read_head<S: AsyncRead + Unpin>(
         buf.extend_from_slice(&first);
     }
     let deadline = Instant::now() + limits.total;
-    let mut scan = Scan::default();
+    let mut scan = Scan {
+        id_limit: limits.max_bytes,
+        ..Scan::default()
+    };
     loop {
         let end = scan.end(&buf);
+        if scan.bad_request_line {
+            return Head::BadRequestLine;
+        }
         if scan.fields > limits.max_fields {
-            return Head::TooManyFields;
+            return Head::TooManyFields(scan.request_id(&buf));
         }
         if let Some(end) = end {
             if end > limits.max_bytes {
-                return Head::TooLarge;
+                return Head::TooLarge(scan.request_id(&buf));
             }
             return Head::Complete {
                 buf,
@@ -146,7 +209,7 @@ pub async fn read_head<S: AsyncRead + Unpin>(
             };
         }
         if buf.len() > limits.max_bytes {
-            return Head::TooLarge;
+            return Head::TooLarge(scan.request_id(&buf));
         }
         if buf.len() == buf.capacity() {
             // Double, but never beyond what the limit lets through (plus one
@@ -201,9 +264,18 @@ impl<A> FrontDoor<A> {
         }
     }
 
-    /// Write one of the front door's own answers and close.
-    async fn refuse(&self, mut stream: Stream, refusal: Refusal, peer: Option<IpAddr>, tls: bool) {
-        let wire: Bytes = refusal::answer(&self.state, self.listener, refusal, peer, tls);
+    /// Write one of the front door's own answers and close. `request_id`:
+    /// the client's, when it arrived before the head was refused.
+    async fn refuse(
+        &self,
+        mut stream: Stream,
+        refusal: Refusal,
+        peer: Option<IpAddr>,
+        tls: bool,
+        request_id: Option<HeaderValue>,
+    ) {
+        let wire: Bytes =
+            refusal::answer(&self.state, self.listener, refusal, peer, tls, request_id);
         let write = async {
             stream.write_all(&wire).await?;
             stream.flush().await?;
@@ -274,19 +346,28 @@ where
                     refusal::note(&self.state, Refusal::ClosedMidHead, peer, bytes);
                     return None;
                 }
-                Head::TooLarge => {
-                    refusal::note(&self.state, Refusal::HeadTooLarge, peer, limits.max_bytes);
-                    self.refuse(stream, Refusal::HeadTooLarge, peer, tls).await;
+                Head::BadRequestLine => {
+                    refusal::note(&self.state, Refusal::Malformed, peer, 0);
+                    self.refuse(stream, Refusal::Malformed, peer, tls, None)
+                        .await;
                     return None;
                 }
-                Head::TooManyFields => {
+                Head::TooLarge(id) => {
+                    refusal::note(&self.state, Refusal::HeadTooLarge, peer, limits.max_bytes);
+                    self.refuse(stream, Refusal::HeadTooLarge, peer, tls, id)
+                        .await;
+                    return None;
+                }
+                Head::TooManyFields(id) => {
                     refusal::note(&self.state, Refusal::TooManyFields, peer, 0);
-                    self.refuse(stream, Refusal::TooManyFields, peer, tls).await;
+                    self.refuse(stream, Refusal::TooManyFields, peer, tls, id)
+                        .await;
                     return None;
                 }
                 Head::TimedOut(bytes) => {
                     refusal::note(&self.state, Refusal::HeadTimeout, peer, bytes);
-                    self.refuse(stream, Refusal::HeadTimeout, peer, tls).await;
+                    self.refuse(stream, Refusal::HeadTimeout, peer, tls, None)
+                        .await;
                     return None;
                 }
             };
@@ -420,13 +501,13 @@ mod tests {
         let big = [b'a'; 80];
         assert!(matches!(
             feed(&[b"GET / HTTP/1.1\r\nX: ", &big], Duration::ZERO).await,
-            Head::TooLarge
+            Head::TooLarge(None)
         ));
         // Arriving whole or not, a head with too many fields is refused.
         let many = b"GET / HTTP/1.1\r\na: 1\r\nb: 1\r\nc: 1\r\nd: 1\r\n\r\n";
         assert!(matches!(
             feed(&[many], Duration::ZERO).await,
-            Head::TooManyFields
+            Head::TooManyFields(None)
         ));
         let three = b"GET / HTTP/1.1\r\na: 1\r\nb: 1\r\nc: 1\r\n\r\n";
         assert!(matches!(
@@ -437,6 +518,55 @@ mod tests {
         let trickle: Vec<&[u8]> = vec![b"G", b"E", b"T", b" ", b"/", b" "];
         assert!(
             matches!(feed(&trickle, Duration::from_millis(100)).await, Head::TimedOut(n) if (3..6).contains(&n))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_line_without_an_http1_version_is_refused_at_once() {
+        for line in [
+            &b"GET /\r\n"[..],
+            b"GET /\n",
+            b"GET / HTTP/2.0\r\n",
+            b"GET / HTTP/1.1 \r\n",
+            b"GET HTTP/1.1\r\n",
+            b"\r\nGARBAGE\r\n",
+        ] {
+            // No more bytes follow: the answer must not wait for them.
+            let got = feed(&[line], Duration::from_secs(5)).await;
+            assert!(matches!(got, Head::BadRequestLine), "{line:?}: {got:?}");
+        }
+        for line in [&b"GET / HTTP/1.1\r\n"[..], b"GET /a HTTP/1.0\n"] {
+            let got = feed(&[line], Duration::ZERO).await;
+            assert!(matches!(got, Head::TimedOut(_)), "{line:?}: {got:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_head_keeps_a_sane_request_id_that_arrived_within_the_limit() {
+        let big = [b'a'; 80];
+        let id = |h: Head| match h {
+            Head::TooLarge(id) | Head::TooManyFields(id) => id,
+            other => panic!("expected a refused head, got {other:?}"),
+        };
+        let got = id(feed(
+            &[b"GET / HTTP/1.1\r\nx-request-ID:  r-1 \r\nX: ", &big],
+            Duration::ZERO,
+        )
+        .await);
+        assert_eq!(got, Some(HeaderValue::from_static("r-1")));
+        // Not sane, or its line not whole within the 64 bytes: none.
+        let got = id(feed(
+            &[b"GET / HTTP/1.1\r\nX-Request-Id: a b\r\nX: ", &big],
+            Duration::ZERO,
+        )
+        .await);
+        assert_eq!(got, None);
+        let late = b"GET / HTTP/1.1\r\nX: 0123456789012345678901234567890\r\nX-Request-Id: r-2\r\n";
+        assert_eq!(id(feed(&[late, &big], Duration::ZERO).await), None);
+        let many = b"GET / HTTP/1.1\r\nX-Request-Id: r-3\r\nb: 1\r\nc: 1\r\nd: 1\r\n\r\n";
+        assert_eq!(
+            id(feed(&[many], Duration::ZERO).await),
+            Some(HeaderValue::from_static("r-3"))
         );
     }
 

@@ -188,10 +188,22 @@ impl Insight {
     }
 
     /// Write the summaries of a minute that has ended; called every few
-    /// seconds so repeats are reported even when no new report comes.
+    /// seconds so repeats are reported even when no new report comes. The
+    /// lines the rate limit dropped are counted in the next line written;
+    /// when the minute ends with none to carry that count, a line of its
+    /// own says it, so a flood never goes unreported.
     pub fn flush(&self, now: Instant, limiter: &BlockedLogLimiter) {
-        let lines = lock(&self.log).roll(now);
+        let Some(lines) = lock(&self.log).roll(now) else {
+            return;
+        };
         write_lines(lines, limiter, now);
+        let suppressed = limiter.take_suppressed();
+        if suppressed > 0 {
+            log::warn!(
+                target: LOG_TARGET,
+                "{suppressed} violation lines suppressed in the last minute by the log rate limit ([log] blocked_origin_burst, blocked_origin_per_minute); helmgate_reports_total counts every report"
+            );
+        }
     }
 
     pub fn top_origins(&self) -> Vec<Counted> {
@@ -326,7 +338,7 @@ struct ReportLog {
 
 impl ReportLog {
     fn observe(&mut self, key: LineKey, now: Instant) -> Vec<String> {
-        let mut out = self.roll(now);
+        let mut out = self.roll(now).unwrap_or_default();
         self.window_start.get_or_insert(now);
         if let Some(n) = self.repeats.get_mut(&key) {
             *n += 1;
@@ -339,13 +351,12 @@ impl ReportLog {
         out
     }
 
-    /// The summaries of the minute, once it is over.
-    fn roll(&mut self, now: Instant) -> Vec<String> {
-        let Some(start) = self.window_start else {
-            return Vec::new();
-        };
+    /// The summaries of the minute, once it is over (`None`: no minute
+    /// ended since the last call).
+    fn roll(&mut self, now: Instant) -> Option<Vec<String>> {
+        let start = self.window_start?;
         if now.saturating_duration_since(start) < DEDUP_WINDOW {
-            return Vec::new();
+            return None;
         }
         self.window_start = None;
         let mut repeated: Vec<(LineKey, u64)> =
@@ -361,7 +372,7 @@ impl ReportLog {
                 "{untracked} more violation reports in the last minute were not logged one by one (over {DEDUP_KEYS} distinct); helmgate_reports_total counts every report"
             ));
         }
-        out
+        Some(out)
     }
 }
 
@@ -409,8 +420,8 @@ mod tests {
             log.observe(key(&other), t + Duration::from_secs(5)).len(),
             1
         );
-        assert!(log.roll(t + Duration::from_secs(59)).is_empty());
-        let summary = log.roll(t + Duration::from_secs(60));
+        assert_eq!(log.roll(t + Duration::from_secs(59)), None);
+        let summary = log.roll(t + Duration::from_secs(60)).unwrap();
         assert_eq!(
             summary,
             ["CSP violation directive=script-src-elem blocked=inline document=https://a.example/p disposition=enforce route=default repeated=4 within a minute of that line"]
@@ -434,7 +445,7 @@ mod tests {
         }
         assert_eq!(lines, DEDUP_KEYS);
         assert_eq!(log.repeats.len(), DEDUP_KEYS);
-        let summary = log.roll(t + DEDUP_WINDOW);
+        let summary = log.roll(t + DEDUP_WINDOW).unwrap();
         assert_eq!(summary.len(), 1);
         assert!(
             summary[0].starts_with("9744 more violation reports"),

@@ -10,6 +10,7 @@ pub mod answer;
 pub mod auth;
 pub mod authority;
 pub mod blocked_log;
+pub mod body_pace;
 pub mod cli;
 pub mod client_rate;
 pub mod config;

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::body_pace::Limit;
 use crate::cors::{CorsMode, RejectReason};
 use crate::refusal::Refusal;
 use crate::reports::{Directive, Disposition, ReportType, Violation};
@@ -178,6 +179,7 @@ pub struct Metrics {
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
     report_posts: [AtomicU64; ReportIntake::ALL.len()],
+    body_timeouts: [AtomicU64; Limit::ALL.len()],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,6 +227,11 @@ impl Metrics {
             UpstreamFailure::Error => self.upstream_errors.fetch_add(1, Relaxed),
             UpstreamFailure::Timeout => self.upstream_timeouts.fetch_add(1, Relaxed),
         };
+    }
+
+    /// A request cut because its body came too slowly.
+    pub fn record_body_timeout(&self, limit: Limit) {
+        self.body_timeouts[limit.index()].fetch_add(1, Relaxed);
     }
 
     pub fn record_refusal(&self, refusal: Refusal) {
@@ -364,6 +371,15 @@ impl Metrics {
             "helmgate_upstream_failures_total{{kind=\"timeout\"}} {}",
             get(&self.upstream_timeouts)
         );
+        out.push_str("# HELP helmgate_request_body_timeouts_total Requests cut because their body came too slowly (request_body_timeout_secs, request_body_min_rate), by limit.\n# TYPE helmgate_request_body_timeouts_total counter\n");
+        for (limit, c) in Limit::ALL.iter().zip(&self.body_timeouts) {
+            let _ = writeln!(
+                out,
+                "helmgate_request_body_timeouts_total{{limit=\"{}\"}} {}",
+                limit.as_str(),
+                get(c)
+            );
+        }
         out.push_str("# HELP helmgate_refused_requests_total Requests refused before routing (heads too large, too slow or malformed, CONNECT, ambiguous paths or hosts), by reason.\n# TYPE helmgate_refused_requests_total counter\n");
         for (refusal, c) in Refusal::ALL.iter().zip(&self.refusals) {
             let _ = writeln!(

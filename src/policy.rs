@@ -11,6 +11,7 @@ use std::sync::Arc;
 use crate::admin_host::AdminHosts;
 use crate::auth::AdminToken;
 use crate::blocked_log::BlockedLogLimiter;
+use crate::body_pace::BodyPace;
 use crate::cors::CorsPolicy;
 use crate::env::{Environment, EnvironmentSource};
 use crate::forwarded::TrustedProxies;
@@ -127,6 +128,8 @@ pub struct ServerSettings {
     /// (and a new connection must start one within it).
     pub request_header_timeout: Duration,
     pub max_request_body_bytes: Option<u64>,
+    /// How slowly a request body may arrive.
+    pub request_body: BodyPace,
     pub connection_buffer_bytes: usize,
     /// Pass request headers with `_` in their name (dropped by default).
     pub allow_underscores_in_headers: bool,

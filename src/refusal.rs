@@ -85,13 +85,8 @@ pub fn note(state: &SharedState, refusal: Refusal, peer: Option<IpAddr>, bytes: 
         log::debug!("client closed the connection mid-head: client={client} bytes={bytes}");
         return;
     }
-    let Admit::Log { suppressed_before } = state.client_log.admit(Instant::now()) else {
+    let Some(suppressed) = admit_line(state) else {
         return;
-    };
-    let suppressed = if suppressed_before > 0 {
-        format!(" ({suppressed_before} similar lines suppressed)")
-    } else {
-        String::new()
     };
     log::info!(
         target: "helmgate::refused",
@@ -120,6 +115,45 @@ pub fn note_target(state: &SharedState, facts: &RequestFacts, target: &[u8]) {
         Escaped(facts.request_id.as_bytes()),
         Suppressed(suppressed_before),
     );
+}
+
+/// Log a request cut because its body came too slowly: INFO, rate-limited
+/// with the other client-caused lines. `forwarded`: its head had gone
+/// upstream (both connections were closed) rather than answered 408.
+pub fn note_slow_body(
+    state: &SharedState,
+    peer: Option<IpAddr>,
+    limit: crate::body_pace::Limit,
+    bytes: u64,
+    forwarded: bool,
+) {
+    let Some(suppressed) = admit_line(state) else {
+        return;
+    };
+    let client = peer.map_or_else(|| "-".to_string(), |ip| ip.to_string());
+    let outcome = if forwarded {
+        "closed both connections"
+    } else {
+        "answered 408"
+    };
+    log::info!(
+        target: "helmgate::refused",
+        "request body too slow limit={} client={client} bytes={bytes}: {outcome}{suppressed}",
+        limit.as_str(),
+    );
+}
+
+/// Whether the client-caused-lines limit lets one more through; if so, the
+/// suffix saying how many were dropped before it.
+fn admit_line(state: &SharedState) -> Option<String> {
+    let Admit::Log { suppressed_before } = state.client_log.admit(Instant::now()) else {
+        return None;
+    };
+    Some(if suppressed_before > 0 {
+        format!(" ({suppressed_before} similar lines suppressed)")
+    } else {
+        String::new()
+    })
 }
 
 /// The facts of a refused request: parsed ones when Pingora got that far,
@@ -174,14 +208,19 @@ fn log_access(
 }
 
 /// The front door's answer to a head it refused, as bytes for the wire.
+/// `request_id`: the client's sane id, when it arrived before the refusal.
 pub fn answer(
     state: &SharedState,
     listener: Listener,
     refusal: Refusal,
     peer: Option<IpAddr>,
     tls: bool,
+    request_id: Option<http::HeaderValue>,
 ) -> Bytes {
-    let facts = facts(state, listener, peer, tls, None);
+    let mut facts = facts(state, listener, peer, tls, None);
+    if let Some(id) = request_id {
+        facts.request_id = id;
+    }
     let kind = refusal.kind();
     let policy = state.policy();
     let head = answer::error_head(kind, &policy.sites[facts.site], &facts);

@@ -139,8 +139,17 @@ fn policy(
         .as_ref()
         .filter(|r| r.enabled)
         .map(|r| r.path.as_str().to_string());
-    let sites = v.sites(raw, &globals, default_upstream, &named);
+    let sites = v.sites(raw, &globals, default_upstream.clone(), &named);
     v.warn_nonce_placeholders(raw);
+    other_environment(
+        v,
+        raw,
+        environment,
+        vars,
+        globals.report_path.clone(),
+        default_upstream,
+        &named,
+    );
     let log = v.log(&raw.log);
     let admin_listen = raw
         .admin
@@ -186,6 +195,30 @@ fn policy(
         reports: reports?,
         warnings: Vec::new(),
     })
+}
+
+/// Validate the tables of the environment not in force too, and report their
+/// problems with the rest: a file that passes `--check` must also start with
+/// the other environment (as `nginx -t` checks the whole file). Only the
+/// active environment's policy is built for use.
+fn other_environment(
+    v: &mut Validator<'_>,
+    raw: &RawConfig,
+    active: Environment,
+    vars: &EnvVars,
+    report_path: Option<String>,
+    default_upstream: Option<Arc<Upstream>>,
+    named: &std::collections::BTreeMap<String, Arc<Upstream>>,
+) {
+    let other = match active {
+        Environment::Production => Environment::Development,
+        Environment::Development => Environment::Production,
+    };
+    let mut shadow = Validator::new(v.text(), v.base_dir.clone());
+    let mut globals = routes::Globals::new(raw, other, vars.cors_allowed_origins.as_deref());
+    globals.report_path = report_path;
+    let _ = shadow.sites(raw, &globals, default_upstream, named);
+    v.absorb_other_environment(shadow, other.as_str());
 }
 
 #[cfg(test)]
@@ -486,6 +519,30 @@ format = "xml"
         );
         assert_eq!(overlaps[1].key, "admin.listen");
         assert!(overlaps[1].location.is_some());
+    }
+
+    #[test]
+    fn request_body_pace_has_defaults_and_is_validated() {
+        let p = load(MINIMAL).unwrap();
+        assert_eq!(
+            p.server.request_body,
+            crate::body_pace::BodyPace {
+                timeout: Duration::from_secs(20),
+                min_rate: 500
+            }
+        );
+        let text = MINIMAL.replace(
+            "[server]\n",
+            "[server]\nrequest_body_timeout_secs = 0\nrequest_body_min_rate = -1\n",
+        );
+        let keys: Vec<String> = problems(&text).into_iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "server.request_body_timeout_secs",
+                "server.request_body_min_rate"
+            ]
+        );
     }
 
     #[test]

@@ -69,6 +69,29 @@ impl<'t> Validator<'t> {
         (problems, warnings)
     }
 
+    /// Take the problems another pass over the same file found, each once:
+    /// the pass that validated the tables of the environment not in force.
+    /// Its warnings are dropped (they describe a policy that is not running);
+    /// a problem the two passes share is kept once, and one only the other
+    /// environment has says so when its key does not already name it.
+    pub fn absorb_other_environment(&mut self, other: Validator<'_>, env: &str) {
+        let marker = format!("{env}.");
+        for mut p in other.problems {
+            if self.problems.contains(&p) {
+                continue;
+            }
+            if !p.key.starts_with(&marker) && !p.key.contains(&format!("].{marker}")) {
+                p.message = format!("with environment {env}: {}", p.message);
+            }
+            self.problems.push(p);
+        }
+    }
+
+    /// The file's text, for another pass over it.
+    pub fn text(&self) -> &'t str {
+        self.text
+    }
+
     /// How many problems so far: compare before and after a step to know
     /// whether it found any.
     pub fn count(&self) -> usize {

@@ -118,6 +118,16 @@ pub struct RawServer {
     /// Larger request bodies get 413. Default: unlimited.
     #[schemars(with = "Option<i64>")]
     pub max_request_body_bytes: Option<Spanned<i64>>,
+    /// Seconds a request body may go without a byte before the request is
+    /// cut (408 before its head went upstream, else both connections
+    /// closed), above 0 and at most 86400. Default 20.
+    #[schemars(with = "Option<f64>")]
+    pub request_body_timeout_secs: Option<Spanned<f64>>,
+    /// Bytes a second a request body must average once its first
+    /// request_body_timeout_secs are over (Apache's mod_reqtimeout
+    /// MinRate), 0-1073741824 (0: no minimum). Default 500.
+    #[schemars(with = "Option<i64>")]
+    pub request_body_min_rate: Option<Spanned<i64>>,
     /// Per-connection socket read/write buffer, 1024 to 1048576. Default
     /// 4096.
     #[schemars(with = "Option<i64>")]

@@ -9,6 +9,7 @@ use toml::Spanned;
 
 use super::problems::Validator;
 use super::raw;
+use crate::body_pace::BodyPace;
 use crate::forwarded::TrustedProxies;
 use crate::policy::{LogFormat, LogSettings, ServerSettings, TlsListener};
 
@@ -157,6 +158,18 @@ impl Validator<'_> {
                 .int("server.max_request_body_bytes", Some(s), 0, 1, i64::MAX)
                 .map(|v| Some(v as u64)),
         };
+        let body_timeout = self.secs(
+            "server.request_body_timeout_secs",
+            raw.request_body_timeout_secs.as_ref(),
+            20.0,
+        );
+        let body_rate = self.int(
+            "server.request_body_min_rate",
+            raw.request_body_min_rate.as_ref(),
+            500,
+            0,
+            1 << 30,
+        );
         let buffer = self.int(
             "server.connection_buffer_bytes",
             raw.connection_buffer_bytes.as_ref(),
@@ -175,6 +188,10 @@ impl Validator<'_> {
             max_request_header_bytes: header_bytes? as usize,
             request_header_timeout: header_timeout?,
             max_request_body_bytes: body_bytes?,
+            request_body: BodyPace {
+                timeout: body_timeout?,
+                min_rate: body_rate? as u64,
+            },
             connection_buffer_bytes: buffer? as usize,
             allow_underscores_in_headers: raw.allow_underscores_in_headers.unwrap_or(false),
             preserve_header_case: raw.preserve_header_case.unwrap_or(false),

@@ -15,6 +15,7 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::ErrorSource;
 
 use crate::answer::{self, GatewayError};
+use crate::body_pace::{Limit, Pace};
 use crate::edge;
 use crate::fast;
 use crate::forwarded::{self, ClientView};
@@ -54,7 +55,15 @@ pub struct RequestCtx {
     started: Instant,
     facts: RequestFacts,
     upstream_status: Option<u16>,
+    /// Request body bytes received so far.
     body_bytes: u64,
+    /// When the head went upstream and the body started to be read
+    /// (`None`: not forwarded yet).
+    body_started: Option<Instant>,
+    /// The limit the current body read timeout comes from.
+    body_wait: Limit,
+    /// Set when `request_body_filter` cut the body for its pace.
+    body_cut: Option<Limit>,
     /// Writes the nonce into an HTML body in place of the placeholder.
     html_nonce: Option<Replacer>,
     /// `facts` came with the request from the front door.
@@ -108,6 +117,9 @@ impl ProxyHttp for Gateway {
             facts: RequestFacts::unknown(),
             upstream_status: None,
             body_bytes: 0,
+            body_started: None,
+            body_wait: Limit::Idle,
+            body_cut: None,
             html_nonce: None,
             prepared: false,
             _in_flight: self.state.track_request(),
@@ -126,6 +138,8 @@ impl ProxyHttp for Gateway {
         // Keep-alive 0 means none; Pingora would read `Some(0)` as forever.
         let keepalive = ctx.policy.server.keepalive_timeout.as_secs();
         session.set_keepalive((keepalive > 0).then_some(keepalive));
+        // The front door read the head: Pingora's reads are body reads.
+        session.set_read_timeout(Some(ctx.policy.server.request_body.timeout));
         if ctx.prepared {
             return Ok(());
         }
@@ -205,21 +219,41 @@ impl ProxyHttp for Gateway {
 
     async fn request_body_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         body: &mut Option<Bytes>,
-        _end_of_stream: bool,
+        end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        ctx.body_bytes += body.as_ref().map_or(0, |c| c.len() as u64);
         // Content-Length was checked up front; this catches chunked bodies.
-        if let (Some(limit), Some(chunk)) =
-            (ctx.policy.server.max_request_body_bytes, body.as_ref())
-        {
-            ctx.body_bytes += chunk.len() as u64;
+        if let Some(limit) = ctx.policy.server.max_request_body_bytes {
             if ctx.body_bytes > limit {
                 return Err(Error::new(HTTPStatus(413)));
             }
         }
-        Ok(())
+        if end_of_stream {
+            return Ok(());
+        }
+        let started = *ctx.body_started.get_or_insert_with(Instant::now);
+        match ctx
+            .policy
+            .server
+            .request_body
+            .next(ctx.body_bytes, started.elapsed())
+        {
+            Pace::Wait(wait, limit) => {
+                // The next read gives up after `wait`: a Downstream
+                // ReadTimedout that `fail_to_proxy` turns into the cut.
+                session.set_read_timeout(Some(wait));
+                ctx.body_wait = limit;
+                Ok(())
+            }
+            Pace::TooSlow => {
+                ctx.body_cut = Some(Limit::MinRate);
+                Error::e_explain(ReadTimedout, "request body below request_body_min_rate")
+                    .map_err(|e| e.into_down())
+            }
+        }
     }
 
     async fn upstream_peer(
@@ -252,6 +286,8 @@ impl ProxyHttp for Gateway {
         upstream: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        // The body is read from here on: its pace counts from now.
+        ctx.body_started = Some(Instant::now());
         let policy = &ctx.policy;
         let tls = ctx.facts.tls;
         let original = session.req_header();
@@ -333,6 +369,9 @@ impl ProxyHttp for Gateway {
         e: &Error,
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
+        if let Some(limit) = body_pace_cut(e, ctx) {
+            return self.body_too_slow(session, ctx, limit).await;
+        }
         let Some(kind) = answer_for(e) else {
             return FailToProxy {
                 error_code: 0,
@@ -446,7 +485,47 @@ fn single_content_length(upstream: &mut RequestHeader) -> Result<()> {
     header_edit::replace_request(upstream, &CONTENT_LENGTH, Some(one))
 }
 
+/// Whether this failure is a request body cut for its pace: our own cut,
+/// or Pingora's body read timing out (the front door reads every head, so
+/// a downstream read timeout is a body read's).
+fn body_pace_cut(e: &Error, ctx: &RequestCtx) -> Option<Limit> {
+    if ctx.body_cut.is_some() {
+        return ctx.body_cut;
+    }
+    (e.etype() == &ReadTimedout && *e.esource() == ErrorSource::Downstream).then_some(ctx.body_wait)
+}
+
 impl Gateway {
+    /// A request body came too slowly: count it, log it (rate-limited, it
+    /// is the client's doing), and answer 408 if nothing went upstream yet;
+    /// after that the only honest end is closing both connections.
+    async fn body_too_slow(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        limit: Limit,
+    ) -> FailToProxy {
+        self.state.metrics.record_body_timeout(limit);
+        let forwarded = ctx.body_started.is_some();
+        refusal::note_slow_body(
+            &self.state,
+            ctx.facts.peer,
+            limit,
+            ctx.body_bytes,
+            forwarded,
+        );
+        let error_code = if forwarded || session.response_written().is_some() {
+            0
+        } else {
+            self.write_gateway_error(session, ctx, GatewayError::RequestTimeout)
+                .await
+        };
+        FailToProxy {
+            error_code,
+            can_reuse_downstream: false,
+        }
+    }
+
     async fn respond_error(
         &self,
         session: &mut Session,

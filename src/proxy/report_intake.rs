@@ -11,11 +11,13 @@ use pingora::proxy::Session;
 
 use super::{declared_length, Gateway, RequestCtx};
 use crate::answer::GatewayError;
+use crate::body_pace::{BodyPace, Limit, Pace};
 use crate::cors;
 use crate::forwarded::ClientView;
 use crate::header_edit::Name;
 use crate::metrics::ReportIntake;
 use crate::policy::Policy;
+use crate::refusal;
 use crate::reports::{self, Document};
 
 impl Gateway {
@@ -65,10 +67,14 @@ impl Gateway {
                 .await;
             return Ok(true);
         }
-        let deadline = ctx.policy.server.request_header_timeout;
-        let body = match read_capped(session, cap, deadline).await? {
+        let server = &ctx.policy.server;
+        let (deadline, pace) = (server.request_header_timeout, server.request_body);
+        let body = match read_capped(session, cap, deadline, &pace).await? {
             Ok(body) => body,
-            Err(problem) => {
+            Err(Cut::TooSlow(limit, bytes)) => {
+                return self.report_too_slow(session, ctx, limit, bytes).await;
+            }
+            Err(Cut::Answer(problem)) => {
                 metrics.record_report_post(match problem {
                     GatewayError::BodyTooLarge => ReportIntake::TooLarge,
                     _ => ReportIntake::Invalid,
@@ -137,6 +143,23 @@ impl Gateway {
         }
         None
     }
+
+    /// A report body that came too slowly: counted, logged, answered 408
+    /// (nothing goes upstream from here).
+    async fn report_too_slow(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        limit: Limit,
+        bytes: u64,
+    ) -> Result<bool> {
+        let metrics = &self.state.metrics;
+        metrics.record_report_post(ReportIntake::Invalid);
+        metrics.record_body_timeout(limit);
+        refusal::note_slow_body(&self.state, ctx.facts.peer, limit, bytes, false);
+        self.respond_error(session, ctx, GatewayError::RequestTimeout)
+            .await
+    }
 }
 
 /// The answer to a preflight of the report endpoint: any origin may POST
@@ -151,25 +174,47 @@ fn report_preflight() -> [(HeaderName, &'static str); 5] {
     ]
 }
 
-/// Read the whole request body, at most `cap` bytes, within `limit`.
-/// `Ok(Err(..))`: what to answer instead; `Err`: the client is gone.
+/// Why a report body was not read whole.
+enum Cut {
+    /// What to answer instead.
+    Answer(GatewayError),
+    /// It came too slowly for `[server] request_body_*` (by this limit,
+    /// after this many bytes).
+    TooSlow(Limit, u64),
+}
+
+/// Read the whole request body, at most `cap` bytes, within `limit` and at
+/// `pace`. `Ok(Err(..))`: what to answer instead; `Err`: the client is gone.
 async fn read_capped(
     session: &mut Session,
     cap: u64,
     limit: Duration,
-) -> Result<std::result::Result<Vec<u8>, GatewayError>> {
-    let deadline = tokio::time::Instant::now() + limit;
+    pace: &BodyPace,
+) -> Result<std::result::Result<Vec<u8>, Cut>> {
+    // The waits below are the only ones: Pingora's own body read timeout
+    // would race them and fail the read as an internal error.
+    session.set_read_timeout(None);
+    let started = tokio::time::Instant::now();
+    let deadline = started + limit;
     let mut body = Vec::new();
     loop {
-        let chunk = match tokio::time::timeout_at(deadline, session.read_request_body()).await {
-            Err(_) => return Ok(Err(GatewayError::RequestTimeout)),
+        let (wait, by) = match pace.next(body.len() as u64, started.elapsed()) {
+            Pace::Wait(wait, by) => (wait, by),
+            Pace::TooSlow => return Ok(Err(Cut::TooSlow(Limit::MinRate, body.len() as u64))),
+        };
+        let paced = (tokio::time::Instant::now() + wait).min(deadline);
+        let chunk = match tokio::time::timeout_at(paced, session.read_request_body()).await {
+            Err(_) if paced < deadline => {
+                return Ok(Err(Cut::TooSlow(by, body.len() as u64)));
+            }
+            Err(_) => return Ok(Err(Cut::Answer(GatewayError::RequestTimeout))),
             Ok(read) => read?,
         };
         let Some(chunk) = chunk else {
             return Ok(Ok(body));
         };
         if (body.len() + chunk.len()) as u64 > cap {
-            return Ok(Err(GatewayError::BodyTooLarge));
+            return Ok(Err(Cut::Answer(GatewayError::BodyTooLarge)));
         }
         body.extend_from_slice(&chunk);
     }

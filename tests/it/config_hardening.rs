@@ -417,3 +417,67 @@ fn a_certificate_that_fails_to_load_on_reload_keeps_the_running_one() {
     assert!(gw.log().contains("server.tls[0]"), "{}", gw.log());
     assert_eq!(tls_get(tls_addr, cert.der, &[]).status, 200);
 }
+
+#[test]
+fn check_validates_the_tables_of_the_environment_not_in_force() {
+    let bad_csp = "content_security_policy = \"default-src 'self'; img-source 'self'\"";
+    let top = config(
+        "\"127.0.0.1:18080\"",
+        "",
+        &format!("[development.headers]\n{bad_csp}\n"),
+    );
+    let route = config(
+        "\"127.0.0.1:18080\"",
+        "",
+        &format!("[[route]]\nname = \"api\"\npath_prefix = \"/api\"\n[route.development.headers]\n{bad_csp}\n"),
+    );
+    let dev_file = config(
+        "\"127.0.0.1:18080\"",
+        "",
+        &format!("[production.headers]\n{bad_csp}\n"),
+    )
+    .replace(
+        "environment = \"production\"",
+        "environment = \"development\"",
+    );
+    for (text, key) in [
+        (&top, "development.headers.content_security_policy"),
+        (
+            &route,
+            "route[api].development.headers.content_security_policy",
+        ),
+        (&dev_file, "production.headers.content_security_policy"),
+    ] {
+        let (ok, out) = check(text, &[], &[]);
+        assert!(!ok, "{key}: --check passed:\n{out}");
+        assert!(
+            out.contains(&format!(": {key}: invalid CSP")),
+            "{key}: {out}"
+        );
+        assert!(out.contains("img-source"), "{out}");
+    }
+}
+
+#[test]
+fn the_other_environments_cors_tables_are_checked_and_a_valid_file_passes() {
+    // The origin has a path: refused whichever environment is in force.
+    let text = config(
+        "\"127.0.0.1:18080\"",
+        "",
+        "[development.cors]\nallowed_origins = [\"https://dev.example.com/\"]\n",
+    );
+    let (ok, out) = check(&text, &[], &[]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("development.cors.allowed_origins[0]"), "{out}");
+    // A file whose two environments are both valid still passes.
+    let (ok, out) = check(
+        &config(
+            "\"127.0.0.1:18080\"",
+            "",
+            "[development.headers]\ncontent_security_policy = \"default-src 'self'\"\n",
+        ),
+        &[],
+        &[],
+    );
+    assert!(ok, "{out}");
+}

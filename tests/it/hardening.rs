@@ -235,7 +235,7 @@ fn gateway_made_answers_carry_what_a_normal_response_carries() {
     assert_eq!(r.header("x-request-id"), Some("facts-1"));
     assert_eq!(r.header("strict-transport-security"), Some(HSTS));
     // 431 and 408 come from the front door, before a head could be read:
-    // no request id to echo, but a fresh one, and HSTS over TLS.
+    // without a request id sent, a fresh one, and HSTS over TLS.
     let mut huge = b"GET / HTTP/1.1\r\nHost: gateway.test\r\nX-Big: ".to_vec();
     huge.extend(std::iter::repeat_n(b'a', 100_000));
     let r = tls_raw(t.tls, t.cert.der.clone(), &huge).unwrap();
@@ -721,4 +721,73 @@ fn rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// Issue 18 item 9b: an HTTP/0.9-style request line (no version) is
+/// refused with the gateway's 400 as soon as the line is complete, not
+/// after the head timeout.
+#[test]
+fn a_request_line_without_an_http1_version_gets_400_at_once() {
+    let t = start_tls("");
+    for line in [&b"GET /\r\n"[..], b"GET / HTTP/2.0\r\n", b"GET /\n"] {
+        let started = Instant::now();
+        // The client sends the line and nothing more, keeping the
+        // connection open: the answer cannot wait for a head.
+        let r = raw(t.gw.addr, line).expect("an answer");
+        assert_ours("request line", &r, 400);
+        assert!(!r.has("strict-transport-security"), "{r:?}");
+        let r = tls_raw(t.tls, t.cert.der.clone(), line).expect("an answer over TLS");
+        assert_ours("request line over TLS", &r, 400);
+        assert_eq!(r.header("strict-transport-security"), Some(HSTS));
+        // The head timeout is 10 s; answering at once takes far less.
+        assert!(started.elapsed() < Duration::from_secs(8), "{line:?}");
+    }
+    assert!(
+        eventually(Duration::from_secs(3), || t
+            .gw
+            .log()
+            .contains("reason=malformed status=400")),
+        "{}",
+        t.gw.log()
+    );
+    assert_eq!(t.up.count(), 0);
+}
+
+/// Issue 18 item 9c: a 431 echoes the client's sane `X-Request-Id` when its
+/// line arrived before the limit was reached, over plain HTTP and TLS.
+#[test]
+fn a_431_echoes_a_request_id_that_arrived_before_the_limit() {
+    let t = start_tls("");
+    let huge = |before: &str, after: &str| {
+        let mut h = format!("GET / HTTP/1.1\r\nHost: gateway.test\r\n{before}X-Big: ").into_bytes();
+        h.extend(std::iter::repeat_n(b'a', 100_000));
+        h.extend_from_slice(format!("\r\n{after}\r\n").as_bytes());
+        h
+    };
+    let early = huge("X-Request-Id: big-1\r\n", "");
+    let r = raw(t.gw.addr, &early).expect("a 431");
+    assert_ours("431", &r, 431);
+    assert_eq!(r.header("x-request-id"), Some("big-1"));
+    let r = tls_raw(t.tls, t.cert.der.clone(), &early).expect("a 431 over TLS");
+    assert_ours("431 over TLS", &r, 431);
+    assert_eq!(r.header("x-request-id"), Some("big-1"));
+    assert_eq!(r.header("strict-transport-security"), Some(HSTS));
+    // Past the limit, or not sane: a fresh id, never the client's bytes.
+    for head in [
+        huge("", "X-Request-Id: big-2\r\n"),
+        huge("X-Request-Id: big 3\r\n", ""),
+    ] {
+        let r = raw(t.gw.addr, &head).expect("a 431");
+        assert_eq!(r.status, 431);
+        assert_eq!(r.header("x-request-id").map(str::len), Some(32), "{r:?}");
+    }
+    // The access log names the echoed id too.
+    assert!(
+        eventually(Duration::from_secs(3), || t
+            .gw
+            .log()
+            .contains("request_id=\"big-1\"")),
+        "{}",
+        t.gw.log()
+    );
 }

@@ -19,4 +19,5 @@ mod properties;
 mod route_boundary;
 mod routes;
 mod schema;
+mod slow_body;
 mod visibility;

@@ -1067,3 +1067,39 @@ fn responses_name_the_collector_in_both_csps_and_over_https_the_reporting_api() 
         .to_string();
     assert!(!csp.contains("report-uri"), "{csp}");
 }
+
+/// Issue 18 item 9d: when the minute ends, the violation log says how many
+/// lines its rate limit dropped, even if no later report comes to carry
+/// the count. (Waits for the one-minute window: about 65 s.)
+#[test]
+fn the_minute_end_reports_suppressed_violation_lines_without_a_later_report() {
+    let s = Setup::start(&format!(
+        "{REPORTS_ON}[log]\nblocked_origin_burst = 1\nblocked_origin_per_minute = 1\naccess_log = false\n"
+    ));
+    for i in 0..5 {
+        let body = csp_report(
+            "http://gateway.test/page",
+            "img-src",
+            &format!("https://h{i}.example/a.png"),
+        );
+        assert_eq!(
+            s.post("application/csp-report", body.as_bytes()).status,
+            204
+        );
+    }
+    let violations = |log: &str| log.lines().filter(|l| l.contains("CSP violation")).count();
+    assert_eq!(violations(&s.gw.log()), 1, "{}", s.gw.log());
+    let summary = "4 violation lines suppressed in the last minute by the log rate limit";
+    assert!(
+        eventually(Duration::from_secs(90), || s.gw.log().contains(summary)),
+        "no summary at the end of the minute:\n{}",
+        s.gw.log()
+    );
+    assert!(
+        s.gw.log()
+            .lines()
+            .any(|l| l.contains(summary) && l.contains("WARN helmgate::reports")),
+        "{}",
+        s.gw.log()
+    );
+}
