@@ -55,7 +55,7 @@ fn start(upstream: SocketAddr, server: &str) -> (Gateway, SocketAddr) {
         "environment = \"production\"\n[server]\nlisten = [\"{addr}\"]\nthreads = 2\ngrace_period_secs = 1\n{server}\n\
          [upstream]\naddress = \"{upstream}\"\nread_timeout_secs = 30.0\n\
          [cors]\nallowed_origins = [\"https://app.example.com\"]\n\
-         [reports]\nenabled = true\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n"
+         [reports]\nenabled = true\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\nhosts = [\"gateway.test\"]\n"
     );
     let gw = Gateway::start_with_config(addr, &text, vec![], vec![]);
     (gw, format!("127.0.0.1:{admin_port}").parse().unwrap())
