@@ -5,12 +5,12 @@ use std::hint::black_box;
 use std::net::IpAddr;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use helmgate::cors::{CorsDecision, CorsPolicy, CorsSettings, Grant, OwnOrigin};
-use helmgate::env::Environment;
-use helmgate::forwarded::{upstream_forwarding, ClientView, TrustedProxies};
-use helmgate::headers::{HeaderSettings, Preset, SecurityHeaders};
-use helmgate::origin::{AllowedOrigin, Scheme};
-use helmgate::routes::{EscapedSlashes, HostPattern, RouteMatch, Router};
+use helmgate::policy::cors::{CorsDecision, CorsPolicy, CorsSettings, Grant, OwnOrigin};
+use helmgate::policy::env::Environment;
+use helmgate::policy::forwarded::{upstream_forwarding, ClientView, TrustedProxies};
+use helmgate::policy::headers::{HeaderSettings, Preset, SecurityHeaders};
+use helmgate::policy::origin::{AllowedOrigin, Scheme};
+use helmgate::policy::routes::{EscapedSlashes, HostPattern, RouteMatch, Router};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::Method;
 use pingora::http::ResponseHeader;
@@ -107,7 +107,12 @@ fn bench(c: &mut Criterion) {
     });
     c.bench_function("vary merge with upstream Vary", |b| {
         let v = HeaderValue::from_static("Accept-Encoding");
-        b.iter(|| black_box(helmgate::vary::merged(&[black_box(&v)], &["Origin"])))
+        b.iter(|| {
+            black_box(helmgate::policy::vary::merged(
+                &[black_box(&v)],
+                &["Origin"],
+            ))
+        })
     });
 
     let trusted = TrustedProxies::new(vec!["10.0.0.0/8".parse().unwrap()]);
@@ -192,8 +197,8 @@ fn bench_routes(c: &mut Criterion) {
 /// The dashboard's bookkeeping per refused origin and per report: a top-K
 /// update and a timeline bump under a mutex.
 fn bench_insight(c: &mut Criterion) {
-    use helmgate::blocked_log::BlockedLogLimiter;
-    use helmgate::insight::Insight;
+    use helmgate::observe::blocked_log::BlockedLogLimiter;
+    use helmgate::observe::insight::Insight;
     use std::time::{Instant, SystemTime};
     let insight = Insight::default();
     let now = Instant::now();
@@ -213,9 +218,12 @@ fn bench_insight(c: &mut Criterion) {
     );
     let body = br#"{"csp-report":{"document-uri":"https://app.example.com/checkout?x=1","effective-directive":"script-src-elem","blocked-uri":"https://cdn.example.net/a.js","disposition":"enforce"}}"#;
     c.bench_function("report: parse a report-uri body", |b| {
-        b.iter(|| helmgate::reports::parse(Some(b"application/csp-report"), black_box(body)))
+        b.iter(|| {
+            helmgate::observe::reports::parse(Some(b"application/csp-report"), black_box(body))
+        })
     });
-    let violation = helmgate::reports::parse(Some(b"application/csp-report"), body).unwrap();
+    let violation =
+        helmgate::observe::reports::parse(Some(b"application/csp-report"), body).unwrap();
     let quiet = BlockedLogLimiter::new(1, 1);
     c.bench_function("report: record one (deduplicated, no line)", |b| {
         b.iter(|| insight.record_report("default", &violation[0], now, SystemTime::now(), &quiet))

@@ -10,7 +10,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use clap_complete::Shell;
 
 use crate::config::DEFAULT_CONFIG_PATH;
-use crate::env::Environment;
+use crate::policy::env::Environment;
 
 /// The admin endpoint `helmgate healthcheck` probes unless told otherwise: the
 /// `[admin] listen` of the shipped configs.

@@ -1,49 +1,34 @@
 //! helmgate: a Pingora reverse proxy that enforces CORS at the edge and adds
-//! security headers to every response. The pure policy modules (origin, cors,
-//! headers, forwarded, vary) need no session, so tests and benches call them
-//! directly; `proxy` and `server` are the thin Pingora runtime around them.
+//! security headers to every response.
+//!
+//! The layers, lowest first; a layer imports only the ones above it in this
+//! list (`.ci/check-layers.py` checks it, with no import cycles between
+//! files):
+//! - `policy`: the validated model and the pure decisions over it (origin,
+//!   CORS, headers, CSP, routes, paths). No I/O, no runtime state.
+//! - `config`: the TOML file, the environment and the certificate files,
+//!   turned into one validated `Policy`, every problem collected.
+//! - `observe`: metrics, logs, top-k insight and violation reports. Reads
+//!   facts and verdicts; never decides.
+//! - `state`: what the running gateway shares across threads: the active
+//!   policy with its per-route runtime state, metrics, insight.
+//! - `edge`: the request path, from head bytes to the answer or the upstream
+//!   request and the decorated response, in the front door and the Pingora
+//!   hooks alike.
+//! - `ops`: building and running the server, the admin listener and
+//!   dashboard, `--check`'s description, the health check.
+//! - `cli`: the command line.
 
-pub mod access_log;
-pub mod admin;
-pub mod admin_host;
-pub mod answer;
-pub mod auth;
-pub mod authority;
-pub mod blocked_log;
-pub mod body_pace;
-pub mod cli;
-pub mod client_rate;
-pub mod config;
-pub mod cors;
-pub mod csp;
-pub mod dashboard;
-pub mod describe;
-pub mod edge;
-pub mod env;
-pub mod fast;
-pub mod forwarded;
-pub mod framing;
-pub mod front;
-pub mod header_edit;
-pub mod headers;
-pub mod healthcheck;
-pub mod insight;
-pub mod logfmt;
-pub mod logging;
-pub mod metrics;
-pub mod nonce;
-pub mod origin;
-pub mod path;
 pub mod policy;
-pub mod proxy;
-pub mod redirect;
-pub mod refusal;
-pub mod reports;
-pub mod request;
-pub mod request_id;
-pub mod routes;
-pub mod server;
+
+pub mod config;
+
+pub mod observe;
+
 pub mod state;
-pub mod tls;
-pub mod topk;
-pub mod vary;
+
+pub mod edge;
+
+pub mod ops;
+
+pub mod cli;

@@ -6,9 +6,9 @@ use clap::Parser;
 
 use helmgate::cli::{self, Args, Command};
 use helmgate::config::{self, Overrides};
-use helmgate::env::EnvVars;
-use helmgate::healthcheck::{self, Health, Target};
-use helmgate::server::{self, RunOptions};
+use helmgate::ops::healthcheck::{self, Health, Target};
+use helmgate::ops::server::{self, RunOptions};
+use helmgate::policy::env::EnvVars;
 use helmgate::state::SharedState;
 
 fn main() -> ExitCode {
@@ -60,11 +60,11 @@ fn serve(args: Args) -> Result<(), String> {
     let policy = config::load_file(&args.config, overrides, &EnvVars::from_process())
         .map_err(|e| e.to_string())?;
     if args.check {
-        print!("{}", helmgate::describe::describe(&policy));
+        print!("{}", helmgate::ops::describe::describe(&policy));
         println!("configuration {} is valid", args.config.display());
         return Ok(());
     }
-    helmgate::logging::init();
+    helmgate::observe::logging::init();
     for w in &policy.warnings {
         log::warn!("{w}");
     }

@@ -10,13 +10,13 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 use pingora::tls::sign::CertifiedKey;
 
-use crate::blocked_log::BlockedLogLimiter;
+use crate::config::tls::{self, ReloadableCert};
 use crate::config::{self, ConfigError, Overrides, Problem};
-use crate::env::EnvVars;
-use crate::insight::Insight;
-use crate::metrics::Metrics;
+use crate::observe::blocked_log::BlockedLogLimiter;
+use crate::observe::insight::Insight;
+use crate::observe::metrics::Metrics;
+use crate::policy::env::EnvVars;
 use crate::policy::{Policy, ServerSettings};
-use crate::tls::{self, ReloadableCert};
 
 pub struct SharedState {
     policy: ArcSwap<Policy>,

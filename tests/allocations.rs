@@ -6,8 +6,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use helmgate::cors::{CorsPolicy, CorsSettings, OwnOrigin};
-use helmgate::origin::{AllowedOrigin, Scheme};
+use helmgate::policy::cors::{CorsPolicy, CorsSettings, OwnOrigin};
+use helmgate::policy::origin::{AllowedOrigin, Scheme};
 use http::header::{HeaderMap, HeaderValue, HOST, ORIGIN};
 use http::Method;
 
@@ -84,7 +84,7 @@ fn evaluating_a_canonical_allowed_origin_does_not_allocate() {
 
 #[test]
 fn selecting_a_route_does_not_allocate() {
-    use helmgate::routes::{EscapedSlashes, HostPattern, RouteMatch, Router};
+    use helmgate::policy::routes::{EscapedSlashes, HostPattern, RouteMatch, Router};
     let specs: Vec<(usize, RouteMatch)> = (0..200)
         .map(|i| {
             let hosts = match i % 3 {
@@ -111,7 +111,7 @@ fn selecting_a_route_does_not_allocate() {
         (b"none.test", b"/nothing/at/all"),
     ] {
         let n = allocations_in(|| {
-            let canonical = helmgate::path::canonicalize(path).unwrap();
+            let canonical = helmgate::policy::path::canonicalize(path).unwrap();
             std::hint::black_box(router.route(Some(host), &canonical).unwrap());
         });
         assert_eq!(n, 0, "{host:?} {path:?}");
@@ -121,7 +121,7 @@ fn selecting_a_route_does_not_allocate() {
 #[test]
 fn canonicalising_an_already_canonical_path_does_not_allocate() {
     let n = allocations_in(|| {
-        std::hint::black_box(helmgate::path::canonicalize(b"/api/v1/users/42").unwrap());
+        std::hint::black_box(helmgate::policy::path::canonicalize(b"/api/v1/users/42").unwrap());
     });
     assert_eq!(n, 0);
 }
@@ -131,13 +131,13 @@ fn canonicalising_an_already_canonical_path_does_not_allocate() {
 /// the forwarding headers and the decorated upstream response.
 mod whole_request {
     use super::*;
-    use helmgate::answer;
     use helmgate::config::{self, Overrides};
-    use helmgate::cors::CorsDecision;
-    use helmgate::env::EnvVars;
-    use helmgate::forwarded::{self, ClientView};
+    use helmgate::edge::answer;
+    use helmgate::edge::request::RequestFacts;
+    use helmgate::policy::cors::CorsDecision;
+    use helmgate::policy::env::EnvVars;
+    use helmgate::policy::forwarded::{self, ClientView};
     use helmgate::policy::Policy;
-    use helmgate::request::RequestFacts;
     use pingora::http::{RequestHeader, ResponseHeader};
 
     fn policy() -> Policy {

@@ -12,12 +12,12 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use helmgate::config::{self, ConfigError, Overrides};
-use helmgate::cors::{CorsDecision, CorsPolicy, CorsSettings, OwnOrigin};
-use helmgate::env::{EnvVars, Environment};
-use helmgate::forwarded::{self, upstream_forwarding, ClientView, TrustedProxies};
-use helmgate::framing::RawHead;
-use helmgate::origin::{canonicalize, AllowedOrigin, CanonicalText, Origin, Scheme};
-use helmgate::vary::{self, Merge};
+use helmgate::edge::framing::RawHead;
+use helmgate::policy::cors::{CorsDecision, CorsPolicy, CorsSettings, OwnOrigin};
+use helmgate::policy::env::{EnvVars, Environment};
+use helmgate::policy::forwarded::{self, upstream_forwarding, ClientView, TrustedProxies};
+use helmgate::policy::origin::{canonicalize, AllowedOrigin, CanonicalText, Origin, Scheme};
+use helmgate::policy::vary::{self, Merge};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::Method;
 use pingora::http::ResponseHeader;
@@ -515,7 +515,7 @@ pub fn config(data: &[u8]) {
                 if let Some(env) = environment {
                     assert_eq!(policy.environment, env);
                 }
-                assert!(!helmgate::describe::describe(&policy).is_empty());
+                assert!(!helmgate::ops::describe::describe(&policy).is_empty());
                 for site in &policy.sites {
                     for o in &site.cors.settings().allowed_origins {
                         assert_eq!(AllowedOrigin::parse(o.as_str()).as_ref(), Ok(o));
@@ -579,8 +579,8 @@ pub fn raw_head(data: &[u8]) {
 
 /// The routes the path check routes on: a prefix with capitals (so every
 /// path is also read folded) and one route that keeps escaped slashes.
-fn path_router() -> &'static helmgate::routes::Router {
-    use helmgate::routes::{EscapedSlashes, RouteMatch, Router};
+fn path_router() -> &'static helmgate::policy::routes::Router {
+    use helmgate::policy::routes::{EscapedSlashes, RouteMatch, Router};
     static ROUTER: OnceLock<Router> = OnceLock::new();
     ROUTER.get_or_init(|| {
         let routes = [
@@ -612,7 +612,7 @@ fn path_router() -> &'static helmgate::routes::Router {
 /// canonical path equals routing the bytes forwarded upstream. A routed
 /// path stays on its route under every other reading.
 pub fn path(data: &[u8]) {
-    use helmgate::path::{canonicalize, readings};
+    use helmgate::policy::path::{canonicalize, readings};
     let Ok(canonical) = canonicalize(data) else {
         return;
     };

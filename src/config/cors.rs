@@ -8,9 +8,9 @@ use toml::Spanned;
 use super::layers::Stack;
 use super::problems::Validator;
 use super::raw::RawCors;
-use crate::cors::{CorsMode, CorsPolicy, CorsSettings};
-use crate::env::Environment;
-use crate::origin::{AllowedOrigin, OriginError};
+use crate::policy::cors::{CorsMode, CorsPolicy, CorsSettings};
+use crate::policy::env::Environment;
+use crate::policy::origin::{AllowedOrigin, OriginError};
 
 /// `CORS_ALLOWED_ORIGINS`, which replaces the top-level list: it sits just
 /// above the global tables of every stack, below a route's own.

@@ -9,9 +9,9 @@ use toml::Spanned;
 use super::layers::Stack;
 use super::problems::Validator;
 use super::raw::{RawConfig, RawHeaders};
-use crate::csp::{self, NONCE_PLACEHOLDER};
-use crate::env::Environment;
-use crate::headers::{HeaderSettings, Preset, TABLE};
+use crate::policy::csp::{self, NONCE_PLACEHOLDER};
+use crate::policy::env::Environment;
+use crate::policy::headers::{HeaderSettings, Preset, TABLE};
 
 /// Headers nobody may set or strip through `[headers]`: they frame the
 /// message or belong to one connection, or the gateway owns them.

@@ -13,15 +13,16 @@ mod reports;
 mod routes;
 pub mod schema;
 mod server;
+pub mod tls;
 mod upstream;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::blocked_log::BlockedLogLimiter;
-use crate::env::{self, EnvVars, Environment};
+use crate::observe::blocked_log::BlockedLogLimiter;
+use crate::policy::env::{self, EnvVars, Environment};
+use crate::policy::routes::DEFAULT_SITE;
 use crate::policy::{Policy, Upstream};
-use crate::routes::DEFAULT_SITE;
 pub use problems::Problem;
 use problems::Validator;
 use raw::RawConfig;
@@ -440,7 +441,10 @@ format = "xml"
     #[test]
     fn reports_are_off_by_default_and_validated() {
         let p = load(MINIMAL).unwrap();
-        assert_eq!(p.reports, crate::reports::ReportSettings::default());
+        assert_eq!(
+            p.reports,
+            crate::observe::reports::ReportSettings::default()
+        );
         assert!(!p.reports.enabled);
         assert_eq!(p.reports.path.as_str(), "/.helmgate/reports");
         assert_eq!(
@@ -526,7 +530,7 @@ format = "xml"
         let p = load(MINIMAL).unwrap();
         assert_eq!(
             p.server.request_body,
-            crate::body_pace::BodyPace {
+            crate::policy::body_pace::BodyPace {
                 timeout: Duration::from_secs(20),
                 min_rate: 500
             }

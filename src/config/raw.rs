@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::env::Environment;
+use crate::policy::env::Environment;
 
 /// helmgate's configuration file (TOML). Unknown keys are errors; check a
 /// file with `helmgate --config FILE --check`.

@@ -10,13 +10,13 @@ use super::cors::EnvOrigins;
 use super::layers::Stack;
 use super::problems::Validator;
 use super::raw::{RawConfig, RawCors, RawHeaders, RawRoute, RawUpstream};
-use crate::env::Environment;
-use crate::headers::SecurityHeaders;
-use crate::metrics::RouteMetrics;
-use crate::origin::{Host, Origin};
-use crate::path::{self, PathRefusal};
+use crate::observe::metrics::RouteMetrics;
+use crate::policy::env::Environment;
+use crate::policy::headers::SecurityHeaders;
+use crate::policy::origin::{Host, Origin};
+use crate::policy::path::{self, PathRefusal};
+use crate::policy::routes::{Conflict, EscapedSlashes, HostPattern, RouteMatch, Router};
 use crate::policy::{SitePolicy, Upstream};
-use crate::routes::{Conflict, EscapedSlashes, HostPattern, RouteMatch, Router};
 
 /// The name of the top-level policy and of `[upstream]`.
 pub const DEFAULT_NAME: &str = "default";

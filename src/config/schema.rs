@@ -107,7 +107,7 @@ mod tests {
 
     use super::*;
     use crate::config::{load_str, ConfigError, Overrides};
-    use crate::env::EnvVars;
+    use crate::policy::env::EnvVars;
 
     const MINIMAL: &str = "[server]\nlisten = [\"127.0.0.1:8080\"]\n\
                            [upstream]\naddress = \"127.0.0.1:3000\"\n";

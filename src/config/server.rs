@@ -9,8 +9,8 @@ use toml::Spanned;
 
 use super::problems::Validator;
 use super::raw;
-use crate::body_pace::BodyPace;
-use crate::forwarded::TrustedProxies;
+use crate::policy::body_pace::BodyPace;
+use crate::policy::forwarded::TrustedProxies;
 use crate::policy::{LogFormat, LogSettings, ServerSettings, TlsListener};
 
 /// Pingora's default is 64 KiB per connection; 4 KiB holds a typical request
@@ -214,7 +214,7 @@ impl Validator<'_> {
             }
         }
         if self.count() == before {
-            if let Err(message) = crate::tls::load_certified_key(&cert, &key) {
+            if let Err(message) = crate::config::tls::load_certified_key(&cert, &key) {
                 self.problem(format!("{key_prefix}.cert"), Some(&t.cert), message);
             }
         }

@@ -10,11 +10,11 @@ use pingora::http::ResponseHeader;
 use pingora::protocols::http::date::get_cached_date;
 use pingora::protocols::http::v1::common::title_case_headers_to_wire;
 
-use crate::cors;
-use crate::header_edit::{self, Name};
-use crate::nonce;
+use crate::edge::nonce;
+use crate::edge::request::RequestFacts;
+use crate::policy::cors;
+use crate::policy::header_edit::{self, Name};
 use crate::policy::{OnceWarning, SitePolicy};
-use crate::request::RequestFacts;
 
 /// Why the gateway answered with an error of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

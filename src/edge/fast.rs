@@ -13,12 +13,12 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::Method;
 
-use crate::answer;
-use crate::cors::CorsDecision;
-use crate::edge::{self, Seen};
-use crate::header_edit::{self, Name};
+use crate::edge::answer;
+use crate::edge::request::{Head, RequestFacts};
+use crate::edge::verdict::{self, Seen};
+use crate::policy::cors::CorsDecision;
+use crate::policy::header_edit::{self, Name};
 use crate::policy::Policy;
-use crate::request::{Head, RequestFacts};
 use crate::state::SharedState;
 
 /// What the fast path made of a head.
@@ -130,8 +130,8 @@ pub fn answer(
         target: plain.target(),
         headers: &plain.headers,
     };
-    let Some(edge::EdgeAnswer { mut head, body }) =
-        edge::cors_answer_undecorated(state, &policy, &facts, &seen)
+    let Some(verdict::EdgeAnswer { mut head, body }) =
+        verdict::cors_answer_undecorated(state, &policy, &facts, &seen)
     else {
         return Outcome::Pass;
     };
@@ -164,11 +164,11 @@ pub fn answer(
             answer::to_wire(&head, body, title_case)
         }
     };
-    edge::finish(
+    verdict::finish(
         state,
         &policy,
         &facts,
-        &edge::Finished {
+        &verdict::Finished {
             status: head.status.as_u16(),
             upstream_status: None,
             body_bytes: body.len(),

@@ -6,7 +6,7 @@
 
 use pingora::proxy::Session;
 
-use crate::answer::GatewayError;
+use crate::edge::answer::GatewayError;
 
 /// Counts of the framing headers as the client sent them.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -33,9 +33,9 @@ use pingora::server::ShutdownWatch;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::time::{timeout, timeout_at, Instant};
 
-use crate::fast;
+use crate::edge::fast;
+use crate::edge::refusal::{self, Refusal};
 use crate::policy::ServerSettings;
-use crate::refusal::{self, Refusal};
 use crate::state::SharedState;
 
 /// Pingora parses at most this many header fields; more would get its own
@@ -163,7 +163,7 @@ impl Scan {
     fn request_id(&self, buf: &[u8]) -> Option<HeaderValue> {
         let value = buf.get(self.request_id.clone()?)?;
         let value = value.trim_ascii();
-        crate::request_id::is_sane(value)
+        crate::edge::request_id::is_sane(value)
             .then(|| HeaderValue::from_bytes(value).ok())
             .flatten()
     }

@@ -10,12 +10,12 @@ use pingora::prelude::*;
 use pingora::protocols::http::ServerSession;
 use pingora::proxy::{ProxyHttp, Session};
 
-use crate::answer;
-use crate::cors;
-use crate::front::Listener;
-use crate::origin::{Host, Origin};
-use crate::refusal;
-use crate::request::RequestFacts;
+use crate::edge::answer;
+use crate::edge::front::Listener;
+use crate::edge::refusal;
+use crate::edge::request::RequestFacts;
+use crate::policy::cors;
+use crate::policy::origin::{Host, Origin};
 use crate::state::SharedState;
 
 pub struct HttpsRedirect {

@@ -13,12 +13,12 @@ use bytes::Bytes;
 use pingora::prelude::*;
 use pingora::protocols::http::ServerSession;
 
-use crate::answer::{self, GatewayError};
-use crate::blocked_log::Admit;
-use crate::edge;
-use crate::front::Listener;
-use crate::logfmt::{Client, Escaped, Suppressed};
-use crate::request::{RequestFacts, Target};
+use crate::edge::answer::{self, GatewayError};
+use crate::edge::front::Listener;
+use crate::edge::request::{RequestFacts, Target};
+use crate::edge::verdict;
+use crate::observe::blocked_log::Admit;
+use crate::observe::logfmt::{Client, Escaped, Suppressed};
 use crate::state::SharedState;
 
 /// Why a head was refused. A closed set: a metric label and a log field.
@@ -123,7 +123,7 @@ pub fn note_target(state: &SharedState, facts: &RequestFacts, target: &[u8]) {
 pub fn note_slow_body(
     state: &SharedState,
     peer: Option<IpAddr>,
-    limit: crate::body_pace::Limit,
+    limit: crate::policy::body_pace::Limit,
     bytes: u64,
     forwarded: bool,
 ) {
@@ -193,18 +193,18 @@ fn log_access(
         return;
     }
     let empty = http::HeaderMap::new();
-    let done = edge::Finished {
+    let done = verdict::Finished {
         status: kind.status(),
         upstream_status: None,
         body_bytes: kind.body().len(),
         elapsed: std::time::Duration::ZERO,
-        seen: edge::Seen {
+        seen: verdict::Seen {
             method: req.map_or("-", |r| r.method.as_str()),
             target: req.map_or(&b"-"[..], |r| r.raw_path()),
             headers: req.map_or(&empty, |r| &r.headers),
         },
     };
-    edge::finish(state, &policy, facts, &done);
+    verdict::finish(state, &policy, facts, &done);
 }
 
 /// The front door's answer to a head it refused, as bytes for the wire.

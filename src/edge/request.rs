@@ -10,14 +10,14 @@ use std::net::IpAddr;
 use http::header::HeaderValue;
 use pingora::http::RequestHeader;
 
-use crate::authority::{self, HostRefusal};
-use crate::cors::{CorsDecision, OwnOrigin};
-use crate::forwarded::ClientView;
-use crate::nonce;
-use crate::path::{self, PathRefusal};
+use crate::edge::nonce;
+use crate::edge::request_id::{self, X_REQUEST_ID};
+use crate::policy::authority::{self, HostRefusal};
+use crate::policy::cors::{CorsDecision, OwnOrigin};
+use crate::policy::forwarded::ClientView;
+use crate::policy::path::{self, PathRefusal};
+use crate::policy::routes::DEFAULT_SITE;
 use crate::policy::Policy;
-use crate::request_id::{self, X_REQUEST_ID};
-use crate::routes::DEFAULT_SITE;
 
 /// What the upstream gets as the request target.
 #[derive(Debug, Clone, PartialEq, Eq)]

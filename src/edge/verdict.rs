@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 use http::header::{self, HeaderMap, HeaderValue};
 use pingora::http::ResponseHeader;
 
-use crate::access_log;
-use crate::answer;
-use crate::blocked_log::Admit;
-use crate::cors::{self, CorsDecision, RejectReason};
-use crate::logfmt::Escaped;
+use crate::edge::answer;
+use crate::edge::request::RequestFacts;
+use crate::observe::access_log;
+use crate::observe::blocked_log::Admit;
+use crate::observe::logfmt::Escaped;
+use crate::policy::cors::{self, CorsDecision, RejectReason};
 use crate::policy::Policy;
-use crate::request::RequestFacts;
 use crate::state::SharedState;
 
 /// A response the gateway makes itself: head and body.

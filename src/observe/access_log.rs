@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
-use crate::logfmt::{Escaped, JsonEscaped};
+use crate::observe::logfmt::{Escaped, JsonEscaped};
 use crate::policy::LogFormat;
 
 /// The `log` target of access lines: `RUST_LOG=access=off` silences them.

@@ -12,11 +12,11 @@ use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::blocked_log::{Admit, BlockedLogLimiter};
-use crate::client_rate::ClientRates;
-use crate::logfmt::Escaped;
-use crate::reports::{Directive, Disposition, ReportType, Violation};
-use crate::topk::{Counted, SpaceSaving};
+use crate::observe::blocked_log::{Admit, BlockedLogLimiter};
+use crate::observe::client_rate::ClientRates;
+use crate::observe::logfmt::Escaped;
+use crate::observe::reports::{Directive, Disposition, ReportType, Violation};
+use crate::observe::topk::{Counted, SpaceSaving};
 
 /// Keys tracked per top-K table: ten times what the dashboard shows, so its
 /// top 20 is exact unless the traffic is nearly uniform.
@@ -114,7 +114,7 @@ impl Insight {
     /// An origin CORS refused (or, in report mode, would have refused).
     /// `origin` is what the client sent, all `Origin` values joined.
     pub fn record_refused_origin(&self, origin: &[u8], would_block: bool, now: Instant) {
-        let shown = &origin[..origin.len().min(crate::topk::MAX_KEY)];
+        let shown = &origin[..origin.len().min(crate::observe::topk::MAX_KEY)];
         let key = Escaped(shown).to_string();
         lock(&self.origins).add(&key);
         self.bump(now, |m| {
@@ -379,7 +379,7 @@ impl ReportLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reports::{blocked, document_of};
+    use crate::observe::reports::{blocked, document_of};
 
     fn violation(directive: &str, blocked_uri: &str, doc: &str) -> Violation {
         Violation {
@@ -512,6 +512,6 @@ mod tests {
         assert!(top[0]
             .key
             .starts_with("https://a.example\\x0d\\x0a<script>"));
-        assert!(top[0].key.len() <= crate::topk::MAX_KEY);
+        assert!(top[0].key.len() <= crate::observe::topk::MAX_KEY);
     }
 }

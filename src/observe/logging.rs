@@ -15,8 +15,8 @@ use std::time::Instant;
 
 use log::{Level, Log, Metadata, Record};
 
-use crate::access_log;
-use crate::blocked_log::{Admit, BlockedLogLimiter};
+use crate::observe::access_log;
+use crate::observe::blocked_log::{Admit, BlockedLogLimiter};
 
 pub fn init() {
     access_log::init();

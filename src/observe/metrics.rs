@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::body_pace::Limit;
-use crate::cors::{CorsMode, RejectReason};
-use crate::refusal::Refusal;
-use crate::reports::{Directive, Disposition, ReportType, Violation};
+use crate::edge::refusal::Refusal;
+use crate::observe::reports::{Directive, Disposition, ReportType, Violation};
+use crate::policy::body_pace::Limit;
+use crate::policy::cors::{CorsMode, RejectReason};
 
 /// Upper bounds of the request-duration histogram, in seconds.
 const BUCKETS: [f64; 12] = [

@@ -20,15 +20,15 @@ use pingora::prelude::*;
 use pingora::protocols::http::ServerSession;
 use pingora::proxy::{ProxyHttp, Session};
 
-use crate::answer;
-use crate::cors;
-use crate::dashboard;
-use crate::front::Listener;
-use crate::header_edit;
+use crate::edge::answer;
+use crate::edge::front::Listener;
+use crate::edge::refusal;
+use crate::edge::request::RequestFacts;
+use crate::edge::request_id::{self, X_REQUEST_ID};
+use crate::ops::dashboard;
+use crate::policy::cors;
+use crate::policy::header_edit;
 use crate::policy::Policy;
-use crate::refusal;
-use crate::request::RequestFacts;
-use crate::request_id::{self, X_REQUEST_ID};
 use crate::state::SharedState;
 
 pub struct Admin {

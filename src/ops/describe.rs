@@ -5,8 +5,8 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::policy::routes::{EscapedSlashes, DEFAULT_SITE};
 use crate::policy::{LogFormat, Policy, SitePolicy, Upstream};
-use crate::routes::{EscapedSlashes, DEFAULT_SITE};
 
 fn secs(d: Duration) -> String {
     format!("{}s", d.as_secs_f64())
@@ -254,7 +254,7 @@ fn site_policy(out: &mut String, site: &SitePolicy) {
         let _ = writeln!(
             out,
             "    violation reports: report-uri {path} added to both CSPs; over HTTPS also report-to {g}, Reporting-Endpoints: {g}=\"{path}\" and report-to=\"{g}\" on COOP/COEP (a policy with its own report-uri/report-to is left alone)",
-            g = crate::headers::REPORT_GROUP
+            g = crate::policy::headers::REPORT_GROUP
         );
     }
     for (name, value) in &site.header_settings.custom {

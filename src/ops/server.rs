@@ -16,13 +16,13 @@ use pingora::server::{ExecutionPhase, RunArgs, Server, ShutdownSignal, ShutdownS
 use pingora::services::listening::Service;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::admin::Admin;
-use crate::front::{FrontDoor, Listener};
+use crate::config::tls::ReloadableCert;
+use crate::edge::front::{FrontDoor, Listener};
+use crate::edge::proxy::Gateway;
+use crate::edge::redirect::HttpsRedirect;
+use crate::ops::admin::Admin;
 use crate::policy::Policy;
-use crate::proxy::Gateway;
-use crate::redirect::HttpsRedirect;
 use crate::state::SharedState;
-use crate::tls::ReloadableCert;
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -166,7 +166,7 @@ pub fn run(state: Arc<SharedState>, options: RunOptions) -> Result<(), String> {
         proxy.add_listener(listener(*addr, &policy));
     }
     for t in &policy.server.tls {
-        let key = crate::tls::load_certified_key(&t.cert, &t.key)
+        let key = crate::config::tls::load_certified_key(&t.cert, &t.key)
             .map_err(|e| format!("server.tls {}: {e}", t.listen))?;
         let resolver = Arc::new(ReloadableCert::new(key));
         state.register_certificate(t.listen, Arc::clone(&resolver));
@@ -206,7 +206,7 @@ pub fn run(state: Arc<SharedState>, options: RunOptions) -> Result<(), String> {
     server.run(RunArgs {
         shutdown_signal: Box::new(Signals),
     });
-    crate::access_log::flush();
+    crate::observe::access_log::flush();
     Ok(())
 }
 
@@ -252,7 +252,7 @@ fn exit_when_drained(server: &Server, state: Arc<SharedState>, grace: Duration) 
                         "graceful shutdown: no requests in flight after {:?}; exiting",
                         started.elapsed()
                     );
-                    crate::access_log::flush();
+                    crate::observe::access_log::flush();
                     std::process::exit(0);
                 }
             } else {
@@ -306,7 +306,7 @@ impl ShutdownSignalWatch for Signals {
                 // 13 minutes, process never exited). A fast stop drops
                 // in-flight requests either way, so end the process directly.
                 log::info!("SIGINT received: fast stop");
-                crate::access_log::flush();
+                crate::observe::access_log::flush();
                 std::process::exit(0)
             }
             _ = quit.recv() => ShutdownSignal::GracefulUpgrade,
@@ -330,7 +330,7 @@ pub fn install_reload_handler(state: Arc<SharedState>) -> Result<(), String> {
         .spawn(move || {
             runtime.block_on(async move {
                 while hup.recv().await.is_some() {
-                    crate::access_log::flush();
+                    crate::observe::access_log::flush();
                     match state.reload() {
                         Ok(report) => {
                             let policy = state.policy();

@@ -11,9 +11,9 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::Method;
 use pingora::http::ResponseHeader;
 
-use crate::header_edit::{self, Name};
-use crate::origin::{self, AllowedOrigin, Canonical, OriginError, Scheme};
-use crate::vary;
+use crate::policy::header_edit::{self, Name};
+use crate::policy::origin::{self, AllowedOrigin, Canonical, OriginError, Scheme};
+use crate::policy::vary;
 
 const VARY_ACTUAL: &[&str] = &["Origin"];
 const VARY_PREFLIGHT: &[&str] = &[

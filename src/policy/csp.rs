@@ -456,7 +456,7 @@ fn is_host_source(v: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::headers::{
+    use crate::policy::headers::{
         CSP_DEVELOPMENT, CSP_HARDENED_DEVELOPMENT, CSP_HARDENED_PRODUCTION, CSP_PRODUCTION,
     };
 

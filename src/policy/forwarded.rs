@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use http::header::{HeaderMap, HeaderName, HeaderValue, HOST};
 use ipnet::IpNet;
 
-use crate::origin::Scheme;
+use crate::policy::origin::Scheme;
 
 pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");

@@ -1,5 +1,24 @@
-//! The validated, typed model the runtime uses. Built once by `config::load`;
-//! nothing on the request path parses configuration text again.
+//! The validated, typed model the runtime uses, and the pure decisions over
+//! it. Built once by `config::load`; nothing on the request path parses
+//! configuration text again. Nothing here does I/O or holds runtime state
+//! (counters, limiters, warn-once flags live in `state`).
+//!
+//! May use: nothing above it (no `config`, `observe`, `state`, `edge`, `ops`).
+
+pub mod admin_host;
+pub mod auth;
+pub mod authority;
+pub mod body_pace;
+pub mod cors;
+pub mod csp;
+pub mod env;
+pub mod forwarded;
+pub mod header_edit;
+pub mod headers;
+pub mod origin;
+pub mod path;
+pub mod routes;
+pub mod vary;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,17 +27,17 @@ use std::time::Duration;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::admin_host::AdminHosts;
-use crate::auth::AdminToken;
-use crate::blocked_log::BlockedLogLimiter;
-use crate::body_pace::BodyPace;
-use crate::cors::CorsPolicy;
-use crate::env::{Environment, EnvironmentSource};
-use crate::forwarded::TrustedProxies;
-use crate::headers::{HeaderSettings, SecurityHeaders};
-use crate::metrics::RouteMetrics;
-use crate::reports::ReportSettings;
-use crate::routes::{RouteMatch, Router, DEFAULT_SITE};
+use crate::observe::blocked_log::BlockedLogLimiter;
+use crate::observe::metrics::RouteMetrics;
+use crate::observe::reports::ReportSettings;
+use crate::policy::admin_host::AdminHosts;
+use crate::policy::auth::AdminToken;
+use crate::policy::body_pace::BodyPace;
+use crate::policy::cors::CorsPolicy;
+use crate::policy::env::{Environment, EnvironmentSource};
+use crate::policy::forwarded::TrustedProxies;
+use crate::policy::headers::{HeaderSettings, SecurityHeaders};
+use crate::policy::routes::{RouteMatch, Router, DEFAULT_SITE};
 
 #[derive(Debug)]
 pub struct Policy {

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::path::{readings, CanonicalPath, PathRefusal};
+use crate::policy::path::{readings, CanonicalPath, PathRefusal};
 
 /// The site requests go to when no route matches: the top-level policy.
 pub const DEFAULT_SITE: usize = 0;

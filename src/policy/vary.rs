@@ -4,7 +4,7 @@
 use http::header::{HeaderValue, VARY};
 use pingora::http::ResponseHeader;
 
-use crate::header_edit::{self, Name};
+use crate::policy::header_edit::{self, Name};
 
 pub const VARY_NAME: Name = Name::from_static("vary");
 

@@ -6,8 +6,8 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use helmgate::cors::{CorsDecision, CorsPolicy, CorsSettings, OwnOrigin};
-use helmgate::origin::{canonicalize, AllowedOrigin, CanonicalText, Origin, Scheme};
+use helmgate::policy::cors::{CorsDecision, CorsPolicy, CorsSettings, OwnOrigin};
+use helmgate::policy::origin::{canonicalize, AllowedOrigin, CanonicalText, Origin, Scheme};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::Method;
 use pingora::http::ResponseHeader;

@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use helmgate::path::canonicalize;
-use helmgate::routes::{EscapedSlashes, RouteMatch, Router};
+use helmgate::policy::path::canonicalize;
+use helmgate::policy::routes::{EscapedSlashes, RouteMatch, Router};
 
 use crate::common::*;
 

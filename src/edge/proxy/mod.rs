@@ -14,19 +14,19 @@ use pingora::protocols::http::ServerSession;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::ErrorSource;
 
-use crate::answer::{self, GatewayError};
-use crate::body_pace::{Limit, Pace};
-use crate::edge;
-use crate::fast;
-use crate::forwarded::{self, ClientView};
-use crate::front::Listener;
-use crate::header_edit::{self, Name};
-use crate::metrics::UpstreamFailure;
-use crate::nonce::Replacer;
-use crate::origin::Scheme;
+use crate::edge::answer::{self, GatewayError};
+use crate::edge::fast;
+use crate::edge::front::Listener;
+use crate::edge::nonce::Replacer;
+use crate::edge::refusal;
+use crate::edge::request::{RequestFacts, Target};
+use crate::edge::verdict;
+use crate::observe::metrics::UpstreamFailure;
+use crate::policy::body_pace::{Limit, Pace};
+use crate::policy::forwarded::{self, ClientView};
+use crate::policy::header_edit::{self, Name};
+use crate::policy::origin::Scheme;
 use crate::policy::{OnceWarning, Policy, SitePolicy};
-use crate::refusal;
-use crate::request::{RequestFacts, Target};
 use crate::state::{InFlight, SharedState};
 
 // The request headers the gateway sets toward the upstream.
@@ -178,12 +178,16 @@ impl ProxyHttp for Gateway {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         if ctx.facts.target.is_refused() {
-            crate::refusal::note_target(&self.state, &ctx.facts, session.req_header().raw_path());
+            crate::edge::refusal::note_target(
+                &self.state,
+                &ctx.facts,
+                session.req_header().raw_path(),
+            );
             return self
                 .respond_error(session, ctx, GatewayError::BadRequest)
                 .await;
         }
-        if let Some(problem) = crate::framing::check(session) {
+        if let Some(problem) = crate::edge::framing::check(session) {
             return self.respond_error(session, ctx, problem).await;
         }
         if ctx.facts.report {
@@ -197,12 +201,12 @@ impl ProxyHttp for Gateway {
             }
         }
         let req = session.req_header();
-        let seen = edge::Seen {
+        let seen = verdict::Seen {
             method: req.method.as_str(),
             target: req.raw_path(),
             headers: &req.headers,
         };
-        let Some(answer) = edge::cors_answer(&self.state, &ctx.policy, &ctx.facts, &seen) else {
+        let Some(answer) = verdict::cors_answer(&self.state, &ctx.policy, &ctx.facts, &seen) else {
             return Ok(false);
         };
         let end = answer.body.is_empty();
@@ -406,18 +410,18 @@ impl ProxyHttp for Gateway {
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
         let req = session.req_header();
-        let done = edge::Finished {
+        let done = verdict::Finished {
             status: session.response_written().map_or(0, |r| r.status.as_u16()),
             upstream_status: ctx.upstream_status,
             body_bytes: session.body_bytes_sent(),
             elapsed: ctx.started.elapsed(),
-            seen: edge::Seen {
+            seen: verdict::Seen {
                 method: req.method.as_str(),
                 target: req.raw_path(),
                 headers: &req.headers,
             },
         };
-        edge::finish(&self.state, &ctx.policy, &ctx.facts, &done);
+        verdict::finish(&self.state, &ctx.policy, &ctx.facts, &done);
     }
 }
 

@@ -10,15 +10,15 @@ use pingora::prelude::*;
 use pingora::proxy::Session;
 
 use super::{declared_length, Gateway, RequestCtx};
-use crate::answer::GatewayError;
-use crate::body_pace::{BodyPace, Limit, Pace};
-use crate::cors;
-use crate::forwarded::ClientView;
-use crate::header_edit::Name;
-use crate::metrics::ReportIntake;
+use crate::edge::answer::GatewayError;
+use crate::edge::refusal;
+use crate::observe::metrics::ReportIntake;
+use crate::observe::reports::{self, Document};
+use crate::policy::body_pace::{BodyPace, Limit, Pace};
+use crate::policy::cors;
+use crate::policy::forwarded::ClientView;
+use crate::policy::header_edit::Name;
 use crate::policy::Policy;
-use crate::refusal;
-use crate::reports::{self, Document};
 
 impl Gateway {
     /// The violation-report endpoint: the gateway's own on every route,
@@ -228,7 +228,7 @@ fn report_site(policy: &Policy, host: Option<&[u8]>, doc: &Document, fallback: u
     if !path.starts_with(b"/") {
         return fallback;
     }
-    crate::path::canonicalize(path)
+    crate::policy::path::canonicalize(path)
         .ok()
         .and_then(|canonical| policy.router.route(host, &canonical).ok())
         .unwrap_or(fallback)

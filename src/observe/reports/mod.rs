@@ -13,7 +13,7 @@
 use http::header::HeaderValue;
 use serde_json::Value;
 
-use crate::path;
+use crate::policy::path;
 
 /// Reporting API batches hold at most 100 reports in Chromium; more in one
 /// POST is not a browser.

@@ -10,7 +10,7 @@ use std::time::UNIX_EPOCH;
 use base64::Engine as _;
 
 use super::{rfc3339, ReportRow, RouteStatus, Status, Timeline};
-use crate::cors::RejectReason;
+use crate::policy::cors::RejectReason;
 
 const STYLE: &str = "
 body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}

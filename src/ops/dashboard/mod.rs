@@ -12,11 +12,11 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::cors::RejectReason;
-use crate::insight::{Minute, RecentReport};
-use crate::metrics::ReportIntake;
+use crate::observe::insight::{Minute, RecentReport};
+use crate::observe::metrics::ReportIntake;
+use crate::observe::topk::Counted;
+use crate::policy::cors::RejectReason;
 use crate::state::SharedState;
-use crate::topk::Counted;
 
 mod html;
 pub use html::{html, CSP};

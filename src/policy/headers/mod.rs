@@ -8,9 +8,9 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use pingora::http::ResponseHeader;
 
-use crate::csp::NONCE_PLACEHOLDER;
-use crate::env::Environment;
-use crate::header_edit::{self, Name};
+use crate::policy::csp::NONCE_PLACEHOLDER;
+use crate::policy::env::Environment;
+use crate::policy::header_edit::{self, Name};
 
 mod table;
 mod wire;
@@ -114,7 +114,7 @@ fn reporting(row: &HeaderRow, value: &str, path: &str) -> (String, String) {
     let same = || (value.to_string(), value.to_string());
     match row.key {
         "content_security_policy" | "content_security_policy_report_only" => {
-            if crate::csp::check(value).is_ok_and(|c| c.reports_itself) {
+            if crate::policy::csp::check(value).is_ok_and(|c| c.reports_itself) {
                 return same();
             }
             let base = value.trim_end().trim_end_matches(';');

@@ -1,7 +1,7 @@
 //! The ONE table of every security header the gateway can set: its config
 //! key, its name, and its default per preset and environment.
 
-use crate::env::Environment;
+use crate::policy::env::Environment;
 
 pub const CSP_PRODUCTION: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; connect-src 'self'; font-src 'self'; object-src 'none'; media-src 'self'; frame-src 'none'";
 pub const CSP_DEVELOPMENT: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; connect-src 'self' ws: wss:; font-src 'self'; object-src 'none'; media-src 'self'; frame-src 'none'";

@@ -8,7 +8,7 @@ use pingora::http::ResponseHeader;
 use pingora::protocols::http::v1::common::title_case_headers_to_wire;
 
 use super::Entry;
-use crate::header_edit;
+use crate::policy::header_edit;
 
 /// Names an answer's own head carries, or that follow the block: a block
 /// that set or removed one of them would not be what `apply` does to that
@@ -69,7 +69,7 @@ pub(super) fn block(set: &[Entry]) -> Option<Block> {
 #[cfg(test)]
 mod tests {
     use super::super::{HeaderSettings, Preset, SecurityHeaders, TABLE};
-    use crate::env::Environment;
+    use crate::policy::env::Environment;
 
     /// A head's fields as `answer::to_wire` writes them.
     fn fields(head: &pingora::http::ResponseHeader, title_case: bool) -> Vec<u8> {
@@ -85,11 +85,11 @@ mod tests {
     /// A 403's and a credentialed preflight's heads before the security
     /// headers.
     fn answer_heads() -> [pingora::http::ResponseHeader; 2] {
-        let mut refused = crate::cors::new_response(403, 8);
+        let mut refused = crate::policy::cors::new_response(403, 8);
         refused.insert_header("vary", "Origin").unwrap();
         refused.insert_header("content-type", "text/plain").unwrap();
         refused.insert_header("cache-control", "no-store").unwrap();
-        let mut preflight = crate::cors::new_response(204, 8);
+        let mut preflight = crate::policy::cors::new_response(204, 8);
         for (name, value) in [
             ("access-control-allow-origin", "https://app.example.com"),
             ("access-control-allow-credentials", "true"),

@@ -1,0 +1,21 @@
+//! The request path. Head bytes become one `RequestFacts` (canonical path
+//! and host, client view, route, CORS verdict, request id) once, in the front
+//! door or the first Pingora hook; then the gateway answers itself (`answer`,
+//! `verdict`: preflight, refusal, errors) or the request goes upstream
+//! (`proxy`) and its response is decorated. `front` reads every HTTP/1 head
+//! and `fast` answers preflights and refused origins without a Pingora
+//! session, from the same facts.
+//!
+//! May use: `policy`, `config` (types only), `observe`, `state`.
+
+pub mod answer;
+pub mod fast;
+pub mod framing;
+pub mod front;
+pub mod nonce;
+pub mod proxy;
+pub mod redirect;
+pub mod refusal;
+pub mod request;
+pub mod request_id;
+pub mod verdict;

@@ -1,0 +1,16 @@
+//! What the gateway tells its operators: Prometheus metrics, the access log
+//! and rate-limited WARN/INFO lines, the dashboard's top-k insight, and the
+//! violation-report parser. Observers read request facts and verdicts; they
+//! never decide what happens to a request.
+//!
+//! May use: `policy`. Never `config`, `state`, `edge` or `ops`.
+
+pub mod access_log;
+pub mod blocked_log;
+pub mod client_rate;
+pub mod insight;
+pub mod logfmt;
+pub mod logging;
+pub mod metrics;
+pub mod reports;
+pub mod topk;

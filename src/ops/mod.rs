@@ -1,0 +1,11 @@
+//! Running the gateway: building Pingora's server and listeners, signals and
+//! reloads (`server`), the admin listener and its dashboard, `--check`'s
+//! description of the effective policy, and `helmgate healthcheck`.
+//!
+//! May use every layer below it.
+
+pub mod admin;
+pub mod dashboard;
+pub mod describe;
+pub mod healthcheck;
+pub mod server;
