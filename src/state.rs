@@ -1,9 +1,13 @@
-//! What the running gateway shares across threads: the current policy (swapped
-//! whole on reload), the TLS certificates, and the metrics.
+//! What the running gateway shares across threads: the active policy with
+//! the runtime state of its routes (swapped whole on reload), the TLS
+//! certificates, the metrics and the dashboard's insight. The validated
+//! `Policy` is pure data; counters, limiters and warn-once flags live here.
+//!
+//! May use: `policy`, `config`, `observe`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -14,12 +18,94 @@ use crate::config::tls::{self, ReloadableCert};
 use crate::config::{self, ConfigError, Overrides, Problem};
 use crate::observe::blocked_log::BlockedLogLimiter;
 use crate::observe::insight::Insight;
-use crate::observe::metrics::Metrics;
+use crate::observe::metrics::{Metrics, RouteMetrics};
 use crate::policy::env::EnvVars;
 use crate::policy::{Policy, ServerSettings};
 
+/// The policy in force and the runtime state that goes with it. Derefs to
+/// the `Policy`, so request code reads the model directly.
+pub struct Active {
+    policy: Policy,
+    /// By site index, as `Policy::sites`.
+    routes: Vec<RouteState>,
+    /// Blocked-origin WARN lines: `[log]`'s rate.
+    pub blocked_log: BlockedLogLimiter,
+    /// Violation-report lines: `[log]`'s settings, a bucket of their own so
+    /// reports can't crowd out blocked-origin lines.
+    pub report_log: BlockedLogLimiter,
+}
+
+/// One route's runtime state.
+#[derive(Debug)]
+pub struct RouteState {
+    /// The running counters of the route's name, carried across reloads.
+    pub metrics: Arc<RouteMetrics>,
+    /// WARN lines this route logs once per configuration.
+    warned: [AtomicBool; OnceWarning::COUNT],
+}
+
+/// A WARN a route logs once, not per request.
+#[derive(Debug, Clone, Copy)]
+pub enum OnceWarning {
+    NonceMadeUncacheable,
+    EncodedHtmlNotRewritten,
+}
+
+impl OnceWarning {
+    pub const COUNT: usize = 2;
+}
+
+impl RouteState {
+    /// True the first time only, for each kind of warning.
+    pub fn warn_once(&self, w: OnceWarning) -> bool {
+        !self.warned[w as usize].swap(true, Ordering::Relaxed)
+    }
+}
+
+impl Active {
+    /// The policy with fresh limiters and warn-once flags, and each route
+    /// on the running counters of its name.
+    pub fn new(policy: Policy, metrics: &Metrics) -> Active {
+        let routes = policy
+            .sites
+            .iter()
+            .map(|site| RouteState {
+                metrics: metrics.route(&site.name),
+                warned: Default::default(),
+            })
+            .collect();
+        let (burst, per_minute) = (
+            policy.log.blocked_origin_burst,
+            policy.log.blocked_origin_per_minute,
+        );
+        Active {
+            policy,
+            routes,
+            blocked_log: BlockedLogLimiter::new(burst, per_minute),
+            report_log: BlockedLogLimiter::new(burst, per_minute),
+        }
+    }
+
+    /// The runtime state of `Policy::sites[site]`.
+    pub fn route(&self, site: usize) -> &RouteState {
+        &self.routes[site]
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+}
+
+impl std::ops::Deref for Active {
+    type Target = Policy;
+
+    fn deref(&self) -> &Policy {
+        &self.policy
+    }
+}
+
 pub struct SharedState {
-    policy: ArcSwap<Policy>,
+    policy: ArcSwap<Active>,
     pub metrics: Metrics,
     config_path: PathBuf,
     overrides: Overrides,
@@ -58,11 +144,11 @@ pub struct ReloadReport {
 type Renewal = (Arc<ReloadableCert>, Arc<CertifiedKey>);
 
 impl SharedState {
-    pub fn new(mut policy: Policy, config_path: PathBuf, overrides: Overrides) -> SharedState {
+    pub fn new(policy: Policy, config_path: PathBuf, overrides: Overrides) -> SharedState {
         let metrics = Metrics::default();
-        adopt_metrics(&mut policy, &metrics);
+        let active = Active::new(policy, &metrics);
         SharedState {
-            policy: ArcSwap::from_pointee(policy),
+            policy: ArcSwap::from_pointee(active),
             metrics,
             config_path,
             overrides,
@@ -85,7 +171,7 @@ impl SharedState {
         lock(&self.config_history).clone()
     }
 
-    pub fn policy(&self) -> Arc<Policy> {
+    pub fn policy(&self) -> Arc<Active> {
         self.policy.load_full()
     }
 
@@ -121,12 +207,11 @@ impl SharedState {
                 history.loaded_at = now;
             }
         }
-        let (mut new, renewals, report) = result?;
-        adopt_metrics(&mut new, &self.metrics);
+        let (new, renewals, report) = result?;
         for (resolver, key) in renewals {
             resolver.replace(key);
         }
-        self.policy.store(Arc::new(new));
+        self.policy.store(Arc::new(Active::new(new, &self.metrics)));
         Ok(report)
     }
 
@@ -177,14 +262,6 @@ impl SharedState {
             }
         }
         Ok(out)
-    }
-}
-
-/// Point each route at the running counters of its name, so counts carry on
-/// across reloads.
-fn adopt_metrics(policy: &mut Policy, metrics: &Metrics) {
-    for site in &mut policy.sites {
-        site.metrics = metrics.route(&site.name);
     }
 }
 

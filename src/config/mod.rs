@@ -19,7 +19,6 @@ mod upstream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::observe::blocked_log::BlockedLogLimiter;
 use crate::policy::env::{self, EnvVars, Environment};
 use crate::policy::routes::DEFAULT_SITE;
 use crate::policy::{Policy, Upstream};
@@ -184,11 +183,6 @@ fn policy(
         sites,
         router,
         upstreams,
-        blocked_log: BlockedLogLimiter::new(
-            log.blocked_origin_burst,
-            log.blocked_origin_per_minute,
-        ),
-        report_log: BlockedLogLimiter::new(log.blocked_origin_burst, log.blocked_origin_per_minute),
         log,
         admin_listen,
         admin_token: admin_token.ok()?,
@@ -441,10 +435,7 @@ format = "xml"
     #[test]
     fn reports_are_off_by_default_and_validated() {
         let p = load(MINIMAL).unwrap();
-        assert_eq!(
-            p.reports,
-            crate::observe::reports::ReportSettings::default()
-        );
+        assert_eq!(p.reports, crate::policy::reports::ReportSettings::default());
         assert!(!p.reports.enabled);
         assert_eq!(p.reports.path.as_str(), "/.helmgate/reports");
         assert_eq!(

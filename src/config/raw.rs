@@ -448,3 +448,26 @@ pub struct RawReports {
     #[schemars(with = "Option<i64>")]
     pub per_client_per_minute: Option<Spanned<i64>>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_and_the_config_keys_agree() {
+        let keys: Vec<&str> = crate::policy::headers::TABLE
+            .iter()
+            .map(|r| r.key)
+            .collect();
+        assert_eq!(keys, NAMED_HEADER_KEYS);
+        for (r, name) in crate::policy::headers::TABLE.iter().zip(NAMED_HEADER_NAMES) {
+            assert_eq!(r.key.replace('_', "-"), r.name, "{}", r.key);
+            assert_eq!(
+                name.to_ascii_lowercase(),
+                r.name,
+                "the schema's name for {}",
+                r.key
+            );
+        }
+    }
+}

@@ -7,9 +7,9 @@ use toml::Spanned;
 
 use super::problems::Validator;
 use super::raw::{RawAdmin, RawReports};
-use crate::observe::reports::{ReportPath, ReportSettings};
 use crate::policy::admin_host::AdminHosts;
 use crate::policy::auth::AdminToken;
+use crate::policy::reports::{ReportPath, ReportSettings};
 
 impl Validator<'_> {
     pub fn reports(&mut self, raw: &RawReports) -> Option<ReportSettings> {

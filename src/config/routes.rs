@@ -10,7 +10,6 @@ use super::cors::EnvOrigins;
 use super::layers::Stack;
 use super::problems::Validator;
 use super::raw::{RawConfig, RawCors, RawHeaders, RawRoute, RawUpstream};
-use crate::observe::metrics::RouteMetrics;
 use crate::policy::env::Environment;
 use crate::policy::headers::SecurityHeaders;
 use crate::policy::origin::{Host, Origin};
@@ -116,8 +115,6 @@ impl Validator<'_> {
             header_settings: header_settings?,
             headers: headers?,
             upstream: upstream?,
-            metrics: Arc::new(RouteMetrics::default()),
-            warned: Default::default(),
         })
     }
 

@@ -14,7 +14,7 @@ use crate::edge::nonce;
 use crate::edge::request::RequestFacts;
 use crate::policy::cors;
 use crate::policy::header_edit::{self, Name};
-use crate::policy::{OnceWarning, SitePolicy};
+use crate::policy::SitePolicy;
 
 /// Why the gateway answered with an error of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +96,7 @@ pub fn decorate(resp: &mut ResponseHeader, site: &SitePolicy, facts: &RequestFac
     };
     site.headers.apply(resp, facts.https, nonce);
     if nonce.is_some() {
-        keep_out_of_caches(resp, site);
+        keep_out_of_caches(resp);
     }
     header_edit::replace_response(resp, &REQUEST_ID, facts.request_id.clone());
 }
@@ -105,37 +105,48 @@ pub fn decorate(resp: &mut ResponseHeader, site: &SitePolicy, facts: &RequestFac
 /// stored: `Cache-Control: no-store` in place of whatever the upstream said
 /// (`private, max-age=3600` still lets the browser's cache replay it),
 /// unless it already said `no-store`; and no CDN-only directives, which
-/// would outrank it at a CDN. A response the upstream marked cacheable is
-/// worth one WARN per route: the app probably expects it cached.
-fn keep_out_of_caches(resp: &mut ResponseHeader, site: &SitePolicy) {
+/// would outrank it at a CDN.
+fn keep_out_of_caches(resp: &mut ResponseHeader) {
     for cdn_only in ["cdn-cache-control", "surrogate-control"] {
         if resp.headers.contains_key(cdn_only) {
             resp.remove_header(cdn_only);
         }
     }
+    if cache_directives(resp).any(|name| name.eq_ignore_ascii_case(b"no-store")) {
+        return;
+    }
+    header_edit::replace_response(resp, &CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+/// The upstream marked the response cacheable (`public`, `max-age`,
+/// `s-maxage`) and did not say `no-store`: with a nonce it won't be, which
+/// is worth a WARN (the app probably expects it cached).
+pub fn marked_cacheable(resp: &ResponseHeader) -> bool {
     let mut cacheable = false;
-    for value in resp.headers.get_all(header::CACHE_CONTROL) {
-        for directive in value.as_bytes().split(|&b| b == b',') {
-            let name = directive
+    for name in cache_directives(resp) {
+        if name.eq_ignore_ascii_case(b"no-store") {
+            return false;
+        }
+        cacheable |= name.eq_ignore_ascii_case(b"public")
+            || name.eq_ignore_ascii_case(b"max-age")
+            || name.eq_ignore_ascii_case(b"s-maxage");
+    }
+    cacheable
+}
+
+/// The directive names of every `Cache-Control` header.
+fn cache_directives(resp: &ResponseHeader) -> impl Iterator<Item = &[u8]> {
+    resp.headers
+        .get_all(header::CACHE_CONTROL)
+        .into_iter()
+        .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+        .map(|directive| {
+            directive
                 .split(|&b| b == b'=')
                 .next()
                 .unwrap_or_default()
-                .trim_ascii();
-            if name.eq_ignore_ascii_case(b"no-store") {
-                return;
-            }
-            cacheable |= name.eq_ignore_ascii_case(b"public")
-                || name.eq_ignore_ascii_case(b"max-age")
-                || name.eq_ignore_ascii_case(b"s-maxage");
-        }
-    }
-    if cacheable && site.warn_once(OnceWarning::NonceMadeUncacheable) {
-        log::warn!(
-            "route {}: the upstream marked a response cacheable, but it carries a CSP nonce, so it is sent with Cache-Control: no-store (a cached nonce could be reused); serve cacheable assets from a route without {{nonce}}",
-            site.name
-        );
-    }
-    header_edit::replace_response(resp, &CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                .trim_ascii()
+        })
 }
 
 /// The same, plus the CORS headers of the request's verdict: for responses

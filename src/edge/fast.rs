@@ -18,8 +18,7 @@ use crate::edge::request::{Head, RequestFacts};
 use crate::edge::verdict::{self, Seen};
 use crate::policy::cors::CorsDecision;
 use crate::policy::header_edit::{self, Name};
-use crate::policy::Policy;
-use crate::state::SharedState;
+use crate::state::{Active, SharedState};
 
 /// What the fast path made of a head.
 pub enum Outcome {
@@ -35,7 +34,7 @@ pub enum Outcome {
 /// A plain head's facts, under the policy they were computed with (a
 /// reload in between must not pair them with another policy's routes).
 pub struct Prepared {
-    pub policy: Arc<Policy>,
+    pub policy: Arc<Active>,
     pub facts: RequestFacts,
     pub started: Instant,
 }

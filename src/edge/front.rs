@@ -34,7 +34,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::time::{timeout, timeout_at, Instant};
 
 use crate::edge::fast;
-use crate::edge::refusal::{self, Refusal};
+use crate::edge::listener::Listener;
+use crate::edge::refusal;
+use crate::observe::refused::Refusal;
 use crate::policy::ServerSettings;
 use crate::state::SharedState;
 
@@ -225,15 +227,6 @@ pub async fn read_head<S: AsyncRead + Unpin>(
     }
 }
 
-/// Which kind of listener a front door guards: how its own answers are
-/// decorated and logged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Listener {
-    Proxy,
-    Redirect,
-    Admin,
-}
-
 pub struct FrontDoor<A> {
     app: Arc<A>,
     state: Arc<SharedState>,
@@ -287,7 +280,7 @@ impl<A> FrontDoor<A> {
         {
             log::debug!(
                 "could not send {} to {peer:?}: {e}",
-                refusal.kind().status()
+                refusal::kind(refusal).status()
             );
         }
     }

@@ -11,7 +11,7 @@ use pingora::protocols::http::ServerSession;
 use pingora::proxy::{ProxyHttp, Session};
 
 use crate::edge::answer;
-use crate::edge::front::Listener;
+use crate::edge::listener::Listener;
 use crate::edge::refusal;
 use crate::edge::request::RequestFacts;
 use crate::policy::cors;

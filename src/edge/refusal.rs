@@ -14,66 +14,21 @@ use pingora::prelude::*;
 use pingora::protocols::http::ServerSession;
 
 use crate::edge::answer::{self, GatewayError};
-use crate::edge::front::Listener;
+use crate::edge::listener::Listener;
 use crate::edge::request::{RequestFacts, Target};
 use crate::edge::verdict;
 use crate::observe::blocked_log::Admit;
 use crate::observe::logfmt::{Client, Escaped, Suppressed};
+use crate::observe::refused::Refusal;
 use crate::state::SharedState;
 
-/// Why a head was refused. A closed set: a metric label and a log field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    HeadTooLarge,
-    TooManyFields,
-    HeadTimeout,
-    /// Unparseable, or failed Pingora's framing and authority checks.
-    Malformed,
-    /// The client went away half-way through its head: nothing to answer.
-    ClosedMidHead,
-    /// `CONNECT`: a gateway in front of an app is no tunnel.
-    Method,
-    /// A path or host the upstream could read as another request than the
-    /// gateway would route (`request::TargetRefusal`).
-    Target,
-}
-
-impl Refusal {
-    pub const ALL: [Refusal; 7] = [
-        Refusal::HeadTooLarge,
-        Refusal::TooManyFields,
-        Refusal::HeadTimeout,
-        Refusal::Malformed,
-        Refusal::ClosedMidHead,
-        Refusal::Method,
-        Refusal::Target,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Refusal::HeadTooLarge => "head_too_large",
-            Refusal::TooManyFields => "too_many_fields",
-            Refusal::HeadTimeout => "head_timeout",
-            Refusal::Malformed => "malformed",
-            Refusal::ClosedMidHead => "closed_mid_head",
-            Refusal::Method => "method_not_allowed",
-            Refusal::Target => "ambiguous_target",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    pub fn kind(self) -> GatewayError {
-        match self {
-            Refusal::HeadTooLarge | Refusal::TooManyFields => GatewayError::HeaderTooLarge,
-            Refusal::HeadTimeout => GatewayError::RequestTimeout,
-            Refusal::Malformed | Refusal::ClosedMidHead | Refusal::Target => {
-                GatewayError::BadRequest
-            }
-            Refusal::Method => GatewayError::MethodNotAllowed,
-        }
+/// The gateway's answer to a refused request.
+pub fn kind(refusal: Refusal) -> GatewayError {
+    match refusal {
+        Refusal::HeadTooLarge | Refusal::TooManyFields => GatewayError::HeaderTooLarge,
+        Refusal::HeadTimeout => GatewayError::RequestTimeout,
+        Refusal::Malformed | Refusal::ClosedMidHead | Refusal::Target => GatewayError::BadRequest,
+        Refusal::Method => GatewayError::MethodNotAllowed,
     }
 }
 
@@ -92,7 +47,7 @@ pub fn note(state: &SharedState, refusal: Refusal, peer: Option<IpAddr>, bytes: 
         target: "helmgate::refused",
         "refused request head reason={} status={} client={client} bytes={bytes}{suppressed}",
         refusal.as_str(),
-        refusal.kind().status(),
+        kind(refusal).status(),
     );
 }
 
@@ -187,7 +142,8 @@ fn log_access(
 ) {
     let policy = state.policy();
     if listener != Listener::Proxy {
-        policy.sites[facts.site]
+        policy
+            .route(facts.site)
             .metrics
             .record_request(kind.status());
         return;
@@ -221,7 +177,7 @@ pub fn answer(
     if let Some(id) = request_id {
         facts.request_id = id;
     }
-    let kind = refusal.kind();
+    let kind = kind(refusal);
     let policy = state.policy();
     let head = answer::error_head(kind, &policy.sites[facts.site], &facts);
     log_access(state, listener, &facts, kind, None);
@@ -257,7 +213,7 @@ pub async fn header_error(
     let parsed = session.as_http1().is_some_and(|s| s.get_method().is_some()) || session.is_http2();
     let req = parsed.then(|| session.req_header().clone());
     let facts = facts(state, listener, peer, tls, req.as_ref());
-    let kind = refusal.kind();
+    let kind = kind(refusal);
     let policy = state.policy();
     let head = answer::error_head(kind, &policy.sites[facts.site], &facts);
     log_access(state, listener, &facts, kind, req.as_ref());

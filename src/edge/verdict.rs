@@ -15,7 +15,7 @@ use crate::observe::access_log;
 use crate::observe::blocked_log::Admit;
 use crate::observe::logfmt::Escaped;
 use crate::policy::cors::{self, CorsDecision, RejectReason};
-use crate::policy::Policy;
+use crate::state::Active;
 use crate::state::SharedState;
 
 /// A response the gateway makes itself: head and body.
@@ -37,7 +37,7 @@ pub struct Seen<'a> {
 /// records what it would have refused.
 pub fn cors_answer(
     state: &SharedState,
-    policy: &Policy,
+    policy: &Active,
     facts: &RequestFacts,
     seen: &Seen<'_>,
 ) -> Option<EdgeAnswer> {
@@ -50,7 +50,7 @@ pub fn cors_answer(
 /// route's security headers as pre-built bytes where it can.
 pub fn cors_answer_undecorated(
     state: &SharedState,
-    policy: &Policy,
+    policy: &Active,
     facts: &RequestFacts,
     seen: &Seen<'_>,
 ) -> Option<EdgeAnswer> {
@@ -58,12 +58,12 @@ pub fn cors_answer_undecorated(
     match &facts.cors {
         CorsDecision::Preflight(grant) => {
             let head = site.cors.preflight_response(grant);
-            site.metrics.record_preflight();
+            policy.route(facts.site).metrics.record_preflight();
             Some(EdgeAnswer { head, body: b"" })
         }
         CorsDecision::Rejected(reason) => {
             note_refused(state, policy, facts, *reason, false, seen);
-            site.metrics.record_blocked(*reason);
+            policy.route(facts.site).metrics.record_blocked(*reason);
             let head = site.cors.rejected_response();
             Some(EdgeAnswer {
                 head,
@@ -73,7 +73,7 @@ pub fn cors_answer_undecorated(
         CorsDecision::Observed(Some(reason)) => {
             // Report mode: forwarded untouched; say what enforce would do.
             note_refused(state, policy, facts, *reason, true, seen);
-            site.metrics.record_would_block(*reason);
+            policy.route(facts.site).metrics.record_would_block(*reason);
             None
         }
         CorsDecision::NotCors | CorsDecision::Allowed(_) | CorsDecision::Observed(None) => None,
@@ -85,7 +85,7 @@ pub fn cors_answer_undecorated(
 /// block origin ...`).
 pub fn note_refused(
     state: &SharedState,
-    policy: &Policy,
+    policy: &Active,
     facts: &RequestFacts,
     reason: RejectReason,
     would_block: bool,
@@ -137,9 +137,9 @@ pub struct Finished<'a> {
     pub seen: Seen<'a>,
 }
 
-pub fn finish(state: &SharedState, policy: &Policy, facts: &RequestFacts, done: &Finished<'_>) {
+pub fn finish(state: &SharedState, policy: &Active, facts: &RequestFacts, done: &Finished<'_>) {
     let site = &policy.sites[facts.site];
-    site.metrics.record_request(done.status);
+    policy.route(facts.site).metrics.record_request(done.status);
     state.metrics.record_duration(done.elapsed);
     if !policy.log.access_log || !log::log_enabled!(target: access_log::TARGET, log::Level::Info) {
         return;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::edge::refusal::Refusal;
+use crate::observe::refused::Refusal;
 use crate::observe::reports::{Directive, Disposition, ReportType, Violation};
 use crate::policy::body_pace::Limit;
 use crate::policy::cors::{CorsMode, RejectReason};

@@ -12,5 +12,6 @@ pub mod insight;
 pub mod logfmt;
 pub mod logging;
 pub mod metrics;
+pub mod refused;
 pub mod reports;
 pub mod topk;

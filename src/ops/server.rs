@@ -17,7 +17,8 @@ use pingora::services::listening::Service;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::tls::ReloadableCert;
-use crate::edge::front::{FrontDoor, Listener};
+use crate::edge::front::FrontDoor;
+use crate::edge::listener::Listener;
 use crate::edge::proxy::Gateway;
 use crate::edge::redirect::HttpsRedirect;
 use crate::ops::admin::Admin;

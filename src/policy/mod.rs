@@ -17,6 +17,7 @@ pub mod header_edit;
 pub mod headers;
 pub mod origin;
 pub mod path;
+pub mod reports;
 pub mod routes;
 pub mod vary;
 
@@ -24,12 +25,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::observe::blocked_log::BlockedLogLimiter;
-use crate::observe::metrics::RouteMetrics;
-use crate::observe::reports::ReportSettings;
 use crate::policy::admin_host::AdminHosts;
 use crate::policy::auth::AdminToken;
 use crate::policy::body_pace::BodyPace;
@@ -37,6 +34,7 @@ use crate::policy::cors::CorsPolicy;
 use crate::policy::env::{Environment, EnvironmentSource};
 use crate::policy::forwarded::TrustedProxies;
 use crate::policy::headers::{HeaderSettings, SecurityHeaders};
+use crate::policy::reports::ReportSettings;
 use crate::policy::routes::{RouteMatch, Router, DEFAULT_SITE};
 
 #[derive(Debug)]
@@ -55,10 +53,6 @@ pub struct Policy {
     /// Every upstream some site uses, the top-level `[upstream]` first.
     pub upstreams: Vec<Arc<Upstream>>,
     pub log: LogSettings,
-    pub blocked_log: BlockedLogLimiter,
-    /// Rate limit for violation-report lines: `[log]`'s settings, a bucket
-    /// of its own so reports can't crowd out blocked-origin lines.
-    pub report_log: BlockedLogLimiter,
     pub admin_listen: Option<SocketAddr>,
     /// Required on every admin path but `/healthz` when set.
     pub admin_token: Option<AdminToken>,
@@ -82,29 +76,6 @@ pub struct SitePolicy {
     pub header_settings: HeaderSettings,
     pub headers: SecurityHeaders,
     pub upstream: Arc<Upstream>,
-    /// Replaced by the running gateway's counters of the same name when the
-    /// policy is installed, so counts survive reloads.
-    pub metrics: Arc<RouteMetrics>,
-    /// WARN lines this route logs once per configuration.
-    pub warned: [AtomicBool; OnceWarning::COUNT],
-}
-
-/// A WARN a route logs once, not per request.
-#[derive(Debug, Clone, Copy)]
-pub enum OnceWarning {
-    NonceMadeUncacheable,
-    EncodedHtmlNotRewritten,
-}
-
-impl OnceWarning {
-    pub const COUNT: usize = 2;
-}
-
-impl SitePolicy {
-    /// True the first time only, for each kind of warning.
-    pub fn warn_once(&self, w: OnceWarning) -> bool {
-        !self.warned[w as usize].swap(true, Ordering::Relaxed)
-    }
 }
 
 /// A validated upstream with its Pingora peer, built once.

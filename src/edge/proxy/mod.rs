@@ -16,7 +16,7 @@ use pingora::ErrorSource;
 
 use crate::edge::answer::{self, GatewayError};
 use crate::edge::fast;
-use crate::edge::front::Listener;
+use crate::edge::listener::Listener;
 use crate::edge::nonce::Replacer;
 use crate::edge::refusal;
 use crate::edge::request::{RequestFacts, Target};
@@ -26,8 +26,8 @@ use crate::policy::body_pace::{Limit, Pace};
 use crate::policy::forwarded::{self, ClientView};
 use crate::policy::header_edit::{self, Name};
 use crate::policy::origin::Scheme;
-use crate::policy::{OnceWarning, Policy, SitePolicy};
-use crate::state::{InFlight, SharedState};
+use crate::policy::SitePolicy;
+use crate::state::{Active, InFlight, OnceWarning, RouteState, SharedState};
 
 // The request headers the gateway sets toward the upstream.
 mod report_intake;
@@ -51,7 +51,7 @@ impl Gateway {
 /// Per-request state. The policy is pinned at the start so a reload never
 /// changes the rules half-way through a request.
 pub struct RequestCtx {
-    policy: Arc<Policy>,
+    policy: Arc<Active>,
     started: Instant,
     facts: RequestFacts,
     upstream_status: Option<u16>,
@@ -345,9 +345,17 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         ctx.upstream_status = Some(resp.status.as_u16());
+        let uncached = ctx.facts.nonce.is_some() && answer::marked_cacheable(resp);
         ctx.decorate_with_cors(resp);
+        let runtime = ctx.policy.route(ctx.facts.site);
+        if uncached && runtime.warn_once(OnceWarning::NonceMadeUncacheable) {
+            log::warn!(
+                "route {}: the upstream marked a response cacheable, but it carries a CSP nonce, so it is sent with Cache-Control: no-store (a cached nonce could be reused); serve cacheable assets from a route without {{nonce}}",
+                ctx.site().name
+            );
+        }
         if session.req_header().method != http::Method::HEAD {
-            ctx.html_nonce = html_nonce(ctx.site(), ctx.facts.nonce.as_ref(), resp);
+            ctx.html_nonce = html_nonce(ctx.site(), runtime, ctx.facts.nonce.as_ref(), resp);
         }
         Ok(())
     }
@@ -430,6 +438,7 @@ impl ProxyHttp for Gateway {
 /// The body's length changes, so it goes out chunked.
 fn html_nonce(
     site: &SitePolicy,
+    runtime: &RouteState,
     nonce: Option<&HeaderValue>,
     resp: &mut ResponseHeader,
 ) -> Option<Replacer> {
@@ -448,7 +457,7 @@ fn html_nonce(
         .get(header::CONTENT_ENCODING)
         .is_some_and(|e| !e.as_bytes().trim_ascii().eq_ignore_ascii_case(b"identity"));
     if encoded {
-        if site.warn_once(OnceWarning::EncodedHtmlNotRewritten) {
+        if runtime.warn_once(OnceWarning::EncodedHtmlNotRewritten) {
             log::warn!(
                 "route {}: an HTML response is content-encoded, so its nonce placeholder can't be replaced and passes unchanged; have the app leave compression to a layer after helmgate, or send the nonce it gets in {}",
                 site.name,

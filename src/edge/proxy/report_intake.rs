@@ -109,8 +109,9 @@ impl Gateway {
         .host;
         let (now, wall) = (Instant::now(), SystemTime::now());
         for v in &violations {
-            let site = &policy.sites[report_site(policy, host, &v.document, ctx.facts.site)];
-            site.metrics.record_report(v);
+            let index = report_site(policy, host, &v.document, ctx.facts.site);
+            let site = &policy.sites[index];
+            policy.route(index).metrics.record_report(v);
             self.state
                 .insight
                 .record_report(&site.name, v, now, wall, &policy.report_log);

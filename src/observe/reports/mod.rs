@@ -10,10 +10,7 @@
 //! the only values that reach logs, the dashboard or metric labels (and of
 //! them only the closed sets become labels).
 
-use http::header::HeaderValue;
 use serde_json::Value;
-
-use crate::policy::path;
 
 /// Reporting API batches hold at most 100 reports in Chromium; more in one
 /// POST is not a browser.
@@ -21,94 +18,6 @@ pub const MAX_REPORTS_PER_REQUEST: usize = 100;
 
 mod sanitize;
 pub use sanitize::{blocked, document_of};
-
-/// `[reports]`, validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReportSettings {
-    pub enabled: bool,
-    /// Where browsers POST reports, on every proxy listener and route.
-    pub path: ReportPath,
-    pub max_body_bytes: u64,
-    /// Report POSTs a minute, one bucket for the whole process: the cap.
-    pub per_minute: u32,
-    /// Report POSTs a minute from one client (its address as the gateway
-    /// sees it), so one client's flood can't spend the whole cap.
-    pub per_client_per_minute: u32,
-}
-
-pub const DEFAULT_PATH: &str = "/.helmgate/reports";
-
-impl Default for ReportSettings {
-    fn default() -> ReportSettings {
-        ReportSettings {
-            enabled: false,
-            path: ReportPath::new(DEFAULT_PATH).expect("the default report path is valid"),
-            max_body_bytes: 65_536,
-            per_minute: 600,
-            per_client_per_minute: 60,
-        }
-    }
-}
-
-impl ReportSettings {
-    /// Whether a request for this (normalised, query-less) path is the
-    /// gateway's report endpoint.
-    pub fn takes(&self, path: &[u8]) -> bool {
-        self.enabled && path == self.path.as_bytes()
-    }
-}
-
-/// A validated report path, with its header value built once (for
-/// `report-uri` and `Reporting-Endpoints`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReportPath {
-    text: Box<str>,
-    value: HeaderValue,
-}
-
-impl ReportPath {
-    /// An absolute path that the gateway's own normalisation leaves as it
-    /// is (so the request the browser sends is recognised), of plain URL
-    /// characters that need no quoting inside a header.
-    pub fn new(text: &str) -> Result<ReportPath, String> {
-        let plain = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b);
-        if !text.starts_with('/') || text == "/" {
-            return Err(format!(
-                "{text:?} is not a report path: write an absolute path such as \"{DEFAULT_PATH}\""
-            ));
-        }
-        if text.len() > 200 || !text.bytes().all(plain) {
-            return Err(format!(
-                "{text:?} is not a report path: use at most 200 characters of letters, digits and -._~!$&'()*+,;=:@/ (no query, fragment, spaces or %)"
-            ));
-        }
-        if text.contains("//")
-            || path::canonicalize(text.as_bytes()).map_or(true, |c| !c.is_unchanged())
-        {
-            return Err(format!(
-                "{text:?} is not a report path: no empty, `.` or `..` segments"
-            ));
-        }
-        let value = HeaderValue::from_str(text).map_err(|e| format!("{text:?}: {e}"))?;
-        Ok(ReportPath {
-            text: text.into(),
-            value,
-        })
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.text
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        self.text.as_bytes()
-    }
-
-    /// The path as a header value, e.g. for `report-uri <path>`.
-    pub fn header_value(&self) -> &HeaderValue {
-        &self.value
-    }
-}
 
 /// What kind of report. A closed set: a metric label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -581,23 +490,5 @@ mod tests {
         assert_eq!(Directive::parse("other"), Directive::OTHER);
         assert_eq!(Directive::from_index(999), Directive::OTHER);
         assert_eq!(Directive::COUNT, DIRECTIVE_NAMES.len());
-    }
-
-    #[test]
-    fn report_paths_must_survive_normalisation() {
-        assert!(ReportPath::new("/.helmgate/reports").is_ok());
-        assert!(ReportPath::new("/csp-reports").is_ok());
-        for bad in [
-            "", "/", "reports", "/a/../b", "/a/./b", "/a//b", "/a b", "/a?x", "/%41", "/\u{e9}",
-        ] {
-            assert!(ReportPath::new(bad).is_err(), "{bad:?}");
-        }
-        let s = ReportSettings {
-            enabled: true,
-            ..ReportSettings::default()
-        };
-        assert!(s.takes(b"/.helmgate/reports"));
-        assert!(!s.takes(b"/.helmgate/reports/x"));
-        assert!(!ReportSettings::default().takes(b"/.helmgate/reports"));
     }
 }

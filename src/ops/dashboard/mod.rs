@@ -108,8 +108,9 @@ pub fn status(state: &SharedState, now: Instant, wall: SystemTime) -> Status {
     let routes = policy
         .sites
         .iter()
-        .map(|site| {
-            let m = &site.metrics;
+        .enumerate()
+        .map(|(index, site)| {
+            let m = &policy.route(index).metrics;
             let reports: Vec<ReportRow> = m
                 .reports()
                 .into_iter()

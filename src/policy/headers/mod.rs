@@ -319,21 +319,6 @@ mod tests {
     }
 
     #[test]
-    fn the_table_and_the_config_keys_agree() {
-        let keys: Vec<&str> = TABLE.iter().map(|r| r.key).collect();
-        assert_eq!(keys, crate::config::raw::NAMED_HEADER_KEYS);
-        for (r, name) in TABLE.iter().zip(crate::config::raw::NAMED_HEADER_NAMES) {
-            assert_eq!(r.key.replace('_', "-"), r.name, "{}", r.key);
-            assert_eq!(
-                name.to_ascii_lowercase(),
-                r.name,
-                "the schema's name for {}",
-                r.key
-            );
-        }
-    }
-
-    #[test]
     fn production_sends_the_strict_set() {
         let r = applied(Environment::Production, Preset::Seed, true);
         assert_eq!(r.headers["content-security-policy"], CSP_PRODUCTION);
