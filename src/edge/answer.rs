@@ -247,6 +247,14 @@ fn end_to_wire(mut out: BytesMut, body: &[u8]) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+
+    use pingora::protocols::http::ServerSession;
+    use pingora::protocols::Stream;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use crate::config::{load_str, Overrides};
+    use crate::env::EnvVars;
 
     #[test]
     fn wire_form_is_a_complete_response() {
@@ -262,5 +270,160 @@ mod tests {
         assert!(text.contains("\r\nx-frame-options: DENY\r\n"), "{text}");
         assert!(text.contains("\r\nDate: "), "{text}");
         assert!(text.ends_with("\r\n\r\nabc"), "{text}");
+    }
+
+    /// What Pingora's HTTP/1 session puts on the wire for `head` and `body`,
+    /// answering `request` on a real socket.
+    async fn pingora_writes(
+        request: &[u8],
+        head: ResponseHeader,
+        body: &[u8],
+        keep_alive: bool,
+        title_case: bool,
+    ) -> Vec<u8> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        client.write_all(request).await.unwrap();
+        let stream: Stream = Box::new(pingora::protocols::l4::stream::Stream::from(server));
+        let mut session = ServerSession::new_http1(stream);
+        session.set_preserve_header_case(!title_case);
+        assert!(session.read_request().await.unwrap());
+        // As the hooks do: reading the head sets keep-alive from the request.
+        session.set_keepalive(keep_alive.then_some(60));
+        session.write_response_header(Box::new(head)).await.unwrap();
+        session
+            .write_response_body(Bytes::copy_from_slice(body), true)
+            .await
+            .unwrap();
+        drop(session.finish().await.unwrap());
+        let mut wire = Vec::new();
+        client.read_to_end(&mut wire).await.unwrap();
+        wire
+    }
+
+    /// A response as bytes that must match: the status line, each header
+    /// line as spelled (in any order; `Date`'s value may tick over), the body.
+    fn comparable(wire: &[u8]) -> (String, Vec<String>, Vec<u8>) {
+        let end = wire
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a whole head");
+        let head = String::from_utf8(wire[..end].to_vec()).unwrap();
+        let mut lines = head.split("\r\n");
+        let status = lines.next().unwrap_or_default().to_string();
+        let mut fields: Vec<String> = lines
+            .map(|l| match l.split_once(": ") {
+                Some((name, _)) if name.eq_ignore_ascii_case("date") => format!("{name}: <date>"),
+                _ => l.to_string(),
+            })
+            .collect();
+        fields.sort();
+        (status, fields, wire[end + 4..].to_vec())
+    }
+
+    /// The front door writes answers itself (`to_wire`, and fast.rs's
+    /// `to_wire_with_block`), copying what Pingora's session does when it
+    /// writes the same head: the status line, how names are spelled with and
+    /// without `preserve_header_case`, the `Date` and `Connection` it adds,
+    /// no body for HEAD or 204. If this fails after a Pingora upgrade, see
+    /// what Pingora's writer (pingora-core `v1/server.rs`
+    /// `prepare_response_header`, pingora-http `header_to_h1_wire`) does now
+    /// and make `to_wire`, `to_wire_with_block` and fast.rs do the same.
+    #[tokio::test]
+    async fn our_wire_form_is_what_pingoras_session_writes_for_the_same_head() {
+        let toml = r#"
+environment = "production"
+[server]
+listen = ["127.0.0.1:8080"]
+[upstream]
+address = "127.0.0.1:3000"
+[cors]
+allowed_origins = ["https://app.example.com"]
+"#;
+        let policy = load_str(
+            toml,
+            Path::new("t"),
+            Overrides::default(),
+            &EnvVars::default(),
+        )
+        .expect("a valid config");
+        let site = policy.default_site();
+        for (https, title_case, keep_alive, method) in [false, true]
+            .into_iter()
+            .flat_map(|h| [false, true].map(move |t| (h, t)))
+            .flat_map(|(h, t)| [false, true].map(move |k| (h, t, k)))
+            .flat_map(|(h, t, k)| ["GET", "HEAD"].map(move |m| (h, t, k, m)))
+        {
+            let case =
+                format!("https={https} title_case={title_case} keep_alive={keep_alive} {method}");
+            let request = format!("{method} / HTTP/1.1\r\nHost: a\r\n\r\n");
+            let facts = RequestFacts::early(None, https);
+            let connection = if keep_alive { "keep-alive" } else { "close" };
+            let head_only = |body: &'static [u8]| if method == "HEAD" { &b""[..] } else { body };
+
+            // The front door's refusals (refusal::answer): always closed.
+            for kind in [GatewayError::BadRequest, GatewayError::HeaderTooLarge] {
+                let head = error_head(kind, site, &facts);
+                let ours = to_wire(&head, head_only(kind.body()), title_case);
+                let theirs =
+                    pingora_writes(request.as_bytes(), head, kind.body(), false, title_case).await;
+                assert_eq!(
+                    comparable(&ours),
+                    comparable(&theirs),
+                    "{case} {kind:?}: ours, then Pingora's"
+                );
+            }
+
+            // The fast path's CORS answers (fast.rs), both ways it writes.
+            for (status, body) in [(204, &b""[..]), (403, &b"Forbidden\n"[..])] {
+                let mut head = cors::new_response(status, 8);
+                head.insert_header("access-control-allow-origin", "https://app.example.com")
+                    .unwrap();
+                head.insert_header("vary", "Origin").unwrap();
+                head.insert_header("content-length", body.len()).unwrap();
+                let mut decorated = head.clone();
+                decorate(&mut decorated, site, &facts);
+                let theirs = pingora_writes(
+                    request.as_bytes(),
+                    decorated.clone(),
+                    body,
+                    keep_alive,
+                    title_case,
+                )
+                .await;
+                let mut with_connection = decorated;
+                header_edit::insert_response(
+                    &mut with_connection,
+                    &CONNECTION,
+                    HeaderValue::from_static(connection),
+                );
+                let ours = to_wire(&with_connection, head_only(body), title_case);
+                assert_eq!(
+                    comparable(&ours),
+                    comparable(&theirs),
+                    "{case} {status}: to_wire"
+                );
+                let block = site
+                    .headers
+                    .answer_block(https, title_case)
+                    .expect("a production route has a pre-built header block");
+                let ours = to_wire_with_block(
+                    &head,
+                    block,
+                    &facts.request_id,
+                    connection,
+                    head_only(body),
+                    title_case,
+                );
+                assert_eq!(
+                    comparable(&ours),
+                    comparable(&theirs),
+                    "{case} {status}: to_wire_with_block"
+                );
+            }
+        }
     }
 }

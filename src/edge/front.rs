@@ -580,4 +580,77 @@ mod tests {
             Head::ClosedMidHead(16)
         ));
     }
+
+    /// A file of the vendored Pingora.
+    fn vendored(path: &str) -> String {
+        let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("vendor")
+            .join(path);
+        std::fs::read_to_string(&full).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (if Pingora is no longer vendored, read the crate's source instead)",
+                full.display()
+            )
+        })
+    }
+
+    /// The function with signature `sig` that follows `anchor` in `source`,
+    /// from its line to its closing brace.
+    fn function(source: &str, anchor: &str, sig: &str) -> Option<String> {
+        let at = source.find(anchor)?;
+        let sig_at = at + source[at..].find(sig)?;
+        let start = source[..sig_at].rfind('\n').map_or(0, |i| i + 1);
+        let mut depth = 0;
+        for (i, c) in source[sig_at..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth == 1 => return Some(source[start..=sig_at + i].to_string()),
+                '}' => depth -= 1,
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// Code with comments and whitespace differences taken out.
+    fn normalized(code: &str) -> String {
+        code.lines()
+            .map(|l| l.find("//").map_or(l, |i| &l[..i]))
+            .flat_map(str::split_whitespace)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// `FrontDoor::process_new` re-implements Pingora's HTTP/1 loop (the
+    /// `ServerApp` impl every `HttpServerApp` gets): a new session per
+    /// request, keep-alive off once shutting down, `keepalive_request_limit`
+    /// with the first request not counted as a reuse, the persistent settings
+    /// of the previous session applied to the next; HTTP/2 by ALPN goes to
+    /// Pingora's own. vendor/copied/ holds the Pingora code this was copied
+    /// from; if a Pingora upgrade changed it, this fails until the front door
+    /// is re-checked against the new code and the copy is updated.
+    #[test]
+    fn pingoras_http1_reuse_loop_is_what_the_front_door_copies() {
+        let source = vendored("pingora-core/src/apps/mod.rs");
+        let current: Vec<String> = [
+            ("impl HttpPersistentSettings", "pub fn apply_to_session("),
+            ("impl<T> ServerApp for T", "async fn process_new("),
+        ]
+        .iter()
+        .map(|(anchor, sig)| {
+            function(&source, anchor, sig).unwrap_or_else(|| {
+                panic!("pingora-core src/apps/mod.rs has no `{sig}` in `{anchor}` any more: re-check src/front.rs against Pingora's HTTP/1 loop")
+            })
+        })
+        .collect();
+        let current = current.join("\n\n");
+        let copied = vendored("copied/pingora-core-http1-reuse-loop.rs.txt");
+        assert!(
+            normalized(&current) == normalized(&copied),
+            "Pingora's HTTP/1 reuse loop (pingora-core src/apps/mod.rs) is no longer what \
+             src/front.rs copies (vendor/copied/pingora-core-http1-reuse-loop.rs.txt): re-check \
+             FrontDoor::process_new against it (keep-alive, reuse count, persistent settings, \
+             protocol choice), then replace the copy with:\n{current}"
+        );
+    }
 }

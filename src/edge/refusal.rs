@@ -184,14 +184,15 @@ pub fn answer(
     answer::to_wire(&head, kind.body(), !policy.server.preserve_header_case)
 }
 
-/// `ProxyHttp::request_header_error` for every listener: answer Pingora's
-/// own rejections ourselves. Always handled.
-pub async fn header_error(
+/// `ProxyHttp::request_error_filter` for every listener: answer Pingora's
+/// own rejections ourselves, and log them our way (a failed write only at
+/// debug: the client went away).
+pub async fn request_error(
     state: &SharedState,
     listener: Listener,
     session: &mut ServerSession,
     e: &Error,
-) -> bool {
+) {
     let peer = session
         .client_addr()
         .and_then(|a| a.as_inet())
@@ -206,7 +207,7 @@ pub async fn header_error(
         // The connection broke or timed out mid-head: nobody to answer.
         _ => {
             note(state, Refusal::ClosedMidHead, peer, 0);
-            return true;
+            return;
         }
     };
     note(state, refusal, peer, 0);
@@ -223,5 +224,4 @@ pub async fn header_error(
     {
         log::debug!("could not send {} to {peer:?}: {err}", kind.status());
     }
-    true
 }

@@ -199,8 +199,9 @@ impl ProxyHttp for Admin {
 
     fn new_ctx(&self) {}
 
-    async fn request_header_error(&self, session: &mut ServerSession, e: &Error) -> bool {
-        refusal::header_error(&self.state, Listener::Admin, session, e).await
+    async fn request_error_filter(&self, session: &mut ServerSession, e: &Error) -> Result<()> {
+        refusal::request_error(&self.state, Listener::Admin, session, e).await;
+        Ok(())
     }
 
     async fn request_filter(&self, session: &mut Session, _ctx: &mut ()) -> Result<bool> {

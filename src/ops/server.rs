@@ -387,4 +387,23 @@ mod tests {
         let on_8080 = listener_failure(": bind() failed on 127.0.0.1:80801", &addresses);
         assert!(on_8080.starts_with("a listener: "), "{on_8080}");
     }
+
+    /// `exit_if_a_listener_fails` recognises Pingora's panic by its text;
+    /// if a Pingora upgrade rewords it, a failed listener would leave the
+    /// process running without it again.
+    #[test]
+    fn pingora_still_panics_with_the_text_the_hook_matches() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("vendor/pingora-core/src/services/listening.rs");
+        let source = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (is Pingora still vendored?)", path.display()));
+        let expected = format!(".expect(\"{PINGORA_LISTENER_PANIC}\")");
+        assert!(
+            source.contains(&expected),
+            "{} no longer panics with `{expected}` when it cannot build a service's listeners: \
+             find how it fails now and update PINGORA_LISTENER_PANIC and \
+             exit_if_a_listener_fails in src/server.rs",
+            path.display()
+        );
+    }
 }

@@ -126,8 +126,9 @@ impl ProxyHttp for Gateway {
         }
     }
 
-    async fn request_header_error(&self, session: &mut ServerSession, e: &Error) -> bool {
-        refusal::header_error(&self.state, Listener::Proxy, session, e).await
+    async fn request_error_filter(&self, session: &mut ServerSession, e: &Error) -> Result<()> {
+        refusal::request_error(&self.state, Listener::Proxy, session, e).await;
+        Ok(())
     }
 
     async fn early_request_filter(

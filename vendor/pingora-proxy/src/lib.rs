@@ -347,30 +347,12 @@ where
             }
             Err(mut e) => {
                 e.as_down();
-                if self
-                    .inner
-                    .request_header_error(&mut downstream_session, &e)
+                self.inner
+                    .request_error_filter(&mut downstream_session, &e)
                     .await
-                {
-                    // handled by the application
-                } else if matches!(e.etype, InvalidHTTPHeader) {
-                    debug!(
-                        "Fail to proxy: {e}, downstream session type: {}",
-                        downstream_session.session_type()
-                    );
-                    downstream_session
-                        .respond_error(400)
-                        .await
-                        .unwrap_or_else(|e| {
-                            error!("failed to send error response to downstream: {e}");
-                        });
-                } else {
-                    // otherwise the connection must be broken, no need to send anything
-                    error!(
-                        "Fail to proxy: {e}, downstream session type: {}",
-                        downstream_session.session_type()
-                    );
-                }
+                    .unwrap_or_else(|e| {
+                        error!("failed to send error response to downstream: {e}");
+                    });
                 downstream_session.shutdown().await;
                 return None;
             }
@@ -393,18 +375,12 @@ where
         {
             let e = Error::explain(HTTPStatus(405), "CONNECT method proxying is not allowed")
                 .into_down();
-            if !self
-                .inner
-                .request_header_error(&mut downstream_session, &e)
+            self.inner
+                .request_error_filter(&mut downstream_session, &e)
                 .await
-            {
-                downstream_session
-                    .respond_error(405)
-                    .await
-                    .unwrap_or_else(|e| {
-                        error!("failed to send error response to downstream: {e}");
-                    });
-            }
+                .unwrap_or_else(|e| {
+                    error!("failed to send error response to downstream: {e}");
+                });
             downstream_session.shutdown().await;
             return None;
         }

@@ -543,20 +543,38 @@ pub trait ProxyHttp {
     ) {
     }
 
-    /// Called when a request never reaches [`Self::new_ctx`]: its header could not be read
-    /// (the client closed or reset the connection mid-header, a read timed out), could not be
-    /// parsed, failed validation (e.g. a repeated `Host`, an invalid `Content-Length` or
-    /// `Transfer-Encoding`), or is a `CONNECT` that is not allowed (`HTTPStatus(405)`).
+    /// Called when a request fails before [`Self::new_ctx`]: its header could not be read (the
+    /// client closed or reset the connection mid-header, a read timed out), could not be parsed
+    /// or failed validation (`InvalidHTTPHeader`: e.g. a repeated `Host`, an invalid
+    /// `Content-Length` or `Transfer-Encoding`), or is a `CONNECT` that is not allowed
+    /// (`HTTPStatus(405)`).
+    ///
+    /// The filter writes the response it wants (or none) and logs what it wants. The default is
+    /// the built-in behavior: a `400` for an invalid header, the status of an `HTTPStatus`
+    /// error, and an error log for a broken connection. The connection is closed afterwards
+    /// either way, also when the filter returns an error (which is logged).
     ///
     /// The request header is available when the error happened after parsing:
-    /// `session.as_http1().and_then(|s| s.get_method()).is_some()`.
-    ///
-    /// Return `true` when the application handled it (wrote its own response, or decided none
-    /// is needed, and logged what it wants): Pingora then neither writes its own response nor
-    /// logs. Return `false` (the default) for the built-in behavior. The connection is closed
-    /// either way.
-    async fn request_header_error(&self, _session: &mut HttpSession, _e: &Error) -> bool {
-        false
+    /// `session.as_http1().and_then(|s| s.get_method()).is_some()`, or `session.is_http2()`.
+    async fn request_error_filter(&self, session: &mut HttpSession, e: &Error) -> Result<()> {
+        match e.etype() {
+            InvalidHTTPHeader => {
+                debug!(
+                    "Fail to proxy: {e}, downstream session type: {}",
+                    session.session_type()
+                );
+                session.respond_error(400).await
+            }
+            HTTPStatus(code) => session.respond_error(*code).await,
+            _ => {
+                // otherwise the connection must be broken, no need to send anything
+                error!(
+                    "Fail to proxy: {e}, downstream session type: {}",
+                    session.session_type()
+                );
+                Ok(())
+            }
+        }
     }
 
     /// A value of true means that the log message will be suppressed. The default value is false.
