@@ -254,7 +254,7 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use crate::config::{load_str, Overrides};
-    use crate::env::EnvVars;
+    use crate::policy::env::EnvVars;
 
     #[test]
     fn wire_form_is_a_complete_response() {
