@@ -9,6 +9,8 @@ use http::header::{self, HeaderValue};
 use pingora::http::ResponseHeader;
 use pingora::protocols::http::date::get_cached_date;
 use pingora::protocols::http::v1::common::title_case_headers_to_wire;
+use pingora::protocols::http::ServerSession;
+use pingora::proxy::Session;
 
 use crate::edge::nonce;
 use crate::edge::request::RequestFacts;
@@ -156,32 +158,117 @@ pub fn decorate_with_cors(resp: &mut ResponseHeader, site: &SitePolicy, facts: &
     decorate(resp, site, facts);
 }
 
-/// The head of an error answer, fully decorated.
-pub fn error_head(kind: GatewayError, site: &SitePolicy, facts: &RequestFacts) -> ResponseHeader {
-    let body = kind.body();
-    let mut resp = cors::new_response(kind.status(), 16);
-    let set = |resp: &mut ResponseHeader, name: &Name, value| {
-        header_edit::insert_response(resp, name, value)
-    };
-    set(
-        &mut resp,
-        &CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    set(&mut resp, &CONTENT_LENGTH, HeaderValue::from(body.len()));
-    set(
-        &mut resp,
-        &CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    );
-    if kind == GatewayError::MethodNotAllowed {
-        set(&mut resp, &ALLOW_HEADER, HeaderValue::from_static(ALLOW));
+/// Everything the gateway says itself, whichever layer decides on it: the
+/// CORS answers, errors, redirects, the admin listener's pages, the report
+/// endpoint's replies. Built by one constructor per kind, finished by the one
+/// decoration step (`decorated`, `decorated_with_cors`), written by one
+/// writer per layer: `wire` for the front door, `write` / `write_error`
+/// through a Pingora session.
+#[derive(Debug)]
+pub struct Answer {
+    /// The status and the answer's own headers (after decoration, all).
+    pub head: ResponseHeader,
+    pub body: Bytes,
+}
+
+impl Answer {
+    /// `status` with a body: `Content-Type` and `Content-Length`.
+    pub fn new(status: u16, content_type: &'static str, body: impl Into<Bytes>) -> Answer {
+        let body = body.into();
+        let mut head = cors::new_response(status, 16);
+        set(
+            &mut head,
+            &CONTENT_TYPE,
+            HeaderValue::from_static(content_type),
+        );
+        set(&mut head, &CONTENT_LENGTH, HeaderValue::from(body.len()));
+        Answer { head, body }
     }
-    if !kind.keeps_connection() {
-        set(&mut resp, &CONNECTION, HeaderValue::from_static("close"));
+
+    /// A head built by a policy (the CORS answers) and its body.
+    pub fn from_head(head: ResponseHeader, body: impl Into<Bytes>) -> Answer {
+        Answer {
+            head,
+            body: body.into(),
+        }
     }
-    decorate_with_cors(&mut resp, site, facts);
-    resp
+
+    /// An empty answer (`204`): `Content-Length: 0` is Pingora's to add.
+    pub fn empty(status: u16) -> Answer {
+        Answer::from_head(cors::new_response(status, 16), Bytes::new())
+    }
+
+    /// An error, undecorated: plain text, never stored, `Allow` on a 405,
+    /// and the connection closed unless only the upstream failed.
+    pub fn error(kind: GatewayError) -> Answer {
+        let mut answer = Answer::new(kind.status(), TEXT, Bytes::from_static(kind.body()));
+        answer = answer.with(&CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if kind == GatewayError::MethodNotAllowed {
+            answer = answer.with(&ALLOW_HEADER, HeaderValue::from_static(ALLOW));
+        }
+        if !kind.keeps_connection() {
+            answer = answer.with(&CONNECTION, HeaderValue::from_static("close"));
+        }
+        answer
+    }
+
+    /// An error with the route's headers and the request's CORS verdict.
+    pub fn error_for(kind: GatewayError, site: &SitePolicy, facts: &RequestFacts) -> Answer {
+        Answer::error(kind).decorated_with_cors(site, facts)
+    }
+
+    /// Sets (or replaces) one header.
+    pub fn with(mut self, name: &Name, value: HeaderValue) -> Answer {
+        header_edit::replace_response(&mut self.head, name, value);
+        self
+    }
+
+    /// The one decoration step: the route's security headers and the
+    /// request id.
+    pub fn decorated(mut self, site: &SitePolicy, facts: &RequestFacts) -> Answer {
+        decorate(&mut self.head, site, facts);
+        self
+    }
+
+    /// The same, plus the CORS headers of the request's verdict.
+    pub fn decorated_with_cors(mut self, site: &SitePolicy, facts: &RequestFacts) -> Answer {
+        decorate_with_cors(&mut self.head, site, facts);
+        self
+    }
+
+    pub fn status(&self) -> u16 {
+        self.head.status.as_u16()
+    }
+
+    /// As HTTP/1.1 bytes, for the front door (see `to_wire`).
+    pub fn wire(&self, title_case: bool) -> Bytes {
+        to_wire(&self.head, &self.body, title_case)
+    }
+
+    /// Through a Pingora session, from a hook: the head, then the body.
+    pub async fn write(self, session: &mut Session) -> pingora::Result<()> {
+        let end = self.body.is_empty();
+        session
+            .write_response_header(Box::new(self.head), end)
+            .await?;
+        if !end {
+            session.write_response_body(Some(self.body), true).await?;
+        }
+        Ok(())
+    }
+
+    /// Through Pingora's error writer, which is safe when a response has
+    /// already started (it then just closes the connection).
+    pub async fn write_error(self, session: &mut ServerSession) -> pingora::Result<()> {
+        session.write_error_response(self.head, self.body).await
+    }
+}
+
+/// The plain-text content type of the gateway's own bodies.
+pub const TEXT: &str = "text/plain; charset=utf-8";
+
+fn set(resp: &mut ResponseHeader, name: &Name, value: HeaderValue) {
+    header_edit::insert_response(resp, name, value);
 }
 
 /// An answer as HTTP/1.1 bytes, for the front door, which writes to the
@@ -366,7 +453,7 @@ allowed_origins = ["https://app.example.com"]
 
             // The front door's refusals (refusal::answer): always closed.
             for kind in [GatewayError::BadRequest, GatewayError::HeaderTooLarge] {
-                let head = error_head(kind, site, &facts);
+                let head = Answer::error_for(kind, site, &facts).head;
                 let ours = to_wire(&head, head_only(kind.body()), title_case);
                 let theirs =
                     pingora_writes(request.as_bytes(), head, kind.body(), false, title_case).await;

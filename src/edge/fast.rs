@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::Method;
 
-use crate::edge::answer;
+use crate::edge::answer::{self, Answer};
 use crate::edge::request::{Head, RequestFacts};
 use crate::edge::verdict::{self, Seen};
 use crate::policy::cors::CorsDecision;
@@ -129,7 +129,7 @@ pub fn answer(
         target: plain.target(),
         headers: &plain.headers,
     };
-    let Some(verdict::EdgeAnswer { mut head, body }) =
+    let Some(Answer { mut head, body }) =
         verdict::cors_answer_undecorated(state, &policy, &facts, &seen)
     else {
         return Outcome::Pass;
@@ -137,10 +137,10 @@ pub fn answer(
     let close = plain.close || !keep_alive;
     // What Pingora's session would add.
     let connection = if close { "close" } else { "keep-alive" };
-    let body = if plain.method == Method::HEAD {
-        &b""[..]
+    let body: &[u8] = if plain.method == Method::HEAD {
+        b""
     } else {
-        body
+        &body
     };
     let site = &policy.sites[facts.site];
     let title_case = !policy.server.preserve_header_case;

@@ -5,16 +5,16 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::header;
+use http::header::{self, HeaderValue};
 use pingora::prelude::*;
 use pingora::protocols::http::ServerSession;
 use pingora::proxy::{ProxyHttp, Session};
 
-use crate::edge::answer;
+use crate::edge::answer::{Answer, TEXT};
 use crate::edge::listener::Listener;
 use crate::edge::refusal;
 use crate::edge::request::RequestFacts;
-use crate::policy::cors;
+use crate::policy::header_edit::Name;
 use crate::policy::origin::{Host, Origin};
 use crate::state::SharedState;
 
@@ -55,6 +55,8 @@ pub fn location(
     Some(format!("https://{host}{port}{path}"))
 }
 
+const LOCATION: Name = Name::from_static("location");
+
 #[async_trait]
 impl ProxyHttp for HttpsRedirect {
     type CTX = ();
@@ -79,21 +81,21 @@ impl ProxyHttp for HttpsRedirect {
         let target = req.headers.get(header::HOST).and_then(|h| {
             let path = req.uri.path_and_query().map_or("/", |p| p.as_str());
             location(h.as_bytes(), path, policy.https_port())
+                .and_then(|url| HeaderValue::from_str(&url).ok())
         });
-        let (status, body): (u16, &'static [u8]) = match &target {
-            Some(_) => (308, b"Moved to HTTPS\n"),
-            None => (400, b"Bad Request: missing or invalid Host\n"),
+        let answer = match target {
+            Some(url) => {
+                Answer::new(308, TEXT, Bytes::from_static(b"Moved to HTTPS\n")).with(&LOCATION, url)
+            }
+            None => Answer::new(
+                400,
+                TEXT,
+                Bytes::from_static(b"Bad Request: missing or invalid Host\n"),
+            ),
         };
-        let mut resp = cors::new_response(status, 12);
-        if let Some(url) = target {
-            resp.insert_header(header::LOCATION, url)?;
-        }
-        resp.insert_header(header::CONTENT_TYPE, "text/plain; charset=utf-8")?;
-        resp.insert_header(header::CONTENT_LENGTH, body.len())?;
-        answer::decorate(&mut resp, &policy.sites[facts.site], &facts);
-        session.write_response_header(Box::new(resp), false).await?;
-        session
-            .write_response_body(Some(Bytes::from_static(body)), true)
+        answer
+            .decorated(&policy.sites[facts.site], &facts)
+            .write(session)
             .await?;
         Ok(true)
     }

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use pingora::prelude::*;
 use pingora::protocols::http::ServerSession;
 
-use crate::edge::answer::{self, GatewayError};
+use crate::edge::answer::{Answer, GatewayError};
 use crate::edge::listener::Listener;
 use crate::edge::request::{RequestFacts, Target};
 use crate::edge::verdict;
@@ -179,9 +179,9 @@ pub fn answer(
     }
     let kind = kind(refusal);
     let policy = state.policy();
-    let head = answer::error_head(kind, &policy.sites[facts.site], &facts);
+    let answer = Answer::error_for(kind, &policy.sites[facts.site], &facts);
     log_access(state, listener, &facts, kind, None);
-    answer::to_wire(&head, kind.body(), !policy.server.preserve_header_case)
+    answer.wire(!policy.server.preserve_header_case)
 }
 
 /// `ProxyHttp::request_error_filter` for every listener: answer Pingora's
@@ -216,12 +216,9 @@ pub async fn request_error(
     let facts = facts(state, listener, peer, tls, req.as_ref());
     let kind = kind(refusal);
     let policy = state.policy();
-    let head = answer::error_head(kind, &policy.sites[facts.site], &facts);
+    let answer = Answer::error_for(kind, &policy.sites[facts.site], &facts);
     log_access(state, listener, &facts, kind, req.as_ref());
-    if let Err(err) = session
-        .write_error_response(head, Bytes::from_static(kind.body()))
-        .await
-    {
+    if let Err(err) = answer.write_error(session).await {
         log::debug!("could not send {} to {peer:?}: {err}", kind.status());
     }
 }

@@ -6,10 +6,10 @@
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
-use pingora::http::ResponseHeader;
 
-use crate::edge::answer;
+use crate::edge::answer::Answer;
 use crate::edge::request::RequestFacts;
 use crate::observe::access_log;
 use crate::observe::blocked_log::Admit;
@@ -17,12 +17,6 @@ use crate::observe::logfmt::Escaped;
 use crate::policy::cors::{self, CorsDecision, RejectReason};
 use crate::state::Active;
 use crate::state::SharedState;
-
-/// A response the gateway makes itself: head and body.
-pub struct EdgeAnswer {
-    pub head: ResponseHeader,
-    pub body: &'static [u8],
-}
 
 /// The request as it was sent, for log lines.
 pub struct Seen<'a> {
@@ -40,10 +34,9 @@ pub fn cors_answer(
     policy: &Active,
     facts: &RequestFacts,
     seen: &Seen<'_>,
-) -> Option<EdgeAnswer> {
-    let mut answer = cors_answer_undecorated(state, policy, facts, seen)?;
-    answer::decorate(&mut answer.head, &policy.sites[facts.site], facts);
-    Some(answer)
+) -> Option<Answer> {
+    let answer = cors_answer_undecorated(state, policy, facts, seen)?;
+    Some(answer.decorated(&policy.sites[facts.site], facts))
 }
 
 /// `cors_answer` before `answer::decorate`: the front door adds the
@@ -53,22 +46,22 @@ pub fn cors_answer_undecorated(
     policy: &Active,
     facts: &RequestFacts,
     seen: &Seen<'_>,
-) -> Option<EdgeAnswer> {
+) -> Option<Answer> {
     let site = &policy.sites[facts.site];
     match &facts.cors {
         CorsDecision::Preflight(grant) => {
             let head = site.cors.preflight_response(grant);
             policy.route(facts.site).metrics.record_preflight();
-            Some(EdgeAnswer { head, body: b"" })
+            Some(Answer::from_head(head, Bytes::new()))
         }
         CorsDecision::Rejected(reason) => {
             note_refused(state, policy, facts, *reason, false, seen);
             policy.route(facts.site).metrics.record_blocked(*reason);
             let head = site.cors.rejected_response();
-            Some(EdgeAnswer {
+            Some(Answer::from_head(
                 head,
-                body: cors::REJECTED_BODY,
-            })
+                Bytes::from_static(cors::REJECTED_BODY),
+            ))
         }
         CorsDecision::Observed(Some(reason)) => {
             // Report mode: forwarded untouched; say what enforce would do.

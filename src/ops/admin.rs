@@ -13,21 +13,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{header, Method, Version};
 use pingora::prelude::*;
 use pingora::protocols::http::ServerSession;
 use pingora::proxy::{ProxyHttp, Session};
 
-use crate::edge::answer;
+use crate::edge::answer::Answer;
 use crate::edge::listener::Listener;
 use crate::edge::refusal;
 use crate::edge::request::RequestFacts;
 use crate::edge::request_id::{self, X_REQUEST_ID};
 use crate::ops::dashboard;
 use crate::policy::cors;
-use crate::policy::header_edit;
+use crate::policy::header_edit::Name;
 use crate::policy::Policy;
 use crate::state::SharedState;
 
@@ -193,6 +192,9 @@ fn host_allowed(session: &Session, policy: &Policy) -> bool {
     target_ok && allows(req.headers.get(header::HOST).map(HeaderValue::as_bytes))
 }
 
+const CACHE_CONTROL: Name = Name::from_static("cache-control");
+const ALLOW: Name = Name::from_static("allow");
+
 #[async_trait]
 impl ProxyHttp for Admin {
     type CTX = ();
@@ -221,22 +223,17 @@ impl ProxyHttp for Admin {
         };
         let mut facts = RequestFacts::early(None, false);
         facts.request_id = request_id::keep_or_generate(req.headers.get(X_REQUEST_ID));
-        let mut resp = cors::new_response(reply.status, 12);
-        resp.insert_header(header::CONTENT_TYPE, reply.content_type)?;
-        resp.insert_header(header::CONTENT_LENGTH, reply.body.len())?;
-        resp.insert_header(header::CACHE_CONTROL, "no-store")?;
+        let mut answer = Answer::new(reply.status, reply.content_type, reply.body)
+            .with(&CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if reply.status == 405 {
-            resp.insert_header(header::ALLOW, "GET, HEAD")?;
+            answer = answer.with(&ALLOW, HeaderValue::from_static("GET, HEAD"));
         }
         // The admin listener is plain HTTP: the top-level headers, never HSTS.
-        answer::decorate(&mut resp, policy.default_site(), &facts);
+        answer = answer.decorated(policy.default_site(), &facts);
         for (name, value) in reply.headers {
-            header_edit::replace_response(&mut resp, &header_edit::Name::new(name), value);
+            answer = answer.with(&Name::new(name), value);
         }
-        session.write_response_header(Box::new(resp), false).await?;
-        session
-            .write_response_body(Some(Bytes::from(reply.body)), true)
-            .await?;
+        answer.write(session).await?;
         Ok(true)
     }
 

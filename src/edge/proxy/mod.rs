@@ -14,7 +14,7 @@ use pingora::protocols::http::ServerSession;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::ErrorSource;
 
-use crate::edge::answer::{self, GatewayError};
+use crate::edge::answer::{self, Answer, GatewayError};
 use crate::edge::fast;
 use crate::edge::listener::Listener;
 use crate::edge::nonce::Replacer;
@@ -95,10 +95,6 @@ pub fn answer_for(e: &Error) -> Option<GatewayError> {
 impl RequestCtx {
     fn site(&self) -> &SitePolicy {
         &self.policy.sites[self.facts.site]
-    }
-
-    fn decorate(&self, resp: &mut ResponseHeader) {
-        answer::decorate(resp, self.site(), &self.facts);
     }
 
     fn decorate_with_cors(&self, resp: &mut ResponseHeader) {
@@ -210,15 +206,7 @@ impl ProxyHttp for Gateway {
         let Some(answer) = verdict::cors_answer(&self.state, &ctx.policy, &ctx.facts, &seen) else {
             return Ok(false);
         };
-        let end = answer.body.is_empty();
-        session
-            .write_response_header(Box::new(answer.head), end)
-            .await?;
-        if !end {
-            session
-                .write_response_body(Some(Bytes::from_static(answer.body)), true)
-                .await?;
-        }
+        answer.write(session).await?;
         Ok(true)
     }
 
@@ -570,17 +558,12 @@ impl Gateway {
         extra: &[(Name, HeaderValue)],
     ) -> u16 {
         let code = kind.status();
-        let body = kind.body();
-        let mut resp = answer::error_head(kind, ctx.site(), &ctx.facts);
+        let mut answer = Answer::error_for(kind, ctx.site(), &ctx.facts);
         for (name, value) in extra {
-            header_edit::replace_response(&mut resp, name, value.clone());
+            answer = answer.with(name, value.clone());
         }
         session.set_keepalive(None);
-        if let Err(err) = session
-            .as_downstream_mut()
-            .write_error_response(resp, Bytes::from_static(body))
-            .await
-        {
+        if let Err(err) = answer.write_error(session.as_downstream_mut()).await {
             log::debug!("could not send {code} to the client: {err}");
         }
         code

@@ -10,12 +10,11 @@ use pingora::prelude::*;
 use pingora::proxy::Session;
 
 use super::{declared_length, Gateway, RequestCtx};
-use crate::edge::answer::GatewayError;
+use crate::edge::answer::{Answer, GatewayError};
 use crate::edge::refusal;
 use crate::observe::metrics::ReportIntake;
 use crate::observe::reports::{self, Document};
 use crate::policy::body_pace::{BodyPace, Limit, Pace};
-use crate::policy::cors;
 use crate::policy::forwarded::ClientView;
 use crate::policy::header_edit::Name;
 use crate::policy::Policy;
@@ -31,12 +30,14 @@ impl Gateway {
     ) -> Result<bool> {
         let method = session.req_header().method.clone();
         if method == Method::OPTIONS {
-            let mut resp = cors::new_response(204, 16);
+            let mut answer = Answer::empty(204);
             for (name, value) in report_preflight() {
-                resp.insert_header(name, value)?;
+                answer = answer.with(&Name::new(name), HeaderValue::from_static(value));
             }
-            ctx.decorate(&mut resp);
-            session.write_response_header(Box::new(resp), true).await?;
+            answer
+                .decorated(ctx.site(), &ctx.facts)
+                .write(session)
+                .await?;
             return Ok(true);
         }
         if method != Method::POST {
@@ -116,13 +117,20 @@ impl Gateway {
                 .insight
                 .record_report(&site.name, v, now, wall, &policy.report_log);
         }
-        let mut resp = cors::new_response(204, 16);
-        resp.insert_header(header::CACHE_CONTROL, "no-store")?;
+        let mut answer = Answer::empty(204).with(
+            &Name::new(header::CACHE_CONTROL),
+            HeaderValue::from_static("no-store"),
+        );
         if req.headers.contains_key(header::ORIGIN) {
-            resp.insert_header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")?;
+            answer = answer.with(
+                &Name::new(header::ACCESS_CONTROL_ALLOW_ORIGIN),
+                HeaderValue::from_static("*"),
+            );
         }
-        ctx.decorate(&mut resp);
-        session.write_response_header(Box::new(resp), true).await?;
+        answer
+            .decorated(ctx.site(), &ctx.facts)
+            .write(session)
+            .await?;
         Ok(true)
     }
 }
