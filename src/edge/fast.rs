@@ -14,9 +14,8 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::Method;
 
 use crate::edge::answer::{self, Answer};
-use crate::edge::request::{Head, RequestFacts};
+use crate::edge::request::{Head, RequestFacts, Verdict};
 use crate::edge::verdict::{self, Seen};
-use crate::policy::cors::CorsDecision;
 use crate::policy::header_edit::{self, Name};
 use crate::state::{Active, SharedState};
 
@@ -111,13 +110,10 @@ pub fn answer(
             authority: None,
         },
     );
-    if facts.report
-        || facts.target.is_refused()
-        || !matches!(
-            facts.cors,
-            CorsDecision::Preflight(_) | CorsDecision::Rejected(_)
-        )
-    {
+    if !matches!(
+        facts.verdict(),
+        Verdict::Preflight(_) | Verdict::CorsRefused(_)
+    ) {
         return Outcome::Prepared(Box::new(Prepared {
             policy,
             facts,

@@ -98,15 +98,38 @@ struct Scan {
     id_limit: usize,
 }
 
-/// The version httparse (and so Pingora) accepts ends the request line:
-/// `METHOD SP target SP HTTP/1.0|HTTP/1.1`.
+/// Exactly `METHOD SP target SP HTTP/1.0|HTTP/1.1` (RFC 9112 3): one
+/// space between the parts, none inside them. A lenient parser reads
+/// `GET /admin x HTTP/1.1` or a doubled space one way and the upstream
+/// another, so the gateway takes no other spelling.
 fn has_http1_version(line: &[u8]) -> bool {
-    match line.iter().rposition(|&b| b == b' ') {
-        Some(sp) if line[..sp].contains(&b' ') => {
-            matches!(&line[sp + 1..], b"HTTP/1.0" | b"HTTP/1.1")
-        }
-        _ => false,
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    !method.is_empty()
+        && known_target_form(method, target)
+        && !line.iter().any(|&b| b == b'\t' || b.is_ascii_control())
+        && matches!(version, b"HTTP/1.0" | b"HTTP/1.1")
+}
+
+/// RFC 9112 3.2: a path, an absolute URL, `*`, or CONNECT's authority; and
+/// never a fragment, which clients don't send and Pingora would drop
+/// (`#/admin` would reach the upstream as `/`).
+fn known_target_form(method: &[u8], target: &[u8]) -> bool {
+    if target.contains(&b'#') {
+        return false;
     }
+    let absolute = |scheme: &[u8]| {
+        target.len() > scheme.len() && target[..scheme.len()].eq_ignore_ascii_case(scheme)
+    };
+    target.starts_with(b"/")
+        || target == b"*"
+        || absolute(b"http://")
+        || absolute(b"https://")
+        || method == b"CONNECT"
 }
 
 impl Scan {
@@ -523,6 +546,13 @@ mod tests {
             b"GET / HTTP/1.1 \r\n",
             b"GET HTTP/1.1\r\n",
             b"\r\nGARBAGE\r\n",
+            b"GET /admin x HTTP/1.1\r\n",
+            b"GET  /admin HTTP/1.1\r\n",
+            b"GET /admin\tHTTP/1.1\r\n",
+            b"GET ?/admin HTTP/1.1\r\n",
+            b"GET #/admin HTTP/1.1\r\n",
+            b"GET /a#b HTTP/1.1\r\n",
+            b"GET admin HTTP/1.1\r\n",
         ] {
             // No more bytes follow: the answer must not wait for them.
             let got = feed(&[line], Duration::from_secs(5)).await;

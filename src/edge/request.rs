@@ -13,7 +13,7 @@ use pingora::http::RequestHeader;
 use crate::edge::nonce;
 use crate::edge::request_id::{self, X_REQUEST_ID};
 use crate::policy::authority::{self, HostRefusal};
-use crate::policy::cors::{CorsDecision, OwnOrigin};
+use crate::policy::cors::{CorsDecision, Grant, OwnOrigin, RejectReason};
 use crate::policy::forwarded::ClientView;
 use crate::policy::path::{self, PathRefusal};
 use crate::policy::routes::DEFAULT_SITE;
@@ -37,11 +37,50 @@ impl Target {
     }
 }
 
+/// What the gateway does with a request, decided once from its facts: the
+/// front door's fast path and the Pingora hooks both act on this, so a new
+/// fact that changes the outcome changes it on both paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict<'f> {
+    /// `400`: the upstream could read the target as another request.
+    BadTarget(TargetRefusal),
+    /// The violation-report endpoint: the gateway takes it itself.
+    Report,
+    /// `204`: a preflight from an allowed origin, answered here.
+    Preflight(&'f Grant),
+    /// `403`: a refused origin.
+    CorsRefused(RejectReason),
+    /// To the upstream (in CORS report mode, whatever enforce would do).
+    Forward,
+}
+
+impl RequestFacts {
+    pub fn verdict(&self) -> Verdict<'_> {
+        if let Target::Refused(why) = self.target {
+            return Verdict::BadTarget(why);
+        }
+        if self.report {
+            return Verdict::Report;
+        }
+        match &self.cors {
+            CorsDecision::Preflight(grant) => Verdict::Preflight(grant),
+            CorsDecision::Rejected(reason) => Verdict::CorsRefused(*reason),
+            CorsDecision::NotCors | CorsDecision::Allowed(_) | CorsDecision::Observed(_) => {
+                Verdict::Forward
+            }
+        }
+    }
+}
+
 /// Why a request's target is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TargetRefusal {
     Path(PathRefusal),
     Host(HostRefusal),
+    /// Neither a path (`/...`), an absolute URL, nor `*` with `OPTIONS`:
+    /// `?/admin` would be routed as `/` and reach the upstream as
+    /// `//admin`.
+    Form,
 }
 
 impl TargetRefusal {
@@ -50,6 +89,7 @@ impl TargetRefusal {
         match self {
             TargetRefusal::Path(p) => p.as_str(),
             TargetRefusal::Host(h) => h.as_str(),
+            TargetRefusal::Form => "target_form",
         }
     }
 }
@@ -116,7 +156,7 @@ impl RequestFacts {
         req: &RequestHeader,
     ) -> RequestFacts {
         let (path, query) = split_target(req);
-        Self::from_head(
+        let mut facts = Self::from_head(
             policy,
             peer,
             tls,
@@ -128,7 +168,12 @@ impl RequestFacts {
                 headers: &req.headers,
                 authority: req.uri.authority().map(|a| a.as_str()),
             },
-        )
+        );
+        if !target_form_is_known(req) {
+            facts.target = Target::Refused(TargetRefusal::Form);
+            facts.site = DEFAULT_SITE;
+        }
+        facts
     }
 
     /// The same from the parts of a head, however it was parsed.
@@ -215,6 +260,23 @@ pub struct Head<'a> {
     pub headers: &'a http::HeaderMap,
     /// The target's authority (HTTP/2 `:authority`).
     pub authority: Option<&'a str>,
+}
+
+/// RFC 9112 3.2: origin-form (`/path`), absolute-form (`http://host/path`)
+/// or asterisk-form (`*`, for `OPTIONS` only). Authority-form is CONNECT's,
+/// which never gets this far.
+fn target_form_is_known(req: &RequestHeader) -> bool {
+    let raw = req.raw_path();
+    if raw.starts_with(b"/") {
+        return true;
+    }
+    if raw == b"*" {
+        return req.method == http::Method::OPTIONS;
+    }
+    let absolute = raw.len() > 8
+        && (raw[..7].eq_ignore_ascii_case(b"http://")
+            || raw[..8].eq_ignore_ascii_case(b"https://"));
+    absolute && req.uri.authority().is_some()
 }
 
 fn is_absolute_form(req: &RequestHeader) -> bool {

@@ -122,7 +122,7 @@ mod path_tokens {
     ];
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: 20000, ..ProptestConfig::default() })]
         #[test]
         fn the_path_check_holds_for_token_paths(tokens in prop::collection::vec(0..TOKENS.len(), 0..12)) {
             let mut path = String::from("/");

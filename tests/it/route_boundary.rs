@@ -84,6 +84,15 @@ const SPELLINGS: &[&[u8]] = &[
     b"/x%3badmin",
     b"/admin%3bx",
     b"/embed;a=b/x",
+    b"/admin::$DATA", // IIS: the admin file's data stream
+    b"/admin::$DATA/x",
+    b"?/admin/x", // no path: once routed as `/`, sent as `//admin/x`
+    b"?admin/x",
+    b"?/x/..%2fadmin/x",
+    b"*", // asterisk-form is for OPTIONS only
+    b"admin/x",
+    b"#/admin",
+    b"/a%2F/../admin/x", // the escaped slash goes with its segment
 ];
 
 fn route_toml(name: &str, prefix: &str, slashes: EscapedSlashes) -> String {
@@ -246,6 +255,26 @@ fn every_spelling_is_refused_or_routed_as_nginx_serves_it() {
 }
 
 #[test]
+fn request_lines_with_extra_spaces_get_400_and_reach_no_upstream() {
+    let nginx = Nginx::start();
+    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let gw =
+        Gateway::start_with_config(listen, &gateway_config(listen, nginx.addr), vec![], vec![]);
+    for line in [
+        &b"GET /admin x HTTP/1.1"[..],
+        b"GET  /admin/x HTTP/1.1",
+        b"GET /x/.. /admin HTTP/1.1",
+        b"GET /admin\tHTTP/1.1",
+    ] {
+        let mut bytes = line.to_vec();
+        bytes.extend_from_slice(b"\r\nHost: h.test\r\nConnection: close\r\n\r\n");
+        let r = raw(gw.addr, &bytes).expect("a response");
+        assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(line));
+        assert_production_headers(&r);
+    }
+}
+
+#[test]
 fn canonical_spellings_reach_their_route_and_dangerous_ones_get_400() {
     let nginx = Nginx::start();
     let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
@@ -277,6 +306,9 @@ fn canonical_spellings_reach_their_route_and_dangerous_ones_get_400() {
     }
     for path in [
         &b"/x/..%2fadmin/x"[..],
+        b"?/admin/x",
+        b"?admin",
+        b"/admin::$DATA",
         b"/ADMIN",
         b"/Admin/x",
         b"/admin;x",
@@ -362,6 +394,7 @@ fn forwarded() -> Vec<(String, usize)> {
     let router = router();
     SPELLINGS
         .iter()
+        .filter(|p| p.starts_with(b"/"))
         .filter_map(|p| {
             let canonical = canonicalize(p).ok()?;
             let site = router.route(Some(b"h.test"), &canonical).ok()?;
@@ -429,6 +462,10 @@ fn http2_spellings_get_the_same_route_and_answer_as_http1() {
         let Ok(text) = std::str::from_utf8(path) else {
             continue;
         };
+        // (An HTTP/2 `:path` starts with `/`; a client drops a fragment.)
+        if !text.starts_with('/') || text.contains('#') {
+            continue;
+        }
         if text.parse::<http::uri::PathAndQuery>().is_err() {
             continue;
         }
@@ -586,4 +623,33 @@ fn route_prefixes_are_canonicalised_and_case_twins_refused_at_load() {
         !ok && text.contains("route[files].escaped_slashes"),
         "{text}"
     );
+}
+
+#[test]
+fn an_http10_client_that_did_not_ask_for_keep_alive_gets_its_connection_closed() {
+    use std::io::{Read, Write};
+    let nginx = Nginx::start();
+    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let gw =
+        Gateway::start_with_config(listen, &gateway_config(listen, nginx.addr), vec![], vec![]);
+    for head in [
+        &b"GET /x HTTP/1.0\r\nHost: h.test\r\n\r\n"[..],
+        b"GET /admin/x HTTP/1.0\r\nHost: h.test\r\nOrigin: https://evil.com\r\n\r\n",
+        b"GET /x HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n",
+    ] {
+        let mut conn = std::net::TcpStream::connect(gw.addr).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        conn.write_all(head).unwrap();
+        let started = Instant::now();
+        let mut all = Vec::new();
+        // Reading to the end only returns when the gateway closes.
+        let read = conn.read_to_end(&mut all);
+        let shown = String::from_utf8_lossy(head);
+        assert!(read.is_ok(), "{shown}: connection left open: {read:?}");
+        assert!(started.elapsed() < Duration::from_secs(4), "{shown}");
+        assert!(
+            all.starts_with(b"HTTP/1.1 200") || all.starts_with(b"HTTP/1.1 403"),
+            "{shown}"
+        );
+    }
 }

@@ -1098,7 +1098,7 @@ fn the_minute_end_reports_suppressed_violation_lines_without_a_later_report() {
     assert!(
         s.gw.log()
             .lines()
-            .any(|l| l.contains(summary) && l.contains("WARN helmgate::observe::reports")),
+            .any(|l| l.contains(summary) && l.contains("WARN helmgate::reports")),
         "{}",
         s.gw.log()
     );

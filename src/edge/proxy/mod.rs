@@ -19,7 +19,7 @@ use crate::edge::fast;
 use crate::edge::listener::Listener;
 use crate::edge::nonce::Replacer;
 use crate::edge::refusal;
-use crate::edge::request::{RequestFacts, Target};
+use crate::edge::request::{RequestFacts, Target, Verdict};
 use crate::edge::verdict;
 use crate::observe::metrics::UpstreamFailure;
 use crate::policy::body_pace::{Limit, Pace};
@@ -133,8 +133,11 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         // Keep-alive 0 means none; Pingora would read `Some(0)` as forever.
+        // An HTTP/1.0 client that did not ask for keep-alive (or a 1.1 one
+        // that said close) reads until the connection closes.
         let keepalive = ctx.policy.server.keepalive_timeout.as_secs();
-        session.set_keepalive((keepalive > 0).then_some(keepalive));
+        let wanted = client_keeps_alive(session.req_header());
+        session.set_keepalive((keepalive > 0 && wanted).then_some(keepalive));
         // The front door read the head: Pingora's reads are body reads.
         session.set_read_timeout(Some(ctx.policy.server.request_body.timeout));
         if ctx.prepared {
@@ -174,7 +177,8 @@ impl ProxyHttp for Gateway {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        if ctx.facts.target.is_refused() {
+        let verdict = ctx.facts.verdict();
+        if let Verdict::BadTarget(_) = verdict {
             crate::edge::refusal::note_target(
                 &self.state,
                 &ctx.facts,
@@ -187,7 +191,7 @@ impl ProxyHttp for Gateway {
         if let Some(problem) = crate::edge::framing::check(session) {
             return self.respond_error(session, ctx, problem).await;
         }
-        if ctx.facts.report {
+        if verdict == Verdict::Report {
             return self.take_report(session, ctx).await;
         }
         if let Some(limit) = ctx.policy.server.max_request_body_bytes {
@@ -567,6 +571,23 @@ impl Gateway {
             log::debug!("could not send {code} to the client: {err}");
         }
         code
+    }
+}
+
+/// Whether the client's request lets the connection stay open: HTTP/1.1
+/// unless it says `close`, HTTP/1.0 only if it says `keep-alive`.
+fn client_keeps_alive(req: &RequestHeader) -> bool {
+    let token = |wanted: &[u8]| {
+        req.headers.get_all(header::CONNECTION).iter().any(|v| {
+            v.as_bytes()
+                .split(|&b| b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(wanted))
+        })
+    };
+    match req.version {
+        http::Version::HTTP_10 | http::Version::HTTP_09 => token(b"keep-alive"),
+        http::Version::HTTP_11 => !token(b"close"),
+        _ => true,
     }
 }
 

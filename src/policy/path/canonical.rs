@@ -97,6 +97,8 @@ pub fn canonicalize(path: &[u8]) -> Result<CanonicalPath<'_>, PathRefusal> {
     }
     let spelled = respell(path)?;
     let resolved = remove_dot_segments(&spelled.bytes)?;
+    // Resolving can drop the segment that held one (`/a%2F/..`).
+    let escaped_slash = spelled.escaped_slash && holds_escaped_slash(&resolved);
     let bytes = if resolved == path {
         Cow::Borrowed(path)
     } else {
@@ -104,8 +106,13 @@ pub fn canonicalize(path: &[u8]) -> Result<CanonicalPath<'_>, PathRefusal> {
     };
     Ok(CanonicalPath {
         bytes,
-        escaped_slash: spelled.escaped_slash,
+        escaped_slash,
     })
+}
+
+/// `%2F` or `%5C`, as `respell` writes them (upper case).
+fn holds_escaped_slash(path: &[u8]) -> bool {
+    path.windows(3).any(|w| w == b"%2F" || w == b"%5C")
 }
 
 /// Nothing to decode, encode, merge, resolve or refuse.
@@ -344,6 +351,8 @@ mod tests {
         assert!(c.has_escaped_slash());
         assert!(canonicalize(b"/a%5cb").unwrap().has_escaped_slash());
         assert!(!canonicalize(b"/a%3Bb").unwrap().has_escaped_slash());
+        // Resolved away with its segment.
+        assert!(!canonicalize(b"/a%2F/..").unwrap().has_escaped_slash());
     }
 
     #[test]

@@ -72,8 +72,9 @@ pub fn without_parameters(path: &[u8]) -> Option<Result<Vec<u8>, PathRefusal>> {
     Some(remove_dot_segments(&out))
 }
 
-/// ASCII letters in lower case and each segment's trailing dots and
-/// escaped spaces dropped: the Windows reading. Route prefixes are folded
+/// ASCII letters in lower case, each segment's trailing dots and escaped
+/// spaces dropped, and an NTFS stream suffix (`::$DATA`) cut: the Windows
+/// reading. Route prefixes are folded
 /// the same way, so the two compare.
 pub fn folded(path: &[u8]) -> Option<Vec<u8>> {
     if !needs_folding(path) {
@@ -90,7 +91,11 @@ pub fn fold(path: &[u8]) -> Vec<u8> {
             Some((b'/', body)) => (body, true),
             _ => (segment, false),
         };
-        let mut body = body;
+        // NTFS alternate data streams: `admin::$DATA` opens `admin`.
+        let mut body = match body.windows(3).position(|w| w == b"::$") {
+            Some(at) => &body[..at],
+            None => body,
+        };
         loop {
             if let Some(rest) = body.strip_suffix(b".") {
                 body = rest;
@@ -112,7 +117,7 @@ pub fn needs_folding(path: &[u8]) -> bool {
     path.iter().any(u8::is_ascii_uppercase)
         || path.windows(2).any(|w| w == b"./")
         || path.ends_with(b".")
-        || path.windows(3).any(|w| w == b"%20")
+        || path.windows(3).any(|w| w == b"%20" || w == b"::$")
 }
 
 fn contains_escaped_slash(path: &[u8]) -> bool {
@@ -176,6 +181,10 @@ mod tests {
         assert_eq!(folded(b"/admin%20").as_deref(), Some(&b"/admin"[..]));
         assert_eq!(folded(b"/admin"), None);
         assert_eq!(fold(b"/Caf%C3%A9"), b"/caf%c3%a9");
+        assert_eq!(
+            folded(b"/admin::$DATA/x").as_deref(),
+            Some(&b"/admin/x"[..])
+        );
     }
 
     #[test]
