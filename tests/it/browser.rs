@@ -16,7 +16,7 @@
 use std::time::Duration;
 
 use crate::browser_support::{console_log, eval, goto, page_fetch, run_async, Browser, Fetched};
-use crate::common::*;
+use crate::support::*;
 use serde_json::{json, Value};
 
 fn http(addr: std::net::SocketAddr) -> String {

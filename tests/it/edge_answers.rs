@@ -8,7 +8,7 @@ use std::io::{BufReader, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use crate::common::*;
+use crate::support::*;
 
 const APP: &str = "https://app.example.com";
 const EVIL: &str = "https://evil.example";

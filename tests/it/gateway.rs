@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::*;
+use crate::support::*;
 
 const APP: &str = "https://app.example.com";
 

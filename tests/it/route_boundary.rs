@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use helmgate::path::canonicalize;
 use helmgate::routes::{EscapedSlashes, RouteMatch, Router};
 
-use crate::common::*;
+use crate::support::*;
 
 /// The routes, as (name, prefix, escaped_slashes): also nginx's locations.
 const ROUTES: [(&str, &str, EscapedSlashes); 4] = [

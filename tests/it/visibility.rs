@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::*;
+use crate::support::*;
 use serde_json::Value;
 
 const REPORTS_ON: &str = "[reports]\nenabled = true\n";

@@ -16,7 +16,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::common::{free_port, TempDir};
+use crate::support::{free_port, TempDir};
 
 /// How long any one script, navigation or in-page wait may take.
 pub const STEP_LIMIT: Duration = Duration::from_secs(15);
