@@ -160,7 +160,7 @@ fn a_fast_answer_closes_the_connection_when_the_client_or_config_says_so() {
     let no_keepalive = Gateway::start(
         up.addr,
         GatewayOptions {
-            extra_toml: "keepalive_timeout_secs = 0\n".into(),
+            settings: Settings::new().set("server.keepalive_timeout_secs", 0),
             ..GatewayOptions::default()
         },
     );

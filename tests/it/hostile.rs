@@ -452,7 +452,7 @@ fn body_over_the_limit_gets_413() {
     let gw = Gateway::start(
         up.addr,
         GatewayOptions {
-            extra_toml: "max_request_body_bytes = 100\n".into(),
+            settings: Settings::new().set("server.max_request_body_bytes", 100),
             ..GatewayOptions::default()
         },
     );
@@ -476,7 +476,7 @@ fn idle_keepalive_connections_are_closed_after_the_timeout() {
     let gw = Gateway::start(
         up.addr,
         GatewayOptions {
-            extra_toml: "keepalive_timeout_secs = 1\n".into(),
+            settings: Settings::new().set("server.keepalive_timeout_secs", 1),
             ..GatewayOptions::default()
         },
     );

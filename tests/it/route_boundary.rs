@@ -86,32 +86,31 @@ const SPELLINGS: &[&[u8]] = &[
     b"/embed;a=b/x",
 ];
 
-fn route_toml(name: &str, prefix: &str, slashes: EscapedSlashes) -> String {
-    format!(
-        "[[route]]\nname = \"{name}\"\npath_prefix = \"{prefix}\"\nescaped_slashes = \"{}\"\n[route.headers.custom]\n\"X-Route\" = \"{name}\"\n",
-        slashes.as_str()
-    )
+/// A `[[route]]` that names itself in an `X-Route` response header.
+fn route_table(name: &str, prefix: &str, slashes: EscapedSlashes) -> toml::Table {
+    table([
+        ("name", toml::Value::from(name)),
+        ("path_prefix", prefix.into()),
+        ("escaped_slashes", slashes.as_str().into()),
+        (
+            "headers",
+            table([("custom", table([("X-Route", name)]))]).into(),
+        ),
+    ])
 }
 
-fn gateway_config(listen: SocketAddr, upstream: SocketAddr) -> String {
-    let mut text = format!(
-        r#"environment = "production"
-[server]
-listen = ["{listen}"]
-threads = 2
-[upstream]
-address = "{upstream}"
-read_timeout_secs = 5.0
-[cors]
-allow_any_origin = true
-[headers.custom]
-"X-Route" = "default"
-"#
-    );
-    for (name, prefix, slashes) in ROUTES {
-        text.push_str(&route_toml(name, prefix, slashes));
-    }
-    text
+fn gateway_config(listen: SocketAddr, upstream: SocketAddr) -> Config {
+    let routes: Vec<toml::Table> = ROUTES
+        .into_iter()
+        .map(|(name, prefix, slashes)| route_table(name, prefix, slashes))
+        .collect();
+    Config::new(listen, upstream)
+        .environment("production")
+        .threads(2)
+        .upstream(UpstreamSection::at(upstream).read_timeout(5.0))
+        .set("cors.allow_any_origin", true)
+        .set("headers.custom", table([("X-Route", "default")]))
+        .set("route", routes)
 }
 
 /// A real nginx, one process, serving a line per location that names it
@@ -119,6 +118,8 @@ allow_any_origin = true
 struct Nginx {
     child: Child,
     addr: SocketAddr,
+    /// Reserved for nginx's listener as long as it runs.
+    _port: Port,
     _dir: TempDir,
 }
 
@@ -134,7 +135,8 @@ fn nginx_binary() -> String {
 impl Nginx {
     fn start() -> Nginx {
         let dir = TempDir::new("nginx");
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let port = Port::reserve();
+        let addr = port.addr();
         let d = dir.path().display();
         let mut locations = String::new();
         for (name, prefix, _) in ROUTES {
@@ -171,6 +173,7 @@ impl Nginx {
         Nginx {
             child,
             addr,
+            _port: port,
             _dir: dir,
         }
     }
@@ -215,9 +218,9 @@ fn served(body: &str) -> (String, String) {
 #[test]
 fn every_spelling_is_refused_or_routed_as_nginx_serves_it() {
     let nginx = Nginx::start();
-    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let gw =
-        Gateway::start_with_config(listen, &gateway_config(listen, nginx.addr), vec![], vec![]);
+    let listen = Port::reserve();
+    let config = gateway_config(listen.addr(), nginx.addr);
+    let gw = Gateway::with_config(listen, &config, vec![], vec![]);
     let mut refused = 0;
     for &path in SPELLINGS {
         let shown = String::from_utf8_lossy(path);
@@ -248,9 +251,9 @@ fn every_spelling_is_refused_or_routed_as_nginx_serves_it() {
 #[test]
 fn canonical_spellings_reach_their_route_and_dangerous_ones_get_400() {
     let nginx = Nginx::start();
-    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let gw =
-        Gateway::start_with_config(listen, &gateway_config(listen, nginx.addr), vec![], vec![]);
+    let listen = Port::reserve();
+    let config = gateway_config(listen.addr(), nginx.addr);
+    let gw = Gateway::with_config(listen, &config, vec![], vec![]);
     let routed: [(&[u8], &str, &str); 8] = [
         (b"//admin/x", "admin", "/admin/x"),
         (b"/x/%2e%2e/admin", "admin", "/admin"),
@@ -403,15 +406,11 @@ fn the_literal_reading_routes_each_forwarded_path_as_the_gateway_did() {
 fn start_with_tls_to(upstream: SocketAddr) -> (Gateway, TestCert, SocketAddr, TempDir) {
     let dir = TempDir::new("h2-routes");
     let cert = TestCert::write(dir.path());
-    let tls_port = free_port();
-    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let text = gateway_config(listen, upstream).replacen(
-        "[upstream]",
-        &format!("{}[upstream]", cert.tls_toml(tls_port)),
-        1,
-    );
-    let gw = Gateway::start_with_config(listen, &text, vec![], vec![]);
-    let tls: SocketAddr = format!("127.0.0.1:{tls_port}").parse().unwrap();
+    let (tls_port, listen) = (Port::reserve(), Port::reserve());
+    let tls = tls_port.addr();
+    let config = gateway_config(listen.addr(), upstream).tls(cert.tls(tls));
+    let mut gw = Gateway::with_config(listen, &config, vec![], vec![]);
+    gw.hold(tls_port);
     let ready = eventually(Duration::from_secs(10), || {
         std::net::TcpStream::connect_timeout(&tls, Duration::from_millis(100)).is_ok()
     });
@@ -537,7 +536,7 @@ fn check(text: &str) -> (bool, String) {
 #[test]
 fn check_prints_the_path_rules_and_warns_about_kept_escaped_slashes() {
     let addr: SocketAddr = "127.0.0.1:8080".parse().unwrap();
-    let (ok, text) = check(&gateway_config(addr, addr));
+    let (ok, text) = check(&gateway_config(addr, addr).render());
     assert!(ok, "{text}");
     for want in [
         "path rules (every request, before routing",
@@ -553,7 +552,7 @@ fn check_prints_the_path_rules_and_warns_about_kept_escaped_slashes() {
 #[test]
 fn route_prefixes_are_canonicalised_and_case_twins_refused_at_load() {
     let addr: SocketAddr = "127.0.0.1:8080".parse().unwrap();
-    let base = gateway_config(addr, addr);
+    let base = gateway_config(addr, addr).render();
     let (ok, text) = check(&format!(
         "{base}[[route]]\nname = \"cafe\"\npath_prefix = \"/caf%c3%a9//menu/\"\n"
     ));

@@ -1,13 +1,15 @@
 //! The gateway process: the real binary started on a config in a temporary
 //! directory, its log, signals, and waiting for it to start or exit.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use super::client::{request, Response};
+use super::config::{Config, Settings, UpstreamSection};
+use super::ports::Port;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_helmgate");
 
@@ -17,20 +19,14 @@ pub fn bin() -> String {
     std::env::var("HELMGATE_TEST_BIN").unwrap_or_else(|_| BIN.to_string())
 }
 
-/// A free loopback port (bound then released).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
 pub struct Gateway {
     pub child: Child,
     pub addr: SocketAddr,
     pub log_path: PathBuf,
     pub config_path: PathBuf,
     pub dir: TempDir,
+    /// The ports reserved for its listeners, held as long as it runs.
+    reserved: Vec<Port>,
 }
 
 pub struct TempDir(pub PathBuf);
@@ -67,7 +63,9 @@ fn fastrand_u64() -> u64 {
 /// Options for starting a gateway.
 pub struct GatewayOptions {
     pub environment: &'static str,
-    pub extra_toml: String,
+    /// Keys beyond the defaults below, e.g.
+    /// `Settings::new().set("server.keepalive_timeout_secs", 0)`.
+    pub settings: Settings,
     pub origins: Vec<String>,
     pub trusted_proxies: Vec<String>,
     pub env: Vec<(String, String)>,
@@ -78,7 +76,7 @@ impl Default for GatewayOptions {
     fn default() -> Self {
         GatewayOptions {
             environment: "production",
-            extra_toml: String::new(),
+            settings: Settings::new(),
             origins: vec!["https://app.example.com".into()],
             trusted_proxies: vec![],
             env: vec![],
@@ -87,25 +85,50 @@ impl Default for GatewayOptions {
     }
 }
 
-pub fn quoted(list: &[String]) -> String {
-    list.iter()
-        .map(|s| format!("{s:?}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+impl GatewayOptions {
+    /// The config every `Gateway::start` runs on: production by default,
+    /// two threads, a 10 s grace period, 2 s upstream timeouts.
+    pub fn config(&self, listen: SocketAddr, upstream: SocketAddr) -> Config {
+        let origins: Vec<&str> = self.origins.iter().map(String::as_str).collect();
+        let mut config = Config::new(listen, upstream)
+            .environment(self.environment)
+            .threads(2)
+            .origins(&origins)
+            .upstream(UpstreamSection {
+                read_timeout_secs: Some(2.0),
+                connect_timeout_secs: Some(2.0),
+                ..UpstreamSection::at(upstream)
+            })
+            .with(&self.settings);
+        config.server.trusted_proxies = Some(self.trusted_proxies.clone());
+        config.server.grace_period_secs = Some(10);
+        config
+    }
 }
 
 impl Gateway {
     pub fn start(upstream: SocketAddr, opts: GatewayOptions) -> Gateway {
-        let port = free_port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let text = format!(
-            "environment = \"{}\"\n[server]\nlisten = [\"{addr}\"]\ntrusted_proxies = [{}]\nthreads = 2\ngrace_period_secs = 10\n{}\n[upstream]\naddress = \"{upstream}\"\nread_timeout_secs = 2.0\nconnect_timeout_secs = 2.0\n[cors]\nallowed_origins = [{}]\n",
-            opts.environment,
-            quoted(&opts.trusted_proxies),
-            opts.extra_toml,
-            quoted(&opts.origins),
-        );
-        Self::start_with_config(addr, &text, opts.env, opts.args)
+        let listen = Port::reserve();
+        let config = opts.config(listen.addr(), upstream);
+        Self::with_config(listen, &config, opts.env, opts.args)
+    }
+
+    /// Start on `config`, whose proxy listener is `listen`.
+    pub fn with_config(
+        listen: Port,
+        config: &Config,
+        env: Vec<(String, String)>,
+        args: Vec<String>,
+    ) -> Gateway {
+        let mut gw = Self::start_with_config(listen.addr(), &config.render(), env, args);
+        gw.hold(listen);
+        gw
+    }
+
+    /// Keep `port` reserved as long as the gateway lives (a listener of
+    /// its config that the test reserved).
+    pub fn hold(&mut self, port: Port) {
+        self.reserved.push(port);
     }
 
     /// Start with a complete config text; `addr` is the proxy listener in it.
@@ -144,6 +167,7 @@ impl Gateway {
             log_path,
             config_path,
             dir,
+            reserved: Vec::new(),
         };
         gw.wait_ready(addr);
         gw

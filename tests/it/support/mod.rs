@@ -6,15 +6,19 @@
 
 mod asserts;
 mod client;
+mod config;
 mod gateway;
 mod pages;
+mod ports;
 mod tls;
 mod upstream;
 
 pub use asserts::*;
 pub use client::*;
+pub use config::*;
 pub use gateway::*;
 pub use pages::*;
+pub use ports::*;
 pub use tls::*;
 pub use upstream::*;
 

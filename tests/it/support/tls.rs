@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::client::{build_request, read_response, Response};
-use super::gateway::{free_port, Gateway, GatewayOptions, TempDir};
+use super::config::{Settings, Tls};
+use super::gateway::{Gateway, GatewayOptions, TempDir};
+use super::ports::Port;
 
 /// One GET over TLS, trusting only `root`.
 pub fn tls_get(
@@ -66,13 +68,13 @@ impl TestCert {
         }
     }
 
-    /// A `[[server.tls]]` table for a listener on 127.0.0.1:`port`.
-    pub fn tls_toml(&self, port: u16) -> String {
-        format!(
-            "[[server.tls]]\nlisten = \"127.0.0.1:{port}\"\ncert = {:?}\nkey = {:?}\n",
-            self.cert.display().to_string(),
-            self.key.display().to_string()
-        )
+    /// A `[[server.tls]]` listener on `listen` with this certificate.
+    pub fn tls(&self, listen: SocketAddr) -> Tls {
+        Tls {
+            listen,
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+        }
     }
 }
 
@@ -82,16 +84,17 @@ impl TestCert {
 pub fn start_with_tls(upstream: SocketAddr, tag: &str) -> (Gateway, TestCert, SocketAddr, TempDir) {
     let dir = TempDir::new(tag);
     let cert = TestCert::write(dir.path());
-    let tls_port = free_port();
-    let gw = Gateway::start(
+    let tls = Port::reserve();
+    let mut gw = Gateway::start(
         upstream,
         GatewayOptions {
-            extra_toml: cert.tls_toml(tls_port),
+            settings: Settings::new().set("server.tls", [cert.tls(tls.addr())]),
             ..GatewayOptions::default()
         },
     );
-    let tls = format!("127.0.0.1:{tls_port}").parse().unwrap();
-    (gw, cert, tls, dir)
+    let addr = tls.addr();
+    gw.hold(tls);
+    (gw, cert, addr, dir)
 }
 
 /// One HTTP/2 GET over TLS (ALPN `h2`), trusting only `root`: status,
