@@ -311,7 +311,9 @@ fn upgrade_onto_a_busy_admin_port_exits_non_zero_naming_it() {
         cmd.env_remove(k);
     }
     let new = cmd.spawn().unwrap();
-    thread::sleep(Duration::from_millis(700));
+    // Pingora's new process creates the upgrade socket and waits on it.
+    let sock = old.dir.path().join("upgrade.sock");
+    assert!(eventually(Duration::from_secs(10), || sock.exists()));
     old.signal("QUIT");
     let status = exit_within(new, Duration::from_secs(60));
     let log = std::fs::read_to_string(&log_path).unwrap_or_default();

@@ -264,7 +264,9 @@ fn a_dead_upstream_gets_a_decorated_502_over_tls() {
     let up = Upstream::start();
     let dead = up.addr;
     drop(up);
-    thread::sleep(Duration::from_millis(50));
+    assert!(eventually(Duration::from_secs(2), || {
+        TcpStream::connect(dead).is_err()
+    }));
     let (gw, cert, tls, _dir) = start_with_tls(dead, "hardening-502");
     let r = tls_raw(
         tls,
@@ -527,7 +529,10 @@ fn client_failures_are_logged_escaped_rate_limited_and_never_as_errors() {
         t.gw.addr,
         b"GET /hang HTTP/1.1\r\nHost: gateway.test\r\n\r\n",
     );
-    thread::sleep(Duration::from_millis(500));
+    // Its line, the last the test waits for, is in the log.
+    eventually(Duration::from_secs(5), || {
+        t.gw.log().contains("Fail to proxy: Upstream")
+    });
     let log = t.gw.log();
     // The upstream timing out is the operator's business and stays an
     // ERROR; nothing the clients did is one.
@@ -564,13 +569,14 @@ fn the_admin_listener_answers_get_and_head_only_with_headers() {
     let up = Upstream::start();
     let admin_port = Port::reserve();
     let admin = admin_port.addr();
-    let gw = Gateway::start(
+    let mut gw = Gateway::start(
         up.addr,
         GatewayOptions {
             settings: Settings::new().set("admin", Admin::on(admin)),
             ..GatewayOptions::default()
         },
     );
+    gw.hold(admin_port);
     let r = request(admin, "GET", "/healthz", &[], b"");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-frame-options"), Some("DENY"));
@@ -601,7 +607,7 @@ fn the_admin_listener_answers_only_a_host_that_names_it() {
     for token in [None, Some(TOKEN)] {
         let admin_port = Port::reserve();
         let admin = admin_port.addr();
-        let gw = Gateway::start(
+        let mut gw = Gateway::start(
             up.addr,
             GatewayOptions {
                 settings: Settings::new().set(
@@ -615,6 +621,7 @@ fn the_admin_listener_answers_only_a_host_that_names_it() {
                 ..GatewayOptions::default()
             },
         );
+        gw.hold(admin_port);
         let bearer = format!("Bearer {TOKEN}");
         let get = |path: &str, host: &str| {
             let mut headers = vec![("Host", host)];

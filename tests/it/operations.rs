@@ -27,8 +27,24 @@ fn config_text(
     config(addr, upstream, origins).render()
 }
 
+/// Wait until the gateway has applied `reloads` reloads and the workers have
+/// sent `more` requests since `mark` (load under the policy in force).
+fn load_after_reload(
+    gw: &Gateway,
+    sent: &AtomicUsize,
+    reloads: usize,
+    mark: usize,
+    more: usize,
+) -> bool {
+    eventually(Duration::from_secs(15), || {
+        gw.log().matches("configuration reloaded").count() == reloads
+            && sent.load(Ordering::Relaxed) >= mark + more
+    })
+}
+
 /// Requests sent continuously from several keep-alive connections while the
-/// policy is reloaded every 2 s, toggling an origin. Not one may fail.
+/// policy is reloaded again and again (after 400 requests under each),
+/// toggling an origin. Not one may fail.
 #[test]
 fn reload_under_load_drops_nothing_and_applies_the_new_policy() {
     let up = Upstream::start();
@@ -76,13 +92,19 @@ fn reload_under_load_drops_nothing_and_applies_the_new_policy() {
         .collect();
 
     let reloads = 8;
+    let mut mark = 0;
     for i in 0..reloads {
-        thread::sleep(Duration::from_secs(2));
+        assert!(load_after_reload(&gw, &sent, i, mark, 400), "{}", gw.log());
+        mark = sent.load(Ordering::Relaxed);
         let text = if i % 2 == 0 { &with_new } else { &without_new };
         std::fs::write(&gw.config_path, text).unwrap();
         gw.signal("HUP");
     }
-    thread::sleep(Duration::from_millis(500));
+    assert!(
+        load_after_reload(&gw, &sent, reloads, mark, 400),
+        "{}",
+        gw.log()
+    );
     stop.store(true, Ordering::Relaxed);
     for w in workers {
         w.join().unwrap();
@@ -233,13 +255,22 @@ fn binary_upgrade_hands_over_the_socket_without_failures() {
             .spawn()
             .unwrap(),
     );
-    thread::sleep(Duration::from_millis(700));
+    // Pingora's new process creates the upgrade socket and waits on it.
+    assert!(
+        eventually(Duration::from_secs(10), || sock.exists()),
+        "the new process never listened on {}",
+        sock.display()
+    );
     old.signal("QUIT");
     let status = old
         .wait_exit(Duration::from_secs(25))
         .expect("the old process exited");
     assert!(status.success(), "{status}");
-    thread::sleep(Duration::from_millis(500));
+    // Requests keep succeeding with only the new process left.
+    let served = ok.load(Ordering::Relaxed);
+    assert!(eventually(Duration::from_secs(5), || ok
+        .load(Ordering::Relaxed)
+        >= served + 20));
     stop.store(true, Ordering::Relaxed);
     client.join().unwrap();
     let after = request(addr, "GET", "/", &[("Origin", APP)], b"");
@@ -294,13 +325,14 @@ fn admin_serves_prometheus_metrics_health_and_readiness() {
     let up = Upstream::start();
     let admin_port = Port::reserve();
     let admin = admin_port.addr();
-    let gw = Gateway::start(
+    let mut gw = Gateway::start(
         up.addr,
         GatewayOptions {
             settings: Settings::new().set("admin", Admin::on(admin)),
             ..GatewayOptions::default()
         },
     );
+    gw.hold(admin_port);
     gw.get("/", &[("Origin", APP)]);
     gw.get("/", &[("Origin", "https://evil.example.com")]);
     gw.get("/", &[("Origin", "null")]);

@@ -504,13 +504,22 @@ fn reload_swaps_routes_under_load_without_failing_a_request() {
             })
         })
         .collect();
+    // Each policy serves 400 requests before the next reload.
     let reloads = 6;
+    let mut mark = 0;
+    let load_after_reload = |reloads: usize, mark: usize| {
+        eventually(Duration::from_secs(15), || {
+            gw.log().matches("configuration reloaded").count() == reloads
+                && sent.load(Ordering::Relaxed) >= mark + 400
+        })
+    };
     for i in 0..reloads {
-        thread::sleep(Duration::from_millis(1500));
+        assert!(load_after_reload(i, mark), "{}", gw.log());
+        mark = sent.load(Ordering::Relaxed);
         std::fs::write(&gw.config_path, if i % 2 == 0 { &with } else { &without }).unwrap();
         gw.signal("HUP");
     }
-    thread::sleep(Duration::from_millis(500));
+    assert!(load_after_reload(reloads, mark), "{}", gw.log());
     stop.store(true, Ordering::Relaxed);
     for w in workers {
         w.join().unwrap();

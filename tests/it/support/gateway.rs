@@ -125,9 +125,11 @@ impl Gateway {
         gw
     }
 
-    /// Keep `port` reserved as long as the gateway lives (a listener of
-    /// its config that the test reserved).
+    /// Wait until the gateway listens on `port` too (a listener of its
+    /// config beside the proxy's: admin, TLS), and keep it reserved as long
+    /// as the gateway lives.
     pub fn hold(&mut self, port: Port) {
+        self.wait_ready(port.addr());
         self.reserved.push(port);
     }
 
