@@ -16,7 +16,7 @@
 use std::time::Duration;
 
 use crate::browser_support::{console_log, eval, goto, page_fetch, run_async, Browser, Fetched};
-use crate::common::*;
+use crate::support::*;
 use serde_json::{json, Value};
 
 fn http(addr: std::net::SocketAddr) -> String {
@@ -346,7 +346,7 @@ async fn case_6_gateway_pages_cannot_be_framed_by_another_origin() {
         s.up.addr,
         GatewayOptions {
             origins: vec![http(s.allowed.addr)],
-            extra_toml: "[headers]\nx_frame_options = \"\"\n".into(),
+            settings: Settings::new().set("headers.x_frame_options", ""),
             ..GatewayOptions::default()
         },
     );
@@ -522,13 +522,17 @@ const deadline = Date.now() + 5000;
 })();
 "#;
 
-fn csp_gateway(up: &Upstream, headers: &str) -> Gateway {
-    let listen: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let text = format!(
-        "environment = \"production\"\n[server]\nlisten = [\"{listen}\"]\n[upstream]\naddress = \"{}\"\n[headers]\nnonce_html_placeholder = \"__CSP_NONCE__\"\n{headers}",
-        up.addr
-    );
-    Gateway::start_with_config(listen, &text, vec![], vec![])
+/// A production gateway writing nonces into HTML, with the `[headers]` keys
+/// given (`content_security_policy`, `..._report_only`).
+fn csp_gateway(up: &Upstream, headers: &[(&str, &str)]) -> Gateway {
+    let listen = Port::reserve();
+    let mut config = Config::new(listen.addr(), up.addr)
+        .environment("production")
+        .set("headers.nonce_html_placeholder", "__CSP_NONCE__");
+    for (key, value) in headers {
+        config = config.set(&format!("headers.{key}"), value);
+    }
+    Gateway::with_config(listen, &config, vec![], vec![])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -536,7 +540,10 @@ async fn case_8_only_the_script_with_the_responses_nonce_runs() {
     let up = Upstream::start();
     let gw = csp_gateway(
         &up,
-        "content_security_policy = \"default-src 'self'; script-src 'nonce-{nonce}'; object-src 'none'\"\n",
+        &[(
+            "content_security_policy",
+            "default-src 'self'; script-src 'nonce-{nonce}'; object-src 'none'",
+        )],
     );
     Browser::with(|c| async move {
         goto(&c, &format!("{}/e2e/nonce-probe", http(gw.addr))).await;
@@ -567,10 +574,6 @@ async fn case_8_only_the_script_with_the_responses_nonce_runs() {
 
 // --- Visibility (issue 11) ----------------------------------------------------
 
-fn admin_of(port: u16) -> std::net::SocketAddr {
-    format!("127.0.0.1:{port}").parse().unwrap()
-}
-
 /// The value of one series in a `/metrics` text.
 fn series_value(metrics: &str, series: &str) -> Option<f64> {
     metrics.lines().find_map(|l| {
@@ -589,20 +592,25 @@ fn metrics_text(admin: std::net::SocketAddr) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn case_10_a_csp_violation_makes_chromium_deliver_a_report_the_gateway_counts() {
     let up = Upstream::start();
-    let admin_port = free_port();
-    let gw = Gateway::start(
+    let admin_port = Port::reserve();
+    let admin = admin_port.addr();
+    let mut gw = Gateway::start(
         up.addr,
         GatewayOptions {
             // Enforced: the inline script is blocked and reported. Report-Only
             // on scripts from anywhere: the external ones run, and are reported.
-            extra_toml: format!(
-                // The gateway adds report-uri to both policies itself.
-                "[reports]\nenabled = true\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\nhosts = [\"gateway.test\"]\n[headers]\ncontent_security_policy_report_only = \"script-src 'none'\"\n"
-            ),
+            // The gateway adds report-uri to both policies itself.
+            settings: Settings::new()
+                .set("reports.enabled", true)
+                .set("admin", Admin::on(admin))
+                .set(
+                    "headers.content_security_policy_report_only",
+                    "script-src 'none'",
+                ),
             ..GatewayOptions::default()
         },
     );
-    let admin = admin_of(admin_port);
+    gw.hold(admin_port);
     Browser::with(|c| async move {
         let base = http(gw.addr);
         goto(&c, &format!("{base}/e2e/csp-probe")).await;
@@ -656,7 +664,16 @@ async fn case_9_a_report_only_violation_is_reported_but_not_blocked() {
     let up = Upstream::start();
     let gw = csp_gateway(
         &up,
-        "content_security_policy = \"default-src 'self'; script-src 'self' 'unsafe-inline'; object-src 'none'\"\ncontent_security_policy_report_only = \"script-src 'nonce-{nonce}'; object-src 'none'\"\n",
+        &[
+            (
+                "content_security_policy",
+                "default-src 'self'; script-src 'self' 'unsafe-inline'; object-src 'none'",
+            ),
+            (
+                "content_security_policy_report_only",
+                "script-src 'nonce-{nonce}'; object-src 'none'",
+            ),
+        ],
     );
     Browser::with(|c| async move {
         goto(&c, &format!("{}/e2e/nonce-probe", http(gw.addr))).await;
@@ -679,7 +696,10 @@ async fn case_9_a_report_only_violation_is_reported_but_not_blocked() {
     let up = Upstream::start();
     let gw = csp_gateway(
         &up,
-        "content_security_policy = \"script-src 'nonce-{nonce}'; object-src 'none'\"\n",
+        &[(
+            "content_security_policy",
+            "script-src 'nonce-{nonce}'; object-src 'none'",
+        )],
     );
     Browser::with(|c| async move {
         goto(&c, &format!("{}/e2e/nonce-probe", http(gw.addr))).await;
@@ -715,33 +735,29 @@ fn mismatches(cells: &Value, metrics: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn case_11_dashboard_loads_without_console_errors_and_matches_metrics() {
     let up = Upstream::start();
-    let (proxy, admin_port) = (free_port(), free_port());
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{proxy}").parse().unwrap();
-    let config = format!(
-        r#"environment = "production"
-[server]
-listen = ["{addr}"]
-threads = 2
-[upstream]
-address = "{up}"
-[cors]
-allowed_origins = ["https://app.example.com"]
-[reports]
-enabled = true
-[admin]
-listen = "127.0.0.1:{admin_port}"
-hosts = ["gateway.test"]
-[[route]]
-name = "api"
-path_prefix = "/api"
-[route.cors]
-mode = "report"
-allowed_origins = ["https://app.example.com", "https://admin.example.com"]
-"#,
-        up = up.addr
-    );
-    let gw = Gateway::start_with_config(addr, &config, vec![], vec![]);
-    let admin = admin_of(admin_port);
+    let (listen, admin_port) = (Port::reserve(), Port::reserve());
+    let (addr, admin) = (listen.addr(), admin_port.addr());
+    let api = table([
+        ("name", toml::Value::from("api")),
+        ("path_prefix", "/api".into()),
+        (
+            "cors",
+            table([
+                ("mode", toml::Value::from("report")),
+                (
+                    "allowed_origins",
+                    vec!["https://app.example.com", "https://admin.example.com"].into(),
+                ),
+            ])
+            .into(),
+        ),
+    ]);
+    let config = Config::production(addr, up.addr, &["https://app.example.com"])
+        .set("reports.enabled", true)
+        .admin(Admin::on(admin))
+        .set("route", [api]);
+    let mut gw = Gateway::with_config(listen, &config, vec![], vec![]);
+    gw.hold(admin_port);
     let traffic = move |round: usize| {
         for i in 0..(3 + round) {
             request(

@@ -2,12 +2,12 @@
 //! the real binary: what `--check` says, and what a running gateway logs or
 //! does.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::common::*;
+use crate::support::*;
 
 const ENV_VARS: [&str; 4] = [
     "HELMGATE_ENV",
@@ -172,7 +172,7 @@ fn trust_all_proxies_is_warned_at_start_and_reload_and_believes_any_peer() {
     let gw = Gateway::start(
         up.addr,
         GatewayOptions {
-            extra_toml: "trust_all_proxies = true".into(),
+            settings: Settings::new().set("server.trust_all_proxies", true),
             ..GatewayOptions::default()
         },
     );
@@ -239,7 +239,8 @@ fn overlapping_listeners_fail_check_naming_both() {
 
 #[test]
 fn overlapping_proxy_and_admin_listeners_stop_start_up_at_once() {
-    let port = free_port();
+    let reserved = Port::reserve();
+    let port = reserved.port();
     let text = config(
         &format!("\"127.0.0.1:{port}\""),
         "",
@@ -259,8 +260,9 @@ fn overlapping_proxy_and_admin_listeners_stop_start_up_at_once() {
 fn admin_port_held_by_another_socket_exits_non_zero_naming_it() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let admin = taken.local_addr().unwrap();
+    let listen = Port::reserve();
     let text = config(
-        &format!("\"127.0.0.1:{}\"", free_port()),
+        &format!("\"{}\"", listen.addr()),
         "",
         &format!("[admin]\nlisten = \"{admin}\"\n"),
     );
@@ -282,7 +284,8 @@ fn admin_port_held_by_another_socket_exits_non_zero_naming_it() {
 #[test]
 fn upgrade_onto_a_busy_admin_port_exits_non_zero_naming_it() {
     let up = Upstream::start();
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let listen = Port::reserve();
+    let addr = listen.addr();
     let old_text =
         config(&format!("\"{addr}\""), "", "").replace("127.0.0.1:3000", &up.addr.to_string());
     let old = Gateway::start_with_config(addr, &old_text, vec![], vec![]);
@@ -308,7 +311,9 @@ fn upgrade_onto_a_busy_admin_port_exits_non_zero_naming_it() {
         cmd.env_remove(k);
     }
     let new = cmd.spawn().unwrap();
-    thread::sleep(Duration::from_millis(700));
+    // Pingora's new process creates the upgrade socket and waits on it.
+    let sock = old.dir.path().join("upgrade.sock");
+    assert!(eventually(Duration::from_secs(10), || sock.exists()));
     old.signal("QUIT");
     let status = exit_within(new, Duration::from_secs(60));
     let log = std::fs::read_to_string(&log_path).unwrap_or_default();

@@ -8,7 +8,7 @@ use std::io::{BufReader, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use crate::common::*;
+use crate::support::*;
 
 const APP: &str = "https://app.example.com";
 const EVIL: &str = "https://evil.example";
@@ -160,7 +160,7 @@ fn a_fast_answer_closes_the_connection_when_the_client_or_config_says_so() {
     let no_keepalive = Gateway::start(
         up.addr,
         GatewayOptions {
-            extra_toml: "keepalive_timeout_secs = 0\n".into(),
+            settings: Settings::new().set("server.keepalive_timeout_secs", 0),
             ..GatewayOptions::default()
         },
     );

@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::common::*;
+use crate::support::*;
 
 const APP: &str = "https://app.example.com";
 const HSTS: &str = "max-age=31536000; includeSubDomains; preload";
@@ -22,19 +22,20 @@ struct Tls {
     _dir: TempDir,
 }
 
-fn start_tls(extra_server: &str) -> Tls {
+fn start_tls(settings: Settings) -> Tls {
     let up = Upstream::start();
     let dir = TempDir::new("hardening");
     let cert = TestCert::write(dir.path());
-    let tls_port = free_port();
-    let gw = Gateway::start(
+    let tls_port = Port::reserve();
+    let tls = tls_port.addr();
+    let mut gw = Gateway::start(
         up.addr,
         GatewayOptions {
-            extra_toml: format!("{extra_server}\n{}", cert.tls_toml(tls_port)),
+            settings: settings.set("server.tls", [cert.tls(tls)]),
             ..GatewayOptions::default()
         },
     );
-    let tls = format!("127.0.0.1:{tls_port}").parse().unwrap();
+    gw.hold(tls_port);
     Tls {
         up,
         gw,
@@ -95,7 +96,7 @@ fn assert_ours(name: &str, r: &Response, status: u16) {
 
 #[test]
 fn every_head_pingora_rejects_gets_the_gateways_own_answer() {
-    let t = start_tls("");
+    let t = start_tls(Settings::new());
     for (name, bytes, status) in pingora_rejections() {
         let r = raw(t.gw.addr, &bytes).unwrap_or_else(|| panic!("{name}: no answer"));
         assert_ours(name, &r, status);
@@ -124,7 +125,7 @@ fn every_head_pingora_rejects_gets_the_gateways_own_answer() {
 
 #[test]
 fn a_parsed_but_rejected_head_keeps_its_request_id_and_cors() {
-    let t = start_tls("");
+    let t = start_tls(Settings::new());
     for head in [
         "GET / HTTP/1.1\r\nHost: gateway.test\r\nHost: gateway.test\r\nOrigin: https://app.example.com\r\nX-Request-Id: hard-1\r\n\r\n",
         "POST / HTTP/1.1\r\nHost: gateway.test\r\nContent-Length: x\r\nOrigin: https://app.example.com\r\nX-Request-Id: hard-1\r\n\r\n",
@@ -145,7 +146,7 @@ fn a_parsed_but_rejected_head_keeps_its_request_id_and_cors() {
 /// response on that connection carries, over TLS too.
 #[test]
 fn gateway_made_answers_carry_what_a_normal_response_carries() {
-    let t = start_tls("max_request_body_bytes = 10");
+    let t = start_tls(Settings::new().set("server.max_request_body_bytes", 10));
     let rid = ("X-Request-Id", "facts-1");
     let origin = ("Origin", APP);
     let tls = |method: &str, path: &str, extra: &[(&str, &str)], body: &[u8]| {
@@ -263,7 +264,9 @@ fn a_dead_upstream_gets_a_decorated_502_over_tls() {
     let up = Upstream::start();
     let dead = up.addr;
     drop(up);
-    thread::sleep(Duration::from_millis(50));
+    assert!(eventually(Duration::from_secs(2), || {
+        TcpStream::connect(dead).is_err()
+    }));
     let (gw, cert, tls, _dir) = start_with_tls(dead, "hardening-502");
     let r = tls_raw(
         tls,
@@ -361,7 +364,7 @@ fn proxy_claims_from_untrusted_clients_and_underscore_names_never_reach_the_upst
     let gw = Gateway::start(
         up.addr,
         GatewayOptions {
-            extra_toml: "allow_underscores_in_headers = true".into(),
+            settings: Settings::new().set("server.allow_underscores_in_headers", true),
             ..GatewayOptions::default()
         },
     );
@@ -399,7 +402,7 @@ fn trickling_heads_are_cut_at_the_deadline_with_bounded_memory() {
     let gw = Gateway::start(
         up.addr,
         GatewayOptions {
-            extra_toml: "request_header_timeout_secs = 2".into(),
+            settings: Settings::new().set("server.request_header_timeout_secs", 2),
             ..GatewayOptions::default()
         },
     );
@@ -463,7 +466,7 @@ fn a_slow_head_gets_a_decorated_408() {
     let gw = Gateway::start(
         up.addr,
         GatewayOptions {
-            extra_toml: "request_header_timeout_secs = 1".into(),
+            settings: Settings::new().set("server.request_header_timeout_secs", 1),
             ..GatewayOptions::default()
         },
     );
@@ -483,7 +486,7 @@ fn a_slow_head_gets_a_decorated_408() {
 /// never reach the log raw.
 #[test]
 fn client_failures_are_logged_escaped_rate_limited_and_never_as_errors() {
-    let t = start_tls("");
+    let t = start_tls(Settings::new());
     // 100 half-sent heads, then the client goes away.
     for _ in 0..100 {
         let mut s = TcpStream::connect(t.gw.addr).unwrap();
@@ -526,7 +529,10 @@ fn client_failures_are_logged_escaped_rate_limited_and_never_as_errors() {
         t.gw.addr,
         b"GET /hang HTTP/1.1\r\nHost: gateway.test\r\n\r\n",
     );
-    thread::sleep(Duration::from_millis(500));
+    // Its line, the last the test waits for, is in the log.
+    eventually(Duration::from_secs(5), || {
+        t.gw.log().contains("Fail to proxy: Upstream")
+    });
     let log = t.gw.log();
     // The upstream timing out is the operator's business and stays an
     // ERROR; nothing the clients did is one.
@@ -561,17 +567,16 @@ fn client_failures_are_logged_escaped_rate_limited_and_never_as_errors() {
 #[test]
 fn the_admin_listener_answers_get_and_head_only_with_headers() {
     let up = Upstream::start();
-    let admin_port = free_port();
-    let gw = Gateway::start(
+    let admin_port = Port::reserve();
+    let admin = admin_port.addr();
+    let mut gw = Gateway::start(
         up.addr,
         GatewayOptions {
-            extra_toml: format!(
-                "[admin]\nlisten = \"127.0.0.1:{admin_port}\"\nhosts = [\"gateway.test\"]\n"
-            ),
+            settings: Settings::new().set("admin", Admin::on(admin)),
             ..GatewayOptions::default()
         },
     );
-    let admin: SocketAddr = format!("127.0.0.1:{admin_port}").parse().unwrap();
+    gw.hold(admin_port);
     let r = request(admin, "GET", "/healthz", &[], b"");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-frame-options"), Some("DENY"));
@@ -600,18 +605,23 @@ fn the_admin_listener_answers_only_a_host_that_names_it() {
     const TOKEN: &str = "admin-token-0123456789abcdef";
     let up = Upstream::start();
     for token in [None, Some(TOKEN)] {
-        let admin_port = free_port();
-        let token_line = token.map_or(String::new(), |t| format!("token = \"{t}\"\n"));
-        let gw = Gateway::start(
+        let admin_port = Port::reserve();
+        let admin = admin_port.addr();
+        let mut gw = Gateway::start(
             up.addr,
             GatewayOptions {
-                extra_toml: format!(
-                    "[admin]\nlisten = \"127.0.0.1:{admin_port}\"\nhosts = [\"admin.internal\"]\n{token_line}"
+                settings: Settings::new().set(
+                    "admin",
+                    Admin {
+                        hosts: vec!["admin.internal".into()],
+                        token: token.map(String::from),
+                        ..Admin::on(admin)
+                    },
                 ),
                 ..GatewayOptions::default()
             },
         );
-        let admin: SocketAddr = format!("127.0.0.1:{admin_port}").parse().unwrap();
+        gw.hold(admin_port);
         let bearer = format!("Bearer {TOKEN}");
         let get = |path: &str, host: &str| {
             let mut headers = vec![("Host", host)];
@@ -620,8 +630,8 @@ fn the_admin_listener_answers_only_a_host_that_names_it() {
             }
             request(admin, "GET", path, &headers, b"")
         };
-        let named = format!("127.0.0.1:{admin_port}");
-        let localhost = format!("localhost:{admin_port}");
+        let named = format!("127.0.0.1:{}", admin.port());
+        let localhost = format!("localhost:{}", admin.port());
         for path in ["/status.json", "/healthz", "/", "/metrics"] {
             for host in [
                 "evil.example",
@@ -671,18 +681,17 @@ fn the_redirect_listener_answers_every_head_itself() {
     let up = Upstream::start();
     let dir = TempDir::new("redirect");
     let cert = TestCert::write(dir.path());
-    let (tls_port, redirect_port) = (free_port(), free_port());
+    let (tls_port, redirect_port) = (Port::reserve(), Port::reserve());
+    let redirect = redirect_port.addr();
     let gw = Gateway::start(
         up.addr,
         GatewayOptions {
-            extra_toml: format!(
-                "https_redirect_listen = [\"127.0.0.1:{redirect_port}\"]\n{}",
-                cert.tls_toml(tls_port)
-            ),
+            settings: Settings::new()
+                .set("server.https_redirect_listen", [redirect])
+                .set("server.tls", [cert.tls(tls_port.addr())]),
             ..GatewayOptions::default()
         },
     );
-    let redirect: SocketAddr = format!("127.0.0.1:{redirect_port}").parse().unwrap();
     for (name, head) in [
         ("userinfo", "GET / HTTP/1.1\r\nHost: u@gateway.test\r\n\r\n"),
         (
@@ -709,7 +718,7 @@ fn the_redirect_listener_answers_every_head_itself() {
     assert_eq!(r.status, 308);
     assert_eq!(
         r.header("location"),
-        Some(format!("https://gateway.test:{tls_port}/a?b=1").as_str())
+        Some(format!("https://gateway.test:{}/a?b=1", tls_port.port()).as_str())
     );
     drop(gw);
 }
@@ -728,7 +737,7 @@ fn rss_kib(pid: u32) -> u64 {
 /// after the head timeout.
 #[test]
 fn a_request_line_without_an_http1_version_gets_400_at_once() {
-    let t = start_tls("");
+    let t = start_tls(Settings::new());
     for line in [&b"GET /\r\n"[..], b"GET / HTTP/2.0\r\n", b"GET /\n"] {
         let started = Instant::now();
         // The client sends the line and nothing more, keeping the
@@ -757,7 +766,7 @@ fn a_request_line_without_an_http1_version_gets_400_at_once() {
 /// line arrived before the limit was reached, over plain HTTP and TLS.
 #[test]
 fn a_431_echoes_a_request_id_that_arrived_before_the_limit() {
-    let t = start_tls("");
+    let t = start_tls(Settings::new());
     let huge = |before: &str, after: &str| {
         let mut h = format!("GET / HTTP/1.1\r\nHost: gateway.test\r\n{before}X-Big: ").into_bytes();
         h.extend(std::iter::repeat_n(b'a', 100_000));

@@ -5,10 +5,9 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::process::Command;
-use std::thread;
 use std::time::Duration;
 
-use crate::common::*;
+use crate::support::*;
 
 const HSTS: &str = "max-age=31536000; includeSubDomains; preload";
 const CSP_HARDENED_PRODUCTION: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; connect-src 'self'; font-src 'self'; object-src 'none'; media-src 'self'; frame-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'; script-src-attr 'none'; upgrade-insecure-requests";
@@ -73,27 +72,23 @@ fn hardened_set(csp: &str, hsts: bool, coep: bool) -> Vec<(String, String)> {
 
 fn tls_gateway(
     environment: &'static str,
-    extra: &str,
+    settings: Settings,
 ) -> (Upstream, Gateway, SocketAddr, TestCert, TempDir) {
     let up = Upstream::start();
     let dir = TempDir::new("headers");
     let cert = TestCert::write(dir.path());
-    let port = free_port();
-    let gw = Gateway::start(
+    let port = Port::reserve();
+    let tls = port.addr();
+    let mut gw = Gateway::start(
         up.addr,
         GatewayOptions {
             environment,
-            extra_toml: format!("{}\n{extra}", cert.tls_toml(port)),
+            settings: settings.set("server.tls", [cert.tls(tls)]),
             ..GatewayOptions::default()
         },
     );
-    (
-        up,
-        gw,
-        format!("127.0.0.1:{port}").parse().unwrap(),
-        cert,
-        dir,
-    )
+    gw.hold(port);
+    (up, gw, tls, cert, dir)
 }
 
 #[test]
@@ -102,7 +97,8 @@ fn the_hardened_preset_sends_exactly_helmets_set() {
         ("production", CSP_HARDENED_PRODUCTION, true),
         ("development", CSP_HARDENED_DEVELOPMENT, false),
     ] {
-        let (_up, gw, tls, cert, _dir) = tls_gateway(env, "[headers]\npreset = \"hardened\"");
+        let (_up, gw, tls, cert, _dir) =
+            tls_gateway(env, Settings::new().set("headers.preset", "hardened"));
         let plain = gw.get("/", &[]);
         assert_eq!(
             header_set(&plain),
@@ -124,7 +120,14 @@ fn the_hardened_preset_sends_exactly_helmets_set() {
 fn an_explicit_key_wins_over_the_preset_and_the_seed_stays_the_default() {
     let (_up, gw, _tls, _cert, _dir) = tls_gateway(
         "production",
-        "[headers]\npreset = \"hardened\"\ncross_origin_opener_policy = \"same-origin-allow-popups\"\nx_xss_protection = \"\"",
+        Settings::new().set(
+            "headers",
+            table([
+                ("preset", "hardened"),
+                ("cross_origin_opener_policy", "same-origin-allow-popups"),
+                ("x_xss_protection", ""),
+            ]),
+        ),
     );
     let r = gw.get("/", &[]);
     assert_eq!(
@@ -153,13 +156,41 @@ fn custom_and_removed_headers_apply_to_proxied_and_gateway_made_responses() {
         let u = Upstream::start();
         u.addr
     };
-    let text = |upstream: SocketAddr, listen: SocketAddr| {
-        format!(
-            "environment = \"production\"\n[server]\nlisten = [\"{listen}\"]\n[upstream]\naddress = \"{upstream}\"\n[upstreams.dead]\naddress = \"{dead}\"\nconnect_timeout_secs = 1.0\n[cors]\nallowed_origins = [\"https://app.example.com\"]\n[headers]\nremove = [\"Server\", \"X-AspNet-Version\", \"X-Powered-By\"]\n[headers.custom]\n\"X-Robots-Tag\" = \"noindex\"\n\"NEL\" = '{{\"report_to\":\"default\",\"max_age\":60}}'\n[[route]]\nname = \"dead\"\npath_prefix = \"/dead\"\nupstream = \"dead\"\n[route.headers.custom]\n\"X-Robots-Tag\" = \"\"\n\"X-Route\" = \"dead\"\n"
+    let listen = Port::reserve();
+    let config = Config::new(listen.addr(), up.addr)
+        .environment("production")
+        .origins(&["https://app.example.com"])
+        .set(
+            "upstreams.dead",
+            UpstreamSection {
+                connect_timeout_secs: Some(1.0),
+                ..UpstreamSection::at(dead)
+            },
         )
-    };
-    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let gw = Gateway::start_with_config(listen, &text(up.addr, listen), vec![], vec![]);
+        .set(
+            "headers.remove",
+            ["Server", "X-AspNet-Version", "X-Powered-By"],
+        )
+        .set(
+            "headers.custom",
+            table([
+                ("X-Robots-Tag", "noindex"),
+                ("NEL", "{\"report_to\":\"default\",\"max_age\":60}"),
+            ]),
+        )
+        .set(
+            "route",
+            [table([
+                ("name", toml::Value::from("dead")),
+                ("path_prefix", "/dead".into()),
+                ("upstream", "dead".into()),
+                (
+                    "headers",
+                    table([("custom", table([("X-Robots-Tag", ""), ("X-Route", "dead")]))]).into(),
+                ),
+            ])],
+        );
+    let gw = Gateway::with_config(listen, &config, vec![], vec![]);
     let proxied = gw.get("/own-headers", &[]);
     let rejected = gw.get("/", &[("Origin", "https://evil.example")]);
     let preflight = request(
@@ -201,20 +232,13 @@ fn custom_and_removed_headers_apply_to_proxied_and_gateway_made_responses() {
 #[test]
 fn an_upstreams_copy_of_a_custom_header_is_overwritten_not_duplicated() {
     let up = Upstream::start();
-    let gw = Gateway::start(
-        up.addr,
-        GatewayOptions {
-            extra_toml: String::new(),
-            ..GatewayOptions::default()
-        },
-    );
+    let gw = Gateway::start(up.addr, GatewayOptions::default());
     drop(gw);
-    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let text = format!(
-        "[server]\nlisten = [\"{listen}\"]\n[upstream]\naddress = \"{}\"\n[headers]\nremove = []\n[headers.custom]\n\"X-Powered-By\" = \"helmgate\"\n",
-        up.addr
-    );
-    let gw = Gateway::start_with_config(listen, &text, vec![], vec![]);
+    let listen = Port::reserve();
+    let config = Config::new(listen.addr(), up.addr)
+        .set("headers.remove", Vec::<String>::new())
+        .set("headers.custom", table([("X-Powered-By", "helmgate")]));
+    let gw = Gateway::with_config(listen, &config, vec![], vec![]);
     let r = gw.get("/", &[]);
     assert_eq!(r.all("x-powered-by"), ["helmgate"]);
 }
@@ -356,20 +380,14 @@ fn csp_mistakes_are_errors_with_the_directive_and_its_position() {
 #[test]
 fn report_only_is_sent_beside_the_enforcing_policy() {
     let up = Upstream::start();
-    let gw = Gateway::start(
-        up.addr,
-        GatewayOptions {
-            extra_toml: String::new(),
-            ..GatewayOptions::default()
-        },
-    );
+    let gw = Gateway::start(up.addr, GatewayOptions::default());
     drop(gw);
-    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let text = format!(
-        "[server]\nlisten = [\"{listen}\"]\n[upstream]\naddress = \"{}\"\n[headers]\ncontent_security_policy_report_only = \"default-src 'none'; script-src 'self'; report-uri /csp\"\n",
-        up.addr
+    let listen = Port::reserve();
+    let config = Config::new(listen.addr(), up.addr).set(
+        "headers.content_security_policy_report_only",
+        "default-src 'none'; script-src 'self'; report-uri /csp",
     );
-    let gw = Gateway::start_with_config(listen, &text, vec![], vec![]);
+    let gw = Gateway::with_config(listen, &config, vec![], vec![]);
     let r = gw.get("/", &[]);
     assert_production_headers(&r);
     assert_eq!(
@@ -382,12 +400,10 @@ const NONCE_CONFIG: &str = "[headers]\ncontent_security_policy = \"default-src '
 
 fn nonce_gateway() -> (Upstream, Gateway) {
     let up = Upstream::start();
-    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let text = format!(
-        "environment = \"production\"\n[server]\nlisten = [\"{listen}\"]\nthreads = 2\n[upstream]\naddress = \"{}\"\n[cors]\nallowed_origins = [\"https://app.example.com\"]\n{NONCE_CONFIG}",
-        up.addr
-    );
-    let gw = Gateway::start_with_config(listen, &text, vec![], vec![]);
+    let listen = Port::reserve();
+    let config = Config::production(listen.addr(), up.addr, &["https://app.example.com"])
+        .append(NONCE_CONFIG);
+    let gw = Gateway::with_config(listen, &config, vec![], vec![]);
     (up, gw)
 }
 
@@ -468,7 +484,13 @@ fn the_html_placeholder_is_replaced_even_split_across_chunks() {
         let r = gw.get("/nonce-html-gzip", &[]);
         assert!(r.body_text().contains(NONCE_PLACEHOLDER), "{r:?}");
     }
-    thread::sleep(Duration::from_millis(200));
+    let warned = || {
+        gw.log()
+            .matches("is content-encoded, so its nonce placeholder")
+            .count()
+    };
+    // The three responses are in; so is any line they caused.
+    assert!(eventually(Duration::from_secs(5), || warned() >= 1));
     assert_eq!(
         gw.log()
             .matches("is content-encoded, so its nonce placeholder")
@@ -511,12 +533,9 @@ fn a_response_with_a_nonce_is_kept_out_of_caches() {
 #[test]
 fn a_response_without_a_nonce_keeps_its_caching_headers() {
     let up = Upstream::start();
-    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let text = format!(
-        "environment = \"production\"\n[server]\nlisten = [\"{listen}\"]\nthreads = 2\n[upstream]\naddress = \"{}\"\n[cors]\nallowed_origins = [\"https://app.example.com\"]\n",
-        up.addr
-    );
-    let gw = Gateway::start_with_config(listen, &text, vec![], vec![]);
+    let listen = Port::reserve();
+    let config = Config::production(listen.addr(), up.addr, &["https://app.example.com"]);
+    let gw = Gateway::with_config(listen, &config, vec![], vec![]);
     let r = gw.get("/cdn-cached", &[]);
     assert_eq!(r.header("cache-control"), Some("private, max-age=3600"));
     assert_eq!(r.header("cdn-cache-control"), Some("max-age=600"));

@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::common::*;
+use crate::support::*;
 
 const APP: &str = "https://app.example.com";
 
@@ -452,7 +452,7 @@ fn body_over_the_limit_gets_413() {
     let gw = Gateway::start(
         up.addr,
         GatewayOptions {
-            extra_toml: "max_request_body_bytes = 100\n".into(),
+            settings: Settings::new().set("server.max_request_body_bytes", 100),
             ..GatewayOptions::default()
         },
     );
@@ -476,7 +476,7 @@ fn idle_keepalive_connections_are_closed_after_the_timeout() {
     let gw = Gateway::start(
         up.addr,
         GatewayOptions {
-            extra_toml: "keepalive_timeout_secs = 1\n".into(),
+            settings: Settings::new().set("server.keepalive_timeout_secs", 1),
             ..GatewayOptions::default()
         },
     );
@@ -525,19 +525,24 @@ fn a_thousand_trickling_clients_leave_normal_latency_unharmed() {
         let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: gateway.test\r\nX-Slow: ");
     }
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let passes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let trickler = {
-        let stop = std::sync::Arc::clone(&stop);
+        let (stop, passes) = (std::sync::Arc::clone(&stop), std::sync::Arc::clone(&passes));
         thread::spawn(move || {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 for s in &mut slow {
                     let _ = s.write_all(b"a");
                 }
+                passes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 thread::sleep(Duration::from_millis(200));
             }
             slow.len()
         })
     };
-    thread::sleep(Duration::from_millis(500));
+    // Measure once every slow client has trickled a few bytes.
+    assert!(eventually(Duration::from_secs(10), || passes
+        .load(std::sync::atomic::Ordering::Relaxed)
+        >= 3));
     let under_attack = measure(200);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     trickler.join().unwrap();
@@ -614,11 +619,16 @@ fn upstream_killed_and_restarted_under_load_recovers_without_restart() {
             })
         })
         .collect();
-    thread::sleep(Duration::from_millis(700));
+    // Load before, during and after the outage: the upstream serves, the
+    // gateway answers 502/504, the restarted upstream serves again.
+    assert!(eventually(Duration::from_secs(10), || up.count() >= 20));
     drop(up);
-    thread::sleep(Duration::from_millis(700));
+    assert!(eventually(Duration::from_secs(10), || matches!(
+        gw.get("/", &[("Origin", APP)]).status,
+        502 | 504
+    )));
     let up = Upstream::start_on(TcpListener::bind(addr).expect("rebind the upstream port"));
-    thread::sleep(Duration::from_millis(700));
+    assert!(eventually(Duration::from_secs(10), || up.count() >= 20));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut total = [0usize; 3];
     for w in workers {
@@ -669,6 +679,7 @@ fn client_disconnects_leak_neither_connections_nor_memory() {
     let up = Upstream::start();
     let gw = prod(&up);
     let pid = gw.pid();
+    let fds_idle = open_fds(pid);
     let round = |addr: SocketAddr| {
         for i in 0..1_000 {
             let mut c = TcpStream::connect(addr).unwrap();
@@ -690,7 +701,8 @@ fn client_disconnects_leak_neither_connections_nor_memory() {
         }
     };
     round(gw.addr);
-    thread::sleep(Duration::from_secs(3));
+    // The first round's connections closed (its slow responses too).
+    eventually(Duration::from_secs(10), || open_fds(pid) <= fds_idle + 5);
     let (fds_before, rss_before) = (open_fds(pid), rss_kib(pid));
     round(gw.addr);
     round(gw.addr);

@@ -5,7 +5,6 @@
 
 mod browser;
 mod browser_support;
-mod common;
 mod config_hardening;
 mod edge_answers;
 mod fuzz_corpus;
@@ -20,4 +19,5 @@ mod route_boundary;
 mod routes;
 mod schema;
 mod slow_body;
+mod support;
 mod visibility;

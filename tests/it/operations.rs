@@ -7,32 +7,51 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::common::*;
+use crate::support::*;
 
 const APP: &str = "https://app.example.com";
 const NEW: &str = "https://new.example.com";
+
+/// A production config allowing `origins`, with a 10 s grace period.
+fn config(addr: std::net::SocketAddr, upstream: std::net::SocketAddr, origins: &[&str]) -> Config {
+    let mut config = Config::production(addr, upstream, origins);
+    config.server.grace_period_secs = Some(10);
+    config
+}
 
 fn config_text(
     addr: std::net::SocketAddr,
     upstream: std::net::SocketAddr,
     origins: &[&str],
-    extra: &str,
 ) -> String {
-    let origins: Vec<String> = origins.iter().map(|o| o.to_string()).collect();
-    format!(
-        "environment = \"production\"\n[server]\nlisten = [\"{addr}\"]\nthreads = 2\ngrace_period_secs = 10\n{extra}\n[upstream]\naddress = \"{upstream}\"\n[cors]\nallowed_origins = [{}]\n",
-        quoted(&origins)
-    )
+    config(addr, upstream, origins).render()
+}
+
+/// Wait until the gateway has applied `reloads` reloads and the workers have
+/// sent `more` requests since `mark` (load under the policy in force).
+fn load_after_reload(
+    gw: &Gateway,
+    sent: &AtomicUsize,
+    reloads: usize,
+    mark: usize,
+    more: usize,
+) -> bool {
+    eventually(Duration::from_secs(15), || {
+        gw.log().matches("configuration reloaded").count() == reloads
+            && sent.load(Ordering::Relaxed) >= mark + more
+    })
 }
 
 /// Requests sent continuously from several keep-alive connections while the
-/// policy is reloaded every 2 s, toggling an origin. Not one may fail.
+/// policy is reloaded again and again (after 400 requests under each),
+/// toggling an origin. Not one may fail.
 #[test]
 fn reload_under_load_drops_nothing_and_applies_the_new_policy() {
     let up = Upstream::start();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let with_new = config_text(addr, up.addr, &[APP, NEW], "");
-    let without_new = config_text(addr, up.addr, &[APP], "");
+    let listen = Port::reserve();
+    let addr = listen.addr();
+    let with_new = config_text(addr, up.addr, &[APP, NEW]);
+    let without_new = config_text(addr, up.addr, &[APP]);
     let gw = Gateway::start_with_config(addr, &without_new, vec![], vec![]);
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -73,13 +92,19 @@ fn reload_under_load_drops_nothing_and_applies_the_new_policy() {
         .collect();
 
     let reloads = 8;
+    let mut mark = 0;
     for i in 0..reloads {
-        thread::sleep(Duration::from_secs(2));
+        assert!(load_after_reload(&gw, &sent, i, mark, 400), "{}", gw.log());
+        mark = sent.load(Ordering::Relaxed);
         let text = if i % 2 == 0 { &with_new } else { &without_new };
         std::fs::write(&gw.config_path, text).unwrap();
         gw.signal("HUP");
     }
-    thread::sleep(Duration::from_millis(500));
+    assert!(
+        load_after_reload(&gw, &sent, reloads, mark, 400),
+        "{}",
+        gw.log()
+    );
     stop.store(true, Ordering::Relaxed);
     for w in workers {
         w.join().unwrap();
@@ -108,14 +133,10 @@ fn reload_under_load_drops_nothing_and_applies_the_new_policy() {
 #[test]
 fn invalid_reload_keeps_the_old_policy_and_logs_why() {
     let up = Upstream::start();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let gw = Gateway::start_with_config(
-        addr,
-        &config_text(addr, up.addr, &[APP], ""),
-        vec![],
-        vec![],
-    );
-    let broken = config_text(addr, up.addr, &["https://new.example.com/"], "");
+    let listen = Port::reserve();
+    let addr = listen.addr();
+    let gw = Gateway::start_with_config(addr, &config_text(addr, up.addr, &[APP]), vec![], vec![]);
+    let broken = config_text(addr, up.addr, &["https://new.example.com/"]);
     std::fs::write(&gw.config_path, broken).unwrap();
     gw.signal("HUP");
     assert!(eventually(Duration::from_secs(5), || gw
@@ -132,18 +153,13 @@ fn invalid_reload_keeps_the_old_policy_and_logs_why() {
 #[test]
 fn reload_reports_settings_that_need_a_restart() {
     let up = Upstream::start();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let gw = Gateway::start_with_config(
-        addr,
-        &config_text(addr, up.addr, &[APP], ""),
-        vec![],
-        vec![],
-    );
-    let other = free_port();
-    let text = config_text(addr, up.addr, &[APP], "").replace(
-        &format!("listen = [\"{addr}\"]"),
-        &format!("listen = [\"{addr}\", \"127.0.0.1:{other}\"]"),
-    );
+    let listen = Port::reserve();
+    let addr = listen.addr();
+    let gw = Gateway::start_with_config(addr, &config_text(addr, up.addr, &[APP]), vec![], vec![]);
+    let other = Port::reserve();
+    let mut more = config(addr, up.addr, &[APP]);
+    more.server.listen.push(other.addr());
+    let text = more.render();
     std::fs::write(&gw.config_path, text).unwrap();
     gw.signal("HUP");
     assert!(eventually(Duration::from_secs(5), || gw
@@ -187,8 +203,9 @@ fn sigterm_lets_the_request_in_flight_finish_then_exits() {
 #[test]
 fn binary_upgrade_hands_over_the_socket_without_failures() {
     let up = Upstream::start();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let text = config_text(addr, up.addr, &[APP], "");
+    let listen = Port::reserve();
+    let addr = listen.addr();
+    let text = config_text(addr, up.addr, &[APP]);
     let mut old = Gateway::start_with_config(addr, &text, vec![], vec![]);
     let sock = old.dir.path().join("upgrade.sock");
 
@@ -238,13 +255,22 @@ fn binary_upgrade_hands_over_the_socket_without_failures() {
             .spawn()
             .unwrap(),
     );
-    thread::sleep(Duration::from_millis(700));
+    // Pingora's new process creates the upgrade socket and waits on it.
+    assert!(
+        eventually(Duration::from_secs(10), || sock.exists()),
+        "the new process never listened on {}",
+        sock.display()
+    );
     old.signal("QUIT");
     let status = old
         .wait_exit(Duration::from_secs(25))
         .expect("the old process exited");
     assert!(status.success(), "{status}");
-    thread::sleep(Duration::from_millis(500));
+    // Requests keep succeeding with only the new process left.
+    let served = ok.load(Ordering::Relaxed);
+    assert!(eventually(Duration::from_secs(5), || ok
+        .load(Ordering::Relaxed)
+        >= served + 20));
     stop.store(true, Ordering::Relaxed);
     client.join().unwrap();
     let after = request(addr, "GET", "/", &[("Origin", APP)], b"");
@@ -265,18 +291,17 @@ fn https_redirect_listener_sends_308_with_headers_but_no_hsts() {
     let up = Upstream::start();
     let dir = TempDir::new("redir");
     let cert = TestCert::write(dir.path());
-    let (tls_port, redirect_port) = (free_port(), free_port());
+    let (tls_port, redirect_port) = (Port::reserve(), Port::reserve());
+    let redirect_addr = redirect_port.addr();
     let gw = Gateway::start(
         up.addr,
         GatewayOptions {
-            extra_toml: format!(
-                "https_redirect_listen = [\"127.0.0.1:{redirect_port}\"]\n{}",
-                cert.tls_toml(tls_port)
-            ),
+            settings: Settings::new()
+                .set("server.https_redirect_listen", [redirect_addr])
+                .set("server.tls", [cert.tls(tls_port.addr())]),
             ..GatewayOptions::default()
         },
     );
-    let redirect_addr = format!("127.0.0.1:{redirect_port}").parse().unwrap();
     let r = request(
         redirect_addr,
         "GET",
@@ -287,7 +312,7 @@ fn https_redirect_listener_sends_308_with_headers_but_no_hsts() {
     assert_eq!(r.status, 308);
     assert_eq!(
         r.header("location"),
-        Some(format!("https://shop.example.com:{tls_port}/path?q=1").as_str())
+        Some(format!("https://shop.example.com:{}/path?q=1", tls_port.port()).as_str())
     );
     assert_production_headers(&r);
     assert!(!r.has("strict-transport-security"));
@@ -298,17 +323,16 @@ fn https_redirect_listener_sends_308_with_headers_but_no_hsts() {
 #[test]
 fn admin_serves_prometheus_metrics_health_and_readiness() {
     let up = Upstream::start();
-    let admin_port = free_port();
-    let gw = Gateway::start(
+    let admin_port = Port::reserve();
+    let admin = admin_port.addr();
+    let mut gw = Gateway::start(
         up.addr,
         GatewayOptions {
-            extra_toml: format!(
-                "[admin]\nlisten = \"127.0.0.1:{admin_port}\"\nhosts = [\"gateway.test\"]\n"
-            ),
+            settings: Settings::new().set("admin", Admin::on(admin)),
             ..GatewayOptions::default()
         },
     );
-    let admin: std::net::SocketAddr = format!("127.0.0.1:{admin_port}").parse().unwrap();
+    gw.hold(admin_port);
     gw.get("/", &[("Origin", APP)]);
     gw.get("/", &[("Origin", "https://evil.example.com")]);
     gw.get("/", &[("Origin", "null")]);
@@ -393,7 +417,7 @@ fn json_access_log_is_one_object_per_line_with_escaped_client_values() {
     let gw = Gateway::start(
         up.addr,
         GatewayOptions {
-            extra_toml: "[log]\nformat = \"json\"\n".into(),
+            settings: Settings::new().set("log.format", "json"),
             ..GatewayOptions::default()
         },
     );
@@ -451,15 +475,15 @@ fn reload_picks_up_a_renewed_certificate() {
     let up = Upstream::start();
     let dir = TempDir::new("renew");
     let first = TestCert::write(dir.path());
-    let tls_port = free_port();
+    let tls_port = Port::reserve();
+    let tls_addr = tls_port.addr();
     let gw = Gateway::start(
         up.addr,
         GatewayOptions {
-            extra_toml: first.tls_toml(tls_port),
+            settings: Settings::new().set("server.tls", [first.tls(tls_addr)]),
             ..GatewayOptions::default()
         },
     );
-    let tls_addr: std::net::SocketAddr = format!("127.0.0.1:{tls_port}").parse().unwrap();
     assert_eq!(tls_get(tls_addr, first.der.clone(), &[]).status, 200);
     let second = TestCert::write(dir.path()).der;
     gw.signal("HUP");

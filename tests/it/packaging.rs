@@ -5,8 +5,8 @@
 //! `healthcheck` probe the container image uses, against real servers on
 //! loopback.
 //!
-//! Self-contained (no `tests/common`): it only runs the binary, so it needs
-//! none of the gateway harness and links nothing of Pingora.
+//! Nearly self-contained: it only runs the binary, so of the harness in
+//! `support/` it uses only reserved ports and the config builder.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -15,6 +15,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
+
+use crate::support::{Admin, Config, Port};
 
 const BIN: &str = env!("CARGO_BIN_EXE_helmgate");
 
@@ -38,14 +40,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// A free loopback port (bound then released).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
 }
 
 fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
@@ -301,8 +295,9 @@ fn healthcheck_fails_on_503() {
 
 #[test]
 fn healthcheck_fails_on_a_closed_port() {
-    let port = free_port();
-    let (out, elapsed) = healthcheck(&format!("http://127.0.0.1:{port}/healthz"));
+    // Reserved, never listening: the connection is refused.
+    let closed = Port::reserve();
+    let (out, elapsed) = healthcheck(&format!("http://{}/healthz", closed.addr()));
     assert_eq!(out.status.code(), Some(1));
     assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
 }
@@ -351,21 +346,20 @@ impl Drop for Gateway {
 fn healthcheck_probes_the_gateways_admin_listener() {
     // /readyz only needs the upstream to accept TCP connections.
     let upstream = TcpListener::bind("127.0.0.1:0").unwrap();
-    let (proxy_port, admin_port) = (free_port(), free_port());
+    let (proxy_port, admin_port) = (Port::reserve(), Port::reserve());
     let dir = TempDir::new("admin");
     let config = dir.path().join("helmgate.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "environment = \"production\"\n\
-             [server]\nlisten = [\"127.0.0.1:{proxy_port}\"]\nthreads = 1\n\
-             [upstream]\naddress = \"{}\"\n\
-             [cors]\nallowed_origins = [\"https://app.example.com\"]\n\
-             [admin]\nlisten = \"127.0.0.1:{admin_port}\"\n",
-            upstream.local_addr().unwrap()
-        ),
+    let text = Config::production(
+        proxy_port.addr(),
+        upstream.local_addr().unwrap(),
+        &["https://app.example.com"],
     )
-    .unwrap();
+    .threads(1)
+    .admin(Admin {
+        hosts: vec![],
+        ..Admin::on(admin_port.addr())
+    });
+    std::fs::write(&config, text.render()).unwrap();
     let _gw = Gateway(
         Command::new(BIN)
             .arg("--config")
@@ -381,7 +375,7 @@ fn healthcheck_probes_the_gateways_admin_listener() {
             .spawn()
             .expect("start helmgate"),
     );
-    let admin = format!("http://127.0.0.1:{admin_port}");
+    let admin = format!("http://{}", admin_port.addr());
     assert!(
         eventually(Duration::from_secs(20), || {
             healthcheck(&format!("{admin}/healthz")).0.status.success()

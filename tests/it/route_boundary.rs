@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use helmgate::policy::path::canonicalize;
 use helmgate::policy::routes::{EscapedSlashes, RouteMatch, Router};
 
-use crate::common::*;
+use crate::support::*;
 
 /// The routes, as (name, prefix, escaped_slashes): also nginx's locations.
 const ROUTES: [(&str, &str, EscapedSlashes); 4] = [
@@ -95,32 +95,31 @@ const SPELLINGS: &[&[u8]] = &[
     b"/a%2F/../admin/x", // the escaped slash goes with its segment
 ];
 
-fn route_toml(name: &str, prefix: &str, slashes: EscapedSlashes) -> String {
-    format!(
-        "[[route]]\nname = \"{name}\"\npath_prefix = \"{prefix}\"\nescaped_slashes = \"{}\"\n[route.headers.custom]\n\"X-Route\" = \"{name}\"\n",
-        slashes.as_str()
-    )
+/// A `[[route]]` that names itself in an `X-Route` response header.
+fn route_table(name: &str, prefix: &str, slashes: EscapedSlashes) -> toml::Table {
+    table([
+        ("name", toml::Value::from(name)),
+        ("path_prefix", prefix.into()),
+        ("escaped_slashes", slashes.as_str().into()),
+        (
+            "headers",
+            table([("custom", table([("X-Route", name)]))]).into(),
+        ),
+    ])
 }
 
-fn gateway_config(listen: SocketAddr, upstream: SocketAddr) -> String {
-    let mut text = format!(
-        r#"environment = "production"
-[server]
-listen = ["{listen}"]
-threads = 2
-[upstream]
-address = "{upstream}"
-read_timeout_secs = 5.0
-[cors]
-allow_any_origin = true
-[headers.custom]
-"X-Route" = "default"
-"#
-    );
-    for (name, prefix, slashes) in ROUTES {
-        text.push_str(&route_toml(name, prefix, slashes));
-    }
-    text
+fn gateway_config(listen: SocketAddr, upstream: SocketAddr) -> Config {
+    let routes: Vec<toml::Table> = ROUTES
+        .into_iter()
+        .map(|(name, prefix, slashes)| route_table(name, prefix, slashes))
+        .collect();
+    Config::new(listen, upstream)
+        .environment("production")
+        .threads(2)
+        .upstream(UpstreamSection::at(upstream).read_timeout(5.0))
+        .set("cors.allow_any_origin", true)
+        .set("headers.custom", table([("X-Route", "default")]))
+        .set("route", routes)
 }
 
 /// A real nginx, one process, serving a line per location that names it
@@ -128,6 +127,8 @@ allow_any_origin = true
 struct Nginx {
     child: Child,
     addr: SocketAddr,
+    /// Reserved for nginx's listener as long as it runs.
+    _port: Port,
     _dir: TempDir,
 }
 
@@ -143,7 +144,8 @@ fn nginx_binary() -> String {
 impl Nginx {
     fn start() -> Nginx {
         let dir = TempDir::new("nginx");
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let port = Port::reserve();
+        let addr = port.addr();
         let d = dir.path().display();
         let mut locations = String::new();
         for (name, prefix, _) in ROUTES {
@@ -180,6 +182,7 @@ impl Nginx {
         Nginx {
             child,
             addr,
+            _port: port,
             _dir: dir,
         }
     }
@@ -224,9 +227,9 @@ fn served(body: &str) -> (String, String) {
 #[test]
 fn every_spelling_is_refused_or_routed_as_nginx_serves_it() {
     let nginx = Nginx::start();
-    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let gw =
-        Gateway::start_with_config(listen, &gateway_config(listen, nginx.addr), vec![], vec![]);
+    let listen = Port::reserve();
+    let config = gateway_config(listen.addr(), nginx.addr);
+    let gw = Gateway::with_config(listen, &config, vec![], vec![]);
     let mut refused = 0;
     for &path in SPELLINGS {
         let shown = String::from_utf8_lossy(path);
@@ -257,9 +260,9 @@ fn every_spelling_is_refused_or_routed_as_nginx_serves_it() {
 #[test]
 fn request_lines_with_extra_spaces_get_400_and_reach_no_upstream() {
     let nginx = Nginx::start();
-    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let gw =
-        Gateway::start_with_config(listen, &gateway_config(listen, nginx.addr), vec![], vec![]);
+    let listen = Port::reserve();
+    let config = gateway_config(listen.addr(), nginx.addr);
+    let gw = Gateway::with_config(listen, &config, vec![], vec![]);
     for line in [
         &b"GET /admin x HTTP/1.1"[..],
         b"GET  /admin/x HTTP/1.1",
@@ -277,9 +280,9 @@ fn request_lines_with_extra_spaces_get_400_and_reach_no_upstream() {
 #[test]
 fn canonical_spellings_reach_their_route_and_dangerous_ones_get_400() {
     let nginx = Nginx::start();
-    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let gw =
-        Gateway::start_with_config(listen, &gateway_config(listen, nginx.addr), vec![], vec![]);
+    let listen = Port::reserve();
+    let config = gateway_config(listen.addr(), nginx.addr);
+    let gw = Gateway::with_config(listen, &config, vec![], vec![]);
     let routed: [(&[u8], &str, &str); 8] = [
         (b"//admin/x", "admin", "/admin/x"),
         (b"/x/%2e%2e/admin", "admin", "/admin"),
@@ -436,15 +439,11 @@ fn the_literal_reading_routes_each_forwarded_path_as_the_gateway_did() {
 fn start_with_tls_to(upstream: SocketAddr) -> (Gateway, TestCert, SocketAddr, TempDir) {
     let dir = TempDir::new("h2-routes");
     let cert = TestCert::write(dir.path());
-    let tls_port = free_port();
-    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let text = gateway_config(listen, upstream).replacen(
-        "[upstream]",
-        &format!("{}[upstream]", cert.tls_toml(tls_port)),
-        1,
-    );
-    let gw = Gateway::start_with_config(listen, &text, vec![], vec![]);
-    let tls: SocketAddr = format!("127.0.0.1:{tls_port}").parse().unwrap();
+    let (tls_port, listen) = (Port::reserve(), Port::reserve());
+    let tls = tls_port.addr();
+    let config = gateway_config(listen.addr(), upstream).tls(cert.tls(tls));
+    let mut gw = Gateway::with_config(listen, &config, vec![], vec![]);
+    gw.hold(tls_port);
     let ready = eventually(Duration::from_secs(10), || {
         std::net::TcpStream::connect_timeout(&tls, Duration::from_millis(100)).is_ok()
     });
@@ -574,7 +573,7 @@ fn check(text: &str) -> (bool, String) {
 #[test]
 fn check_prints_the_path_rules_and_warns_about_kept_escaped_slashes() {
     let addr: SocketAddr = "127.0.0.1:8080".parse().unwrap();
-    let (ok, text) = check(&gateway_config(addr, addr));
+    let (ok, text) = check(&gateway_config(addr, addr).render());
     assert!(ok, "{text}");
     for want in [
         "path rules (every request, before routing",
@@ -590,7 +589,7 @@ fn check_prints_the_path_rules_and_warns_about_kept_escaped_slashes() {
 #[test]
 fn route_prefixes_are_canonicalised_and_case_twins_refused_at_load() {
     let addr: SocketAddr = "127.0.0.1:8080".parse().unwrap();
-    let base = gateway_config(addr, addr);
+    let base = gateway_config(addr, addr).render();
     let (ok, text) = check(&format!(
         "{base}[[route]]\nname = \"cafe\"\npath_prefix = \"/caf%c3%a9//menu/\"\n"
     ));
@@ -629,9 +628,9 @@ fn route_prefixes_are_canonicalised_and_case_twins_refused_at_load() {
 fn an_http10_client_that_did_not_ask_for_keep_alive_gets_its_connection_closed() {
     use std::io::{Read, Write};
     let nginx = Nginx::start();
-    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let gw =
-        Gateway::start_with_config(listen, &gateway_config(listen, nginx.addr), vec![], vec![]);
+    let listen = Port::reserve();
+    let config = gateway_config(listen.addr(), nginx.addr);
+    let gw = Gateway::with_config(listen, &config, vec![], vec![]);
     for head in [
         &b"GET /x HTTP/1.0\r\nHost: h.test\r\n\r\n"[..],
         b"GET /admin/x HTTP/1.0\r\nHost: h.test\r\nOrigin: https://evil.com\r\n\r\n",

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::common::*;
+use crate::support::*;
 
 const APP: &str = "https://app.example.com";
 
@@ -20,38 +20,28 @@ struct Setup {
     gw: Gateway,
 }
 
-fn addr() -> SocketAddr {
-    format!("127.0.0.1:{}", free_port()).parse().unwrap()
-}
-
-/// A production config with the two upstreams; `routes` is appended.
-fn config(listen: SocketAddr, spa: SocketAddr, api: SocketAddr, routes: &str) -> String {
-    format!(
-        r#"environment = "production"
-[server]
-listen = ["{listen}"]
-threads = 2
-[upstream]
-address = "{spa}"
-read_timeout_secs = 2.0
-[upstreams.api]
-address = "{api}"
-read_timeout_secs = 2.0
-[cors]
-allowed_origins = ["{APP}"]
-[admin]
-listen = "127.0.0.1:{admin}"
-hosts = ["gateway.test"]
-{routes}"#,
-        admin = free_port()
-    )
+/// A production config with the two upstreams and an admin listener;
+/// `routes` (raw `[[route]]` tables, as each test spells them) is appended.
+fn config(
+    listen: SocketAddr,
+    spa: SocketAddr,
+    api: SocketAddr,
+    admin: &Port,
+    routes: &str,
+) -> Config {
+    Config::production(listen, spa, &[APP])
+        .upstream(UpstreamSection::at(spa).read_timeout(2.0))
+        .set("upstreams.api", UpstreamSection::at(api).read_timeout(2.0))
+        .admin(Admin::on(admin.addr()))
+        .append(routes)
 }
 
 fn start(routes: &str) -> Setup {
     let (spa, api) = (Upstream::start(), Upstream::start());
-    let listen = addr();
-    let text = config(listen, spa.addr, api.addr, routes);
-    let gw = Gateway::start_with_config(listen, &text, vec![], vec![]);
+    let (listen, admin) = (Port::reserve(), Port::reserve());
+    let config = config(listen.addr(), spa.addr, api.addr, &admin, routes);
+    let mut gw = Gateway::with_config(listen, &config, vec![], vec![]);
+    gw.hold(admin);
     Setup { spa, api, gw }
 }
 
@@ -472,15 +462,20 @@ fn readyz_names_every_unreachable_upstream() {
 #[test]
 fn reload_swaps_routes_under_load_without_failing_a_request() {
     let (spa, api) = (Upstream::start(), Upstream::start());
-    let listen = addr();
-    let without = config(listen, spa.addr, api.addr, "");
+    let (listen, admin) = (Port::reserve(), Port::reserve());
+    let without = config(listen.addr(), spa.addr, api.addr, &admin, "").render();
     let with = config(
-        listen,
+        listen.addr(),
         spa.addr,
         api.addr,
+        &admin,
         "[[route]]\nname = \"api\"\npath_prefix = \"/api\"\nupstream = \"api\"\n",
-    );
-    let gw = Gateway::start_with_config(listen, &without, vec![], vec![]);
+    )
+    .render();
+    let addr = listen.addr();
+    let mut gw = Gateway::start_with_config(addr, &without, vec![], vec![]);
+    gw.hold(listen);
+    gw.hold(admin);
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicUsize::new(0));
     let failures = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -489,7 +484,7 @@ fn reload_swaps_routes_under_load_without_failing_a_request() {
             let (stop, sent, failures) =
                 (Arc::clone(&stop), Arc::clone(&sent), Arc::clone(&failures));
             thread::spawn(move || {
-                let mut conn = Conn::open(listen);
+                let mut conn = Conn::open(addr);
                 let mut next = Instant::now();
                 while !stop.load(Ordering::Relaxed) {
                     sent.fetch_add(1, Ordering::Relaxed);
@@ -498,7 +493,7 @@ fn reload_swaps_routes_under_load_without_failing_a_request() {
                         Some(r) => failures.lock().unwrap().push(format!("{}", r.status)),
                         None => {
                             failures.lock().unwrap().push("dropped".into());
-                            conn = Conn::open(listen);
+                            conn = Conn::open(addr);
                         }
                     }
                     next += Duration::from_millis(4);
@@ -509,13 +504,22 @@ fn reload_swaps_routes_under_load_without_failing_a_request() {
             })
         })
         .collect();
+    // Each policy serves 400 requests before the next reload.
     let reloads = 6;
+    let mut mark = 0;
+    let load_after_reload = |reloads: usize, mark: usize| {
+        eventually(Duration::from_secs(15), || {
+            gw.log().matches("configuration reloaded").count() == reloads
+                && sent.load(Ordering::Relaxed) >= mark + 400
+        })
+    };
     for i in 0..reloads {
-        thread::sleep(Duration::from_millis(1500));
+        assert!(load_after_reload(i, mark), "{}", gw.log());
+        mark = sent.load(Ordering::Relaxed);
         std::fs::write(&gw.config_path, if i % 2 == 0 { &with } else { &without }).unwrap();
         gw.signal("HUP");
     }
-    thread::sleep(Duration::from_millis(500));
+    assert!(load_after_reload(reloads, mark), "{}", gw.log());
     stop.store(true, Ordering::Relaxed);
     for w in workers {
         w.join().unwrap();

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::common::*;
+use crate::support::*;
 
 /// What the raw upstream saw on its one connection.
 struct Seen {
@@ -45,20 +45,25 @@ fn silent_upstream() -> (SocketAddr, mpsc::Receiver<Seen>) {
     (addr, rx)
 }
 
-/// A gateway with the given `[server]` lines, an admin listener for
-/// `/metrics`, reports on, and an upstream read timeout far beyond the
-/// body limits (so the upstream's silence is never what ends a request).
-fn start(upstream: SocketAddr, server: &str) -> (Gateway, SocketAddr) {
-    let (port, admin_port) = (free_port(), free_port());
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let text = format!(
-        "environment = \"production\"\n[server]\nlisten = [\"{addr}\"]\nthreads = 2\ngrace_period_secs = 1\n{server}\n\
-         [upstream]\naddress = \"{upstream}\"\nread_timeout_secs = 30.0\n\
-         [cors]\nallowed_origins = [\"https://app.example.com\"]\n\
-         [reports]\nenabled = true\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\nhosts = [\"gateway.test\"]\n"
-    );
-    let gw = Gateway::start_with_config(addr, &text, vec![], vec![]);
-    (gw, format!("127.0.0.1:{admin_port}").parse().unwrap())
+/// A gateway with the given body timeout and minimum rate, an admin
+/// listener for `/metrics`, reports on, and an upstream read timeout far
+/// beyond the body limits (so the upstream's silence is never what ends a
+/// request).
+fn start(upstream: SocketAddr, timeout_secs: u64, min_rate: u64) -> (Gateway, SocketAddr) {
+    let (listen, admin) = (Port::reserve(), Port::reserve());
+    let admin_addr = admin.addr();
+    let mut config = Config::production(listen.addr(), upstream, &["https://app.example.com"])
+        .upstream(UpstreamSection::at(upstream).read_timeout(30.0))
+        .set("server.request_body_timeout_secs", timeout_secs)
+        .set("server.request_body_min_rate", min_rate)
+        .set("reports.enabled", true)
+        // `Host: gateway.test`, the test client's, must name the admin
+        // listener (since the DNS-rebinding check).
+        .admin(Admin::on(admin_addr));
+    config.server.grace_period_secs = Some(1);
+    let mut gw = Gateway::with_config(listen, &config, vec![], vec![]);
+    gw.hold(admin);
+    (gw, admin_addr)
 }
 
 fn body_timeouts(admin: SocketAddr, limit: &str) -> u64 {
@@ -110,10 +115,7 @@ fn trickle_until_closed(mut s: TcpStream, every: Duration, limit: Duration) -> (
 #[test]
 fn a_body_below_the_minimum_rate_closes_both_connections_after_the_head_went_upstream() {
     let (up, seen) = silent_upstream();
-    let (gw, admin) = start(
-        up,
-        "request_body_timeout_secs = 1\nrequest_body_min_rate = 100000",
-    );
+    let (gw, admin) = start(up, 1, 100000);
     let s = post_head(&gw, "/upload", 100_000, b"first");
     // A byte every 200 ms is never idle for 1 s, but far below the rate.
     let (took, answer) =
@@ -148,10 +150,7 @@ fn a_body_below_the_minimum_rate_closes_both_connections_after_the_head_went_ups
 #[test]
 fn a_body_that_stops_is_cut_after_the_body_timeout() {
     let (up, seen) = silent_upstream();
-    let (gw, admin) = start(
-        up,
-        "request_body_timeout_secs = 1\nrequest_body_min_rate = 0",
-    );
+    let (gw, admin) = start(up, 1, 0);
     let mut s = post_head(&gw, "/upload", 100, b"12345");
     let started = Instant::now();
     let mut rest = Vec::new();
@@ -180,10 +179,7 @@ fn a_body_that_stops_is_cut_after_the_body_timeout() {
 fn a_slow_body_not_yet_forwarded_gets_a_decorated_408() {
     // The report endpoint reads its body itself and forwards nothing.
     let up = Upstream::start();
-    let (gw, admin) = start(
-        up.addr,
-        "request_body_timeout_secs = 1\nrequest_body_min_rate = 0",
-    );
+    let (gw, admin) = start(up.addr, 1, 0);
     let s = post_head(&gw, "/.helmgate/reports", 100, b"{\"csp");
     let r = read_response(&mut std::io::BufReader::new(&s), false).expect("a 408");
     assert_eq!(r.status, 408, "{r:?}");
@@ -204,10 +200,7 @@ fn a_slow_body_not_yet_forwarded_gets_a_decorated_408() {
 #[test]
 fn a_body_at_a_steady_pace_is_forwarded_whole() {
     let up = Upstream::start();
-    let (gw, admin) = start(
-        up.addr,
-        "request_body_timeout_secs = 1\nrequest_body_min_rate = 1000",
-    );
+    let (gw, admin) = start(up.addr, 1, 1000);
     let mut s = post_head(&gw, "/upload", 3000, &[b'a'; 1000]);
     // 1000 bytes every 300 ms: well above 1000 bytes a second.
     for _ in 0..2 {

@@ -16,7 +16,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::common::{free_port, TempDir};
+use crate::support::TempDir;
 
 /// How long any one script, navigation or in-page wait may take.
 pub const STEP_LIMIT: Duration = Duration::from_secs(15);
@@ -75,18 +75,34 @@ impl Browser {
         let chromium = require("chromium", "chromium");
         let chromedriver = require("chromedriver", "chromium-driver");
         let dir = TempDir::new("chromium");
-        let port = free_port();
-        let driver_addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let log = std::fs::File::create(dir.path().join("chromedriver.log")).unwrap();
+        // Port 0: chromedriver binds a free port itself and logs which.
         let mut driver = Command::new(&chromedriver)
-            .arg(format!("--port={port}"))
+            .arg("--port=0")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {}: {e}", chromedriver.display()));
         let deadline = Instant::now() + STEP_LIMIT;
-        while TcpStream::connect_timeout(&driver_addr, Duration::from_millis(100)).is_err() {
+        let listening = || {
+            let log = read_log(&dir);
+            let port = log
+                .split("was started successfully on port ")
+                .nth(1)?
+                .split('.')
+                .next()?
+                .parse::<u16>()
+                .ok()?;
+            let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+            TcpStream::connect_timeout(&addr, Duration::from_millis(100))
+                .is_ok()
+                .then_some(addr)
+        };
+        let driver_addr = loop {
+            if let Some(addr) = listening() {
+                break addr;
+            }
             if let Ok(Some(status)) = driver.try_wait() {
                 panic!(
                     "chromedriver exited early with {status}: {}",
@@ -96,13 +112,10 @@ impl Browser {
             if Instant::now() > deadline {
                 let _ = driver.kill();
                 let _ = driver.wait();
-                panic!(
-                    "chromedriver did not listen on {driver_addr}: {}",
-                    read_log(&dir)
-                );
+                panic!("chromedriver did not start listening: {}", read_log(&dir));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        };
 
         let profile = dir.path().join("profile");
         let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|s| s.to_string()).collect();
