@@ -164,9 +164,13 @@ fn entry(name: Name, key: &str, value: &str) -> Result<Entry, (String, String)> 
 /// The rows of [`TABLE`] that are sent, for plain HTTP and for HTTPS (with
 /// the report collector wired in, and `Reporting-Endpoints` for HTTPS), and
 /// the names of the HTTPS-only rows.
-fn table_entries(
-    settings: &HeaderSettings,
-) -> Result<(Vec<Entry>, Vec<Entry>, Vec<HeaderName>), (String, String)> {
+struct TableEntries {
+    http: Vec<Entry>,
+    https: Vec<Entry>,
+    https_only_names: Vec<HeaderName>,
+}
+
+fn table_entries(settings: &HeaderSettings) -> Result<TableEntries, (String, String)> {
     let mut http = Vec::new();
     let mut https = Vec::new();
     let mut https_only_names = Vec::new();
@@ -193,7 +197,11 @@ fn table_entries(
             &format!("{REPORT_GROUP}=\"{path}\""),
         )?);
     }
-    Ok((http, https, https_only_names))
+    Ok(TableEntries {
+        http,
+        https,
+        https_only_names,
+    })
 }
 
 /// Where the nonce goes, when any value holds one.
@@ -235,7 +243,11 @@ impl SecurityHeaders {
     /// value that is not a valid header (config validation refuses those
     /// earlier, so this is a second line of defence).
     pub fn build(settings: &HeaderSettings) -> Result<SecurityHeaders, (String, String)> {
-        let (mut http, mut https, https_only_names) = table_entries(settings)?;
+        let TableEntries {
+            mut http,
+            mut https,
+            https_only_names,
+        } = table_entries(settings)?;
         for (name, value) in &settings.custom {
             let key = format!("custom.{name}");
             let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid(&key))?;
