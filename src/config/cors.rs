@@ -28,16 +28,7 @@ impl Validator<'_> {
         env_origins: Option<&EnvOrigins<'_>>,
     ) -> Option<CorsPolicy> {
         let before = self.count();
-        let picked = stack.pick("allowed_origins", |c| c.allowed_origins.as_ref());
-        let from_env =
-            env_origins.filter(|e| picked.as_ref().is_none_or(|p| p.layer < e.global_layers));
-        // The layer the effective origin list came from, for the
-        // allow_any_origin contradiction check.
-        let (allowed_origins, origins_layer) = match (from_env, picked) {
-            (Some(e), _) => (self.env_origins(e.list), e.global_layers.checked_sub(1)),
-            (None, Some(p)) => (self.origins(&p.key, p.value), Some(p.layer)),
-            (None, None) => (Vec::new(), None),
-        };
+        let (allowed_origins, origins_layer) = self.effective_origins(stack, env_origins);
         let defaults = CorsSettings::default();
         let allowed_methods = match stack.pick("allowed_methods", |c| c.allowed_methods.as_ref()) {
             Some(p) => self.methods(&p.key, p.value),
@@ -51,17 +42,66 @@ impl Validator<'_> {
             Some(p) => self.header_names(&p.key, p.value),
             None => Vec::new(),
         };
+        let max_age = self.max_age(env, stack);
+        let allow_localhost = stack
+            .pick("allow_localhost", |c| c.allow_localhost.as_ref())
+            .map_or(env == Environment::Development, |p| *p.value);
+        let (allow_any_origin, allow_credentials) =
+            self.any_origin_and_credentials(stack, &allowed_origins, origins_layer);
+        let mode = self.cors_mode(stack);
+        if self.count() != before {
+            return None;
+        }
+        Some(CorsPolicy::new(CorsSettings {
+            allowed_origins,
+            allow_localhost,
+            allow_any_origin,
+            allow_credentials,
+            allowed_methods,
+            allowed_headers,
+            expose_headers,
+            max_age_secs: max_age? as u64,
+            mode: mode?,
+        }))
+    }
+
+    /// The origin list in force, from `CORS_ALLOWED_ORIGINS` or the stack,
+    /// with the layer it came from (for the allow_any_origin contradiction
+    /// check).
+    fn effective_origins(
+        &mut self,
+        stack: &Stack<'_, RawCors>,
+        env_origins: Option<&EnvOrigins<'_>>,
+    ) -> (Vec<AllowedOrigin>, Option<usize>) {
+        let picked = stack.pick("allowed_origins", |c| c.allowed_origins.as_ref());
+        let from_env =
+            env_origins.filter(|e| picked.as_ref().is_none_or(|p| p.layer < e.global_layers));
+        match (from_env, picked) {
+            (Some(e), _) => (self.env_origins(e.list), e.global_layers.checked_sub(1)),
+            (None, Some(p)) => (self.origins(&p.key, p.value), Some(p.layer)),
+            (None, None) => (Vec::new(), None),
+        }
+    }
+
+    fn max_age(&mut self, env: Environment, stack: &Stack<'_, RawCors>) -> Option<i64> {
         let default_max_age = match env {
             Environment::Production => 600,
             Environment::Development => 86_400,
         };
-        let max_age = match stack.pick("max_age_secs", |c| c.max_age_secs.as_ref()) {
+        match stack.pick("max_age_secs", |c| c.max_age_secs.as_ref()) {
             Some(p) => self.int(&p.key, Some(p.value), default_max_age, 0, 31_536_000),
             None => Some(default_max_age),
-        };
-        let allow_localhost = stack
-            .pick("allow_localhost", |c| c.allow_localhost.as_ref())
-            .map_or(env == Environment::Development, |p| *p.value);
+        }
+    }
+
+    /// `(allow_any_origin, allow_credentials)`: `*` excludes credentials and
+    /// a list set beside it; credentials with a wildcard origin get a warning.
+    fn any_origin_and_credentials(
+        &mut self,
+        stack: &Stack<'_, RawCors>,
+        allowed_origins: &[AllowedOrigin],
+        origins_layer: Option<usize>,
+    ) -> (bool, bool) {
         let any = stack.pick("allow_any_origin", |c| c.allow_any_origin.as_ref());
         let credentials = stack.pick("allow_credentials", |c| c.allow_credentials.as_ref());
         let allow_any_origin = any.as_ref().is_some_and(|p| *p.value.get_ref());
@@ -98,35 +138,26 @@ impl Validator<'_> {
                 ));
             }
         }
-        let mode = match stack.pick("mode", |c| c.mode.as_ref()) {
-            None => Some(CorsMode::Enforce),
-            Some(p) => match p.value.get_ref().as_str() {
-                "enforce" => Some(CorsMode::Enforce),
-                "report" => Some(CorsMode::Report),
-                other => {
-                    self.problem(
-                        &p.key,
-                        Some(p.value),
-                        format!("{other:?} is not a CORS mode; use \"enforce\" or \"report\""),
-                    );
-                    None
-                }
-            },
+        (allow_any_origin, allow_credentials)
+    }
+
+    /// `mode`: enforce unless set; `None` after a problem.
+    fn cors_mode(&mut self, stack: &Stack<'_, RawCors>) -> Option<CorsMode> {
+        let Some(p) = stack.pick("mode", |c| c.mode.as_ref()) else {
+            return Some(CorsMode::Enforce);
         };
-        if self.count() != before {
-            return None;
+        match p.value.get_ref().as_str() {
+            "enforce" => Some(CorsMode::Enforce),
+            "report" => Some(CorsMode::Report),
+            other => {
+                self.problem(
+                    &p.key,
+                    Some(p.value),
+                    format!("{other:?} is not a CORS mode; use \"enforce\" or \"report\""),
+                );
+                None
+            }
         }
-        Some(CorsPolicy::new(CorsSettings {
-            allowed_origins,
-            allow_localhost,
-            allow_any_origin,
-            allow_credentials,
-            allowed_methods,
-            allowed_headers,
-            expose_headers,
-            max_age_secs: max_age? as u64,
-            mode: mode?,
-        }))
     }
 
     fn origins(&mut self, key: &str, list: &[Spanned<String>]) -> Vec<AllowedOrigin> {

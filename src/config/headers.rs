@@ -6,7 +6,7 @@
 use http::header::{HeaderName, HeaderValue};
 use toml::Spanned;
 
-use super::layers::Stack;
+use super::layers::{Picked, Stack};
 use super::problems::Validator;
 use super::raw::{RawConfig, RawHeaders};
 use crate::policy::csp::{self, NONCE_PLACEHOLDER};
@@ -52,73 +52,100 @@ impl Validator<'_> {
         stack: &Stack<'_, RawHeaders>,
     ) -> Option<HeaderSettings> {
         let before = self.count();
-        let preset = match stack.pick("preset", |h| h.preset.as_ref()) {
-            None => Preset::Seed,
-            Some(p) => match Preset::parse(p.value.get_ref()) {
-                Some(preset) => preset,
-                None => {
-                    self.problem(
-                        &p.key,
-                        Some(p.value),
-                        format!(
-                            "{:?} is not a preset; use \"seed\" (the default) or \"hardened\"",
-                            p.value.get_ref()
-                        ),
-                    );
-                    Preset::Seed
-                }
-            },
-        };
+        let preset = self.preset(stack);
         let mut settings = HeaderSettings::defaults(env, preset);
         for (row, slot) in TABLE.iter().zip(settings.values.iter_mut()) {
             let Some(p) = stack.pick(row.key, |h| h.named(row.key)) else {
                 continue;
             };
-            let text = p.value.get_ref().trim();
-            let is_csp = row.key.starts_with("content_security_policy");
-            let probe = text.replace(NONCE_PLACEHOLDER, "n");
-            if HeaderValue::from_str(&probe).is_err() {
-                self.problem(
-                    &p.key,
-                    Some(p.value),
-                    "is not a valid header value (control characters or non-ASCII)",
-                );
-                continue;
+            if let Some(value) = self.table_header(row.key, &p) {
+                *slot = value;
             }
-            if !is_csp && text.contains(NONCE_PLACEHOLDER) {
-                self.problem(
-                    &p.key,
-                    Some(p.value),
-                    "only CSP values (and custom headers) can hold {nonce}",
-                );
-                continue;
-            }
-            if is_csp && !text.is_empty() {
-                let offset = p.value.get_ref().len() - p.value.get_ref().trim_start().len();
-                match csp::check(text) {
-                    Ok(checked) => {
-                        for w in checked.warnings {
-                            self.warn(format!("{}: {w}", p.key));
-                        }
-                    }
-                    Err(e) => {
-                        let (line, col) = self.at_offset(p.value, offset + e.offset);
-                        let directive = e
-                            .directive
-                            .map_or(String::new(), |d| format!(" (directive {d})"));
-                        self.problem_at(
-                            &p.key,
-                            (line, col),
-                            format!("invalid CSP{directive}: {}", e.message),
-                        );
-                        continue;
-                    }
-                }
-            }
-            *slot = (!text.is_empty()).then(|| text.to_string());
         }
         settings.custom = self.custom_headers(stack);
         settings.remove = self.removed_headers(stack, &settings);
+        self.nonce_settings(stack, &mut settings);
+        (self.count() == before).then_some(settings)
+    }
+
+    /// `preset`, `seed` when unset or invalid (the invalid one is a problem).
+    fn preset(&mut self, stack: &Stack<'_, RawHeaders>) -> Preset {
+        let Some(p) = stack.pick("preset", |h| h.preset.as_ref()) else {
+            return Preset::Seed;
+        };
+        Preset::parse(p.value.get_ref()).unwrap_or_else(|| {
+            self.problem(
+                &p.key,
+                Some(p.value),
+                format!(
+                    "{:?} is not a preset; use \"seed\" (the default) or \"hardened\"",
+                    p.value.get_ref()
+                ),
+            );
+            Preset::Seed
+        })
+    }
+
+    /// The value a table row's key sets: `Some(None)` turns the header off
+    /// (`""`), `None` is a problem, recorded.
+    fn table_header(
+        &mut self,
+        key: &str,
+        p: &Picked<'_, Spanned<String>>,
+    ) -> Option<Option<String>> {
+        let text = p.value.get_ref().trim();
+        let is_csp = key.starts_with("content_security_policy");
+        let probe = text.replace(NONCE_PLACEHOLDER, "n");
+        if HeaderValue::from_str(&probe).is_err() {
+            self.problem(
+                &p.key,
+                Some(p.value),
+                "is not a valid header value (control characters or non-ASCII)",
+            );
+            return None;
+        }
+        if !is_csp && text.contains(NONCE_PLACEHOLDER) {
+            self.problem(
+                &p.key,
+                Some(p.value),
+                "only CSP values (and custom headers) can hold {nonce}",
+            );
+            return None;
+        }
+        if is_csp && !text.is_empty() && !self.csp_value(p, text) {
+            return None;
+        }
+        Some((!text.is_empty()).then(|| text.to_string()))
+    }
+
+    /// Check a CSP value (`text`: the trimmed value of `p`): its warnings are
+    /// passed on; false after a problem, placed at the offending token.
+    fn csp_value(&mut self, p: &Picked<'_, Spanned<String>>, text: &str) -> bool {
+        let offset = p.value.get_ref().len() - p.value.get_ref().trim_start().len();
+        match csp::check(text) {
+            Ok(checked) => {
+                for w in checked.warnings {
+                    self.warn(format!("{}: {w}", p.key));
+                }
+                true
+            }
+            Err(e) => {
+                let (line, col) = self.at_offset(p.value, offset + e.offset);
+                let directive = e
+                    .directive
+                    .map_or(String::new(), |d| format!(" (directive {d})"));
+                self.problem_at(
+                    &p.key,
+                    (line, col),
+                    format!("invalid CSP{directive}: {}", e.message),
+                );
+                false
+            }
+        }
+    }
+
+    /// `nonce_request_header` and `nonce_html_placeholder`.
+    fn nonce_settings(&mut self, stack: &Stack<'_, RawHeaders>, settings: &mut HeaderSettings) {
         if let Some(p) = stack.pick("nonce_request_header", |h| h.nonce_request_header.as_ref()) {
             let name = p.value.get_ref().trim().to_ascii_lowercase();
             match HeaderName::from_bytes(name.as_bytes()) {
@@ -153,7 +180,6 @@ impl Validator<'_> {
                 stack.name_of_top()
             ));
         }
-        (self.count() == before).then_some(settings)
     }
 
     /// `[headers.custom]` of every layer, merged by name (a higher table

@@ -16,12 +16,15 @@ mod server;
 pub mod tls;
 mod upstream;
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::policy::env::{self, EnvVars, Environment};
+use crate::policy::admin_host::AdminHosts;
+use crate::policy::auth::AdminToken;
+use crate::policy::env::{self, EnvVars, Environment, EnvironmentChoice};
 use crate::policy::routes::DEFAULT_SITE;
-use crate::policy::{Policy, Upstream};
+use crate::policy::{Policy, SitePolicy, Upstream};
 pub use problems::Problem;
 use problems::Validator;
 use raw::RawConfig;
@@ -104,34 +107,13 @@ fn policy(
     overrides: Overrides,
     vars: &EnvVars,
 ) -> Option<Policy> {
-    let choice = match env::choose(overrides.environment, vars, raw.environment) {
-        Ok(c) => Some(c),
-        Err(message) => {
-            v.problem::<()>("HELMGATE_ENV", None, message);
-            None
-        }
-    };
+    let choice = environment_choice(v, raw, overrides, vars);
     let environment = choice
         .as_ref()
         .map_or(Environment::Production, |c| c.environment);
-    for w in choice.iter().flat_map(|c| &c.warnings) {
-        v.warn(w.clone());
-    }
     let server = v.server(&raw.server);
     let trusted_proxies = v.trusted_proxies(&raw.server);
-    let default_upstream = match &raw.upstream {
-        Some(u) => v
-            .upstream("upstream", u)
-            .map(|s| Arc::new(Upstream::new(DEFAULT_NAME, s))),
-        None => {
-            v.problem::<()>(
-                "upstream.address",
-                None,
-                "missing: add [upstream] address = \"127.0.0.1:3000\" (requests that match no route go there)",
-            );
-            None
-        }
-    };
+    let default_upstream = default_upstream(v, raw);
     let named = v.named_upstreams(&raw.upstreams);
     let reports = v.reports(&raw.reports);
     let mut globals = routes::Globals::new(raw, environment, vars.cors_allowed_origins.as_deref());
@@ -151,29 +133,13 @@ fn policy(
         &named,
     );
     let log = v.log(&raw.log);
-    let admin_listen = raw
-        .admin
-        .listen
-        .as_ref()
-        .and_then(|s| v.socket_addr("admin.listen", s));
-    v.check_unique_addresses(&raw.server, raw.admin.listen.as_ref());
-    let admin_token = v.admin_token(&raw.admin, admin_listen, vars.admin_token.as_deref());
-    let admin_hosts = v.admin_hosts(&raw.admin);
+    let admin = admin(v, raw, vars);
     let (sites, router) = sites?;
-    let default = &sites[DEFAULT_SITE];
-    let c = default.cors.settings();
-    if environment == Environment::Production && c.allowed_origins.is_empty() && !c.allow_any_origin
-    {
-        v.warn("production has no allowed origins: every cross-origin request will get 403 (set cors.allowed_origins or CORS_ALLOWED_ORIGINS)");
-    }
-    let mut upstreams: Vec<Arc<Upstream>> = Vec::new();
-    for site in &sites {
-        if !upstreams.iter().any(|u| Arc::ptr_eq(u, &site.upstream)) {
-            upstreams.push(Arc::clone(&site.upstream));
-        }
-    }
+    warn_no_origins(v, environment, &sites);
+    let upstreams = distinct_upstreams(&sites);
     let choice = choice?;
     let log = log?;
+    let (admin_listen, admin_token, admin_hosts) = admin?;
     Some(Policy {
         environment,
         environment_source: choice.source,
@@ -185,11 +151,86 @@ fn policy(
         upstreams,
         log,
         admin_listen,
-        admin_token: admin_token.ok()?,
-        admin_hosts: admin_hosts?,
+        admin_token,
+        admin_hosts,
         reports: reports?,
         warnings: Vec::new(),
     })
+}
+
+/// The environment in force and where it came from; its warnings are
+/// passed on.
+fn environment_choice(
+    v: &mut Validator<'_>,
+    raw: &RawConfig,
+    overrides: Overrides,
+    vars: &EnvVars,
+) -> Option<EnvironmentChoice> {
+    let choice = match env::choose(overrides.environment, vars, raw.environment) {
+        Ok(c) => Some(c),
+        Err(message) => {
+            v.problem::<()>("HELMGATE_ENV", None, message);
+            None
+        }
+    };
+    for w in choice.iter().flat_map(|c| &c.warnings) {
+        v.warn(w.clone());
+    }
+    choice
+}
+
+/// `[upstream]`, where requests that match no route go: required.
+fn default_upstream(v: &mut Validator<'_>, raw: &RawConfig) -> Option<Arc<Upstream>> {
+    match &raw.upstream {
+        Some(u) => v
+            .upstream("upstream", u)
+            .map(|s| Arc::new(Upstream::new(DEFAULT_NAME, s))),
+        None => {
+            v.problem::<()>(
+                "upstream.address",
+                None,
+                "missing: add [upstream] address = \"127.0.0.1:3000\" (requests that match no route go there)",
+            );
+            None
+        }
+    }
+}
+
+/// `[admin]`: its listener (which must not share an address with the
+/// server's), token and hosts.
+fn admin(
+    v: &mut Validator<'_>,
+    raw: &RawConfig,
+    vars: &EnvVars,
+) -> Option<(Option<SocketAddr>, Option<AdminToken>, AdminHosts)> {
+    let admin_listen = raw
+        .admin
+        .listen
+        .as_ref()
+        .and_then(|s| v.socket_addr("admin.listen", s));
+    v.check_unique_addresses(&raw.server, raw.admin.listen.as_ref());
+    let admin_token = v.admin_token(&raw.admin, admin_listen, vars.admin_token.as_deref());
+    let admin_hosts = v.admin_hosts(&raw.admin);
+    Some((admin_listen, admin_token.ok()?, admin_hosts?))
+}
+
+fn warn_no_origins(v: &mut Validator<'_>, environment: Environment, sites: &[SitePolicy]) {
+    let c = sites[DEFAULT_SITE].cors.settings();
+    if environment == Environment::Production && c.allowed_origins.is_empty() && !c.allow_any_origin
+    {
+        v.warn("production has no allowed origins: every cross-origin request will get 403 (set cors.allowed_origins or CORS_ALLOWED_ORIGINS)");
+    }
+}
+
+/// Each upstream once, in the order sites first use it.
+fn distinct_upstreams(sites: &[SitePolicy]) -> Vec<Arc<Upstream>> {
+    let mut upstreams: Vec<Arc<Upstream>> = Vec::new();
+    for site in sites {
+        if !upstreams.iter().any(|u| Arc::ptr_eq(u, &site.upstream)) {
+            upstreams.push(Arc::clone(&site.upstream));
+        }
+    }
+    upstreams
 }
 
 /// Validate the tables of the environment not in force too, and report their

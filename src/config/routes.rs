@@ -6,6 +6,8 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
+use toml::Spanned;
+
 use super::cors::EnvOrigins;
 use super::layers::Stack;
 use super::problems::Validator;
@@ -141,64 +143,18 @@ impl Validator<'_> {
         let mut used: HashSet<&str> = HashSet::new();
         for (i, route) in raw.routes.iter().enumerate() {
             let name = route.name.get_ref().as_str();
-            let table = if valid_name(name) {
-                format!("route[{name}]")
-            } else {
-                format!("route[{i}]")
-            };
-            if !valid_name(name) || name == DEFAULT_NAME {
-                self.problem(
-                    format!("route[{i}].name"),
-                    Some(&route.name),
-                    format!("{name:?} is not a usable route name: use 1-32 of a-z, 0-9, `_` and `-` (and not `default`, the name of the top-level policy); it appears in logs and metrics"),
-                );
-            } else if !names.insert(name) {
-                self.problem(
-                    format!("{table}.name"),
-                    Some(&route.name),
-                    format!("route name {name:?} is used twice; names must be unique"),
-                );
-            }
+            let table = self.route_table(i, route, &mut names);
             let m = self.route_match(&table, route);
             let upstream = match &route.upstream {
                 None => default_upstream.clone(),
                 Some(u) => {
                     used.insert(u.get_ref().as_str());
-                    let found = named.get(u.get_ref()).cloned();
-                    if found.is_none() && !raw.upstreams.contains_key(u.get_ref()) {
-                        let known: Vec<&str> = named.keys().map(String::as_str).collect();
-                        self.problem(
-                            format!("{table}.upstream"),
-                            Some(u),
-                            format!(
-                                "{:?} is not a named upstream; define [upstreams.{}] or use one of: [{}] (omit the key for the top-level [upstream])",
-                                u.get_ref(),
-                                u.get_ref(),
-                                known.join(", ")
-                            ),
-                        );
-                    }
-                    found
+                    self.route_upstream(raw, &table, u, named)
                 }
             };
-            let env = globals.env;
-            let cors = globals
-                .cors
-                .with(format!("{table}.cors"), route.cors.as_ref())
-                .with(
-                    format!("{table}.{env}.cors"),
-                    route.profile(env).cors.as_ref(),
-                );
-            let headers = globals
-                .headers
-                .with(format!("{table}.headers"), route.headers.as_ref())
-                .with(
-                    format!("{table}.{env}.headers"),
-                    route.profile(env).headers.as_ref(),
-                );
-            let site_index = sites.len();
+            let (cors, headers) = route_stacks(globals, &table, route);
             if let Some(m) = &m {
-                matches.push((site_index, m.clone()));
+                matches.push((sites.len(), m.clone()));
             }
             sites.push(self.site(name, m, globals, &cors, &headers, upstream));
         }
@@ -207,7 +163,74 @@ impl Validator<'_> {
                 self.warn(format!("[upstreams.{name}] is not used by any route"));
             }
         }
-        let router = match Router::new(&matches) {
+        let router = self.router(raw, &matches);
+        if self.count() != before {
+            return None;
+        }
+        let sites: Option<Vec<SitePolicy>> = sites.into_iter().collect();
+        Some((sites?, router?))
+    }
+
+    /// The table name of route `i` in messages (`route[NAME]`, or
+    /// `route[i]` when the name is unusable), its name checked and
+    /// recorded in `names`.
+    fn route_table<'r>(
+        &mut self,
+        i: usize,
+        route: &'r RawRoute,
+        names: &mut HashSet<&'r str>,
+    ) -> String {
+        let name = route.name.get_ref().as_str();
+        let table = if valid_name(name) {
+            format!("route[{name}]")
+        } else {
+            format!("route[{i}]")
+        };
+        if !valid_name(name) || name == DEFAULT_NAME {
+            self.problem(
+                format!("route[{i}].name"),
+                Some(&route.name),
+                format!("{name:?} is not a usable route name: use 1-32 of a-z, 0-9, `_` and `-` (and not `default`, the name of the top-level policy); it appears in logs and metrics"),
+            );
+        } else if !names.insert(name) {
+            self.problem(
+                format!("{table}.name"),
+                Some(&route.name),
+                format!("route name {name:?} is used twice; names must be unique"),
+            );
+        }
+        table
+    }
+
+    /// The named upstream a route asks for. One that is defined but invalid
+    /// is `None` without a problem here: its own table reported it.
+    fn route_upstream(
+        &mut self,
+        raw: &RawConfig,
+        table: &str,
+        u: &Spanned<String>,
+        named: &BTreeMap<String, Arc<Upstream>>,
+    ) -> Option<Arc<Upstream>> {
+        let found = named.get(u.get_ref()).cloned();
+        if found.is_none() && !raw.upstreams.contains_key(u.get_ref()) {
+            let known: Vec<&str> = named.keys().map(String::as_str).collect();
+            self.problem(
+                format!("{table}.upstream"),
+                Some(u),
+                format!(
+                    "{:?} is not a named upstream; define [upstreams.{}] or use one of: [{}] (omit the key for the top-level [upstream])",
+                    u.get_ref(),
+                    u.get_ref(),
+                    known.join(", ")
+                ),
+            );
+        }
+        found
+    }
+
+    /// The router over the routes' matches; conflicts are problems.
+    fn router(&mut self, raw: &RawConfig, matches: &[(usize, RouteMatch)]) -> Option<Router> {
+        match Router::new(matches) {
             Ok(r) => Some(r),
             Err(conflicts) => {
                 for c in conflicts {
@@ -215,12 +238,7 @@ impl Validator<'_> {
                 }
                 None
             }
-        };
-        if self.count() != before {
-            return None;
         }
-        let sites: Option<Vec<SitePolicy>> = sites.into_iter().collect();
-        Some((sites?, router?))
     }
 
     fn conflict(&mut self, raw: &RawConfig, c: &Conflict) {
@@ -245,6 +263,30 @@ impl Validator<'_> {
 
     fn route_match(&mut self, table: &str, route: &RawRoute) -> Option<RouteMatch> {
         let before = self.count();
+        let hosts = self.route_hosts(table, route);
+        let path_prefix = match &route.path_prefix {
+            None => Some("/".into()),
+            Some(p) => match path_prefix(p.get_ref()) {
+                Ok(prefix) => Some(prefix),
+                Err(message) => {
+                    self.problem(format!("{table}.path_prefix"), Some(p), message);
+                    None
+                }
+            },
+        };
+        let escaped_slashes = self.escaped_slashes(table, route);
+        if self.count() != before {
+            return None;
+        }
+        Some(RouteMatch {
+            hosts,
+            escaped_slashes,
+            path_prefix: path_prefix?,
+        })
+    }
+
+    /// `hosts`: each a valid pattern, none twice; omitted means any host.
+    fn route_hosts(&mut self, table: &str, route: &RawRoute) -> Vec<HostPattern> {
         let mut hosts = Vec::new();
         match &route.hosts {
             Some(list) if list.is_empty() => self.problem::<()>(
@@ -269,16 +311,11 @@ impl Validator<'_> {
             }
             None => {}
         }
-        let path_prefix = match &route.path_prefix {
-            None => Some("/".into()),
-            Some(p) => match path_prefix(p.get_ref()) {
-                Ok(prefix) => Some(prefix),
-                Err(message) => {
-                    self.problem(format!("{table}.path_prefix"), Some(p), message);
-                    None
-                }
-            },
-        };
+        hosts
+    }
+
+    /// `escaped_slashes`: reject unless set; `keep` is warned about.
+    fn escaped_slashes(&mut self, table: &str, route: &RawRoute) -> EscapedSlashes {
         let escaped_slashes = match &route.escaped_slashes {
             None => EscapedSlashes::Reject,
             Some(v) => match v.get_ref().as_str() {
@@ -299,15 +336,33 @@ impl Validator<'_> {
                 "{table}.escaped_slashes = \"keep\": paths with %2F or %5C are forwarded as sent; make sure the upstream does not decode them (requests that decoding would move to another route are still refused)"
             ));
         }
-        if self.count() != before {
-            return None;
-        }
-        Some(RouteMatch {
-            hosts,
-            escaped_slashes,
-            path_prefix: path_prefix?,
-        })
+        escaped_slashes
     }
+}
+
+/// A route's CORS and headers stacks: the global tables, then the route's
+/// own, then its profile for the environment.
+fn route_stacks<'r>(
+    globals: &Globals<'r>,
+    table: &str,
+    route: &'r RawRoute,
+) -> (Stack<'r, RawCors>, Stack<'r, RawHeaders>) {
+    let env = globals.env;
+    let cors = globals
+        .cors
+        .with(format!("{table}.cors"), route.cors.as_ref())
+        .with(
+            format!("{table}.{env}.cors"),
+            route.profile(env).cors.as_ref(),
+        );
+    let headers = globals
+        .headers
+        .with(format!("{table}.headers"), route.headers.as_ref())
+        .with(
+            format!("{table}.{env}.headers"),
+            route.profile(env).headers.as_ref(),
+        );
+    (cors, headers)
 }
 
 /// A `hosts` entry: an exact host or `*.suffix`, ASCII only (punycode for

@@ -98,8 +98,61 @@ pub fn too_broad(net: IpNet) -> Option<String> {
     }
 }
 
+/// `[server]`'s request limits, validated together.
+struct RequestLimits {
+    header_bytes: usize,
+    header_timeout: Duration,
+    body_bytes: Option<u64>,
+    body_pace: BodyPace,
+    buffer_bytes: usize,
+}
+
 impl Validator<'_> {
     pub fn server(&mut self, raw: &raw::RawServer) -> Option<ServerSettings> {
+        let listeners = self.listeners(raw);
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
+        let threads = self.int("server.threads", raw.threads.as_ref(), cpus, 1, 1024);
+        let keepalive = self.int(
+            "server.keepalive_timeout_secs",
+            raw.keepalive_timeout_secs.as_ref(),
+            60,
+            0,
+            86_400,
+        );
+        let grace = self.int(
+            "server.grace_period_secs",
+            raw.grace_period_secs.as_ref(),
+            30,
+            0,
+            3_600,
+        );
+        let limits = self.request_limits(raw);
+        let (listen, tls, https_redirect_listen) = listeners?;
+        let limits = limits?;
+        Some(ServerSettings {
+            listen,
+            tls,
+            https_redirect_listen,
+            threads: threads? as usize,
+            work_stealing: raw.work_stealing.unwrap_or(false),
+            keepalive_timeout: Duration::from_secs(keepalive? as u64),
+            grace_period: Duration::from_secs(grace? as u64),
+            max_request_header_bytes: limits.header_bytes,
+            request_header_timeout: limits.header_timeout,
+            max_request_body_bytes: limits.body_bytes,
+            request_body: limits.body_pace,
+            connection_buffer_bytes: limits.buffer_bytes,
+            allow_underscores_in_headers: raw.allow_underscores_in_headers.unwrap_or(false),
+            preserve_header_case: raw.preserve_header_case.unwrap_or(false),
+        })
+    }
+
+    /// `(listen, tls, https_redirect_listen)`, and the problems of a server
+    /// that listens nowhere or redirects to no TLS listener.
+    fn listeners(
+        &mut self,
+        raw: &raw::RawServer,
+    ) -> Option<(Vec<SocketAddr>, Vec<TlsListener>, Vec<SocketAddr>)> {
         let listen = self.addresses("server.listen", &raw.listen);
         let redirect = self.addresses("server.https_redirect_listen", &raw.https_redirect_listen);
         let before = self.count();
@@ -124,22 +177,11 @@ impl Validator<'_> {
                 "redirects to HTTPS need a [[server.tls]] listener to point at",
             );
         }
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
-        let threads = self.int("server.threads", raw.threads.as_ref(), cpus, 1, 1024);
-        let keepalive = self.int(
-            "server.keepalive_timeout_secs",
-            raw.keepalive_timeout_secs.as_ref(),
-            60,
-            0,
-            86_400,
-        );
-        let grace = self.int(
-            "server.grace_period_secs",
-            raw.grace_period_secs.as_ref(),
-            30,
-            0,
-            3_600,
-        );
+        Some((listen?, tls_ok.then_some(tls)?, redirect?))
+    }
+
+    /// The limits on one request's head and body, and the connection buffer.
+    fn request_limits(&mut self, raw: &raw::RawServer) -> Option<RequestLimits> {
         let header_bytes = self.int(
             "server.max_request_header_bytes",
             raw.max_request_header_bytes.as_ref(),
@@ -177,24 +219,15 @@ impl Validator<'_> {
             1024,
             1024 * 1024,
         );
-        Some(ServerSettings {
-            listen: listen?,
-            tls: tls_ok.then_some(tls)?,
-            https_redirect_listen: redirect?,
-            threads: threads? as usize,
-            work_stealing: raw.work_stealing.unwrap_or(false),
-            keepalive_timeout: Duration::from_secs(keepalive? as u64),
-            grace_period: Duration::from_secs(grace? as u64),
-            max_request_header_bytes: header_bytes? as usize,
-            request_header_timeout: header_timeout?,
-            max_request_body_bytes: body_bytes?,
-            request_body: BodyPace {
+        Some(RequestLimits {
+            header_bytes: header_bytes? as usize,
+            header_timeout: header_timeout?,
+            body_bytes: body_bytes?,
+            body_pace: BodyPace {
                 timeout: body_timeout?,
                 min_rate: body_rate? as u64,
             },
-            connection_buffer_bytes: buffer? as usize,
-            allow_underscores_in_headers: raw.allow_underscores_in_headers.unwrap_or(false),
-            preserve_header_case: raw.preserve_header_case.unwrap_or(false),
+            buffer_bytes: buffer? as usize,
         })
     }
 

@@ -84,6 +84,7 @@ const CONNECTION: Name = Name::from_static("connection");
 /// `keep-alive` or `close`. Anything else goes to Pingora, whose checks then
 /// apply as usual. `keep_alive`: whether the connection may stay open after
 /// this answer.
+#[allow(clippy::too_many_lines)] // TODO(issue 19): split
 pub fn answer(
     state: &Arc<SharedState>,
     buf: &[u8],
@@ -207,6 +208,7 @@ impl Plain {
         &t[self.query_at.unwrap_or(t.len())..]
     }
 
+    #[allow(clippy::too_many_lines)] // TODO(issue 19): split
     fn parse(buf: &[u8]) -> Option<Plain> {
         let mut fields = [httparse::EMPTY_HEADER; 64];
         let mut req = httparse::Request::new(&mut fields);

@@ -314,6 +314,7 @@ impl<A> ServerApp for FrontDoor<A>
 where
     A: HttpServerApp + Send + Sync + 'static,
 {
+    #[allow(clippy::too_many_lines)] // TODO(issue 19): split
     async fn process_new(
         self: &Arc<Self>,
         mut stream: Stream,

@@ -280,104 +280,45 @@ impl Metrics {
     }
 
     /// The Prometheus text. `modes`: the CORS mode of every route of the
-    /// running policy.
+    /// running policy. Families come in a fixed order, one group per call.
     pub fn render(&self, environment: &str, modes: &[(&str, CorsMode)]) -> String {
         let mut out = String::with_capacity(4096);
-        let get = |c: &AtomicU64| c.load(Relaxed);
         let routes = self.routes();
-        out.push_str(
-            "# HELP helmgate_build_info Build information.\n# TYPE helmgate_build_info gauge\n",
-        );
-        let _ = writeln!(
-            out,
-            "helmgate_build_info{{version=\"{}\",environment=\"{}\"}} 1",
-            env!("CARGO_PKG_VERSION"),
-            environment
-        );
-        out.push_str("# HELP helmgate_requests_total Responses sent, by route and status class.\n# TYPE helmgate_requests_total counter\n");
-        for (route, m) in &routes {
-            for class in 0..5 {
-                let _ = writeln!(
-                    out,
-                    "helmgate_requests_total{{route=\"{route}\",class=\"{}xx\"}} {}",
-                    class + 1,
-                    m.requests(class)
-                );
-            }
-        }
-        out.push_str("# HELP helmgate_preflights_total CORS preflights answered by the gateway, by route.\n# TYPE helmgate_preflights_total counter\n");
-        for (route, m) in &routes {
+        render_build_info(&mut out, environment);
+        render_route_traffic(&mut out, &routes);
+        render_route_cors(&mut out, &routes, modes);
+        render_route_reports(&mut out, &routes);
+        self.render_report_posts(&mut out);
+        self.render_upstream_failures(&mut out);
+        self.render_refusals(&mut out);
+        self.render_duration(&mut out);
+        self.render_reloads(&mut out);
+        out
+    }
+
+    fn render_upstream_failures(&self, out: &mut String) {
+        out.push_str("# HELP helmgate_upstream_failures_total Requests the upstream failed, by kind.\n# TYPE helmgate_upstream_failures_total counter\n");
+        for (kind, c) in [
+            ("error", &self.upstream_errors),
+            ("timeout", &self.upstream_timeouts),
+        ] {
             let _ = writeln!(
                 out,
-                "helmgate_preflights_total{{route=\"{route}\"}} {}",
-                m.preflights()
+                "helmgate_upstream_failures_total{{kind=\"{kind}\"}} {}",
+                c.load(Relaxed)
             );
         }
-        out.push_str("# HELP helmgate_origins_blocked_total Requests refused with 403 for their Origin, by route and reason.\n# TYPE helmgate_origins_blocked_total counter\n");
-        for (route, m) in &routes {
-            for reason in RejectReason::ALL {
-                let _ = writeln!(
-                    out,
-                    "helmgate_origins_blocked_total{{route=\"{route}\",reason=\"{}\"}} {}",
-                    reason.as_str(),
-                    m.blocked(reason)
-                );
-            }
-        }
-        out.push_str("# HELP helmgate_origins_would_block_total Requests forwarded in CORS report mode that enforce mode would refuse, by route and reason.\n# TYPE helmgate_origins_would_block_total counter\n");
-        for (route, m) in &routes {
-            for reason in RejectReason::ALL {
-                let _ = writeln!(
-                    out,
-                    "helmgate_origins_would_block_total{{route=\"{route}\",reason=\"{}\"}} {}",
-                    reason.as_str(),
-                    m.would_block(reason)
-                );
-            }
-        }
-        out.push_str("# HELP helmgate_cors_mode The CORS mode of each route: 1 for the mode in force.\n# TYPE helmgate_cors_mode gauge\n");
-        for (route, mode) in modes {
-            for m in [CorsMode::Enforce, CorsMode::Report] {
-                let _ = writeln!(
-                    out,
-                    "helmgate_cors_mode{{route=\"{route}\",mode=\"{}\"}} {}",
-                    m.as_str(),
-                    u8::from(*mode == m)
-                );
-            }
-        }
-        out.push_str("# HELP helmgate_reports_total Violation reports received from browsers, by route, type, directive and disposition (series appear at their first report).\n# TYPE helmgate_reports_total counter\n");
-        for (route, m) in &routes {
-            for r in m.reports() {
-                let _ = writeln!(
-                    out,
-                    "helmgate_reports_total{{route=\"{route}\",type=\"{}\",directive=\"{}\",disposition=\"{}\"}} {}",
-                    r.kind.as_str(),
-                    r.directive.as_str(),
-                    r.disposition.as_str(),
-                    r.count
-                );
-            }
-        }
-        self.render_report_posts(&mut out);
-        out.push_str("# HELP helmgate_upstream_failures_total Requests the upstream failed, by kind.\n# TYPE helmgate_upstream_failures_total counter\n");
-        let _ = writeln!(
-            out,
-            "helmgate_upstream_failures_total{{kind=\"error\"}} {}",
-            get(&self.upstream_errors)
-        );
-        let _ = writeln!(
-            out,
-            "helmgate_upstream_failures_total{{kind=\"timeout\"}} {}",
-            get(&self.upstream_timeouts)
-        );
+    }
+
+    /// Requests cut short: slow bodies, then heads refused before routing.
+    fn render_refusals(&self, out: &mut String) {
         out.push_str("# HELP helmgate_request_body_timeouts_total Requests cut because their body came too slowly (request_body_timeout_secs, request_body_min_rate), by limit.\n# TYPE helmgate_request_body_timeouts_total counter\n");
         for (limit, c) in Limit::ALL.iter().zip(&self.body_timeouts) {
             let _ = writeln!(
                 out,
                 "helmgate_request_body_timeouts_total{{limit=\"{}\"}} {}",
                 limit.as_str(),
-                get(c)
+                c.load(Relaxed)
             );
         }
         out.push_str("# HELP helmgate_refused_requests_total Requests refused before routing (heads too large, too slow or malformed, CONNECT, ambiguous paths or hosts), by reason.\n# TYPE helmgate_refused_requests_total counter\n");
@@ -386,19 +327,22 @@ impl Metrics {
                 out,
                 "helmgate_refused_requests_total{{reason=\"{}\"}} {}",
                 refusal.as_str(),
-                get(c)
+                c.load(Relaxed)
             );
         }
+    }
+
+    fn render_duration(&self, out: &mut String) {
         out.push_str("# HELP helmgate_request_duration_seconds Time from request head to response end.\n# TYPE helmgate_request_duration_seconds histogram\n");
         let mut cumulative = 0;
         for (bound, c) in BUCKETS.iter().zip(&self.duration_buckets) {
-            cumulative += get(c);
+            cumulative += c.load(Relaxed);
             let _ = writeln!(
                 out,
                 "helmgate_request_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
             );
         }
-        let count = get(&self.duration_count);
+        let count = self.duration_count.load(Relaxed);
         let _ = writeln!(
             out,
             "helmgate_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
@@ -406,21 +350,111 @@ impl Metrics {
         let _ = writeln!(
             out,
             "helmgate_request_duration_seconds_sum {}",
-            get(&self.duration_sum_nanos) as f64 / 1e9
+            self.duration_sum_nanos.load(Relaxed) as f64 / 1e9
         );
         let _ = writeln!(out, "helmgate_request_duration_seconds_count {count}");
+    }
+
+    fn render_reloads(&self, out: &mut String) {
         out.push_str("# HELP helmgate_config_reloads_total Configuration reloads, by result.\n# TYPE helmgate_config_reloads_total counter\n");
+        for (result, c) in [("ok", &self.reloads_ok), ("failed", &self.reloads_failed)] {
+            let _ = writeln!(
+                out,
+                "helmgate_config_reloads_total{{result=\"{result}\"}} {}",
+                c.load(Relaxed)
+            );
+        }
+    }
+}
+
+/// Every route's counters, by name, as `Metrics::routes` lists them.
+type Routes = [(Box<str>, Arc<RouteMetrics>)];
+
+fn render_build_info(out: &mut String, environment: &str) {
+    out.push_str(
+        "# HELP helmgate_build_info Build information.\n# TYPE helmgate_build_info gauge\n",
+    );
+    let _ = writeln!(
+        out,
+        "helmgate_build_info{{version=\"{}\",environment=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION"),
+        environment
+    );
+}
+
+/// Responses by status class, and the preflights the gateway answered.
+fn render_route_traffic(out: &mut String, routes: &Routes) {
+    out.push_str("# HELP helmgate_requests_total Responses sent, by route and status class.\n# TYPE helmgate_requests_total counter\n");
+    for (route, m) in routes {
+        for class in 0..5 {
+            let _ = writeln!(
+                out,
+                "helmgate_requests_total{{route=\"{route}\",class=\"{}xx\"}} {}",
+                class + 1,
+                m.requests(class)
+            );
+        }
+    }
+    out.push_str("# HELP helmgate_preflights_total CORS preflights answered by the gateway, by route.\n# TYPE helmgate_preflights_total counter\n");
+    for (route, m) in routes {
         let _ = writeln!(
             out,
-            "helmgate_config_reloads_total{{result=\"ok\"}} {}",
-            get(&self.reloads_ok)
+            "helmgate_preflights_total{{route=\"{route}\"}} {}",
+            m.preflights()
         );
-        let _ = writeln!(
-            out,
-            "helmgate_config_reloads_total{{result=\"failed\"}} {}",
-            get(&self.reloads_failed)
-        );
-        out
+    }
+}
+
+/// Origins refused (or, in report mode, that would be), and each route's mode.
+fn render_route_cors(out: &mut String, routes: &Routes, modes: &[(&str, CorsMode)]) {
+    out.push_str("# HELP helmgate_origins_blocked_total Requests refused with 403 for their Origin, by route and reason.\n# TYPE helmgate_origins_blocked_total counter\n");
+    for (route, m) in routes {
+        for reason in RejectReason::ALL {
+            let _ = writeln!(
+                out,
+                "helmgate_origins_blocked_total{{route=\"{route}\",reason=\"{}\"}} {}",
+                reason.as_str(),
+                m.blocked(reason)
+            );
+        }
+    }
+    out.push_str("# HELP helmgate_origins_would_block_total Requests forwarded in CORS report mode that enforce mode would refuse, by route and reason.\n# TYPE helmgate_origins_would_block_total counter\n");
+    for (route, m) in routes {
+        for reason in RejectReason::ALL {
+            let _ = writeln!(
+                out,
+                "helmgate_origins_would_block_total{{route=\"{route}\",reason=\"{}\"}} {}",
+                reason.as_str(),
+                m.would_block(reason)
+            );
+        }
+    }
+    out.push_str("# HELP helmgate_cors_mode The CORS mode of each route: 1 for the mode in force.\n# TYPE helmgate_cors_mode gauge\n");
+    for (route, mode) in modes {
+        for m in [CorsMode::Enforce, CorsMode::Report] {
+            let _ = writeln!(
+                out,
+                "helmgate_cors_mode{{route=\"{route}\",mode=\"{}\"}} {}",
+                m.as_str(),
+                u8::from(*mode == m)
+            );
+        }
+    }
+}
+
+fn render_route_reports(out: &mut String, routes: &Routes) {
+    out.push_str("# HELP helmgate_reports_total Violation reports received from browsers, by route, type, directive and disposition (series appear at their first report).\n# TYPE helmgate_reports_total counter\n");
+    for (route, m) in routes {
+        for r in m.reports() {
+            let _ = writeln!(
+                out,
+                "helmgate_reports_total{{route=\"{route}\",type=\"{}\",directive=\"{}\",disposition=\"{}\"}} {}",
+                r.kind.as_str(),
+                r.directive.as_str(),
+                r.disposition.as_str(),
+                r.count
+            );
+        }
     }
 }
 

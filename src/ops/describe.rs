@@ -5,8 +5,9 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::policy::reports::ReportSettings;
 use crate::policy::routes::{EscapedSlashes, DEFAULT_SITE};
-use crate::policy::{LogFormat, Policy, SitePolicy, Upstream};
+use crate::policy::{LogFormat, LogSettings, Policy, ServerSettings, SitePolicy, Upstream};
 
 fn secs(d: Duration) -> String {
     format!("{}s", d.as_secs_f64())
@@ -20,6 +21,25 @@ pub fn describe(policy: &Policy) -> String {
         policy.environment, policy.environment_source
     );
     listeners(&mut out, policy);
+    trusted_proxies(&mut out, policy);
+    server(&mut out, &policy.server);
+    let _ = writeln!(out, "upstreams:");
+    for u in &policy.upstreams {
+        upstream(&mut out, u);
+    }
+    routing_table(&mut out, policy);
+    for site in &policy.sites {
+        site_policy(&mut out, site);
+    }
+    log(&mut out, &policy.log);
+    reports(&mut out, &policy.reports);
+    for w in &policy.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    out
+}
+
+fn trusted_proxies(out: &mut String, policy: &Policy) {
     if policy.trust_all_proxies {
         let _ = writeln!(
             out,
@@ -34,7 +54,9 @@ pub fn describe(policy: &Policy) -> String {
             .collect();
         let _ = writeln!(out, "trusted_proxies: [{}]", nets.join(", "));
     }
-    let s = &policy.server;
+}
+
+fn server(out: &mut String, s: &ServerSettings) {
     let _ = writeln!(
         out,
         "server: threads {} work_stealing {} keepalive {} grace_period {} max_request_header_bytes {} request_header_timeout {} max_request_body_bytes {} request_body_timeout {} request_body_min_rate {} connection_buffer_bytes {} header_case {}",
@@ -53,26 +75,23 @@ pub fn describe(policy: &Policy) -> String {
         s.connection_buffer_bytes,
         if s.preserve_header_case { "preserved" } else { "canonical" },
     );
-    let _ = writeln!(out, "upstreams:");
-    for u in &policy.upstreams {
-        upstream(&mut out, u);
-    }
-    routing_table(&mut out, policy);
-    for site in &policy.sites {
-        site_policy(&mut out, site);
-    }
+}
+
+fn log(out: &mut String, log: &LogSettings) {
     let _ = writeln!(
         out,
         "log: format {} access_log {} blocked-origin lines: burst {} then {}/minute",
-        match policy.log.format {
+        match log.format {
             LogFormat::Text => "text",
             LogFormat::Json => "json",
         },
-        policy.log.access_log,
-        policy.log.blocked_origin_burst,
-        policy.log.blocked_origin_per_minute
+        log.access_log,
+        log.blocked_origin_burst,
+        log.blocked_origin_per_minute
     );
-    let r = &policy.reports;
+}
+
+fn reports(out: &mut String, r: &ReportSettings) {
     if r.enabled {
         let _ = writeln!(
             out,
@@ -85,10 +104,6 @@ pub fn describe(policy: &Policy) -> String {
     } else {
         let _ = writeln!(out, "reports: off");
     }
-    for w in &policy.warnings {
-        let _ = writeln!(out, "warning: {w}");
-    }
-    out
 }
 
 fn listeners(out: &mut String, policy: &Policy) {
@@ -190,6 +205,13 @@ fn routing_table(out: &mut String, policy: &Policy) {
 fn site_policy(out: &mut String, site: &SitePolicy) {
     let _ = writeln!(out, "route {}:", site.name);
     let _ = writeln!(out, "  upstream: {}", site.upstream.name);
+    site_cors(out, site);
+    site_security_headers(out, site);
+    site_header_changes(out, site);
+}
+
+/// The CORS settings, as the response headers they produce.
+fn site_cors(out: &mut String, site: &SitePolicy) {
     let c = site.cors.settings();
     let _ = writeln!(out, "  cors:");
     let _ = writeln!(out, "    mode: {}", c.mode.as_str());
@@ -232,6 +254,10 @@ fn site_policy(out: &mut String, site: &SitePolicy) {
         }
     );
     let _ = writeln!(out, "    access-control-max-age: {}", c.max_age_secs);
+}
+
+/// One line per security header of the table, then the report wiring.
+fn site_security_headers(out: &mut String, site: &SitePolicy) {
     let _ = writeln!(
         out,
         "  security headers (preset {}):",
@@ -257,6 +283,10 @@ fn site_policy(out: &mut String, site: &SitePolicy) {
             g = crate::policy::headers::REPORT_GROUP
         );
     }
+}
+
+/// Custom headers added, upstream headers removed, and the nonce.
+fn site_header_changes(out: &mut String, site: &SitePolicy) {
     for (name, value) in &site.header_settings.custom {
         let _ = writeln!(out, "    {name}: {value}   (custom)");
     }

@@ -22,7 +22,7 @@ use crate::edge::listener::Listener;
 use crate::edge::proxy::Gateway;
 use crate::edge::redirect::HttpsRedirect;
 use crate::ops::admin::Admin;
-use crate::policy::Policy;
+use crate::policy::{Policy, TlsListener};
 use crate::state::SharedState;
 
 #[derive(Debug, Clone, Default)]
@@ -140,21 +140,7 @@ fn listener(addr: SocketAddr, policy: &Policy) -> ListenerConfig {
 /// shutdown, or exits the process once the last request has drained.
 pub fn run(state: Arc<SharedState>, options: RunOptions) -> Result<(), String> {
     let policy = state.policy();
-    let conf = ServerConf {
-        threads: policy.server.threads,
-        work_stealing: policy.server.work_stealing,
-        grace_period_seconds: Some(policy.server.grace_period.as_secs()),
-        graceful_shutdown_timeout_seconds: Some(1),
-        upgrade_sock: options.upgrade_sock.clone(),
-        max_retries: 2,
-        ..ServerConf::default()
-    };
-    let opt = Opt {
-        upgrade: options.upgrade,
-        ..Opt::default()
-    };
-    let mut server = Server::new_with_opt_and_conf(opt, conf);
-    server.bootstrap();
+    let mut server = pingora_server(&policy, &options);
 
     let mut options = HttpServerOptions::default();
     options.keepalive_request_limit = Some(10_000);
@@ -167,16 +153,7 @@ pub fn run(state: Arc<SharedState>, options: RunOptions) -> Result<(), String> {
         proxy.add_listener(listener(*addr, &policy));
     }
     for t in &policy.server.tls {
-        let key = crate::config::tls::load_certified_key(&t.cert, &t.key)
-            .map_err(|e| format!("server.tls {}: {e}", t.listen))?;
-        let resolver = Arc::new(ReloadableCert::new(key));
-        state.register_certificate(t.listen, Arc::clone(&resolver));
-        let mut tls =
-            TlsSettings::intermediate(&t.cert.to_string_lossy(), &t.key.to_string_lossy())
-                .map_err(|e| format!("server.tls {}: {e}", t.listen))?;
-        tls.set_cert_resolver(resolver);
-        tls.enable_h2();
-        proxy.add_listener(listener(t.listen, &policy).tls(tls));
+        proxy.add_listener(tls_listener(&state, &policy, t)?);
     }
     server.add_service(proxy);
 
@@ -209,6 +186,44 @@ pub fn run(state: Arc<SharedState>, options: RunOptions) -> Result<(), String> {
     });
     crate::observe::access_log::flush();
     Ok(())
+}
+
+/// Pingora's server, bootstrapped (or taking the sockets of the process it
+/// upgrades), with the settings from `[server]`.
+fn pingora_server(policy: &Policy, options: &RunOptions) -> Server {
+    let conf = ServerConf {
+        threads: policy.server.threads,
+        work_stealing: policy.server.work_stealing,
+        grace_period_seconds: Some(policy.server.grace_period.as_secs()),
+        graceful_shutdown_timeout_seconds: Some(1),
+        upgrade_sock: options.upgrade_sock.clone(),
+        max_retries: 2,
+        ..ServerConf::default()
+    };
+    let opt = Opt {
+        upgrade: options.upgrade,
+        ..Opt::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(opt, conf);
+    server.bootstrap();
+    server
+}
+
+/// A TLS listener whose certificate can be swapped on reload.
+fn tls_listener(
+    state: &SharedState,
+    policy: &Policy,
+    t: &TlsListener,
+) -> Result<ListenerConfig, String> {
+    let key = crate::config::tls::load_certified_key(&t.cert, &t.key)
+        .map_err(|e| format!("server.tls {}: {e}", t.listen))?;
+    let resolver = Arc::new(ReloadableCert::new(key));
+    state.register_certificate(t.listen, Arc::clone(&resolver));
+    let mut tls = TlsSettings::intermediate(&t.cert.to_string_lossy(), &t.key.to_string_lossy())
+        .map_err(|e| format!("server.tls {}: {e}", t.listen))?;
+    tls.set_cert_resolver(resolver);
+    tls.enable_h2();
+    Ok(listener(t.listen, policy).tls(tls))
 }
 
 /// A listening service: the app behind the front door.

@@ -105,7 +105,7 @@ pub struct CorsPolicy {
     exact: HashSet<Box<str>>,
     /// Wildcard patterns by host suffix: a request origin is looked up once
     /// per label of its host, whatever the number of patterns.
-    wildcards: HashMap<Box<str>, Vec<(Scheme, Option<u16>)>>,
+    wildcards: Wildcards,
     preflight: Vec<(Name, HeaderValue)>,
     /// Sent on allowed actual responses besides the origin.
     actual: Vec<(Name, HeaderValue)>,
@@ -192,69 +192,92 @@ pub struct OwnOrigin<'a> {
     pub host: Option<&'a [u8]>,
 }
 
-impl CorsPolicy {
-    pub fn new(settings: CorsSettings) -> CorsPolicy {
-        let mut exact = HashSet::new();
-        let mut wildcards: HashMap<Box<str>, Vec<(Scheme, Option<u16>)>> = HashMap::new();
-        for entry in &settings.allowed_origins {
-            match entry {
-                AllowedOrigin::Exact(o) => {
-                    exact.insert(Box::from(o.as_str()));
-                }
-                AllowedOrigin::Wildcard(w) => wildcards
-                    .entry(w.suffix.clone())
-                    .or_default()
-                    .push((w.scheme, w.port)),
+/// Wildcard origins by host suffix, with their scheme and port.
+type Wildcards = HashMap<Box<str>, Vec<(Scheme, Option<u16>)>>;
+
+/// The allowed origins as lookup tables: exact ones by canonical text,
+/// wildcards by host suffix.
+fn origin_sets(allowed: &[AllowedOrigin]) -> (HashSet<Box<str>>, Wildcards) {
+    let mut exact = HashSet::new();
+    let mut wildcards: Wildcards = HashMap::new();
+    for entry in allowed {
+        match entry {
+            AllowedOrigin::Exact(o) => {
+                exact.insert(Box::from(o.as_str()));
             }
+            AllowedOrigin::Wildcard(w) => wildcards
+                .entry(w.suffix.clone())
+                .or_default()
+                .push((w.scheme, w.port)),
         }
-        let join = |items: Vec<&str>| {
-            HeaderValue::from_str(&items.join(", ")).expect("validated header tokens")
-        };
-        let credentials = settings.allow_credentials && !settings.allow_any_origin;
-        let mut preflight = Vec::new();
-        let mut actual = Vec::new();
-        if credentials {
-            let t = HeaderValue::from_static("true");
-            preflight.push((ALLOW_CREDENTIALS, t.clone()));
-            actual.push((ALLOW_CREDENTIALS, t));
-        }
+    }
+    (exact, wildcards)
+}
+
+/// A list header value from validated tokens.
+fn join(items: Vec<&str>) -> HeaderValue {
+    HeaderValue::from_str(&items.join(", ")).expect("validated header tokens")
+}
+
+/// What a preflight answer carries besides the origin and `Vary`.
+fn preflight_headers(settings: &CorsSettings, credentials: bool) -> Vec<(Name, HeaderValue)> {
+    let mut preflight = Vec::new();
+    if credentials {
+        preflight.push((ALLOW_CREDENTIALS, HeaderValue::from_static("true")));
+    }
+    preflight.push((
+        Name::from_static("access-control-allow-methods"),
+        join(
+            settings
+                .allowed_methods
+                .iter()
+                .map(Method::as_str)
+                .collect(),
+        ),
+    ));
+    if !settings.allowed_headers.is_empty() {
         preflight.push((
-            Name::from_static("access-control-allow-methods"),
+            Name::from_static("access-control-allow-headers"),
             join(
                 settings
-                    .allowed_methods
+                    .allowed_headers
                     .iter()
-                    .map(Method::as_str)
+                    .map(String::as_str)
                     .collect(),
             ),
         ));
-        if !settings.allowed_headers.is_empty() {
-            preflight.push((
-                Name::from_static("access-control-allow-headers"),
-                join(
-                    settings
-                        .allowed_headers
-                        .iter()
-                        .map(String::as_str)
-                        .collect(),
-                ),
-            ));
-        }
-        preflight.push((
-            Name::from_static("access-control-max-age"),
-            HeaderValue::from(settings.max_age_secs),
+    }
+    preflight.push((
+        Name::from_static("access-control-max-age"),
+        HeaderValue::from(settings.max_age_secs),
+    ));
+    preflight
+}
+
+/// What an allowed actual response carries besides the origin and `Vary`.
+fn actual_headers(settings: &CorsSettings, credentials: bool) -> Vec<(Name, HeaderValue)> {
+    let mut actual = Vec::new();
+    if credentials {
+        actual.push((ALLOW_CREDENTIALS, HeaderValue::from_static("true")));
+    }
+    if !settings.expose_headers.is_empty() {
+        actual.push((
+            Name::from_static("access-control-expose-headers"),
+            join(settings.expose_headers.iter().map(String::as_str).collect()),
         ));
-        if !settings.expose_headers.is_empty() {
-            actual.push((
-                Name::from_static("access-control-expose-headers"),
-                join(settings.expose_headers.iter().map(String::as_str).collect()),
-            ));
-        }
+    }
+    actual
+}
+
+impl CorsPolicy {
+    pub fn new(settings: CorsSettings) -> CorsPolicy {
+        let (exact, wildcards) = origin_sets(&settings.allowed_origins);
+        let credentials = settings.allow_credentials && !settings.allow_any_origin;
         CorsPolicy {
             exact,
             wildcards,
-            preflight,
-            actual,
+            preflight: preflight_headers(&settings, credentials),
+            actual: actual_headers(&settings, credentials),
             vary_actual: join(VARY_ACTUAL.to_vec()),
             vary_preflight: join(VARY_PREFLIGHT.to_vec()),
             settings,

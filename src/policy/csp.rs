@@ -148,26 +148,7 @@ pub fn check(policy: &str) -> Result<Checked, CspError> {
         let Some((name_at, name)) = toks.next() else {
             continue; // empty directive: `a; ; b` or a trailing `;`
         };
-        let lower = name.to_ascii_lowercase();
-        if !is_directive(&lower) {
-            let hint = if lower.starts_with('\'') || lower.contains(':') || lower.contains('.') {
-                " (a source where a directive name should be: is a `;` missing?)".to_string()
-            } else {
-                String::new()
-            };
-            return Err(err(
-                Some(name),
-                name_at,
-                format!("unknown directive {name:?}{hint}"),
-            ));
-        }
-        if seen.contains(&lower) {
-            return Err(err(
-                Some(name),
-                name_at,
-                format!("{lower} appears twice: browsers ignore every copy after the first; merge their sources"),
-            ));
-        }
+        let lower = directive_name(name, name_at, &seen)?;
         seen.push(lower.clone());
         let values: Vec<(usize, &str)> = toks.collect();
         check_values(&lower, &values, &mut out)?;
@@ -175,6 +156,38 @@ pub fn check(policy: &str) -> Result<Checked, CspError> {
     if seen.is_empty() {
         return Err(err(None, 0, "holds no directive".into()));
     }
+    warn_risky(policy, &seen, &mut out);
+    Ok(out)
+}
+
+/// The lowercased name of a directive, refused when unknown or already `seen`.
+fn directive_name(name: &str, name_at: usize, seen: &[String]) -> Result<String, CspError> {
+    let lower = name.to_ascii_lowercase();
+    if !is_directive(&lower) {
+        let hint = if lower.starts_with('\'') || lower.contains(':') || lower.contains('.') {
+            " (a source where a directive name should be: is a `;` missing?)".to_string()
+        } else {
+            String::new()
+        };
+        return Err(err(
+            Some(name),
+            name_at,
+            format!("unknown directive {name:?}{hint}"),
+        ));
+    }
+    if seen.contains(&lower) {
+        return Err(err(
+            Some(name),
+            name_at,
+            format!("{lower} appears twice: browsers ignore every copy after the first; merge their sources"),
+        ));
+    }
+    Ok(lower)
+}
+
+/// Warnings for a valid policy that still lets scripts or plugins in.
+/// `seen`: its directive names, lowercased.
+fn warn_risky(policy: &str, seen: &[String], out: &mut Checked) {
     let script = if seen.iter().any(|d| d == "script-src") {
         "script-src"
     } else {
@@ -197,7 +210,6 @@ pub fn check(policy: &str) -> Result<Checked, CspError> {
                 .into(),
         );
     }
-    Ok(out)
 }
 
 fn directive_values<'p>(policy: &'p str, name: &str) -> Option<Vec<&'p str>> {
@@ -220,91 +232,115 @@ fn risky_script_sources(policy: &str, directive: &str) -> Vec<(String, String)> 
         .collect()
 }
 
+/// The values of directive `name` (lowercased), by the grammar it takes.
 fn check_values(name: &str, values: &[(usize, &str)], out: &mut Checked) -> Result<(), CspError> {
     let at_end = values.first().map_or(0, |(at, _)| *at);
     match name {
-        "upgrade-insecure-requests" | "block-all-mixed-content" => {
-            if let Some((at, v)) = values.first() {
-                return Err(err(
-                    Some(name),
-                    *at,
-                    format!("{name} takes no value, found {v:?}"),
-                ));
-            }
-            return Ok(());
-        }
+        "upgrade-insecure-requests" | "block-all-mixed-content" => no_value(name, values),
         "report-uri" => {
             out.reports_itself = true;
-            if values.is_empty() {
-                return Err(err(Some(name), at_end, "report-uri needs a URL".into()));
-            }
-            for (at, v) in values {
-                if v.contains(['\'', '"', '<', '>']) {
-                    return Err(err(Some(name), *at, format!("{v:?} is not a URL")));
-                }
-            }
-            return Ok(());
+            report_uri(name, values, at_end)
         }
         "report-to" => {
             out.reports_itself = true;
-            return match values {
+            match values {
                 [(_, v)] if is_token(v) => Ok(()),
                 _ => Err(err(
                     Some(name),
                     at_end,
                     "report-to takes one endpoint name, e.g. `report-to csp`".into(),
                 )),
-            };
-        }
-        "sandbox" => {
-            for (at, v) in values {
-                if !v.starts_with("allow-") || !is_token(v) {
-                    return Err(err(
-                        Some(name),
-                        *at,
-                        format!("{v:?} is not a sandbox flag (allow-scripts, allow-forms ...)"),
-                    ));
-                }
             }
-            return Ok(());
         }
-        "webrtc" => {
-            return match values {
-                [(_, "'allow'" | "'block'")] => Ok(()),
-                _ => Err(err(
-                    Some(name),
-                    at_end,
-                    "webrtc takes 'allow' or 'block'".into(),
-                )),
-            };
-        }
-        "require-trusted-types-for" => {
-            return match values {
-                [(_, "'script'")] => Ok(()),
-                _ => Err(err(
-                    Some(name),
-                    at_end,
-                    "require-trusted-types-for takes 'script'".into(),
-                )),
-            };
-        }
-        "trusted-types" => {
-            for (at, v) in values {
-                let ok = matches!(*v, "'none'" | "'allow-duplicates'" | "*")
-                    || v.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"-#=_/@.%".contains(&b));
-                if !ok {
-                    return Err(err(
-                        Some(name),
-                        *at,
-                        format!("{v:?} is not a Trusted Types policy name"),
-                    ));
-                }
-            }
-            return Ok(());
-        }
-        _ => {}
+        "sandbox" => sandbox_flags(name, values),
+        "webrtc" => one_keyword(
+            name,
+            values,
+            at_end,
+            &["'allow'", "'block'"],
+            "'allow' or 'block'",
+        ),
+        "require-trusted-types-for" => one_keyword(name, values, at_end, &["'script'"], "'script'"),
+        "trusted-types" => trusted_types(name, values),
+        _ => source_list(name, values, at_end, out),
     }
+}
+
+fn no_value(name: &str, values: &[(usize, &str)]) -> Result<(), CspError> {
+    match values.first() {
+        Some((at, v)) => Err(err(
+            Some(name),
+            *at,
+            format!("{name} takes no value, found {v:?}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn report_uri(name: &str, values: &[(usize, &str)], at_end: usize) -> Result<(), CspError> {
+    if values.is_empty() {
+        return Err(err(Some(name), at_end, "report-uri needs a URL".into()));
+    }
+    for (at, v) in values {
+        if v.contains(['\'', '"', '<', '>']) {
+            return Err(err(Some(name), *at, format!("{v:?} is not a URL")));
+        }
+    }
+    Ok(())
+}
+
+fn sandbox_flags(name: &str, values: &[(usize, &str)]) -> Result<(), CspError> {
+    for (at, v) in values {
+        if !v.starts_with("allow-") || !is_token(v) {
+            return Err(err(
+                Some(name),
+                *at,
+                format!("{v:?} is not a sandbox flag (allow-scripts, allow-forms ...)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A directive whose value is exactly one of `allowed` (written `expected`
+/// in the error).
+fn one_keyword(
+    name: &str,
+    values: &[(usize, &str)],
+    at_end: usize,
+    allowed: &[&str],
+    expected: &str,
+) -> Result<(), CspError> {
+    match values {
+        [(_, v)] if allowed.contains(v) => Ok(()),
+        _ => Err(err(Some(name), at_end, format!("{name} takes {expected}"))),
+    }
+}
+
+fn trusted_types(name: &str, values: &[(usize, &str)]) -> Result<(), CspError> {
+    for (at, v) in values {
+        let ok = matches!(*v, "'none'" | "'allow-duplicates'" | "*")
+            || v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-#=_/@.%".contains(&b));
+        if !ok {
+            return Err(err(
+                Some(name),
+                *at,
+                format!("{v:?} is not a Trusted Types policy name"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A fetch directive's source list: not empty, `'none'` alone, every
+/// source well formed.
+fn source_list(
+    name: &str,
+    values: &[(usize, &str)],
+    at_end: usize,
+    out: &mut Checked,
+) -> Result<(), CspError> {
     debug_assert!(takes_sources(name));
     if values.is_empty() {
         return Err(err(
@@ -348,37 +384,55 @@ fn check_source(name: &str, at: usize, v: &str, out: &mut Checked) -> Result<(),
         let Some(inner) = inner.strip_suffix('\'') else {
             return bad("has an opening quote but no closing one");
         };
-        let lower = inner.to_ascii_lowercase();
-        if let Some(nonce) = lower.strip_prefix("nonce-") {
-            if nonce == NONCE_PLACEHOLDER {
-                out.has_nonce = true;
-                return Ok(());
-            }
-            return if is_base64(&inner["nonce-".len()..]) {
-                Ok(())
-            } else {
-                bad("is not a nonce source: 'nonce-' then base64, or 'nonce-{nonce}' for a fresh one per response")
-            };
-        }
-        for alg in ["sha256-", "sha384-", "sha512-"] {
-            if let Some(hash) = lower.strip_prefix(alg) {
-                return if is_base64(hash) {
-                    Ok(())
-                } else {
-                    bad("is not a hash source: 'sha256-' then the base64 digest")
-                };
-            }
-        }
-        if KEYWORDS.contains(&lower.as_str()) {
-            if name == "frame-ancestors" && !matches!(lower.as_str(), "self" | "none") {
-                return bad(
-                    "has no meaning in frame-ancestors (only 'self', 'none', hosts and schemes)",
-                );
-            }
+        return check_quoted_source(name, at, v, inner, out);
+    }
+    check_bare_source(name, at, v)
+}
+
+/// A quoted source `'inner'`: a nonce, a hash or a keyword.
+fn check_quoted_source(
+    name: &str,
+    at: usize,
+    v: &str,
+    inner: &str,
+    out: &mut Checked,
+) -> Result<(), CspError> {
+    let bad = |why: &str| Err(err(Some(name), at, format!("{v:?} {why}")));
+    let lower = inner.to_ascii_lowercase();
+    if let Some(nonce) = lower.strip_prefix("nonce-") {
+        if nonce == NONCE_PLACEHOLDER {
+            out.has_nonce = true;
             return Ok(());
         }
-        return bad("is not a CSP keyword ('self', 'none', 'unsafe-inline', 'strict-dynamic' ...)");
+        return if is_base64(&inner["nonce-".len()..]) {
+            Ok(())
+        } else {
+            bad("is not a nonce source: 'nonce-' then base64, or 'nonce-{nonce}' for a fresh one per response")
+        };
     }
+    for alg in ["sha256-", "sha384-", "sha512-"] {
+        if let Some(hash) = lower.strip_prefix(alg) {
+            return if is_base64(hash) {
+                Ok(())
+            } else {
+                bad("is not a hash source: 'sha256-' then the base64 digest")
+            };
+        }
+    }
+    if KEYWORDS.contains(&lower.as_str()) {
+        if name == "frame-ancestors" && !matches!(lower.as_str(), "self" | "none") {
+            return bad(
+                "has no meaning in frame-ancestors (only 'self', 'none', hosts and schemes)",
+            );
+        }
+        return Ok(());
+    }
+    bad("is not a CSP keyword ('self', 'none', 'unsafe-inline', 'strict-dynamic' ...)")
+}
+
+/// An unquoted source: `*`, a scheme or a host.
+fn check_bare_source(name: &str, at: usize, v: &str) -> Result<(), CspError> {
+    let bad = |why: &str| Err(err(Some(name), at, format!("{v:?} {why}")));
     if v.contains(NONCE_PLACEHOLDER) {
         return bad("must be quoted as a source: write 'nonce-{nonce}'");
     }

@@ -23,6 +23,7 @@ impl Gateway {
     /// The violation-report endpoint: the gateway's own on every route,
     /// outside CORS, never forwarded. `OPTIONS` is answered for browsers
     /// that preflight a cross-origin `application/reports+json` POST.
+    #[allow(clippy::too_many_lines)] // TODO(issue 19): split
     pub(super) async fn take_report(
         &self,
         session: &mut Session,

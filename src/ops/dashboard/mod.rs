@@ -13,9 +13,11 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::observe::insight::{Minute, RecentReport};
-use crate::observe::metrics::ReportIntake;
+use crate::observe::metrics::{Metrics, ReportIntake, RouteMetrics};
 use crate::observe::topk::Counted;
 use crate::policy::cors::RejectReason;
+use crate::policy::reports::ReportSettings;
+use crate::policy::SitePolicy;
 use crate::state::SharedState;
 
 mod html;
@@ -109,44 +111,8 @@ pub fn status(state: &SharedState, now: Instant, wall: SystemTime) -> Status {
         .sites
         .iter()
         .enumerate()
-        .map(|(index, site)| {
-            let m = &policy.route(index).metrics;
-            let reports: Vec<ReportRow> = m
-                .reports()
-                .into_iter()
-                .map(|r| ReportRow {
-                    kind: r.kind.as_str(),
-                    directive: r.directive.as_str(),
-                    disposition: r.disposition.as_str(),
-                    count: r.count,
-                })
-                .collect();
-            let mut by_directive = BTreeMap::new();
-            for r in &reports {
-                *by_directive.entry(r.directive).or_insert(0) += r.count;
-            }
-            RouteStatus {
-                name: site.name.to_string(),
-                cors_mode: site.cors.mode().as_str(),
-                requests: (0..5)
-                    .map(|c| (format!("{}xx", c + 1), m.requests(c)))
-                    .collect(),
-                preflights: m.preflights(),
-                blocked: RejectReason::ALL
-                    .iter()
-                    .map(|r| (r.as_str(), m.blocked(*r)))
-                    .collect(),
-                would_block: RejectReason::ALL
-                    .iter()
-                    .map(|r| (r.as_str(), m.would_block(*r)))
-                    .collect(),
-                reports,
-                reports_by_directive: by_directive,
-            }
-        })
+        .map(|(index, site)| route_status(site, &policy.route(index).metrics))
         .collect();
-    let minutes = state.insight.timeline(now);
-    let series = |f: fn(&Minute) -> u64| minutes.iter().map(f).collect();
     Status {
         version: env!("CARGO_PKG_VERSION"),
         environment: policy.environment.as_str(),
@@ -159,39 +125,89 @@ pub fn status(state: &SharedState, now: Instant, wall: SystemTime) -> Status {
             error: r.result.err(),
         }),
         generated_at: rfc3339(wall),
-        reports: ReportsStatus {
-            enabled: policy.reports.enabled,
-            path: policy.reports.path.as_str().to_string(),
-            max_body_bytes: policy.reports.max_body_bytes,
-            per_minute: policy.reports.per_minute,
-            per_client_per_minute: policy.reports.per_client_per_minute,
-            posts: ReportIntake::ALL
-                .iter()
-                .map(|i| (i.as_str(), state.metrics.report_posts(*i)))
-                .collect(),
-        },
+        reports: reports_status(&policy.reports, &state.metrics),
         routes,
         top_blocked_origins: state.insight.top_origins(),
-        top_violations: state
-            .insight
-            .top_violations()
-            .into_iter()
-            .map(|c| {
-                let (directive, blocked) = c.key.split_once(' ').unwrap_or((&c.key, ""));
-                ViolationCount {
-                    directive: directive.to_string(),
-                    blocked: blocked.to_string(),
-                    count: c.count,
-                    error: c.error,
-                }
-            })
-            .collect(),
-        timeline: Timeline {
-            blocked: series(|m| m.blocked),
-            would_block: series(|m| m.would_block),
-            reports: series(|m| m.reports),
-        },
+        top_violations: top_violations(state),
+        timeline: timeline(state, now),
         recent_reports: state.insight.recent_reports(),
+    }
+}
+
+fn route_status(site: &SitePolicy, m: &RouteMetrics) -> RouteStatus {
+    let reports: Vec<ReportRow> = m
+        .reports()
+        .into_iter()
+        .map(|r| ReportRow {
+            kind: r.kind.as_str(),
+            directive: r.directive.as_str(),
+            disposition: r.disposition.as_str(),
+            count: r.count,
+        })
+        .collect();
+    let mut by_directive = BTreeMap::new();
+    for r in &reports {
+        *by_directive.entry(r.directive).or_insert(0) += r.count;
+    }
+    RouteStatus {
+        name: site.name.to_string(),
+        cors_mode: site.cors.mode().as_str(),
+        requests: (0..5)
+            .map(|c| (format!("{}xx", c + 1), m.requests(c)))
+            .collect(),
+        preflights: m.preflights(),
+        blocked: RejectReason::ALL
+            .iter()
+            .map(|r| (r.as_str(), m.blocked(*r)))
+            .collect(),
+        would_block: RejectReason::ALL
+            .iter()
+            .map(|r| (r.as_str(), m.would_block(*r)))
+            .collect(),
+        reports,
+        reports_by_directive: by_directive,
+    }
+}
+
+fn reports_status(r: &ReportSettings, metrics: &Metrics) -> ReportsStatus {
+    ReportsStatus {
+        enabled: r.enabled,
+        path: r.path.as_str().to_string(),
+        max_body_bytes: r.max_body_bytes,
+        per_minute: r.per_minute,
+        per_client_per_minute: r.per_client_per_minute,
+        posts: ReportIntake::ALL
+            .iter()
+            .map(|i| (i.as_str(), metrics.report_posts(*i)))
+            .collect(),
+    }
+}
+
+/// The top violations, their `directive blocked` key split in two.
+fn top_violations(state: &SharedState) -> Vec<ViolationCount> {
+    state
+        .insight
+        .top_violations()
+        .into_iter()
+        .map(|c| {
+            let (directive, blocked) = c.key.split_once(' ').unwrap_or((&c.key, ""));
+            ViolationCount {
+                directive: directive.to_string(),
+                blocked: blocked.to_string(),
+                count: c.count,
+                error: c.error,
+            }
+        })
+        .collect()
+}
+
+fn timeline(state: &SharedState, now: Instant) -> Timeline {
+    let minutes = state.insight.timeline(now);
+    let series = |f: fn(&Minute) -> u64| minutes.iter().map(f).collect();
+    Timeline {
+        blocked: series(|m| m.blocked),
+        would_block: series(|m| m.would_block),
+        reports: series(|m| m.reports),
     }
 }
 

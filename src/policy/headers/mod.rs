@@ -136,6 +136,88 @@ fn reporting(row: &HeaderRow, value: &str, path: &str) -> (String, String) {
     }
 }
 
+/// The error of a value that is not a valid header, for config key `key`.
+fn invalid(key: &str) -> (String, String) {
+    (
+        key.to_string(),
+        "is not a valid header value (control characters or non-ASCII)".to_string(),
+    )
+}
+
+/// One header to set, split at `{nonce}` if it holds one.
+fn entry(name: Name, key: &str, value: &str) -> Result<Entry, (String, String)> {
+    if value.contains(NONCE_PLACEHOLDER) {
+        let parts = value
+            .split(NONCE_PLACEHOLDER)
+            .map(|p| Box::from(p.as_bytes()))
+            .collect();
+        HeaderValue::from_str(&value.replace(NONCE_PLACEHOLDER, "n")).map_err(|_| invalid(key))?;
+        Ok(Entry::Nonced(name, parts))
+    } else {
+        Ok(Entry::Fixed(
+            name,
+            HeaderValue::from_str(value).map_err(|_| invalid(key))?,
+        ))
+    }
+}
+
+/// The rows of [`TABLE`] that are sent, for plain HTTP and for HTTPS (with
+/// the report collector wired in, and `Reporting-Endpoints` for HTTPS), and
+/// the names of the HTTPS-only rows.
+struct TableEntries {
+    http: Vec<Entry>,
+    https: Vec<Entry>,
+    https_only_names: Vec<HeaderName>,
+}
+
+fn table_entries(settings: &HeaderSettings) -> Result<TableEntries, (String, String)> {
+    let mut http = Vec::new();
+    let mut https = Vec::new();
+    let mut https_only_names = Vec::new();
+    let report = settings.report_path.as_deref();
+    for (row, value) in settings.entries() {
+        let name = Name::from_static(row.name);
+        if row.https_only {
+            https_only_names.push(name.header.clone());
+        }
+        let Some(value) = value else { continue };
+        let (for_http, for_https) = match report {
+            Some(path) => reporting(row, value, path),
+            None => (value.to_string(), value.to_string()),
+        };
+        if !row.https_only {
+            http.push(entry(name.clone(), row.key, &for_http)?);
+        }
+        https.push(entry(name, row.key, &for_https)?);
+    }
+    if let Some(path) = report {
+        https.push(entry(
+            Name::from_static("reporting-endpoints"),
+            "reports.path",
+            &format!("{REPORT_GROUP}=\"{path}\""),
+        )?);
+    }
+    Ok(TableEntries {
+        http,
+        https,
+        https_only_names,
+    })
+}
+
+/// Where the nonce goes, when any value holds one.
+fn nonce_use(settings: &HeaderSettings) -> Option<NonceUse> {
+    settings.uses_nonce().then(|| NonceUse {
+        request_header: Name::new(
+            HeaderName::from_bytes(settings.nonce_request_header.as_bytes())
+                .unwrap_or(HeaderName::from_static(DEFAULT_NONCE_REQUEST_HEADER)),
+        ),
+        html_placeholder: settings
+            .nonce_html_placeholder
+            .as_ref()
+            .map(|p| Box::from(p.as_bytes())),
+    })
+}
+
 /// The pre-built header set of one route: per request it only clones
 /// `HeaderValue`s (and, with nonces, renders the few values that hold one).
 #[derive(Debug, Clone)]
@@ -161,54 +243,11 @@ impl SecurityHeaders {
     /// value that is not a valid header (config validation refuses those
     /// earlier, so this is a second line of defence).
     pub fn build(settings: &HeaderSettings) -> Result<SecurityHeaders, (String, String)> {
-        let invalid = |key: &str| {
-            (
-                key.to_string(),
-                "is not a valid header value (control characters or non-ASCII)".to_string(),
-            )
-        };
-        let entry = |name: Name, key: &str, value: &str| -> Result<Entry, (String, String)> {
-            if value.contains(NONCE_PLACEHOLDER) {
-                let parts = value
-                    .split(NONCE_PLACEHOLDER)
-                    .map(|p| Box::from(p.as_bytes()))
-                    .collect();
-                HeaderValue::from_str(&value.replace(NONCE_PLACEHOLDER, "n"))
-                    .map_err(|_| invalid(key))?;
-                Ok(Entry::Nonced(name, parts))
-            } else {
-                Ok(Entry::Fixed(
-                    name,
-                    HeaderValue::from_str(value).map_err(|_| invalid(key))?,
-                ))
-            }
-        };
-        let mut http = Vec::new();
-        let mut https = Vec::new();
-        let mut https_only_names = Vec::new();
-        let report = settings.report_path.as_deref();
-        for (row, value) in settings.entries() {
-            let name = Name::from_static(row.name);
-            if row.https_only {
-                https_only_names.push(name.header.clone());
-            }
-            let Some(value) = value else { continue };
-            let (for_http, for_https) = match report {
-                Some(path) => reporting(row, value, path),
-                None => (value.to_string(), value.to_string()),
-            };
-            if !row.https_only {
-                http.push(entry(name.clone(), row.key, &for_http)?);
-            }
-            https.push(entry(name, row.key, &for_https)?);
-        }
-        if let Some(path) = report {
-            https.push(entry(
-                Name::from_static("reporting-endpoints"),
-                "reports.path",
-                &format!("{REPORT_GROUP}=\"{path}\""),
-            )?);
-        }
+        let TableEntries {
+            mut http,
+            mut https,
+            https_only_names,
+        } = table_entries(settings)?;
         for (name, value) in &settings.custom {
             let key = format!("custom.{name}");
             let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid(&key))?;
@@ -221,16 +260,7 @@ impl SecurityHeaders {
             .iter()
             .map(|n| HeaderName::from_bytes(n.as_bytes()).map_err(|_| invalid("remove")))
             .collect::<Result<_, _>>()?;
-        let nonce = settings.uses_nonce().then(|| NonceUse {
-            request_header: Name::new(
-                HeaderName::from_bytes(settings.nonce_request_header.as_bytes())
-                    .unwrap_or(HeaderName::from_static(DEFAULT_NONCE_REQUEST_HEADER)),
-            ),
-            html_placeholder: settings
-                .nonce_html_placeholder
-                .as_ref()
-                .map(|p| Box::from(p.as_bytes())),
-        });
+        let nonce = nonce_use(settings);
         let per_answer = nonce.is_some() || wire::removes_answer_name(&settings.remove);
         Ok(SecurityHeaders {
             http_answer_block: (!per_answer).then(|| wire::block(&http)).flatten(),
