@@ -67,6 +67,9 @@ dpkg-deb --root-owner-group -Zgzip -z1 --build "$work/tree" "$upgrade_deb" >/dev
 # --- static checks of the .deb ------------------------------------------------------
 dpkg-deb --info "$deb" conffiles | grep -qx /etc/helmgate/helmgate.toml ||
   fail "/etc/helmgate/helmgate.toml is not a conffile"
+# The bash completions need bash-completion's loader.
+dpkg-deb --field "$deb" Recommends | tr ',' '\n' | grep -qx ' *bash-completion' ||
+  fail "the package does not recommend bash-completion (Recommends: $(dpkg-deb --field "$deb" Recommends))"
 
 say "$(lintian --version)"
 # Overrides ship in the package (packaging/deb/lintian-overrides, each with its
@@ -179,11 +182,17 @@ verify_out=$(systemd-analyze verify "$unit" 2>&1) || true
 [ -L "$wants" ] || fail "the unit is not enabled ($wants missing)"
 if systemd_running; then
   systemctl is-active --quiet helmgate || fail "systemd runs here but helmgate.service is not active"
+  ! printf '%s\n' "$dpkg_out" | grep -q 'was not started' || fail "postinst says the service was not started, but it runs"
   say "unit active (systemd is running)"
 else
   sleep 1
   ! service_running || fail "helmgate was started although systemd is not running"
-  say "unit enabled ($wants), not started: systemd is not running"
+  # ... and postinst says so, with the command that runs it.
+  printf '%s\n' "$dpkg_out" | grep -q 'helmgate.service was not started' ||
+    fail "postinst did not say that the service was not started"
+  printf '%s\n' "$dpkg_out" | grep -qF 'runuser -u helmgate -- helmgate --config /etc/helmgate/helmgate.toml' ||
+    fail "postinst did not say how to run helmgate without systemd"
+  say "unit enabled ($wants), not started: systemd is not running; postinst said how to run it"
 fi
 
 # Completions parse in their shells; the man pages render without warnings.

@@ -45,4 +45,5 @@ pub mod server;
 pub mod state;
 pub mod tls;
 pub mod topk;
+pub mod upstream_hint;
 pub mod vary;

@@ -27,6 +27,7 @@ use crate::policy::{OnceWarning, Policy, SitePolicy};
 use crate::refusal;
 use crate::request::{RequestFacts, Target};
 use crate::state::{InFlight, SharedState};
+use crate::upstream_hint;
 
 // The request headers the gateway sets toward the upstream.
 mod report_intake;
@@ -350,7 +351,10 @@ impl ProxyHttp for Gateway {
                 .record_upstream_failure(UpstreamFailure::Timeout),
             _ => {}
         }
-        let code = self.write_gateway_error(session, ctx, kind).await;
+        let code = match self.unreachable_hint(session, ctx, e) {
+            Some(body) => self.write_error_body(session, ctx, kind, body).await,
+            None => self.write_gateway_error(session, ctx, kind).await,
+        };
         FailToProxy {
             error_code: code,
             can_reuse_downstream: false,
@@ -476,21 +480,56 @@ impl Gateway {
         kind: GatewayError,
         extra: &[(Name, HeaderValue)],
     ) -> u16 {
-        let code = kind.status();
-        let body = kind.body();
         let mut resp = answer::error_head(kind, ctx.site(), &ctx.facts);
         for (name, value) in extra {
             header_edit::replace_response(&mut resp, name, value.clone());
         }
-        session.set_keepalive(None);
-        if let Err(err) = session
-            .as_downstream_mut()
-            .write_error_response(resp, Bytes::from_static(body))
-            .await
-        {
-            log::debug!("could not send {code} to the client: {err}");
-        }
-        code
+        send_error(session, resp, Bytes::from_static(kind.body())).await;
+        kind.status()
+    }
+
+    /// The same with a body of its own (the loopback hint).
+    async fn write_error_body(
+        &self,
+        session: &mut Session,
+        ctx: &RequestCtx,
+        kind: GatewayError,
+        body: Vec<u8>,
+    ) -> u16 {
+        let mut resp = answer::error_head(kind, ctx.site(), &ctx.facts);
+        header_edit::replace_response(&mut resp, &CONTENT_LENGTH, HeaderValue::from(body.len()));
+        send_error(session, resp, Bytes::from(body)).await;
+        kind.status()
+    }
+
+    /// An upstream that is not there: WARN (rate-limited), and the 502 body
+    /// that says so, for a client on this machine only.
+    fn unreachable_hint(&self, session: &Session, ctx: &RequestCtx, e: &Error) -> Option<Vec<u8>> {
+        let what = upstream_hint::unreachable(e)?;
+        let site = ctx.site();
+        let hint = upstream_hint::Unreachable {
+            upstream: &site.upstream,
+            what,
+            route: &site.name,
+            config_path: self.state.config_path(),
+        };
+        hint.warn(&self.state.upstream_log);
+        let local = upstream_hint::local_viewer(ctx.facts.peer, &session.req_header().headers);
+        local.then(|| hint.body(GatewayError::BadGateway.body()))
+    }
+}
+
+/// Send an error answer; Pingora just closes the connection when a
+/// response already started.
+async fn send_error(session: &mut Session, resp: ResponseHeader, body: Bytes) {
+    let code = resp.status.as_u16();
+    session.set_keepalive(None);
+    if let Err(err) = session
+        .as_downstream_mut()
+        .write_error_response(resp, body)
+        .await
+    {
+        log::debug!("could not send {code} to the client: {err}");
     }
 }
 
