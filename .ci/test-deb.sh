@@ -112,6 +112,7 @@ files=(
   /usr/share/man/man1/helmgate-healthcheck.1.gz
   /usr/share/man/man1/helmgate-manpage.1.gz
   /usr/share/man/man1/helmgate-schema.1.gz
+  /usr/share/man/man5/helmgate.toml.5.gz
   "$schema"
   /usr/share/bash-completion/completions/helmgate
   /usr/share/zsh/vendor-completions/_helmgate
@@ -202,8 +203,10 @@ bash -c 'source /usr/share/bash-completion/completions/helmgate && complete -p h
 zsh -n /usr/share/zsh/vendor-completions/_helmgate || fail "zsh completions: syntax"
 fish --no-execute /usr/share/fish/vendor_completions.d/helmgate.fish || fail "fish completions: syntax"
 [ "$(man -w helmgate)" = /usr/share/man/man1/helmgate.1.gz ] || fail "man -w helmgate: $(man -w helmgate)"
-for page in helmgate helmgate-completions helmgate-healthcheck helmgate-manpage helmgate-schema; do
-  rendered=$(MANWIDTH=80 man --warnings -l "/usr/share/man/man1/$page.1.gz" 2>&1 >/dev/null) || fail "man $page"
+[ "$(man -w helmgate.toml)" = /usr/share/man/man5/helmgate.toml.5.gz ] || fail "man -w helmgate.toml: $(man -w helmgate.toml)"
+for page in man1/helmgate.1 man1/helmgate-completions.1 man1/helmgate-healthcheck.1 man1/helmgate-manpage.1 \
+  man1/helmgate-schema.1 man5/helmgate.toml.5; do
+  rendered=$(MANWIDTH=80 man --warnings -l "/usr/share/man/$page.gz" 2>&1 >/dev/null) || fail "man $page"
   [ -z "$rendered" ] || {
     printf '%s\n' "$rendered" >&2
     fail "man $page: groff warnings"
@@ -211,6 +214,12 @@ for page in helmgate helmgate-completions helmgate-healthcheck helmgate-manpage 
 done
 MANWIDTH=80 man -l /usr/share/man/man1/helmgate.1.gz 2>/dev/null | grep -q -- '--upgrade-sock' ||
   fail "man helmgate lacks --upgrade-sock"
+for section in FILES SIGNALS 'EXIT STATUS' ENVIRONMENT 'SEE ALSO'; do
+  MANWIDTH=80 man -l /usr/share/man/man1/helmgate.1.gz 2>/dev/null | grep -qx "$section" ||
+    fail "man helmgate lacks the section $section"
+done
+MANWIDTH=80 man 5 helmgate.toml 2>/dev/null | grep -q 'grace_period_secs' ||
+  fail "man 5 helmgate.toml lacks [server] grace_period_secs"
 say "completions (bash, zsh, fish) parse; man pages render"
 
 # --- upgrade: local edits to the conffile survive -----------------------------------

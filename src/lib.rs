@@ -29,6 +29,7 @@ pub mod healthcheck;
 pub mod insight;
 pub mod logfmt;
 pub mod logging;
+pub mod manual;
 pub mod metrics;
 pub mod nonce;
 pub mod origin;

@@ -8,6 +8,7 @@ use helmgate::cli::{self, Args, Command};
 use helmgate::config::{self, Overrides};
 use helmgate::env::EnvVars;
 use helmgate::healthcheck::{self, Health, Target};
+use helmgate::manual;
 use helmgate::server::{self, RunOptions};
 use helmgate::state::SharedState;
 
@@ -27,9 +28,9 @@ fn run(mut args: Args) -> Result<(), String> {
         None => serve(args),
         Some(Command::Completions { shell }) => print(&cli::completions(shell)),
         Some(Command::Manpage { out_dir: None }) => {
-            print(&cli::man_page().map_err(|e| format!("man page: {e}"))?)
+            print(&manual::helmgate_1().map_err(|e| format!("man page: {e}"))?)
         }
-        Some(Command::Manpage { out_dir: Some(dir) }) => cli::write_man_pages(&dir)
+        Some(Command::Manpage { out_dir: Some(dir) }) => manual::write_pages(&dir)
             .map_err(|e| format!("writing man pages to {}: {e}", dir.display())),
         Some(Command::Schema) => print(config::schema::json_schema_text().as_bytes()),
         Some(Command::Healthcheck { url }) => {

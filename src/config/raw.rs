@@ -274,7 +274,7 @@ macro_rules! raw_headers {
             #[schemars(with = "Option<String>", extend("enum" = ["seed", "hardened"]))]
             pub preset: Option<Spanned<String>>,
             $(
-                #[doc = concat!("The `", $name, "` response header; replaces the preset's value, \"\" turns it off.")]
+                #[doc = concat!("The `", $name, "` response header, replacing the preset's value; \"\" turns it off. Default: the preset's value.")]
                 #[schemars(with = "Option<String>")]
                 pub $key: Option<Spanned<String>>,
             )*
@@ -283,7 +283,7 @@ macro_rules! raw_headers {
             pub remove_x_powered_by: Option<bool>,
             /// `[headers.custom]`: any other response header, "Name" =
             /// "value", overwriting the upstream's; "" drops one a lower
-            /// table set.
+            /// table set. Default: none.
             #[schemars(with = "Option<BTreeMap<String, String>>")]
             pub custom: Option<BTreeMap<String, Spanned<String>>>,
             /// Response headers stripped from the upstream's responses.
