@@ -35,6 +35,7 @@ command -v zsh >/dev/null || missing+=(zsh)   # syntax check of the zsh completi
 command -v fish >/dev/null || missing+=(fish) # and the fish ones
 command -v systemd-analyze >/dev/null || missing+=(systemd)
 command -v adduser >/dev/null || missing+=(adduser)
+command -v logrotate >/dev/null || missing+=(logrotate) # syntax check of /etc/logrotate.d/helmgate
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   apt-get update -qq
@@ -67,6 +68,8 @@ dpkg-deb --root-owner-group -Zgzip -z1 --build "$work/tree" "$upgrade_deb" >/dev
 # --- static checks of the .deb ------------------------------------------------------
 dpkg-deb --info "$deb" conffiles | grep -qx /etc/helmgate/helmgate.toml ||
   fail "/etc/helmgate/helmgate.toml is not a conffile"
+dpkg-deb --info "$deb" conffiles | grep -qx /etc/logrotate.d/helmgate ||
+  fail "/etc/logrotate.d/helmgate is not a conffile"
 # The bash completions need bash-completion's loader.
 dpkg-deb --field "$deb" Recommends | tr ',' '\n' | grep -qx ' *bash-completion' ||
   fail "the package does not recommend bash-completion (Recommends: $(dpkg-deb --field "$deb" Recommends))"
@@ -120,6 +123,7 @@ files=(
   /usr/share/doc/helmgate/copyright
   /usr/share/doc/helmgate/changelog.Debian.gz
   /usr/share/lintian/overrides/helmgate
+  /etc/logrotate.d/helmgate
 )
 
 if systemd_running; then
@@ -181,6 +185,19 @@ verify_out=$(systemd-analyze verify "$unit" 2>&1) || true
   fail "systemd-analyze verify $unit"
 }
 [ -L "$wants" ] || fail "the unit is not enabled ($wants missing)"
+# Log files: the unit may write /var/log/helmgate, which logrotate rotates
+# with SIGUSR1 (helmgate reopens its files on it).
+grep -qx 'LogsDirectory=helmgate' "$unit" || fail "$unit does not allow writing /var/log/helmgate"
+grep -q 'USR1' /etc/logrotate.d/helmgate || fail "/etc/logrotate.d/helmgate does not send SIGUSR1"
+logrotate_out=$(logrotate --debug /etc/logrotate.d/helmgate 2>&1) || {
+  printf '%s\n' "$logrotate_out" >&2
+  fail "logrotate --debug /etc/logrotate.d/helmgate"
+}
+! printf '%s\n' "$logrotate_out" | grep -qi 'error' || {
+  printf '%s\n' "$logrotate_out" >&2
+  fail "logrotate reports an error in /etc/logrotate.d/helmgate"
+}
+say "log files: LogsDirectory=helmgate, /etc/logrotate.d/helmgate parses and sends SIGUSR1"
 if systemd_running; then
   systemctl is-active --quiet helmgate || fail "systemd runs here but helmgate.service is not active"
   ! printf '%s\n' "$dpkg_out" | grep -q 'was not started' || fail "postinst says the service was not started, but it runs"
@@ -250,6 +267,8 @@ installed=
 [ -z "$(status)" ] || [ "$(status)" = pn ] || fail "after dpkg -P the package is '$(status)'"
 [ ! -e "$conf" ] || fail "dpkg -P left $conf"
 [ ! -e /etc/helmgate ] || fail "dpkg -P left /etc/helmgate"
+[ ! -e /var/log/helmgate ] || fail "dpkg -P left /var/log/helmgate"
+[ ! -e /etc/logrotate.d/helmgate ] || fail "dpkg -P left /etc/logrotate.d/helmgate"
 ! getent passwd helmgate >/dev/null || fail "dpkg -P left the helmgate user"
 ! getent group helmgate >/dev/null || fail "dpkg -P left the helmgate group"
 ! dpkg-statoverride --list | grep -q /etc/helmgate || fail "dpkg -P left stat overrides"

@@ -27,6 +27,7 @@ pub mod header_edit;
 pub mod headers;
 pub mod healthcheck;
 pub mod insight;
+pub mod log_files;
 pub mod logfmt;
 pub mod logging;
 pub mod manual;

@@ -17,6 +17,7 @@ fn main() -> ExitCode {
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
+            helmgate::access_log::flush();
             eprintln!("helmgate: {message}");
             ExitCode::FAILURE
         }
@@ -65,7 +66,7 @@ fn serve(args: Args) -> Result<(), String> {
         println!("configuration {} is valid", args.config.display());
         return Ok(());
     }
-    helmgate::logging::init();
+    helmgate::logging::init(&policy.log);
     for w in &policy.warnings {
         log::warn!("{w}");
     }
@@ -95,6 +96,7 @@ fn serve(args: Args) -> Result<(), String> {
     );
     let state = Arc::new(SharedState::new(policy, args.config.clone(), overrides));
     server::install_reload_handler(Arc::clone(&state))?;
+    helmgate::log_files::install_reopen_handler()?;
     server::run(
         state,
         RunOptions {

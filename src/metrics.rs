@@ -404,6 +404,7 @@ impl Metrics {
             "helmgate_config_reloads_total{{result=\"failed\"}} {}",
             get(&self.reloads_failed)
         );
+        crate::log_files::render_metrics(&mut out);
         out
     }
 }

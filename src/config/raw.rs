@@ -390,6 +390,16 @@ pub struct RawLog {
     /// Default 60.
     #[schemars(with = "Option<i64>")]
     pub blocked_origin_per_minute: Option<Spanned<i64>>,
+    /// File the access lines are appended to, e.g.
+    /// "/var/log/helmgate/access.log"; relative to the config file's
+    /// directory. SIGUSR1 reopens it (log rotation). Default: stderr.
+    #[schemars(with = "Option<String>")]
+    pub access_log_path: Option<Spanned<String>>,
+    /// File every other log line is appended to, e.g.
+    /// "/var/log/helmgate/error.log"; relative to the config file's
+    /// directory. SIGUSR1 reopens it. Default: stderr.
+    #[schemars(with = "Option<String>")]
+    pub error_log_path: Option<Spanned<String>>,
 }
 
 /// `[admin]`: the admin listener and who may use it.

@@ -1,5 +1,5 @@
 //! The hand-written parts of the man pages, as roff. What they say is what
-//! the code does: signals in `server.rs` (and `logging.rs` for USR1), exit
+//! the code does: signals in `server.rs` (and `log_files.rs` for USR1), exit
 //! codes in `main.rs`, variables in `env.rs` and `cli.rs`.
 
 /// helmgate(1) after the subcommands.
@@ -15,6 +15,14 @@ The configuration's JSON Schema for editors, as \fBhelmgate schema\fR prints it 
 \fI/usr/lib/systemd/system/helmgate.service\fR
 The hardened systemd unit (Debian package). It runs \fBhelmgate\fR as the user \fBhelmgate\fR with
 \fB\-\-upgrade\-sock /run/helmgate/upgrade.sock\fR.
+.TP
+\fI/var/log/helmgate/\fR
+Where the Debian package's unit may write log files (\fBLogsDirectory=helmgate\fR), when
+\fB[log] access_log_path\fR or \fBerror_log_path\fR name files there; without them, logs go to
+standard error (the journal).
+.TP
+\fI/etc/logrotate.d/helmgate\fR
+Rotates \fI/var/log/helmgate/*.log\fR and sends \fBSIGUSR1\fR (Debian package).
 .TP
 \fI/tmp/helmgate_upgrade.sock\fR
 The default socket of the \fBSIGQUIT\fR hand\-over (\fB\-\-upgrade\-sock\fR).
@@ -40,7 +48,9 @@ with \fB\-\-upgrade\fR, keep serving for about 5 s, then drain as for \fBSIGTERM
 Without a new process to take them, it logs that and stops all the same.
 .TP
 \fBSIGUSR1\fR
-Not handled yet: its default action ends the process at once, like \fBSIGKILL\fR. Don't send it.
+Reopen the log files (\fB[log] access_log_path\fR and \fBerror_log_path\fR) at their
+configured paths, as \fBnginx \-s reopen\fR does: after logrotate has moved them away, new lines
+go to new files. Logs on standard error are not affected.
 .SH "EXIT STATUS"
 .TP
 \fB0\fR

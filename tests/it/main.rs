@@ -14,6 +14,7 @@ mod gateway;
 mod hardening;
 mod headers;
 mod hostile;
+mod log_files;
 mod operations;
 mod packaging;
 mod properties;
