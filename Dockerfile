@@ -17,7 +17,10 @@
 # stop_grace_period: 35s, or Kubernetes' terminationGracePeriodSeconds.
 
 ############################################################ build
-FROM rust:1-bookworm AS build
+# The Rust that rust-toolchain.toml pins (the image does not read that file:
+# it has this version as its only toolchain). .ci/lint-packaging.sh checks
+# that the two agree.
+FROM rust:1.95.0-bookworm AS build
 
 # cmake builds zlib-ng (libz-ng-sys) for Pingora's compression support.
 # Versions are not pinned: they come from the bookworm archive the base image

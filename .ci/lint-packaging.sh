@@ -54,6 +54,18 @@ if ! hadolint_out=$(hadolint --no-color Dockerfile 2>&1) || [ -n "$hadolint_out"
 fi
 echo "lint-packaging: hadolint Dockerfile: clean"
 
+# The build image's Rust is the one rust-toolchain.toml pins (the image
+# doesn't read that file), and Cargo.toml's rust-version is not above it.
+pinned=$(sed -n 's/^channel = "\(.*\)"$/\1/p' rust-toolchain.toml)
+[ -n "$pinned" ] || fail "rust-toolchain.toml has no channel = \"X.Y.Z\""
+build_image=$(sed -n 's/^FROM \([^ ]*\) AS build$/\1/p' Dockerfile)
+[ "$build_image" = "rust:${pinned}-bookworm" ] ||
+  fail "Dockerfile builds with ${build_image:-?}, not rust:${pinned}-bookworm (rust-toolchain.toml's channel)"
+msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)
+[ "$(printf '%s\n%s\n' "$msrv" "$pinned" | sort -V | tail -n 1)" = "$pinned" ] ||
+  fail "Cargo.toml rust-version $msrv is above the pinned toolchain $pinned"
+echo "lint-packaging: Rust $pinned in rust-toolchain.toml and the Dockerfile (rust-version $msrv)"
+
 # The HEALTHCHECK probes the admin listener of the config baked into the image.
 admin_listen=$(awk '
   /^\[/ { in_admin = ($0 ~ /^\[admin\][[:space:]]*$/) }

@@ -35,6 +35,7 @@ command -v zsh >/dev/null || missing+=(zsh)   # syntax check of the zsh completi
 command -v fish >/dev/null || missing+=(fish) # and the fish ones
 command -v systemd-analyze >/dev/null || missing+=(systemd)
 command -v adduser >/dev/null || missing+=(adduser)
+command -v logrotate >/dev/null || missing+=(logrotate) # syntax check of /etc/logrotate.d/helmgate
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   apt-get update -qq
@@ -67,6 +68,11 @@ dpkg-deb --root-owner-group -Zgzip -z1 --build "$work/tree" "$upgrade_deb" >/dev
 # --- static checks of the .deb ------------------------------------------------------
 dpkg-deb --info "$deb" conffiles | grep -qx /etc/helmgate/helmgate.toml ||
   fail "/etc/helmgate/helmgate.toml is not a conffile"
+dpkg-deb --info "$deb" conffiles | grep -qx /etc/logrotate.d/helmgate ||
+  fail "/etc/logrotate.d/helmgate is not a conffile"
+# The bash completions need bash-completion's loader.
+dpkg-deb --field "$deb" Recommends | tr ',' '\n' | grep -qx ' *bash-completion' ||
+  fail "the package does not recommend bash-completion (Recommends: $(dpkg-deb --field "$deb" Recommends))"
 
 say "$(lintian --version)"
 # Overrides ship in the package (packaging/deb/lintian-overrides, each with its
@@ -109,6 +115,7 @@ files=(
   /usr/share/man/man1/helmgate-healthcheck.1.gz
   /usr/share/man/man1/helmgate-manpage.1.gz
   /usr/share/man/man1/helmgate-schema.1.gz
+  /usr/share/man/man5/helmgate.toml.5.gz
   "$schema"
   /usr/share/bash-completion/completions/helmgate
   /usr/share/zsh/vendor-completions/_helmgate
@@ -116,6 +123,7 @@ files=(
   /usr/share/doc/helmgate/copyright
   /usr/share/doc/helmgate/changelog.Debian.gz
   /usr/share/lintian/overrides/helmgate
+  /etc/logrotate.d/helmgate
 )
 
 if systemd_running; then
@@ -177,13 +185,32 @@ verify_out=$(systemd-analyze verify "$unit" 2>&1) || true
   fail "systemd-analyze verify $unit"
 }
 [ -L "$wants" ] || fail "the unit is not enabled ($wants missing)"
+# Log files: the unit may write /var/log/helmgate, which logrotate rotates
+# with SIGUSR1 (helmgate reopens its files on it).
+grep -qx 'LogsDirectory=helmgate' "$unit" || fail "$unit does not allow writing /var/log/helmgate"
+grep -q 'USR1' /etc/logrotate.d/helmgate || fail "/etc/logrotate.d/helmgate does not send SIGUSR1"
+logrotate_out=$(logrotate --debug /etc/logrotate.d/helmgate 2>&1) || {
+  printf '%s\n' "$logrotate_out" >&2
+  fail "logrotate --debug /etc/logrotate.d/helmgate"
+}
+! printf '%s\n' "$logrotate_out" | grep -qi 'error' || {
+  printf '%s\n' "$logrotate_out" >&2
+  fail "logrotate reports an error in /etc/logrotate.d/helmgate"
+}
+say "log files: LogsDirectory=helmgate, /etc/logrotate.d/helmgate parses and sends SIGUSR1"
 if systemd_running; then
   systemctl is-active --quiet helmgate || fail "systemd runs here but helmgate.service is not active"
+  ! printf '%s\n' "$dpkg_out" | grep -q 'was not started' || fail "postinst says the service was not started, but it runs"
   say "unit active (systemd is running)"
 else
   sleep 1
   ! service_running || fail "helmgate was started although systemd is not running"
-  say "unit enabled ($wants), not started: systemd is not running"
+  # ... and postinst says so, with the command that runs it.
+  printf '%s\n' "$dpkg_out" | grep -q 'helmgate.service was not started' ||
+    fail "postinst did not say that the service was not started"
+  printf '%s\n' "$dpkg_out" | grep -qF 'runuser -u helmgate -- helmgate --config /etc/helmgate/helmgate.toml' ||
+    fail "postinst did not say how to run helmgate without systemd"
+  say "unit enabled ($wants), not started: systemd is not running; postinst said how to run it"
 fi
 
 # Completions parse in their shells; the man pages render without warnings.
@@ -193,8 +220,10 @@ bash -c 'source /usr/share/bash-completion/completions/helmgate && complete -p h
 zsh -n /usr/share/zsh/vendor-completions/_helmgate || fail "zsh completions: syntax"
 fish --no-execute /usr/share/fish/vendor_completions.d/helmgate.fish || fail "fish completions: syntax"
 [ "$(man -w helmgate)" = /usr/share/man/man1/helmgate.1.gz ] || fail "man -w helmgate: $(man -w helmgate)"
-for page in helmgate helmgate-completions helmgate-healthcheck helmgate-manpage helmgate-schema; do
-  rendered=$(MANWIDTH=80 man --warnings -l "/usr/share/man/man1/$page.1.gz" 2>&1 >/dev/null) || fail "man $page"
+[ "$(man -w helmgate.toml)" = /usr/share/man/man5/helmgate.toml.5.gz ] || fail "man -w helmgate.toml: $(man -w helmgate.toml)"
+for page in man1/helmgate.1 man1/helmgate-completions.1 man1/helmgate-healthcheck.1 man1/helmgate-manpage.1 \
+  man1/helmgate-schema.1 man5/helmgate.toml.5; do
+  rendered=$(MANWIDTH=80 man --warnings -l "/usr/share/man/$page.gz" 2>&1 >/dev/null) || fail "man $page"
   [ -z "$rendered" ] || {
     printf '%s\n' "$rendered" >&2
     fail "man $page: groff warnings"
@@ -202,6 +231,12 @@ for page in helmgate helmgate-completions helmgate-healthcheck helmgate-manpage 
 done
 MANWIDTH=80 man -l /usr/share/man/man1/helmgate.1.gz 2>/dev/null | grep -q -- '--upgrade-sock' ||
   fail "man helmgate lacks --upgrade-sock"
+for section in FILES SIGNALS 'EXIT STATUS' ENVIRONMENT 'SEE ALSO'; do
+  MANWIDTH=80 man -l /usr/share/man/man1/helmgate.1.gz 2>/dev/null | grep -qx "$section" ||
+    fail "man helmgate lacks the section $section"
+done
+MANWIDTH=80 man 5 helmgate.toml 2>/dev/null | grep -q 'grace_period_secs' ||
+  fail "man 5 helmgate.toml lacks [server] grace_period_secs"
 say "completions (bash, zsh, fish) parse; man pages render"
 
 # --- upgrade: local edits to the conffile survive -----------------------------------
@@ -232,6 +267,8 @@ installed=
 [ -z "$(status)" ] || [ "$(status)" = pn ] || fail "after dpkg -P the package is '$(status)'"
 [ ! -e "$conf" ] || fail "dpkg -P left $conf"
 [ ! -e /etc/helmgate ] || fail "dpkg -P left /etc/helmgate"
+[ ! -e /var/log/helmgate ] || fail "dpkg -P left /var/log/helmgate"
+[ ! -e /etc/logrotate.d/helmgate ] || fail "dpkg -P left /etc/logrotate.d/helmgate"
 ! getent passwd helmgate >/dev/null || fail "dpkg -P left the helmgate user"
 ! getent group helmgate >/dev/null || fail "dpkg -P left the helmgate group"
 ! dpkg-statoverride --list | grep -q /etc/helmgate || fail "dpkg -P left stat overrides"

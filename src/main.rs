@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 
+use helmgate::cli::manual;
 use helmgate::cli::{self, Args, Command};
 use helmgate::config::{self, Overrides};
 use helmgate::ops::healthcheck::{self, Health, Target};
@@ -16,6 +17,7 @@ fn main() -> ExitCode {
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
+            helmgate::observe::access_log::flush();
             eprintln!("helmgate: {message}");
             ExitCode::FAILURE
         }
@@ -27,9 +29,9 @@ fn run(mut args: Args) -> Result<(), String> {
         None => serve(args),
         Some(Command::Completions { shell }) => print(&cli::completions(shell)),
         Some(Command::Manpage { out_dir: None }) => {
-            print(&cli::man_page().map_err(|e| format!("man page: {e}"))?)
+            print(&manual::helmgate_1().map_err(|e| format!("man page: {e}"))?)
         }
-        Some(Command::Manpage { out_dir: Some(dir) }) => cli::write_man_pages(&dir)
+        Some(Command::Manpage { out_dir: Some(dir) }) => manual::write_pages(&dir)
             .map_err(|e| format!("writing man pages to {}: {e}", dir.display())),
         Some(Command::Schema) => print(config::schema::json_schema_text().as_bytes()),
         Some(Command::Healthcheck { url }) => {
@@ -64,7 +66,7 @@ fn serve(args: Args) -> Result<(), String> {
         println!("configuration {} is valid", args.config.display());
         return Ok(());
     }
-    helmgate::observe::logging::init();
+    helmgate::observe::logging::init(&policy.log);
     for w in &policy.warnings {
         log::warn!("{w}");
     }
@@ -94,6 +96,7 @@ fn serve(args: Args) -> Result<(), String> {
     );
     let state = Arc::new(SharedState::new(policy, args.config.clone(), overrides));
     server::install_reload_handler(Arc::clone(&state))?;
+    helmgate::observe::log_files::install_reopen_handler()?;
     server::run(
         state,
         RunOptions {

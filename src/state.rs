@@ -115,6 +115,9 @@ pub struct SharedState {
     /// Rate limit for the lines about refused request heads: one bucket,
     /// so a flood from anywhere yields a bounded number of lines.
     pub client_log: BlockedLogLimiter,
+    /// Rate limit for the WARN about an upstream that is not there
+    /// (`upstream_hint`): a few lines, then one every 10 s.
+    pub upstream_log: BlockedLogLimiter,
     /// Top-K tables, the last hour, the last reports: for the dashboard.
     pub insight: Insight,
     config_history: Mutex<ConfigHistory>,
@@ -155,6 +158,7 @@ impl SharedState {
             in_flight: AtomicUsize::new(0),
             certificates: Mutex::new(Vec::new()),
             client_log: BlockedLogLimiter::new(20, 60),
+            upstream_log: BlockedLogLimiter::new(3, 6),
             insight: Insight::default(),
             config_history: Mutex::new(ConfigHistory {
                 loaded_at: SystemTime::now(),

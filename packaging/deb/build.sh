@@ -7,8 +7,9 @@
 # Package metadata and the file list are in Cargo.toml ([package.metadata.deb]).
 # cargo-deb can't run the binary, so this script first writes what is generated
 # from it, and a copy of the unit, under target/deb-assets/ (not committed):
-#   - shell completions and man pages, from the clap definitions
-#     (`helmgate completions SHELL`, `helmgate manpage --out-dir DIR`);
+#   - shell completions and man pages, from the clap definitions and the
+#     config types (`helmgate completions SHELL`, `helmgate manpage --out-dir
+#     DIR`: helmgate.1, a page per subcommand and helmgate.toml.5);
 #   - the config's JSON Schema (`helmgate schema`), and conf/helmgate.toml
 #     with its `#:schema` line pointing at where the package puts it;
 #   - helmgate.service: systemd/helmgate.service with the binary at

@@ -7,6 +7,7 @@
 mod cors;
 mod headers;
 mod layers;
+mod log_paths;
 mod problems;
 pub mod raw;
 mod reports;

@@ -284,7 +284,7 @@ macro_rules! raw_headers {
             #[schemars(with = "Option<String>", extend("enum" = ["seed", "hardened"]))]
             pub preset: Option<Spanned<String>>,
             $(
-                #[doc = concat!("The `", $name, "` response header; replaces the preset's value, \"\" turns it off.")]
+                #[doc = concat!("The `", $name, "` response header, replacing the preset's value; \"\" turns it off. Default: the preset's value.")]
                 #[schemars(with = "Option<String>")]
                 pub $key: Option<Spanned<String>>,
             )*
@@ -293,7 +293,7 @@ macro_rules! raw_headers {
             pub remove_x_powered_by: Option<bool>,
             /// `[headers.custom]`: any other response header, "Name" =
             /// "value", overwriting the upstream's; "" drops one a lower
-            /// table set.
+            /// table set. Default: none.
             #[schemars(with = "Option<BTreeMap<String, String>>")]
             pub custom: Option<BTreeMap<String, Spanned<String>>>,
             /// Response headers stripped from the upstream's responses.
@@ -400,6 +400,16 @@ pub struct RawLog {
     /// Default 60.
     #[schemars(with = "Option<i64>")]
     pub blocked_origin_per_minute: Option<Spanned<i64>>,
+    /// File the access lines are appended to, e.g.
+    /// "/var/log/helmgate/access.log"; relative to the config file's
+    /// directory. SIGUSR1 reopens it (log rotation). Default: stderr.
+    #[schemars(with = "Option<String>")]
+    pub access_log_path: Option<Spanned<String>>,
+    /// File every other log line is appended to, e.g.
+    /// "/var/log/helmgate/error.log"; relative to the config file's
+    /// directory. SIGUSR1 reopens it. Default: stderr.
+    #[schemars(with = "Option<String>")]
+    pub error_log_path: Option<Spanned<String>>,
 }
 
 /// `[admin]`: the admin listener and who may use it.

@@ -375,11 +375,15 @@ impl Validator<'_> {
             1,
             1_000_000,
         );
+        let access_log_path = self.log_path("log.access_log_path", raw.access_log_path.as_ref());
+        let error_log_path = self.log_path("log.error_log_path", raw.error_log_path.as_ref());
         Some(LogSettings {
             format: format?,
             access_log: raw.access_log.unwrap_or(true),
             blocked_origin_burst: burst? as u32,
             blocked_origin_per_minute: per_minute? as u32,
+            access_log_path: access_log_path?,
+            error_log_path: error_log_path?,
         })
     }
 }

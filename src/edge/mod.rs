@@ -19,4 +19,5 @@ pub mod redirect;
 pub mod refusal;
 pub mod request;
 pub mod request_id;
+pub mod upstream_hint;
 pub mod verdict;

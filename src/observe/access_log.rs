@@ -1,15 +1,16 @@
-//! One line per request, as text or JSON, on stderr. Client-supplied values
-//! are escaped so a crafted header can't forge a line.
+//! One line per request, as text or JSON, on stderr or into `[log]
+//! access_log_path`. Client-supplied values are escaped so a crafted header
+//! can't forge a line.
 //!
-//! Lines go into one buffer instead of a write(2) each: a background thread
-//! flushes it every second, and every way out of the process (graceful
-//! drain, SIGINT, an error in main) and every reload flushes it first, so
-//! nothing is lost. Formatting writes straight into the buffer.
+//! Lines go into one bounded buffer instead of a write(2) each
+//! (`log_files`): a thread of its own writes it out at least every second,
+//! and every way out of the process (graceful drain, SIGINT, an error in
+//! main) and every reload flushes it first, so nothing is lost unless the
+//! disk stalls. Formatting writes straight into the buffer.
 
 use std::fmt;
-use std::io::{BufWriter, Stderr, Write};
+use std::io::Write;
 use std::net::IpAddr;
-use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use crate::observe::logfmt::{Escaped, JsonEscaped};
@@ -32,38 +33,10 @@ pub struct Entry<'a> {
     pub request_id: &'a [u8],
 }
 
-static SINK: OnceLock<Mutex<BufWriter<Stderr>>> = OnceLock::new();
-
-/// Start buffering access lines, flushed at least once a second.
-pub fn init() {
-    if SINK
-        .set(Mutex::new(BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stderr(),
-        )))
-        .is_ok()
-    {
-        let _ = std::thread::Builder::new()
-            .name("helmgate-access-log".into())
-            .spawn(|| loop {
-                std::thread::sleep(Duration::from_secs(1));
-                flush();
-            });
-    }
-}
-
-fn sink() -> Option<MutexGuard<'static, BufWriter<Stderr>>> {
-    SINK.get().map(|m| match m.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    })
-}
-
-/// Write out whatever is buffered. Called before the process exits.
+/// Write out whatever both logs hold (waiting 2 s at most). Called before
+/// the process exits.
 pub fn flush() {
-    if let Some(mut w) = sink() {
-        let _ = w.flush();
-    }
+    crate::observe::log_files::flush(Duration::from_secs(2));
 }
 
 /// `-` (or JSON `null`) for nothing.
@@ -91,7 +64,10 @@ impl fmt::Display for JsonString<'_> {
 }
 
 pub fn write(format: LogFormat, e: &Entry<'_>) {
-    let Some(mut w) = sink() else { return };
+    crate::observe::log_files::access().append(|w| write_line(w, format, e));
+}
+
+fn write_line(w: &mut Vec<u8>, format: LogFormat, e: &Entry<'_>) {
     let time = jiff::Timestamp::now();
     let ms = e.duration.as_secs_f64() * 1000.0;
     let _ = match format {

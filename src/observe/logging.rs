@@ -1,6 +1,6 @@
 //! env_logger set up for a service: `info` unless RUST_LOG says otherwise,
-//! stderr, one line per record. Access lines bypass it for a buffer of their
-//! own (src/access_log.rs).
+//! stderr or `[log] error_log_path` (`log_files`), one line per record.
+//! Access lines bypass it for a buffer of their own (src/access_log.rs).
 //!
 //! Every line must be ours, so records from the libraries underneath
 //! (Pingora, rustls, h2) pass through a filter first: their text is escaped
@@ -15,14 +15,18 @@ use std::time::Instant;
 
 use log::{Level, Log, Metadata, Record};
 
-use crate::observe::access_log;
 use crate::observe::blocked_log::{Admit, BlockedLogLimiter};
+use crate::observe::log_files;
+use crate::policy::LogSettings;
 
-pub fn init() {
-    access_log::init();
+pub fn init(settings: &LogSettings) {
+    log_files::start(settings);
     let mut builder =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
-    builder.target(env_logger::Target::Stderr);
+    // Stderr or `[log] error_log_path`, through a buffer that never blocks.
+    builder.target(env_logger::Target::Pipe(Box::new(
+        log_files::ErrorLogWriter,
+    )));
     builder.format(|buf, record| {
         writeln!(
             buf,

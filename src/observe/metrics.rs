@@ -293,6 +293,7 @@ impl Metrics {
         self.render_refusals(&mut out);
         self.render_duration(&mut out);
         self.render_reloads(&mut out);
+        crate::observe::log_files::render_metrics(&mut out);
         out
     }
 

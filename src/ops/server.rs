@@ -96,6 +96,7 @@ pub fn exit_if_a_listener_fails(policy: &Policy) {
             return previous(info);
         };
         log::error!("{}", listener_failure(cause, &addresses));
+        crate::observe::access_log::flush();
         std::process::exit(1);
     }));
 }
@@ -350,6 +351,7 @@ pub fn install_reload_handler(state: Arc<SharedState>) -> Result<(), String> {
                     match state.reload() {
                         Ok(report) => {
                             let policy = state.policy();
+                            crate::observe::log_files::configure(&policy.log);
                             log::info!(
                                 "configuration reloaded: environment {}, {} route(s), {} allowed origin(s) at top level, {} TLS certificate(s) re-read",
                                 policy.environment,

@@ -168,6 +168,9 @@ pub struct LogSettings {
     pub access_log: bool,
     pub blocked_origin_burst: u32,
     pub blocked_origin_per_minute: u32,
+    /// `None`: stderr.
+    pub access_log_path: Option<std::path::PathBuf>,
+    pub error_log_path: Option<std::path::PathBuf>,
 }
 
 impl Policy {

@@ -397,7 +397,9 @@ fn gateway_made_502_carries_headers_and_no_internal_detail() {
     // Reserved, never listening: every connection to it is refused.
     let closed = Port::reserve();
     let gw = Gateway::start(closed.addr(), GatewayOptions::default());
-    let r = gw.get("/", &[("Origin", APP)]);
+    // Relayed by a proxy, so not the person on this machine: no hint (see
+    // first_run.rs for the loopback one).
+    let r = gw.get("/", &[("Origin", APP), ("X-Forwarded-For", "203.0.113.7")]);
     assert_eq!(r.status, 502);
     assert_production_headers(&r);
     assert_eq!(r.body_text(), "Bad Gateway\n");

@@ -181,7 +181,8 @@ fn man_pages_are_written_for_every_subcommand() {
             "helmgate-healthcheck.1",
             "helmgate-manpage.1",
             "helmgate-schema.1",
-            "helmgate.1"
+            "helmgate.1",
+            "helmgate.toml.5"
         ]
     );
     assert_eq!(
@@ -194,6 +195,183 @@ fn man_pages_are_written_for_every_subcommand() {
     for flag in long_flags(&["healthcheck", "--help"]) {
         assert!(page.contains(&flag), "healthcheck page lacks {flag}");
     }
+}
+
+/// helmgate.toml(5), as `manpage --out-dir` writes it.
+fn config_page(tag: &str) -> String {
+    let dir = TempDir::new(tag);
+    stdout_of(&["manpage", "--out-dir", dir.path().to_str().unwrap()]);
+    std::fs::read_to_string(dir.path().join("helmgate.toml.5")).expect("helmgate.toml.5 written")
+}
+
+/// The page's tables: each `.SS` heading with the keys listed under it, and
+/// each key's entry (its `.TP` paragraph).
+fn tables_of(page: &str) -> Vec<(String, Vec<(String, String)>)> {
+    page.split("\n.SS ")
+        .skip(1)
+        .map(|section| {
+            let section = section.split("\n.SH ").next().unwrap_or_default();
+            let heading = section.lines().next().unwrap_or_default().to_string();
+            let entries = section
+                .split("\n.TP\n")
+                .skip(1)
+                .map(|entry| {
+                    let key = entry
+                        .strip_prefix("\\fB")
+                        .and_then(|e| e.split("\\fR").next())
+                        .unwrap_or_default();
+                    (unroff(key), entry.to_string())
+                })
+                .collect();
+            (heading, entries)
+        })
+        .collect()
+}
+
+#[test]
+fn config_man_page_lists_every_key_of_the_schema_with_type_default_and_meaning() {
+    let schema: serde_json::Value = serde_json::from_str(&stdout_of(&["schema"])).unwrap();
+    let page = config_page("config-page-keys");
+    assert!(page.starts_with(".TH helmgate.toml 5 "), "{page}");
+    let tables = tables_of(&page);
+    let mut defs: Vec<(&str, &serde_json::Value)> = vec![("the top level", &schema)];
+    for (name, def) in schema["definitions"].as_object().unwrap() {
+        if def.get("properties").is_some() {
+            defs.push((name, def));
+        }
+    }
+    assert!(defs.len() >= 10, "{defs:?}");
+    for (name, def) in defs {
+        let mut keys: Vec<&String> = def["properties"].as_object().unwrap().keys().collect();
+        keys.sort();
+        // Listed together under one heading, as the schema groups them.
+        let (heading, entries) = tables
+            .iter()
+            .find(|(_, entries)| {
+                let mut listed: Vec<&String> = entries.iter().map(|(k, _)| k).collect();
+                listed.sort();
+                listed == keys
+            })
+            .unwrap_or_else(|| {
+                panic!("no table of helmgate.toml(5) lists the keys of {name}: {keys:?}")
+            });
+        for (key, entry) in entries {
+            let prop = &def["properties"][key.as_str()];
+            let meaning = prop["description"]
+                .as_str()
+                .unwrap_or_default()
+                .replace('`', "");
+            let words: Vec<&str> = meaning
+                .split_whitespace()
+                .take_while(|w| !w.starts_with("Default"))
+                .take(3)
+                .collect();
+            assert!(!words.is_empty(), "{key} has no doc comment");
+            assert!(
+                unroff(entry)
+                    .replace("\\fB", "")
+                    .replace("\\fR", "")
+                    .contains(&words.join(" ")),
+                "{heading} {key}: the meaning is missing:\n{entry}"
+            );
+            let kind = unroff(entry).lines().next().unwrap_or_default().to_string();
+            let is_table = kind.contains("table");
+            assert!(
+                ["string", "integer", "number", "boolean", "array", "table"]
+                    .iter()
+                    .any(|t| kind.contains(t)),
+                "{heading} {key}: no type in {kind:?}"
+            );
+            assert!(
+                is_table || entry.contains("\nDefault: ") || entry.contains("\nRequired."),
+                "{heading} {key}: no default (say it in the doc comment: \"Default: ...\" or \"(required)\"):\n{entry}"
+            );
+        }
+    }
+    for section in [
+        "NAME",
+        "SYNOPSIS",
+        "DESCRIPTION",
+        "KEYS",
+        "FILES",
+        "ENVIRONMENT",
+        "\"SEE ALSO\"",
+    ] {
+        assert!(page.contains(&format!("\n.SH {section}\n")), "no {section}");
+    }
+}
+
+#[test]
+fn config_man_page_example_is_a_valid_config() {
+    let page = config_page("config-page");
+    let example = page
+        .split(".SH EXAMPLE\n.nf\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n.fi\n").next())
+        .expect("an EXAMPLE section");
+    let dir = TempDir::new("config-page-example");
+    let path = dir.path().join("helmgate.toml");
+    std::fs::write(&path, unroff(example)).unwrap();
+    let out = helmgate(&["--check", "--config", path.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn helmgate_1_says_files_signals_exit_status_and_every_variable_read() {
+    let page = stdout_of(&["manpage"]);
+    for section in [
+        "FILES",
+        "SIGNALS",
+        "\"EXIT STATUS\"",
+        "ENVIRONMENT",
+        "\"SEE ALSO\"",
+    ] {
+        assert!(page.contains(&format!("\n.SH {section}\n")), "no {section}");
+    }
+    let section = |name: &str| {
+        page.split(&format!("\n.SH {name}\n"))
+            .nth(1)
+            .and_then(|s| s.split("\n.SH ").next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let signals = section("SIGNALS");
+    for sig in ["SIGHUP", "SIGTERM", "SIGINT", "SIGQUIT", "SIGUSR1"] {
+        assert!(
+            signals.contains(&format!("\\fB{sig}\\fR")),
+            "SIGNALS lacks {sig}"
+        );
+    }
+    // Every variable the code reads (env.rs, cli.rs' `env =`), and RUST_LOG.
+    let environment = section("ENVIRONMENT");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut names = vec!["RUST_LOG".to_string()];
+    for file in ["src/env.rs", "src/cli.rs"] {
+        let source = std::fs::read_to_string(root.join(file)).unwrap();
+        for pattern in ["get(\"", "env = \""] {
+            for rest in source.split(pattern).skip(1) {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                    .collect();
+                if name.len() > 3 && rest[name.len()..].starts_with('"') {
+                    names.push(name);
+                }
+            }
+        }
+    }
+    assert!(names.len() >= 7, "{names:?}");
+    for name in names {
+        assert!(
+            environment.contains(&format!("\\fB{name}\\fR")),
+            "ENVIRONMENT lacks {name}"
+        );
+    }
+    assert!(section("\"SEE ALSO\"").contains("helmgate.toml\\fR(5)"));
 }
 
 // --- JSON Schema ---------------------------------------------------------------

@@ -510,6 +510,9 @@ fn violation_lines_are_deduplicated_and_rate_limited() {
             .map(str::to_string)
             .collect::<Vec<_>>()
     };
+    // Log lines are written by the log's own thread, a moment after the
+    // response.
+    eventually(Duration::from_secs(3), || lines(&s.gw.log()).len() >= 3);
     let log = s.gw.log();
     let first = lines(&log);
     // One line for the five identical reports, two more from the burst.

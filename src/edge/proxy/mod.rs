@@ -20,6 +20,7 @@ use crate::edge::listener::Listener;
 use crate::edge::nonce::Replacer;
 use crate::edge::refusal;
 use crate::edge::request::{RequestFacts, Target, Verdict};
+use crate::edge::upstream_hint;
 use crate::edge::verdict;
 use crate::observe::metrics::UpstreamFailure;
 use crate::policy::body_pace::{Limit, Pace};
@@ -394,7 +395,10 @@ impl ProxyHttp for Gateway {
                 .record_upstream_failure(UpstreamFailure::Timeout),
             _ => {}
         }
-        let code = self.write_gateway_error(session, ctx, kind).await;
+        let code = match self.unreachable_hint(session, ctx, e) {
+            Some(body) => self.write_error_body(session, ctx, kind, body).await,
+            None => self.write_gateway_error(session, ctx, kind).await,
+        };
         FailToProxy {
             error_code: code,
             can_reuse_downstream: false,
@@ -561,16 +565,53 @@ impl Gateway {
         kind: GatewayError,
         extra: &[(Name, HeaderValue)],
     ) -> u16 {
-        let code = kind.status();
         let mut answer = Answer::error_for(kind, ctx.site(), &ctx.facts);
         for (name, value) in extra {
             answer = answer.with(name, value.clone());
         }
-        session.set_keepalive(None);
-        if let Err(err) = answer.write_error(session.as_downstream_mut()).await {
-            log::debug!("could not send {code} to the client: {err}");
-        }
-        code
+        send_error(session, answer).await;
+        kind.status()
+    }
+
+    /// The same with a body of its own (the loopback hint).
+    async fn write_error_body(
+        &self,
+        session: &mut Session,
+        ctx: &RequestCtx,
+        kind: GatewayError,
+        body: Vec<u8>,
+    ) -> u16 {
+        let mut answer = Answer::error_for(kind, ctx.site(), &ctx.facts);
+        answer = answer.with(&CONTENT_LENGTH, HeaderValue::from(body.len()));
+        answer.body = Bytes::from(body);
+        send_error(session, answer).await;
+        kind.status()
+    }
+
+    /// An upstream that is not there: WARN (rate-limited), and the 502 body
+    /// that says so, for a client on this machine only.
+    fn unreachable_hint(&self, session: &Session, ctx: &RequestCtx, e: &Error) -> Option<Vec<u8>> {
+        let what = upstream_hint::unreachable(e)?;
+        let site = ctx.site();
+        let hint = upstream_hint::Unreachable {
+            upstream: &site.upstream,
+            what,
+            route: &site.name,
+            config_path: self.state.config_path(),
+        };
+        hint.warn(&self.state.upstream_log);
+        let local = upstream_hint::local_viewer(ctx.facts.peer, &session.req_header().headers);
+        local.then(|| hint.body(GatewayError::BadGateway.body()))
+    }
+}
+
+/// Send an error answer; Pingora just closes the connection when a
+/// response already started.
+async fn send_error(session: &mut Session, answer: Answer) {
+    let code = answer.status();
+    session.set_keepalive(None);
+    if let Err(err) = answer.write_error(session.as_downstream_mut()).await {
+        log::debug!("could not send {code} to the client: {err}");
     }
 }
 

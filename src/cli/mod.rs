@@ -1,16 +1,17 @@
 //! Command-line arguments as typed. Validation of the config happens later,
 //! in `config`; this only says what the user asked for. Shell completions and
-//! the man pages are generated from these same definitions, so they cannot
-//! drift from `--help`.
+//! the man pages (`manual`) are generated from these same definitions, so
+//! they cannot drift from `--help`.
 
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use clap_complete::Shell;
 
 use crate::config::DEFAULT_CONFIG_PATH;
 use crate::policy::env::Environment;
+
+pub mod manual;
 
 /// The admin endpoint `helmgate healthcheck` probes unless told otherwise: the
 /// `[admin] listen` of the shipped configs.
@@ -84,10 +85,13 @@ pub enum Command {
 
     /// Print the helmgate(1) man page (roff) to stdout.
     ///
-    /// Packaging uses --out-dir to write every page. Completions and man pages
-    /// are generated from the same definitions as --help.
+    /// Packaging uses --out-dir to write every page: helmgate(1), one per
+    /// subcommand, and helmgate.toml(5), the config file's keys. Completions
+    /// and man pages are generated from the same definitions as --help, the
+    /// config page from the same ones as `helmgate schema`.
     Manpage {
-        /// Write helmgate.1 and one page per subcommand into DIR instead.
+        /// Write helmgate.1, one page per subcommand and helmgate.toml.5 into
+        /// DIR instead.
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
     },
@@ -115,17 +119,4 @@ pub fn completions(shell: Shell) -> Vec<u8> {
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut cmd, name, &mut script);
     script
-}
-
-/// The helmgate(1) page, as `write_man_pages` writes it.
-pub fn man_page() -> io::Result<Vec<u8>> {
-    let mut page = Vec::new();
-    clap_mangen::Man::new(command().disable_help_subcommand(true)).render(&mut page)?;
-    Ok(page)
-}
-
-/// Writes helmgate.1 and a page for every subcommand (the ones helmgate(1)
-/// refers to) into `dir`. The `help` subcommand gets none: `--help` says it.
-pub fn write_man_pages(dir: &Path) -> io::Result<()> {
-    clap_mangen::generate_to(command(), dir)
 }
