@@ -12,6 +12,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::Method;
+use pingora::http::ResponseHeader;
 
 use crate::edge::answer::{self, Answer};
 use crate::edge::request::{Head, RequestFacts, Verdict};
@@ -84,7 +85,6 @@ const CONNECTION: Name = Name::from_static("connection");
 /// `keep-alive` or `close`. Anything else goes to Pingora, whose checks then
 /// apply as usual. `keep_alive`: whether the connection may stay open after
 /// this answer.
-#[allow(clippy::too_many_lines)] // TODO(issue 19): split
 pub fn answer(
     state: &Arc<SharedState>,
     buf: &[u8],
@@ -98,19 +98,7 @@ pub fn answer(
         return Outcome::Pass;
     };
     let policy = state.policy();
-    let facts = RequestFacts::from_head(
-        &policy,
-        peer,
-        tls,
-        &Head {
-            method: &plain.method,
-            path: plain.path(),
-            query: plain.query(),
-            origin_form: true,
-            headers: &plain.headers,
-            authority: None,
-        },
-    );
+    let facts = plain.facts(&policy, peer, tls);
     if !matches!(
         facts.verdict(),
         Verdict::Preflight(_) | Verdict::CorsRefused(_)
@@ -132,34 +120,12 @@ pub fn answer(
         return Outcome::Pass;
     };
     let close = plain.close || !keep_alive;
-    // What Pingora's session would add.
-    let connection = if close { "close" } else { "keep-alive" };
     let body: &[u8] = if plain.method == Method::HEAD {
         b""
     } else {
         &body
     };
-    let site = &policy.sites[facts.site];
-    let title_case = !policy.server.preserve_header_case;
-    let wire = match site.headers.answer_block(facts.https, title_case) {
-        Some(block) => answer::to_wire_with_block(
-            &head,
-            block,
-            &facts.request_id,
-            connection,
-            body,
-            title_case,
-        ),
-        None => {
-            answer::decorate(&mut head, site, &facts);
-            header_edit::insert_response(
-                &mut head,
-                &CONNECTION,
-                HeaderValue::from_static(connection),
-            );
-            answer::to_wire(&head, body, title_case)
-        }
-    };
+    let wire = wire(&policy, &facts, &mut head, body, close);
     verdict::finish(
         state,
         &policy,
@@ -179,6 +145,31 @@ pub fn answer(
     })
 }
 
+/// The answer's bytes: the route's security headers as its pre-built block
+/// where it has one, else decorated header by header; and the `Connection`
+/// Pingora's session would add.
+fn wire(
+    policy: &Active,
+    facts: &RequestFacts,
+    head: &mut ResponseHeader,
+    body: &[u8],
+    close: bool,
+) -> Bytes {
+    let connection = if close { "close" } else { "keep-alive" };
+    let site = &policy.sites[facts.site];
+    let title_case = !policy.server.preserve_header_case;
+    match site.headers.answer_block(facts.https, title_case) {
+        Some(block) => {
+            answer::to_wire_with_block(head, block, &facts.request_id, connection, body, title_case)
+        }
+        None => {
+            answer::decorate(head, site, facts);
+            header_edit::insert_response(head, &CONNECTION, HeaderValue::from_static(connection));
+            answer::to_wire(head, body, title_case)
+        }
+    }
+}
+
 /// A head plain enough for the fast path, parsed.
 struct Plain {
     method: Method,
@@ -194,6 +185,23 @@ struct Plain {
 }
 
 impl Plain {
+    /// The request's facts, as the hooks would compute them from this head.
+    fn facts(&self, policy: &Active, peer: Option<IpAddr>, tls: bool) -> RequestFacts {
+        RequestFacts::from_head(
+            policy,
+            peer,
+            tls,
+            &Head {
+                method: &self.method,
+                path: self.path(),
+                query: self.query(),
+                origin_form: true,
+                headers: &self.headers,
+                authority: None,
+            },
+        )
+    }
+
     fn target(&self) -> &[u8] {
         &self.head[self.target.clone()]
     }
@@ -208,7 +216,6 @@ impl Plain {
         &t[self.query_at.unwrap_or(t.len())..]
     }
 
-    #[allow(clippy::too_many_lines)] // TODO(issue 19): split
     fn parse(buf: &[u8]) -> Option<Plain> {
         let mut fields = [httparse::EMPTY_HEADER; 64];
         let mut req = httparse::Request::new(&mut fields);
@@ -226,52 +233,7 @@ impl Plain {
         let offset = |part: &[u8]| part.as_ptr() as usize - buf.as_ptr() as usize;
         // One copy of the head, shared by every header value.
         let head = Bytes::copy_from_slice(&buf[..consumed]);
-        let mut headers = HeaderMap::with_capacity(8);
-        let mut hosts = 0;
-        let mut lengths = 0;
-        let mut close = false;
-        let mut keep_alive = false;
-        for field in req.headers.iter() {
-            let name = field.name;
-            if name.eq_ignore_ascii_case("transfer-encoding")
-                || name.eq_ignore_ascii_case("expect")
-                || name.eq_ignore_ascii_case("upgrade")
-            {
-                return None;
-            }
-            if name.eq_ignore_ascii_case("content-length") {
-                lengths += 1;
-                if lengths > 1 || field.value.trim_ascii() != b"0" {
-                    return None;
-                }
-            }
-            if name.eq_ignore_ascii_case("connection") {
-                for token in field.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
-                    if token.eq_ignore_ascii_case(b"close") {
-                        close = true;
-                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                        keep_alive = true;
-                    } else {
-                        // Hop-by-hop nominations are Pingora's to judge.
-                        return None;
-                    }
-                }
-            }
-            if let Some(known) = relevant(name) {
-                if known == header::HOST {
-                    hosts += 1;
-                    if field.value.contains(&b'@') {
-                        return None;
-                    }
-                }
-                let start = offset(field.value);
-                let value = head.slice(start..start + field.value.len());
-                headers.append(known, HeaderValue::from_maybe_shared(value).ok()?);
-            }
-        }
-        if hosts != 1 || (close && keep_alive) {
-            return None;
-        }
+        let (headers, close) = plain_fields(req.headers, &head, buf.as_ptr() as usize)?;
         let start = offset(target);
         Some(Plain {
             method,
@@ -283,6 +245,59 @@ impl Plain {
             close,
         })
     }
+}
+
+/// The fields the facts read (values sharing `head`, which starts at
+/// address `base` in the parsed buffer), and whether the client asked to
+/// close. `None` for a head the fast path leaves to Pingora: a body, an
+/// upgrade, hop-by-hop nominations, anything but exactly one `Host`.
+fn plain_fields(
+    fields: &[httparse::Header<'_>],
+    head: &Bytes,
+    base: usize,
+) -> Option<(HeaderMap, bool)> {
+    let mut headers = HeaderMap::with_capacity(8);
+    let (mut hosts, mut lengths) = (0, 0);
+    let (mut close, mut keep_alive) = (false, false);
+    for field in fields {
+        let name = field.name;
+        if name.eq_ignore_ascii_case("transfer-encoding")
+            || name.eq_ignore_ascii_case("expect")
+            || name.eq_ignore_ascii_case("upgrade")
+        {
+            return None;
+        }
+        if name.eq_ignore_ascii_case("content-length") {
+            lengths += 1;
+            if lengths > 1 || field.value.trim_ascii() != b"0" {
+                return None;
+            }
+        }
+        if name.eq_ignore_ascii_case("connection") {
+            for token in field.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                if token.eq_ignore_ascii_case(b"close") {
+                    close = true;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                    keep_alive = true;
+                } else {
+                    // Hop-by-hop nominations are Pingora's to judge.
+                    return None;
+                }
+            }
+        }
+        if let Some(known) = relevant(name) {
+            if known == header::HOST {
+                hosts += 1;
+                if field.value.contains(&b'@') {
+                    return None;
+                }
+            }
+            let start = field.value.as_ptr() as usize - base;
+            let value = head.slice(start..start + field.value.len());
+            headers.append(known, HeaderValue::from_maybe_shared(value).ok()?);
+        }
+    }
+    (hosts == 1 && !(close && keep_alive)).then_some((headers, close))
 }
 
 #[cfg(test)]

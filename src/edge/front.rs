@@ -26,7 +26,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use http::HeaderValue;
-use pingora::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
+use pingora::apps::{HttpPersistentSettings, HttpServerApp, HttpServerOptions, ServerApp};
 use pingora::protocols::http::ServerSession;
 use pingora::protocols::{Stream, ALPN};
 use pingora::server::ShutdownWatch;
@@ -265,21 +265,6 @@ impl<A> FrontDoor<A> {
         }
     }
 
-    fn limits(server: &ServerSettings, first_request: bool) -> HeadLimits {
-        HeadLimits {
-            max_bytes: server.max_request_header_bytes,
-            max_fields: MAX_HEADER_FIELDS,
-            // A new connection gets the header timeout to say something; a
-            // kept-alive one the keep-alive timeout.
-            idle: if first_request {
-                server.request_header_timeout
-            } else {
-                server.keepalive_timeout
-            },
-            total: server.request_header_timeout,
-        }
-    }
-
     /// Write one of the front door's own answers and close. `request_id`:
     /// the client's, when it arrived before the head was refused.
     async fn refuse(
@@ -309,12 +294,155 @@ impl<A> FrontDoor<A> {
     }
 }
 
+/// The limits of one request head.
+fn head_limits(server: &ServerSettings, first_request: bool) -> HeadLimits {
+    HeadLimits {
+        max_bytes: server.max_request_header_bytes,
+        max_fields: MAX_HEADER_FIELDS,
+        // A new connection gets the header timeout to say something; a
+        // kept-alive one the keep-alive timeout.
+        idle: if first_request {
+            server.request_header_timeout
+        } else {
+            server.keepalive_timeout
+        },
+        total: server.request_header_timeout,
+    }
+}
+
+/// What a keep-alive connection carries from one request to the next.
+struct Connection {
+    settings: Option<HttpPersistentSettings>,
+    first_request: bool,
+    reuses_remaining: Option<u32>,
+    /// Bytes read past the previous request: the start of the next head.
+    carried: BytesMut,
+}
+
+impl Connection {
+    fn new(options: Option<&HttpServerOptions>) -> Connection {
+        Connection {
+            settings: None,
+            first_request: true,
+            // Pingora's count: the first request is not a reuse.
+            reuses_remaining: options.and_then(|o| o.keepalive_request_limit),
+            carried: BytesMut::new(),
+        }
+    }
+
+    fn next_request(&mut self) {
+        if !self.first_request {
+            if let Some(left) = self.reuses_remaining.as_mut() {
+                *left = left.saturating_sub(1);
+            }
+        }
+        self.first_request = false;
+    }
+
+    /// Pingora's session for a head the front door has read, set up as
+    /// Pingora's own reuse loop would (`vendor/copied/`), plus the facts the
+    /// fast path already worked out and the pipelined bytes.
+    fn session(
+        &mut self,
+        stream: Stream,
+        server: &ServerView,
+        prepared: Option<Box<fast::Prepared>>,
+        shutting_down: bool,
+        prefix: BytesMut,
+    ) -> ServerSession {
+        let mut session = ServerSession::new_http1(stream);
+        session.set_keepalive(Some(server.keepalive.as_secs()));
+        if let Some(s) = self.settings.take() {
+            s.apply_to_session(&mut session);
+        }
+        session.set_keepalive_reuses_remaining(self.reuses_remaining);
+        if let Some(prepared) = prepared {
+            // Delivered to the proxy's `on_connection_reuse`.
+            session.set_connection_user_context(Some(prepared));
+        }
+        if shutting_down {
+            session.set_keepalive(None);
+        }
+        // Sequential pipelining (RFC 9112 9.3.2): what Pingora read past
+        // this request comes back as the start of the next head.
+        session.set_pipelining_enabled(true);
+        session.set_pipelined_prefix(prefix);
+        session.set_preserve_header_case(server.preserve_header_case);
+        session
+    }
+}
+
+/// The `[server]` settings one request needs, copied out of the policy.
+struct ServerView {
+    limits: HeadLimits,
+    keepalive: Duration,
+    preserve_header_case: bool,
+}
+
+impl ServerView {
+    fn of(server: &ServerSettings, first_request: bool) -> ServerView {
+        ServerView {
+            limits: head_limits(server, first_request),
+            keepalive: server.keepalive_timeout,
+            preserve_header_case: server.preserve_header_case,
+        }
+    }
+}
+
+/// Write a fast-path answer. The bytes after its request (the next
+/// pipelined one) if the connection goes on, `None` if it is closed.
+async fn write_fast(
+    stream: &mut Stream,
+    fast: &fast::FastAnswer,
+    buf: &mut BytesMut,
+    server: &ServerView,
+) -> Option<BytesMut> {
+    let write = async {
+        stream.write_all(&fast.wire).await?;
+        stream.flush().await
+    };
+    let written = timeout(server.limits.total, write).await;
+    if fast.close || !matches!(written, Ok(Ok(()))) {
+        let _ = timeout(Duration::from_secs(1), stream.shutdown()).await;
+        return None;
+    }
+    Some(buf.split_off(fast.consumed))
+}
+
+impl<A> FrontDoor<A> {
+    /// A complete head, with the stream back; or the front door's refusal
+    /// written (or nothing, if the client left) and `None`.
+    async fn complete(
+        &self,
+        head: Head,
+        stream: Stream,
+        peer: Option<IpAddr>,
+        tls: bool,
+        server: &ServerView,
+    ) -> Option<(Stream, BytesMut, bool)> {
+        let (refusal, bytes, id) = match head {
+            Head::Complete { buf, origin } => return Some((stream, buf, origin)),
+            Head::Idle => return None,
+            Head::ClosedMidHead(bytes) => {
+                refusal::note(&self.state, Refusal::ClosedMidHead, peer, bytes);
+                return None;
+            }
+            Head::BadRequestLine => (Refusal::Malformed, 0, None),
+            Head::TooLarge(id) => (Refusal::HeadTooLarge, server.limits.max_bytes, id),
+            Head::TooManyFields(id) => (Refusal::TooManyFields, 0, id),
+            Head::TimedOut(bytes) => (Refusal::HeadTimeout, bytes, None),
+        };
+        refusal::note(&self.state, refusal, peer, bytes);
+        self.refuse(stream, refusal, peer, tls, id).await;
+        None
+    }
+}
+
 #[async_trait]
 impl<A> ServerApp for FrontDoor<A>
 where
     A: HttpServerApp + Send + Sync + 'static,
 {
-    #[allow(clippy::too_many_lines)] // TODO(issue 19): split
     async fn process_new(
         self: &Arc<Self>,
         mut stream: Stream,
@@ -328,116 +456,49 @@ where
             .get_socket_digest()
             .and_then(|d| d.peer_addr().and_then(|a| a.as_inet()).map(|a| a.ip()));
         let tls = stream.get_ssl_digest().is_some();
-        let mut settings: Option<HttpPersistentSettings> = None;
-        let mut first_request = true;
-        // Pingora's count: the first request is not a reuse.
-        let mut reuses_remaining = self
-            .app
-            .server_options()
-            .and_then(|o| o.keepalive_request_limit);
-        let mut carried = BytesMut::new();
+        let mut conn = Connection::new(self.app.server_options());
         let mut shutdown = shutdown.clone();
         loop {
-            if *shutdown.borrow() && !first_request {
+            if *shutdown.borrow() && !conn.first_request {
                 return None;
             }
             // `[server]` changes take effect on restart only, so one load of
             // the policy serves this whole request (copied out, so an idle
             // connection doesn't keep a replaced policy alive).
-            let (limits, keepalive, preserve_header_case) = {
-                let server = &self.state.policy().server;
-                (
-                    Self::limits(server, first_request),
-                    server.keepalive_timeout,
-                    server.preserve_header_case,
-                )
-            };
+            let server = ServerView::of(&self.state.policy().server, conn.first_request);
             let head = tokio::select! {
-                head = read_head(&mut stream, &limits, std::mem::take(&mut carried)) => head,
-                _ = shutdown.changed(), if !first_request => return None,
+                head = read_head(&mut stream, &server.limits, std::mem::take(&mut conn.carried)) => head,
+                _ = shutdown.changed(), if !conn.first_request => return None,
             };
-            let (mut prefix, origin) = match head {
-                Head::Complete { buf, origin } => (buf, origin),
-                Head::Idle => return None,
-                Head::ClosedMidHead(bytes) => {
-                    refusal::note(&self.state, Refusal::ClosedMidHead, peer, bytes);
-                    return None;
-                }
-                Head::BadRequestLine => {
-                    refusal::note(&self.state, Refusal::Malformed, peer, 0);
-                    self.refuse(stream, Refusal::Malformed, peer, tls, None)
-                        .await;
-                    return None;
-                }
-                Head::TooLarge(id) => {
-                    refusal::note(&self.state, Refusal::HeadTooLarge, peer, limits.max_bytes);
-                    self.refuse(stream, Refusal::HeadTooLarge, peer, tls, id)
-                        .await;
-                    return None;
-                }
-                Head::TooManyFields(id) => {
-                    refusal::note(&self.state, Refusal::TooManyFields, peer, 0);
-                    self.refuse(stream, Refusal::TooManyFields, peer, tls, id)
-                        .await;
-                    return None;
-                }
-                Head::TimedOut(bytes) => {
-                    refusal::note(&self.state, Refusal::HeadTimeout, peer, bytes);
-                    self.refuse(stream, Refusal::HeadTimeout, peer, tls, None)
-                        .await;
-                    return None;
-                }
-            };
-            if !first_request {
-                if let Some(left) = reuses_remaining.as_mut() {
-                    *left = left.saturating_sub(1);
-                }
-            }
-            first_request = false;
+            let (returned, mut prefix, origin) =
+                self.complete(head, stream, peer, tls, &server).await?;
+            stream = returned;
+            conn.next_request();
             let mut prepared = None;
             if origin && self.listener == Listener::Proxy {
-                let keep_alive =
-                    reuses_remaining != Some(0) && !keepalive.is_zero() && !*shutdown.borrow();
+                let keep_alive = conn.reuses_remaining != Some(0)
+                    && !server.keepalive.is_zero()
+                    && !*shutdown.borrow();
                 match fast::answer(&self.state, &prefix, peer, tls, keep_alive) {
                     fast::Outcome::Answered(fast) => {
-                        let write = async {
-                            stream.write_all(&fast.wire).await?;
-                            stream.flush().await
-                        };
-                        let written = timeout(limits.total, write).await;
-                        if fast.close || !matches!(written, Ok(Ok(()))) {
-                            let _ = timeout(Duration::from_secs(1), stream.shutdown()).await;
-                            return None;
-                        }
-                        carried = prefix.split_off(fast.consumed);
+                        conn.carried = write_fast(&mut stream, &fast, &mut prefix, &server).await?;
                         continue;
                     }
                     fast::Outcome::Prepared(facts) => prepared = Some(facts),
                     fast::Outcome::Pass => {}
                 }
             }
-            let mut session = ServerSession::new_http1(stream);
-            session.set_keepalive(Some(keepalive.as_secs()));
-            if let Some(s) = settings.take() {
-                s.apply_to_session(&mut session);
-            }
-            session.set_keepalive_reuses_remaining(reuses_remaining);
-            if let Some(prepared) = prepared {
-                // Delivered to the proxy's `on_connection_reuse`.
-                session.set_connection_user_context(Some(prepared));
-            }
-            if *shutdown.borrow() {
-                session.set_keepalive(None);
-            }
-            // Sequential pipelining (RFC 9112 9.3.2): what Pingora read past
-            // this request comes back as the start of the next head.
-            session.set_pipelining_enabled(true);
-            session.set_pipelined_prefix(prefix);
-            session.set_preserve_header_case(preserve_header_case);
+            let session = conn.session(stream, &server, prepared, *shutdown.borrow(), prefix);
             let reused = self.app.process_new_http(session, &shutdown).await?;
+            let settings;
             (stream, settings) = reused.consume();
-            if let Some(next) = settings.as_mut().and_then(|s| s.take_pipelined_prefix()) {
-                carried = next;
+            conn.settings = settings;
+            if let Some(next) = conn
+                .settings
+                .as_mut()
+                .and_then(|s| s.take_pipelined_prefix())
+            {
+                conn.carried = next;
             }
         }
     }

@@ -87,7 +87,6 @@ fn text(status: u16, body: &str) -> Reply {
 }
 
 impl Admin {
-    #[allow(clippy::too_many_lines)] // TODO(issue 19): split
     async fn route(&self, method: &Method, path: &str, authorization: Option<&[u8]>) -> Reply {
         if method != Method::GET && method != Method::HEAD {
             return text(
@@ -97,60 +96,21 @@ impl Admin {
         }
         let policy = self.state.policy();
         if path != "/healthz" {
-            if let Some(token) = &policy.admin_token {
-                if !token.authorizes(authorization) {
-                    let mut reply = text(
-                        401,
-                        "unauthorized: send Authorization: Bearer <the [admin] token>\n",
-                    );
-                    reply.headers.push((
-                        header::WWW_AUTHENTICATE,
-                        HeaderValue::from_static("Bearer realm=\"helmgate admin\""),
-                    ));
-                    return reply;
-                }
+            if let Some(refused) = unauthorized(&policy, authorization) {
+                return refused;
             }
         }
         match path {
-            "/" => {
-                let status = dashboard::status(&self.state, Instant::now(), SystemTime::now());
-                Reply {
-                    status: 200,
-                    content_type: "text/html; charset=utf-8",
-                    body: dashboard::html(&status).into_bytes(),
-                    headers: vec![(
-                        header::CONTENT_SECURITY_POLICY,
-                        HeaderValue::from_str(&dashboard::CSP)
-                            .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'")),
-                    )],
-                }
-            }
+            "/" => self.dashboard(),
             "/status.json" => {
                 let status = dashboard::status(&self.state, Instant::now(), SystemTime::now());
-                Reply {
-                    status: 200,
-                    content_type: "application/json",
-                    body: dashboard::json(&status).into_bytes(),
-                    headers: Vec::new(),
-                }
+                reply(
+                    200,
+                    "application/json",
+                    dashboard::json(&status).into_bytes(),
+                )
             }
-            "/metrics" => {
-                let modes: Vec<(&str, cors::CorsMode)> = policy
-                    .sites
-                    .iter()
-                    .map(|s| (&*s.name, s.cors.mode()))
-                    .collect();
-                Reply {
-                    status: 200,
-                    content_type: "text/plain; version=0.0.4; charset=utf-8",
-                    body: self
-                        .state
-                        .metrics
-                        .render(policy.environment.as_str(), &modes)
-                        .into_bytes(),
-                    headers: Vec::new(),
-                }
-            }
+            "/metrics" => self.metrics(&policy),
             "/healthz" => text(200, "ok\n"),
             "/readyz" => {
                 let unreachable = unreachable_upstreams(&policy).await;
@@ -168,6 +128,66 @@ impl Admin {
                 "not found: try / (dashboard), /status.json, /metrics, /healthz or /readyz\n",
             ),
         }
+    }
+
+    /// The dashboard page, under its own CSP.
+    fn dashboard(&self) -> Reply {
+        let status = dashboard::status(&self.state, Instant::now(), SystemTime::now());
+        let mut page = reply(
+            200,
+            "text/html; charset=utf-8",
+            dashboard::html(&status).into_bytes(),
+        );
+        page.headers.push((
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_str(&dashboard::CSP)
+                .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'")),
+        ));
+        page
+    }
+
+    /// Prometheus text, with each route's CORS mode.
+    fn metrics(&self, policy: &Policy) -> Reply {
+        let modes: Vec<(&str, cors::CorsMode)> = policy
+            .sites
+            .iter()
+            .map(|s| (&*s.name, s.cors.mode()))
+            .collect();
+        let text = self
+            .state
+            .metrics
+            .render(policy.environment.as_str(), &modes);
+        reply(
+            200,
+            "text/plain; version=0.0.4; charset=utf-8",
+            text.into_bytes(),
+        )
+    }
+}
+
+/// The 401 for a request without the `[admin] token`, if one is set.
+fn unauthorized(policy: &Policy, authorization: Option<&[u8]>) -> Option<Reply> {
+    let token = policy.admin_token.as_ref()?;
+    if token.authorizes(authorization) {
+        return None;
+    }
+    let mut refused = text(
+        401,
+        "unauthorized: send Authorization: Bearer <the [admin] token>\n",
+    );
+    refused.headers.push((
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"helmgate admin\""),
+    ));
+    Some(refused)
+}
+
+fn reply(status: u16, content_type: &'static str, body: Vec<u8>) -> Reply {
+    Reply {
+        status,
+        content_type,
+        body,
+        headers: Vec::new(),
     }
 }
 

@@ -350,7 +350,7 @@ fn helmgate_1_says_files_signals_exit_status_and_every_variable_read() {
     let environment = section("ENVIRONMENT");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut names = vec!["RUST_LOG".to_string()];
-    for file in ["src/env.rs", "src/cli.rs"] {
+    for file in ["src/policy/env.rs", "src/cli/mod.rs"] {
         let source = std::fs::read_to_string(root.join(file)).unwrap();
         for pattern in ["get(\"", "env = \""] {
             for rest in source.split(pattern).skip(1) {

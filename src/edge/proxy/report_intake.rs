@@ -23,7 +23,6 @@ impl Gateway {
     /// The violation-report endpoint: the gateway's own on every route,
     /// outside CORS, never forwarded. `OPTIONS` is answered for browsers
     /// that preflight a cross-origin `application/reports+json` POST.
-    #[allow(clippy::too_many_lines)] // TODO(issue 19): split
     pub(super) async fn take_report(
         &self,
         session: &mut Session,
@@ -50,79 +49,18 @@ impl Gateway {
                 .await;
             return Ok(true);
         }
-        let metrics = &self.state.metrics;
-        let settings = &ctx.policy.reports;
-        let cap = settings
-            .max_body_bytes
-            .min(ctx.policy.server.max_request_body_bytes.unwrap_or(u64::MAX));
-        if declared_length(session).is_some_and(|len| len > cap) {
-            metrics.record_report_post(ReportIntake::TooLarge);
-            return self
-                .respond_error(session, ctx, GatewayError::BodyTooLarge)
-                .await;
-        }
-        if let Some((refused, per_minute)) = self.over_report_rate(ctx) {
-            metrics.record_report_post(refused);
-            let wait = 60u32.div_ceil(per_minute.max(1)).max(1);
-            let retry = [(Name::from_static("retry-after"), HeaderValue::from(wait))];
-            self.write_gateway_error_with(session, ctx, GatewayError::TooManyRequests, &retry)
-                .await;
+        let Some(violations) = self.receive_report(session, ctx).await? else {
             return Ok(true);
-        }
-        let server = &ctx.policy.server;
-        let (deadline, pace) = (server.request_header_timeout, server.request_body);
-        let body = match read_capped(session, cap, deadline, &pace).await? {
-            Ok(body) => body,
-            Err(Cut::TooSlow(limit, bytes)) => {
-                return self.report_too_slow(session, ctx, limit, bytes).await;
-            }
-            Err(Cut::Answer(problem)) => {
-                metrics.record_report_post(match problem {
-                    GatewayError::BodyTooLarge => ReportIntake::TooLarge,
-                    _ => ReportIntake::Invalid,
-                });
-                return self.respond_error(session, ctx, problem).await;
-            }
         };
-        let req = session.req_header();
-        let content_type = req
-            .headers
-            .get(header::CONTENT_TYPE)
-            .map(HeaderValue::as_bytes);
-        let violations = match reports::parse(content_type, &body) {
-            Ok(v) => v,
-            Err(e) => {
-                log::debug!("report refused: {}", e.as_str());
-                metrics.record_report_post(ReportIntake::Invalid);
-                return self
-                    .respond_error(session, ctx, GatewayError::BadRequest)
-                    .await;
-            }
-        };
-        metrics.record_report_post(ReportIntake::Accepted);
-        let policy = &ctx.policy;
-        let host = ClientView::new(
-            &policy.trusted_proxies,
-            ctx.facts.peer,
-            ctx.facts.tls,
-            &req.headers,
-            req.uri.authority().map(|a| a.as_str()),
-        )
-        .host;
-        let (now, wall) = (Instant::now(), SystemTime::now());
-        for v in &violations {
-            let index = report_site(policy, host, &v.document, ctx.facts.site);
-            let site = &policy.sites[index];
-            policy.route(index).metrics.record_report(v);
-            self.state
-                .insight
-                .record_report(&site.name, v, now, wall, &policy.report_log);
-        }
+        self.state
+            .metrics
+            .record_report_post(ReportIntake::Accepted);
+        self.record_violations(session, ctx, &violations);
         let mut answer = Answer::empty(204).with(
             &Name::new(header::CACHE_CONTROL),
             HeaderValue::from_static("no-store"),
         );
-        if req.headers.contains_key(header::ORIGIN) {
+        if session.req_header().headers.contains_key(header::ORIGIN) {
             answer = answer.with(
                 &Name::new(header::ACCESS_CONTROL_ALLOW_ORIGIN),
                 HeaderValue::from_static("*"),
@@ -133,6 +71,96 @@ impl Gateway {
             .write(session)
             .await?;
         Ok(true)
+    }
+
+    /// The report's violations, read within the size, rate and pace limits
+    /// and parsed; `None` when it was refused (and answered) instead.
+    async fn receive_report(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<Vec<reports::Violation>>> {
+        let metrics = &self.state.metrics;
+        let cap = ctx
+            .policy
+            .reports
+            .max_body_bytes
+            .min(ctx.policy.server.max_request_body_bytes.unwrap_or(u64::MAX));
+        if declared_length(session).is_some_and(|len| len > cap) {
+            metrics.record_report_post(ReportIntake::TooLarge);
+            self.respond_error(session, ctx, GatewayError::BodyTooLarge)
+                .await?;
+            return Ok(None);
+        }
+        if let Some((refused, per_minute)) = self.over_report_rate(ctx) {
+            metrics.record_report_post(refused);
+            let wait = 60u32.div_ceil(per_minute.max(1)).max(1);
+            let retry = [(Name::from_static("retry-after"), HeaderValue::from(wait))];
+            self.write_gateway_error_with(session, ctx, GatewayError::TooManyRequests, &retry)
+                .await;
+            return Ok(None);
+        }
+        let server = &ctx.policy.server;
+        let (deadline, pace) = (server.request_header_timeout, server.request_body);
+        let body = match read_capped(session, cap, deadline, &pace).await? {
+            Ok(body) => body,
+            Err(Cut::TooSlow(limit, bytes)) => {
+                self.report_too_slow(session, ctx, limit, bytes).await?;
+                return Ok(None);
+            }
+            Err(Cut::Answer(problem)) => {
+                metrics.record_report_post(match problem {
+                    GatewayError::BodyTooLarge => ReportIntake::TooLarge,
+                    _ => ReportIntake::Invalid,
+                });
+                self.respond_error(session, ctx, problem).await?;
+                return Ok(None);
+            }
+        };
+        let content_type = session
+            .req_header()
+            .headers
+            .get(header::CONTENT_TYPE)
+            .map(HeaderValue::as_bytes);
+        match reports::parse(content_type, &body) {
+            Ok(v) => Ok(Some(v)),
+            Err(e) => {
+                log::debug!("report refused: {}", e.as_str());
+                metrics.record_report_post(ReportIntake::Invalid);
+                self.respond_error(session, ctx, GatewayError::BadRequest)
+                    .await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Count each violation for the route of the page it is about, and
+    /// hand it to the dashboard and the violation log.
+    fn record_violations(
+        &self,
+        session: &Session,
+        ctx: &RequestCtx,
+        violations: &[reports::Violation],
+    ) {
+        let policy = &ctx.policy;
+        let req = session.req_header();
+        let host = ClientView::new(
+            &policy.trusted_proxies,
+            ctx.facts.peer,
+            ctx.facts.tls,
+            &req.headers,
+            req.uri.authority().map(|a| a.as_str()),
+        )
+        .host;
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        for v in violations {
+            let index = report_site(policy, host, &v.document, ctx.facts.site);
+            let site = &policy.sites[index];
+            policy.route(index).metrics.record_report(v);
+            self.state
+                .insight
+                .record_report(&site.name, v, now, wall, &policy.report_log);
+        }
     }
 }
 
