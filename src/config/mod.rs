@@ -5,6 +5,7 @@
 //! environment and route tables together.
 
 mod cors;
+mod fetch_metadata;
 mod headers;
 mod layers;
 mod problems;
@@ -13,6 +14,7 @@ mod reports;
 mod routes;
 pub mod schema;
 mod server;
+mod site_layers;
 pub mod tls;
 mod upstream;
 

@@ -47,6 +47,10 @@ pub struct RawConfig {
     /// `[headers]`: the security headers every route starts from.
     #[serde(default)]
     pub headers: RawHeaders,
+    /// `[fetch_metadata]`: refuse cross-site requests that are not
+    /// top-level navigations (Sec-Fetch-Site). Default: off.
+    #[serde(default)]
+    pub fetch_metadata: RawFetchMetadata,
     /// `[production]`: `cors` and `headers` for production only; they win
     /// over `[cors]` and `[headers]`.
     #[serde(default)]
@@ -215,6 +219,9 @@ pub struct RawRoute {
     /// `[route.headers]`: any `[headers]` key, layered over the top-level
     /// ones.
     pub headers: Option<RawHeaders>,
+    /// `[route.fetch_metadata]`: any `[fetch_metadata]` key, layered over
+    /// the top-level ones.
+    pub fetch_metadata: Option<RawFetchMetadata>,
     /// `[route.production]`: this route's `cors` and `headers` in production
     /// only.
     #[serde(default)]
@@ -356,13 +363,35 @@ pub struct RawProfile {
     pub cors: Option<RawCors>,
     /// Any `[headers]` key, for this environment only.
     pub headers: Option<RawHeaders>,
+    /// Any `[fetch_metadata]` key, for this environment only.
+    pub fetch_metadata: Option<RawFetchMetadata>,
 }
 
 impl RawProfile {
     pub const EMPTY: RawProfile = RawProfile {
         cors: None,
         headers: None,
+        fetch_metadata: None,
     };
+}
+
+/// `[fetch_metadata]` at any layer (top level, environment, route): each
+/// key set here replaces the one below.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawFetchMetadata {
+    /// "enforce" refuses a `Sec-Fetch-Site: cross-site` request that is not
+    /// a top-level navigation with 403; "report" forwards it and counts
+    /// it; "off" (the default) looks at nothing.
+    #[schemars(with = "Option<String>", extend("enum" = ["enforce", "report", "off"]))]
+    pub mode: Option<Spanned<String>>,
+    /// Path prefixes (segment-aware) meant to be loaded cross-site, e.g.
+    /// ["/embed", "/oauth/callback"]. Default `[]`.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub allow_paths: Option<Vec<Spanned<String>>>,
+    /// Allow `Sec-Fetch-Site: same-site` (another subdomain of the same
+    /// site). Default true.
+    pub allow_same_site: Option<bool>,
 }
 
 impl RawConfig {

@@ -10,11 +10,13 @@ use http::header::{self, HeaderMap, HeaderValue};
 use pingora::http::ResponseHeader;
 
 use crate::edge::answer;
+use crate::edge::isolation;
 use crate::edge::request::RequestFacts;
 use crate::observe::access_log;
 use crate::observe::blocked_log::Admit;
 use crate::observe::logfmt::Escaped;
 use crate::policy::cors::{self, CorsDecision, RejectReason};
+use crate::policy::fetch_metadata;
 use crate::state::Active;
 use crate::state::SharedState;
 
@@ -78,6 +80,40 @@ pub fn cors_answer_undecorated(
         }
         CorsDecision::NotCors | CorsDecision::Allowed(_) | CorsDecision::Observed(None) => None,
     }
+}
+
+/// The gateway's own answer to this request, decorated: CORS's (preflight,
+/// refused origin) first, then `[fetch_metadata]`'s 403.
+pub fn own_answer(
+    state: &SharedState,
+    policy: &Active,
+    facts: &RequestFacts,
+    seen: &Seen<'_>,
+) -> Option<EdgeAnswer> {
+    let mut answer = own_answer_undecorated(state, policy, facts, seen)?;
+    answer::decorate(&mut answer.head, &policy.sites[facts.site], facts);
+    Some(answer)
+}
+
+/// `own_answer` before `answer::decorate`, for the front door.
+pub fn own_answer_undecorated(
+    state: &SharedState,
+    policy: &Active,
+    facts: &RequestFacts,
+    seen: &Seen<'_>,
+) -> Option<EdgeAnswer> {
+    cors_answer_undecorated(state, policy, facts, seen).or_else(|| {
+        let sent = isolation::Sent {
+            method: seen.method,
+            target: seen.target,
+            headers: seen.headers,
+        };
+        let head = isolation::answer_undecorated(policy, facts, &sent)?;
+        Some(EdgeAnswer {
+            head,
+            body: fetch_metadata::REFUSED_BODY,
+        })
+    })
 }
 
 /// Count the refused origin for the dashboard and write the rate-limited

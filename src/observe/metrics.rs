@@ -35,6 +35,10 @@ pub struct RouteMetrics {
     /// Report mode: what enforce mode would have refused.
     would_block: [AtomicU64; 4],
     reports: [AtomicU64; REPORT_SERIES],
+    /// `[fetch_metadata]` enforce: cross-site requests refused with 403.
+    fetch_refused: AtomicU64,
+    /// `[fetch_metadata]` report mode: what enforce would have refused.
+    fetch_would_refuse: AtomicU64,
 }
 
 impl Default for RouteMetrics {
@@ -45,6 +49,8 @@ impl Default for RouteMetrics {
             blocked: Default::default(),
             would_block: Default::default(),
             reports: std::array::from_fn(|_| AtomicU64::new(0)),
+            fetch_refused: AtomicU64::new(0),
+            fetch_would_refuse: AtomicU64::new(0),
         }
     }
 }
@@ -79,6 +85,22 @@ impl RouteMetrics {
 
     pub fn record_report(&self, v: &Violation) {
         self.reports[report_slot(v.kind, v.directive, v.disposition)].fetch_add(1, Relaxed);
+    }
+
+    pub fn record_fetch_refused(&self) {
+        self.fetch_refused.fetch_add(1, Relaxed);
+    }
+
+    pub fn record_fetch_would_refuse(&self) {
+        self.fetch_would_refuse.fetch_add(1, Relaxed);
+    }
+
+    pub fn fetch_refused(&self) -> u64 {
+        self.fetch_refused.load(Relaxed)
+    }
+
+    pub fn fetch_would_refuse(&self) -> u64 {
+        self.fetch_would_refuse.load(Relaxed)
     }
 
     pub fn requests(&self, class: usize) -> u64 {
@@ -359,6 +381,7 @@ impl Metrics {
                 );
             }
         }
+        render_route_refusals(&routes, &mut out);
         self.render_report_posts(&mut out);
         out.push_str("# HELP helmgate_upstream_failures_total Requests the upstream failed, by kind.\n# TYPE helmgate_upstream_failures_total counter\n");
         let _ = writeln!(
@@ -421,6 +444,33 @@ impl Metrics {
             get(&self.reloads_failed)
         );
         out
+    }
+}
+
+/// Why a routed request was refused (or, in report mode, would be) by a
+/// rule other than CORS: the `reason` of `helmgate_requests_refused_total`.
+pub const ROUTE_REFUSAL_REASONS: [&str; 1] = ["fetch_metadata"];
+
+/// `helmgate_requests_refused_total{route,reason}` and
+/// `helmgate_requests_would_refuse_total{route,reason}`.
+fn render_route_refusals(routes: &[(Box<str>, Arc<RouteMetrics>)], out: &mut String) {
+    out.push_str("# HELP helmgate_requests_refused_total Routed requests refused with 403 by a rule other than CORS, by route and reason (fetch_metadata: a cross-site request that is not a top-level navigation).\n# TYPE helmgate_requests_refused_total counter\n");
+    for (route, m) in routes {
+        let _ = writeln!(
+            out,
+            "helmgate_requests_refused_total{{route=\"{route}\",reason=\"{}\"}} {}",
+            ROUTE_REFUSAL_REASONS[0],
+            m.fetch_refused()
+        );
+    }
+    out.push_str("# HELP helmgate_requests_would_refuse_total Requests forwarded in report mode that enforce mode would refuse, by route and reason.\n# TYPE helmgate_requests_would_refuse_total counter\n");
+    for (route, m) in routes {
+        let _ = writeln!(
+            out,
+            "helmgate_requests_would_refuse_total{{route=\"{route}\",reason=\"{}\"}} {}",
+            ROUTE_REFUSAL_REASONS[0],
+            m.fetch_would_refuse()
+        );
     }
 }
 

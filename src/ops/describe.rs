@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::policy::fetch_metadata::FetchMetadataMode;
 use crate::policy::routes::{EscapedSlashes, DEFAULT_SITE};
 use crate::policy::{LogFormat, Policy, SitePolicy, Upstream};
 
@@ -60,6 +61,7 @@ pub fn describe(policy: &Policy) -> String {
     routing_table(&mut out, policy);
     for site in &policy.sites {
         site_policy(&mut out, site);
+        site_isolation(&mut out, site);
     }
     let _ = writeln!(
         out,
@@ -283,4 +285,26 @@ fn site_policy(out: &mut String, site: &SitePolicy) {
                 ))
         );
     }
+}
+
+/// A route's `[fetch_metadata]` rule (README "Fetch Metadata").
+fn site_isolation(out: &mut String, site: &SitePolicy) {
+    let f = &site.fetch_metadata;
+    if f.mode == FetchMetadataMode::Off {
+        let _ = writeln!(out, "  fetch_metadata: off");
+        return;
+    }
+    let paths: Vec<&str> = f.allow_paths.iter().map(|p| &**p).collect();
+    let _ = writeln!(
+        out,
+        "  fetch_metadata: {} (Sec-Fetch-Site cross-site{} and not a top-level GET/HEAD navigation: {}; allowed: no Sec-Fetch-Site, same-origin, none{}, a CORS request from an allowed origin, paths [{}]; repeated, listed or unknown values count as cross-site)",
+        f.mode.as_str(),
+        if f.allow_same_site { "" } else { " or same-site" },
+        match f.mode {
+            FetchMetadataMode::Enforce => "403",
+            _ => "forwarded, logged and counted as would_refuse",
+        },
+        if f.allow_same_site { ", same-site" } else { "" },
+        paths.join(", ")
+    );
 }

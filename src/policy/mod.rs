@@ -12,6 +12,7 @@ pub mod body_pace;
 pub mod cors;
 pub mod csp;
 pub mod env;
+pub mod fetch_metadata;
 pub mod forwarded;
 pub mod header_edit;
 pub mod headers;
@@ -32,6 +33,7 @@ use crate::policy::auth::AdminToken;
 use crate::policy::body_pace::BodyPace;
 use crate::policy::cors::CorsPolicy;
 use crate::policy::env::{Environment, EnvironmentSource};
+use crate::policy::fetch_metadata::FetchMetadataPolicy;
 use crate::policy::forwarded::TrustedProxies;
 use crate::policy::headers::{HeaderSettings, SecurityHeaders};
 use crate::policy::reports::ReportSettings;
@@ -76,6 +78,8 @@ pub struct SitePolicy {
     pub header_settings: HeaderSettings,
     pub headers: SecurityHeaders,
     pub upstream: Arc<Upstream>,
+    /// `[fetch_metadata]`: cross-site requests that are not navigations.
+    pub fetch_metadata: FetchMetadataPolicy,
 }
 
 /// A validated upstream with its Pingora peer, built once.

@@ -8,6 +8,7 @@ mod browser_support;
 mod common;
 mod config_hardening;
 mod edge_answers;
+mod fetch_metadata;
 mod fuzz_corpus;
 mod gateway;
 mod hardening;

@@ -207,7 +207,7 @@ impl ProxyHttp for Gateway {
             target: req.raw_path(),
             headers: &req.headers,
         };
-        let Some(answer) = verdict::cors_answer(&self.state, &ctx.policy, &ctx.facts, &seen) else {
+        let Some(answer) = verdict::own_answer(&self.state, &ctx.policy, &ctx.facts, &seen) else {
             return Ok(false);
         };
         let end = answer.body.is_empty();
