@@ -36,6 +36,9 @@ pub struct Active {
     /// Refused cross-site request lines (`[fetch_metadata]`): `[log]`'s
     /// settings, a bucket of their own.
     pub fetch_log: BlockedLogLimiter,
+    /// Cookie lines (`[cookies]`: prefix-rule violations, malformed
+    /// Set-Cookie): a bucket of their own.
+    pub cookie_log: BlockedLogLimiter,
 }
 
 /// One route's runtime state.
@@ -87,6 +90,7 @@ impl Active {
             blocked_log: BlockedLogLimiter::new(burst, per_minute),
             report_log: BlockedLogLimiter::new(burst, per_minute),
             fetch_log: BlockedLogLimiter::new(burst, per_minute),
+            cookie_log: BlockedLogLimiter::new(burst, per_minute),
         }
     }
 

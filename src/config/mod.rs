@@ -4,6 +4,7 @@
 //! validates its part; `layers` holds the one rule that folds global,
 //! environment and route tables together.
 
+mod cookies;
 mod cors;
 mod fetch_metadata;
 mod headers;

@@ -51,6 +51,10 @@ pub struct RawConfig {
     /// top-level navigations (Sec-Fetch-Site). Default: off.
     #[serde(default)]
     pub fetch_metadata: RawFetchMetadata,
+    /// `[cookies]`: attributes added to the upstream's Set-Cookie headers.
+    /// Default: none.
+    #[serde(default)]
+    pub cookies: RawCookies,
     /// `[production]`: `cors` and `headers` for production only; they win
     /// over `[cors]` and `[headers]`.
     #[serde(default)]
@@ -222,6 +226,9 @@ pub struct RawRoute {
     /// `[route.fetch_metadata]`: any `[fetch_metadata]` key, layered over
     /// the top-level ones.
     pub fetch_metadata: Option<RawFetchMetadata>,
+    /// `[route.cookies]`: any `[cookies]` key, layered over the top-level
+    /// ones.
+    pub cookies: Option<RawCookies>,
     /// `[route.production]`: this route's `cors` and `headers` in production
     /// only.
     #[serde(default)]
@@ -365,6 +372,8 @@ pub struct RawProfile {
     pub headers: Option<RawHeaders>,
     /// Any `[fetch_metadata]` key, for this environment only.
     pub fetch_metadata: Option<RawFetchMetadata>,
+    /// Any `[cookies]` key, for this environment only.
+    pub cookies: Option<RawCookies>,
 }
 
 impl RawProfile {
@@ -372,7 +381,38 @@ impl RawProfile {
         cors: None,
         headers: None,
         fetch_metadata: None,
+        cookies: None,
     };
+}
+
+/// `[cookies]` at any layer (top level, environment, route): each key set
+/// here replaces the one below. `Expires`, `Max-Age`, `Domain` and `Path`
+/// are never touched, and no attribute is written twice.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCookies {
+    /// Add `Secure`, to HTTPS clients only. Default false.
+    pub secure: Option<bool>,
+    /// Add `HttpOnly`: true (every cookie), false (none, the default), or
+    /// the names of the cookies, e.g. ["session", "auth"].
+    pub http_only: Option<RawHttpOnly>,
+    /// `SameSite`: "Lax", "Strict", "None" (also adds Secure; HTTPS clients
+    /// only) or "" (leave it, the default).
+    #[schemars(with = "Option<String>", extend("enum" = ["Lax", "Strict", "None", ""]))]
+    pub same_site: Option<Spanned<String>>,
+    /// true: `same_site` replaces a SameSite the upstream set. Default
+    /// false: an attribute the upstream set is never changed.
+    #[serde(rename = "override")]
+    pub override_upstream: Option<bool>,
+}
+
+/// `http_only`: every cookie, none, or these names.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawHttpOnly {
+    All(bool),
+    // No `Spanned` here: an untagged enum can't carry toml's spans.
+    Names(Vec<String>),
 }
 
 /// `[fetch_metadata]` at any layer (top level, environment, route): each

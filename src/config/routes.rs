@@ -116,6 +116,7 @@ impl Validator<'_> {
             headers: headers?,
             upstream: upstream?,
             fetch_metadata: Default::default(),
+            cookies: Default::default(),
         })
     }
 

@@ -1,5 +1,5 @@
 //! The per-route tables added after `[cors]` and `[headers]`
-//! (`[fetch_metadata]`, ...): each is layered like them (top level,
+//! (`[fetch_metadata]`, `[cookies]`): each is layered like them (top level,
 //! `[ENV.x]`, `[route.x]`, `[route.ENV.x]`) and validated into its site once
 //! the sites exist.
 
@@ -74,8 +74,21 @@ impl Validator<'_> {
                 |r| r.fetch_metadata.as_ref(),
             );
             let fetch = self.fetch_metadata(&fetch);
-            match (slot.as_mut(), fetch) {
-                (Some(site), Some(f)) => site.fetch_metadata = f,
+            let cookies = stack(
+                raw,
+                env,
+                route,
+                "cookies",
+                |c| &c.cookies,
+                |p| p.cookies.as_ref(),
+                |r| r.cookies.as_ref(),
+            );
+            let cookies = self.cookies(&cookies);
+            match (slot.as_mut(), fetch, cookies) {
+                (Some(site), Some(f), Some(c)) => {
+                    site.fetch_metadata = f;
+                    site.cookies = c;
+                }
                 _ => *slot = None,
             }
         }

@@ -20,4 +20,5 @@ pub mod redirect;
 pub mod refusal;
 pub mod request;
 pub mod request_id;
+pub mod set_cookie;
 pub mod verdict;

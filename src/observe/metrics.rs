@@ -39,6 +39,10 @@ pub struct RouteMetrics {
     fetch_refused: AtomicU64,
     /// `[fetch_metadata]` report mode: what enforce would have refused.
     fetch_would_refuse: AtomicU64,
+    /// `[cookies]`: `__Host-`/`__Secure-` cookies that break their rules.
+    cookie_prefix_violations: AtomicU64,
+    /// `[cookies]`: Set-Cookie values passed unchanged, unparseable.
+    cookies_malformed: AtomicU64,
 }
 
 impl Default for RouteMetrics {
@@ -51,6 +55,8 @@ impl Default for RouteMetrics {
             reports: std::array::from_fn(|_| AtomicU64::new(0)),
             fetch_refused: AtomicU64::new(0),
             fetch_would_refuse: AtomicU64::new(0),
+            cookie_prefix_violations: AtomicU64::new(0),
+            cookies_malformed: AtomicU64::new(0),
         }
     }
 }
@@ -93,6 +99,14 @@ impl RouteMetrics {
 
     pub fn record_fetch_would_refuse(&self) {
         self.fetch_would_refuse.fetch_add(1, Relaxed);
+    }
+
+    pub fn record_cookie_prefix_violation(&self) {
+        self.cookie_prefix_violations.fetch_add(1, Relaxed);
+    }
+
+    pub fn record_cookie_malformed(&self) {
+        self.cookies_malformed.fetch_add(1, Relaxed);
     }
 
     pub fn fetch_refused(&self) -> u64 {
@@ -470,6 +484,22 @@ fn render_route_refusals(routes: &[(Box<str>, Arc<RouteMetrics>)], out: &mut Str
             "helmgate_requests_would_refuse_total{{route=\"{route}\",reason=\"{}\"}} {}",
             ROUTE_REFUSAL_REASONS[0],
             m.fetch_would_refuse()
+        );
+    }
+    out.push_str("# HELP helmgate_cookie_prefix_violations_total Set-Cookie headers whose __Host- or __Secure- cookie breaks its prefix rules (browsers drop it), by route.\n# TYPE helmgate_cookie_prefix_violations_total counter\n");
+    for (route, m) in routes {
+        let _ = writeln!(
+            out,
+            "helmgate_cookie_prefix_violations_total{{route=\"{route}\"}} {}",
+            m.cookie_prefix_violations.load(Relaxed)
+        );
+    }
+    out.push_str("# HELP helmgate_set_cookie_malformed_total Set-Cookie headers passed unchanged because they could not be parsed, by route.\n# TYPE helmgate_set_cookie_malformed_total counter\n");
+    for (route, m) in routes {
+        let _ = writeln!(
+            out,
+            "helmgate_set_cookie_malformed_total{{route=\"{route}\"}} {}",
+            m.cookies_malformed.load(Relaxed)
         );
     }
 }

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::policy::cookies::{HttpOnly, SameSite};
 use crate::policy::fetch_metadata::FetchMetadataMode;
 use crate::policy::routes::{EscapedSlashes, DEFAULT_SITE};
 use crate::policy::{LogFormat, Policy, SitePolicy, Upstream};
@@ -62,6 +63,7 @@ pub fn describe(policy: &Policy) -> String {
     for site in &policy.sites {
         site_policy(&mut out, site);
         site_isolation(&mut out, site);
+        site_cookies(&mut out, site);
     }
     let _ = writeln!(
         out,
@@ -306,5 +308,36 @@ fn site_isolation(out: &mut String, site: &SitePolicy) {
         },
         if f.allow_same_site { ", same-site" } else { "" },
         paths.join(", ")
+    );
+}
+
+/// A route's `[cookies]` rules (README "Cookies").
+fn site_cookies(out: &mut String, site: &SitePolicy) {
+    let c = &site.cookies;
+    if !c.is_active() {
+        let _ = writeln!(out, "  cookies: Set-Cookie passed as sent");
+        return;
+    }
+    let http_only = match &c.http_only {
+        HttpOnly::None => "no".to_string(),
+        HttpOnly::All => "every cookie".to_string(),
+        HttpOnly::Names(names) => names.join(", "),
+    };
+    let _ = writeln!(
+        out,
+        "  cookies: Secure {}; HttpOnly {http_only}; SameSite {}; upstream's attributes {} (Expires, Max-Age, Domain, Path never touched; no attribute twice)",
+        if c.secure {
+            "added (HTTPS clients only)"
+        } else if c.same_site == Some(SameSite::None) {
+            "with SameSite=None (HTTPS clients only)"
+        } else {
+            "as sent"
+        },
+        c.same_site.map_or("as sent", SameSite::as_str),
+        if c.override_upstream {
+            "SameSite replaced"
+        } else {
+            "kept"
+        },
     );
 }

@@ -9,6 +9,7 @@ pub mod admin_host;
 pub mod auth;
 pub mod authority;
 pub mod body_pace;
+pub mod cookies;
 pub mod cors;
 pub mod csp;
 pub mod env;
@@ -31,6 +32,7 @@ use std::sync::Arc;
 use crate::policy::admin_host::AdminHosts;
 use crate::policy::auth::AdminToken;
 use crate::policy::body_pace::BodyPace;
+use crate::policy::cookies::CookiePolicy;
 use crate::policy::cors::CorsPolicy;
 use crate::policy::env::{Environment, EnvironmentSource};
 use crate::policy::fetch_metadata::FetchMetadataPolicy;
@@ -80,6 +82,8 @@ pub struct SitePolicy {
     pub upstream: Arc<Upstream>,
     /// `[fetch_metadata]`: cross-site requests that are not navigations.
     pub fetch_metadata: FetchMetadataPolicy,
+    /// `[cookies]`: attributes added to the upstream's `Set-Cookie`.
+    pub cookies: CookiePolicy,
 }
 
 /// A validated upstream with its Pingora peer, built once.

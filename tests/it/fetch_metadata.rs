@@ -261,7 +261,7 @@ fn a_route_layers_its_own_rule_over_the_top_level_one() {
     ) == 1));
 }
 
-fn check(text: &str) -> (bool, String) {
+pub(crate) fn check(text: &str) -> (bool, String) {
     let dir = TempDir::new("fetch-check");
     let path = dir.path().join("c.toml");
     std::fs::write(&path, text).unwrap();
@@ -282,7 +282,7 @@ fn check(text: &str) -> (bool, String) {
     (out.status.success(), text)
 }
 
-const BASE: &str =
+pub(crate) const BASE: &str =
     "[server]\nlisten = [\"127.0.0.1:8080\"]\n[upstream]\naddress = \"127.0.0.1:3000\"\n";
 
 #[test]

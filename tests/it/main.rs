@@ -7,6 +7,7 @@ mod browser;
 mod browser_support;
 mod common;
 mod config_hardening;
+mod cookies;
 mod edge_answers;
 mod fetch_metadata;
 mod fuzz_corpus;
