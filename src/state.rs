@@ -33,6 +33,12 @@ pub struct Active {
     /// Violation-report lines: `[log]`'s settings, a bucket of their own so
     /// reports can't crowd out blocked-origin lines.
     pub report_log: BlockedLogLimiter,
+    /// Refused cross-site request lines (`[fetch_metadata]`): `[log]`'s
+    /// settings, a bucket of their own.
+    pub fetch_log: BlockedLogLimiter,
+    /// Cookie lines (`[cookies]`: prefix-rule violations, malformed
+    /// Set-Cookie): a bucket of their own.
+    pub cookie_log: BlockedLogLimiter,
 }
 
 /// One route's runtime state.
@@ -83,6 +89,8 @@ impl Active {
             routes,
             blocked_log: BlockedLogLimiter::new(burst, per_minute),
             report_log: BlockedLogLimiter::new(burst, per_minute),
+            fetch_log: BlockedLogLimiter::new(burst, per_minute),
+            cookie_log: BlockedLogLimiter::new(burst, per_minute),
         }
     }
 

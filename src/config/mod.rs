@@ -4,7 +4,9 @@
 //! validates its part; `layers` holds the one rule that folds global,
 //! environment and route tables together.
 
+mod cookies;
 mod cors;
+mod fetch_metadata;
 mod headers;
 mod layers;
 mod log_paths;
@@ -14,6 +16,7 @@ mod reports;
 mod routes;
 pub mod schema;
 mod server;
+mod site_layers;
 pub mod tls;
 mod upstream;
 

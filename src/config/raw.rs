@@ -47,6 +47,14 @@ pub struct RawConfig {
     /// `[headers]`: the security headers every route starts from.
     #[serde(default)]
     pub headers: RawHeaders,
+    /// `[fetch_metadata]`: refuse cross-site requests that are not
+    /// top-level navigations (Sec-Fetch-Site). Default: off.
+    #[serde(default)]
+    pub fetch_metadata: RawFetchMetadata,
+    /// `[cookies]`: attributes added to the upstream's Set-Cookie headers.
+    /// Default: none.
+    #[serde(default)]
+    pub cookies: RawCookies,
     /// `[production]`: `cors` and `headers` for production only; they win
     /// over `[cors]` and `[headers]`.
     #[serde(default)]
@@ -215,6 +223,12 @@ pub struct RawRoute {
     /// `[route.headers]`: any `[headers]` key, layered over the top-level
     /// ones.
     pub headers: Option<RawHeaders>,
+    /// `[route.fetch_metadata]`: any `[fetch_metadata]` key, layered over
+    /// the top-level ones.
+    pub fetch_metadata: Option<RawFetchMetadata>,
+    /// `[route.cookies]`: any `[cookies]` key, layered over the top-level
+    /// ones.
+    pub cookies: Option<RawCookies>,
     /// `[route.production]`: this route's `cors` and `headers` in production
     /// only.
     #[serde(default)]
@@ -356,13 +370,68 @@ pub struct RawProfile {
     pub cors: Option<RawCors>,
     /// Any `[headers]` key, for this environment only.
     pub headers: Option<RawHeaders>,
+    /// Any `[fetch_metadata]` key, for this environment only.
+    pub fetch_metadata: Option<RawFetchMetadata>,
+    /// Any `[cookies]` key, for this environment only.
+    pub cookies: Option<RawCookies>,
 }
 
 impl RawProfile {
     pub const EMPTY: RawProfile = RawProfile {
         cors: None,
         headers: None,
+        fetch_metadata: None,
+        cookies: None,
     };
+}
+
+/// `[cookies]` at any layer (top level, environment, route): each key set
+/// here replaces the one below. `Expires`, `Max-Age`, `Domain` and `Path`
+/// are never touched, and no attribute is written twice.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCookies {
+    /// Add `Secure`, to HTTPS clients only. Default false.
+    pub secure: Option<bool>,
+    /// Add `HttpOnly`: true (every cookie), false (none, the default), or
+    /// the names of the cookies, e.g. ["session", "auth"].
+    pub http_only: Option<RawHttpOnly>,
+    /// `SameSite`: "Lax", "Strict", "None" (also adds Secure; HTTPS clients
+    /// only) or "" (leave it, the default).
+    #[schemars(with = "Option<String>", extend("enum" = ["Lax", "Strict", "None", ""]))]
+    pub same_site: Option<Spanned<String>>,
+    /// true: `same_site` replaces a SameSite the upstream set. Default
+    /// false: an attribute the upstream set is never changed.
+    #[serde(rename = "override")]
+    pub override_upstream: Option<bool>,
+}
+
+/// `http_only`: every cookie, none, or these names.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawHttpOnly {
+    All(bool),
+    // No `Spanned` here: an untagged enum can't carry toml's spans.
+    Names(Vec<String>),
+}
+
+/// `[fetch_metadata]` at any layer (top level, environment, route): each
+/// key set here replaces the one below.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawFetchMetadata {
+    /// "enforce" refuses a `Sec-Fetch-Site: cross-site` request that is not
+    /// a top-level navigation with 403; "report" forwards it and counts
+    /// it; "off" (the default) looks at nothing.
+    #[schemars(with = "Option<String>", extend("enum" = ["enforce", "report", "off"]))]
+    pub mode: Option<Spanned<String>>,
+    /// Path prefixes (segment-aware) meant to be loaded cross-site, e.g.
+    /// ["/embed", "/oauth/callback"]. Default `[]`.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub allow_paths: Option<Vec<Spanned<String>>>,
+    /// Allow `Sec-Fetch-Site: same-site` (another subdomain of the same
+    /// site). Default true.
+    pub allow_same_site: Option<bool>,
 }
 
 impl RawConfig {

@@ -117,6 +117,8 @@ impl Validator<'_> {
             header_settings: header_settings?,
             headers: headers?,
             upstream: upstream?,
+            fetch_metadata: Default::default(),
+            cookies: Default::default(),
         })
     }
 
@@ -158,6 +160,7 @@ impl Validator<'_> {
             }
             sites.push(self.site(name, m, globals, &cors, &headers, upstream));
         }
+        self.site_layers(raw, globals.env, &mut sites);
         for name in named.keys() {
             if !used.contains(name.as_str()) {
                 self.warn(format!("[upstreams.{name}] is not used by any route"));
@@ -413,7 +416,7 @@ fn host_pattern(raw: &str) -> Result<HostPattern, String> {
 
 /// A `path_prefix`: absolute, normalised like request paths are, without a
 /// trailing slash (`/v1/` and `/v1` mean the same segment prefix).
-fn path_prefix(raw: &str) -> Result<Box<str>, String> {
+pub(super) fn path_prefix(raw: &str) -> Result<Box<str>, String> {
     if !raw.starts_with('/') {
         return Err(format!("{raw:?} must start with `/`, e.g. \"/api\""));
     }

@@ -52,7 +52,7 @@ pub struct FastAnswer {
 /// The request headers the facts and the answer depend on; the rest of a
 /// head doesn't change either.
 fn relevant(name: &str) -> Option<HeaderName> {
-    const NAMES: [HeaderName; 8] = [
+    const NAMES: [HeaderName; 11] = [
         header::HOST,
         header::ORIGIN,
         header::ACCESS_CONTROL_REQUEST_METHOD,
@@ -61,6 +61,9 @@ fn relevant(name: &str) -> Option<HeaderName> {
         HeaderName::from_static("x-forwarded-for"),
         HeaderName::from_static("x-forwarded-proto"),
         HeaderName::from_static("x-forwarded-host"),
+        HeaderName::from_static("sec-fetch-site"),
+        HeaderName::from_static("sec-fetch-mode"),
+        HeaderName::from_static("sec-fetch-dest"),
     ];
     NAMES
         .into_iter()
@@ -101,7 +104,7 @@ pub fn answer(
     let facts = plain.facts(&policy, peer, tls);
     if !matches!(
         facts.verdict(),
-        Verdict::Preflight(_) | Verdict::CorsRefused(_)
+        Verdict::Preflight(_) | Verdict::CorsRefused(_) | Verdict::FetchRefused(_)
     ) {
         return Outcome::Prepared(Box::new(Prepared {
             policy,
@@ -115,7 +118,7 @@ pub fn answer(
         headers: &plain.headers,
     };
     let Some(Answer { mut head, body }) =
-        verdict::cors_answer_undecorated(state, &policy, &facts, &seen)
+        verdict::own_answer_undecorated(state, &policy, &facts, &seen)
     else {
         return Outcome::Pass;
     };

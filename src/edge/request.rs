@@ -14,6 +14,7 @@ use crate::edge::nonce;
 use crate::edge::request_id::{self, X_REQUEST_ID};
 use crate::policy::authority::{self, HostRefusal};
 use crate::policy::cors::{CorsDecision, Grant, OwnOrigin, RejectReason};
+use crate::policy::fetch_metadata::{FetchDecision, FetchMetadataMode, FetchRefusal};
 use crate::policy::forwarded::ClientView;
 use crate::policy::path::{self, PathRefusal};
 use crate::policy::routes::DEFAULT_SITE;
@@ -50,6 +51,8 @@ pub enum Verdict<'f> {
     Preflight(&'f Grant),
     /// `403`: a refused origin.
     CorsRefused(RejectReason),
+    /// `403`: a cross-site request `[fetch_metadata]` refuses.
+    FetchRefused(FetchRefusal),
     /// To the upstream (in CORS report mode, whatever enforce would do).
     Forward,
 }
@@ -62,12 +65,11 @@ impl RequestFacts {
         if self.report {
             return Verdict::Report;
         }
-        match &self.cors {
-            CorsDecision::Preflight(grant) => Verdict::Preflight(grant),
-            CorsDecision::Rejected(reason) => Verdict::CorsRefused(*reason),
-            CorsDecision::NotCors | CorsDecision::Allowed(_) | CorsDecision::Observed(_) => {
-                Verdict::Forward
-            }
+        match (&self.cors, self.fetch) {
+            (CorsDecision::Preflight(grant), _) => Verdict::Preflight(grant),
+            (CorsDecision::Rejected(reason), _) => Verdict::CorsRefused(*reason),
+            (_, FetchDecision::Refused(why)) => Verdict::FetchRefused(why),
+            _ => Verdict::Forward,
         }
     }
 }
@@ -111,6 +113,9 @@ pub struct RequestFacts {
     pub site: usize,
     pub target: Target,
     pub cors: CorsDecision,
+    /// The route's `[fetch_metadata]` verdict (CORS answers preflights and
+    /// refused origins first).
+    pub fetch: FetchDecision,
     /// This response's CSP nonce, when the route's headers use one.
     pub nonce: Option<HeaderValue>,
     /// The request is for the violation-report endpoint: the gateway's own,
@@ -131,6 +136,7 @@ impl RequestFacts {
             site: DEFAULT_SITE,
             target: Target::Unchanged,
             cors: CorsDecision::NotCors,
+            fetch: FetchDecision::Allowed,
             nonce: None,
             report: false,
         }
@@ -206,6 +212,7 @@ impl RequestFacts {
                 .cors
                 .evaluate(head.method, head.headers, own)
         };
+        let fetch = fetch_metadata(policy, site, head, &target, &cors, report);
         let nonce = policy.sites[site].headers.nonce().map(|_| nonce::mint());
         RequestFacts {
             peer: view.peer,
@@ -217,10 +224,41 @@ impl RequestFacts {
             site,
             target,
             cors,
+            fetch,
             nonce,
             report,
         }
     }
+}
+
+/// The route's Fetch Metadata verdict. Not judged: a refused target (400
+/// anyway), the report endpoint (browsers post reports from any page), and
+/// what CORS answers itself (preflights, refused origins).
+fn fetch_metadata(
+    policy: &Policy,
+    site: usize,
+    head: &Head<'_>,
+    target: &Target,
+    cors: &CorsDecision,
+    report: bool,
+) -> FetchDecision {
+    let rule = &policy.sites[site].fetch_metadata;
+    if rule.mode == FetchMetadataMode::Off
+        || report
+        || matches!(cors, CorsDecision::Preflight(_) | CorsDecision::Rejected(_))
+    {
+        return FetchDecision::Allowed;
+    }
+    let path = match target {
+        Target::Unchanged => head.path,
+        Target::Rewritten(t) => &t[..t.len() - head.query.len()],
+        Target::Refused(_) => return FetchDecision::Allowed,
+    };
+    let cors_allowed = matches!(
+        cors,
+        CorsDecision::Allowed(_) | CorsDecision::Observed(None)
+    );
+    rule.evaluate(head.method, head.headers, path, cors_allowed)
 }
 
 /// The route, the target the upstream gets and whether it is a violation

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 
 use crate::edge::answer::Answer;
+use crate::edge::isolation;
 use crate::edge::request::RequestFacts;
 use crate::observe::access_log;
 use crate::observe::blocked_log::Admit;
@@ -71,6 +72,35 @@ pub fn cors_answer_undecorated(
         }
         CorsDecision::NotCors | CorsDecision::Allowed(_) | CorsDecision::Observed(None) => None,
     }
+}
+
+/// The gateway's own answer to this request, decorated: CORS's (preflight,
+/// refused origin) first, then `[fetch_metadata]`'s 403.
+pub fn own_answer(
+    state: &SharedState,
+    policy: &Active,
+    facts: &RequestFacts,
+    seen: &Seen<'_>,
+) -> Option<Answer> {
+    let answer = own_answer_undecorated(state, policy, facts, seen)?;
+    Some(answer.decorated(&policy.sites[facts.site], facts))
+}
+
+/// `own_answer` before `answer::decorate`, for the front door.
+pub fn own_answer_undecorated(
+    state: &SharedState,
+    policy: &Active,
+    facts: &RequestFacts,
+    seen: &Seen<'_>,
+) -> Option<Answer> {
+    cors_answer_undecorated(state, policy, facts, seen).or_else(|| {
+        let sent = isolation::Sent {
+            method: seen.method,
+            target: seen.target,
+            headers: seen.headers,
+        };
+        isolation::answer_undecorated(policy, facts, &sent)
+    })
 }
 
 /// Count the refused origin for the dashboard and write the rate-limited

@@ -35,6 +35,14 @@ pub struct RouteMetrics {
     /// Report mode: what enforce mode would have refused.
     would_block: [AtomicU64; 4],
     reports: [AtomicU64; REPORT_SERIES],
+    /// `[fetch_metadata]` enforce: cross-site requests refused with 403.
+    fetch_refused: AtomicU64,
+    /// `[fetch_metadata]` report mode: what enforce would have refused.
+    fetch_would_refuse: AtomicU64,
+    /// `[cookies]`: `__Host-`/`__Secure-` cookies that break their rules.
+    cookie_prefix_violations: AtomicU64,
+    /// `[cookies]`: Set-Cookie values passed unchanged, unparseable.
+    cookies_malformed: AtomicU64,
 }
 
 impl Default for RouteMetrics {
@@ -45,6 +53,10 @@ impl Default for RouteMetrics {
             blocked: Default::default(),
             would_block: Default::default(),
             reports: std::array::from_fn(|_| AtomicU64::new(0)),
+            fetch_refused: AtomicU64::new(0),
+            fetch_would_refuse: AtomicU64::new(0),
+            cookie_prefix_violations: AtomicU64::new(0),
+            cookies_malformed: AtomicU64::new(0),
         }
     }
 }
@@ -79,6 +91,30 @@ impl RouteMetrics {
 
     pub fn record_report(&self, v: &Violation) {
         self.reports[report_slot(v.kind, v.directive, v.disposition)].fetch_add(1, Relaxed);
+    }
+
+    pub fn record_fetch_refused(&self) {
+        self.fetch_refused.fetch_add(1, Relaxed);
+    }
+
+    pub fn record_fetch_would_refuse(&self) {
+        self.fetch_would_refuse.fetch_add(1, Relaxed);
+    }
+
+    pub fn record_cookie_prefix_violation(&self) {
+        self.cookie_prefix_violations.fetch_add(1, Relaxed);
+    }
+
+    pub fn record_cookie_malformed(&self) {
+        self.cookies_malformed.fetch_add(1, Relaxed);
+    }
+
+    pub fn fetch_refused(&self) -> u64 {
+        self.fetch_refused.load(Relaxed)
+    }
+
+    pub fn fetch_would_refuse(&self) -> u64 {
+        self.fetch_would_refuse.load(Relaxed)
     }
 
     pub fn requests(&self, class: usize) -> u64 {
@@ -288,6 +324,7 @@ impl Metrics {
         render_route_traffic(&mut out, &routes);
         render_route_cors(&mut out, &routes, modes);
         render_route_reports(&mut out, &routes);
+        render_route_refusals(&routes, &mut out);
         self.render_report_posts(&mut out);
         self.render_upstream_failures(&mut out);
         self.render_refusals(&mut out);
@@ -456,6 +493,49 @@ fn render_route_reports(out: &mut String, routes: &Routes) {
                 r.count
             );
         }
+    }
+}
+
+/// Why a routed request was refused (or, in report mode, would be) by a
+/// rule other than CORS: the `reason` of `helmgate_requests_refused_total`.
+pub const ROUTE_REFUSAL_REASONS: [&str; 1] = ["fetch_metadata"];
+
+/// `helmgate_requests_refused_total{route,reason}` and
+/// `helmgate_requests_would_refuse_total{route,reason}`.
+fn render_route_refusals(routes: &[(Box<str>, Arc<RouteMetrics>)], out: &mut String) {
+    out.push_str("# HELP helmgate_requests_refused_total Routed requests refused with 403 by a rule other than CORS, by route and reason (fetch_metadata: a cross-site request that is not a top-level navigation).\n# TYPE helmgate_requests_refused_total counter\n");
+    for (route, m) in routes {
+        let _ = writeln!(
+            out,
+            "helmgate_requests_refused_total{{route=\"{route}\",reason=\"{}\"}} {}",
+            ROUTE_REFUSAL_REASONS[0],
+            m.fetch_refused()
+        );
+    }
+    out.push_str("# HELP helmgate_requests_would_refuse_total Requests forwarded in report mode that enforce mode would refuse, by route and reason.\n# TYPE helmgate_requests_would_refuse_total counter\n");
+    for (route, m) in routes {
+        let _ = writeln!(
+            out,
+            "helmgate_requests_would_refuse_total{{route=\"{route}\",reason=\"{}\"}} {}",
+            ROUTE_REFUSAL_REASONS[0],
+            m.fetch_would_refuse()
+        );
+    }
+    out.push_str("# HELP helmgate_cookie_prefix_violations_total Set-Cookie headers whose __Host- or __Secure- cookie breaks its prefix rules (browsers drop it), by route.\n# TYPE helmgate_cookie_prefix_violations_total counter\n");
+    for (route, m) in routes {
+        let _ = writeln!(
+            out,
+            "helmgate_cookie_prefix_violations_total{{route=\"{route}\"}} {}",
+            m.cookie_prefix_violations.load(Relaxed)
+        );
+    }
+    out.push_str("# HELP helmgate_set_cookie_malformed_total Set-Cookie headers passed unchanged because they could not be parsed, by route.\n# TYPE helmgate_set_cookie_malformed_total counter\n");
+    for (route, m) in routes {
+        let _ = writeln!(
+            out,
+            "helmgate_set_cookie_malformed_total{{route=\"{route}\"}} {}",
+            m.cookies_malformed.load(Relaxed)
+        );
     }
 }
 

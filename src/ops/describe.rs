@@ -5,6 +5,8 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::policy::cookies::{HttpOnly, SameSite};
+use crate::policy::fetch_metadata::FetchMetadataMode;
 use crate::policy::reports::ReportSettings;
 use crate::policy::routes::{EscapedSlashes, DEFAULT_SITE};
 use crate::policy::{LogFormat, LogSettings, Policy, ServerSettings, SitePolicy, Upstream};
@@ -30,6 +32,8 @@ pub fn describe(policy: &Policy) -> String {
     routing_table(&mut out, policy);
     for site in &policy.sites {
         site_policy(&mut out, site);
+        site_isolation(&mut out, site);
+        site_cookies(&mut out, site);
     }
     log(&mut out, &policy.log);
     reports(&mut out, &policy.reports);
@@ -313,4 +317,57 @@ fn site_header_changes(out: &mut String, site: &SitePolicy) {
                 ))
         );
     }
+}
+
+/// A route's `[fetch_metadata]` rule (README "Fetch Metadata").
+fn site_isolation(out: &mut String, site: &SitePolicy) {
+    let f = &site.fetch_metadata;
+    if f.mode == FetchMetadataMode::Off {
+        let _ = writeln!(out, "  fetch_metadata: off");
+        return;
+    }
+    let paths: Vec<&str> = f.allow_paths.iter().map(|p| &**p).collect();
+    let _ = writeln!(
+        out,
+        "  fetch_metadata: {} (Sec-Fetch-Site cross-site{} and not a top-level GET/HEAD navigation: {}; allowed: no Sec-Fetch-Site, same-origin, none{}, a CORS request from an allowed origin, paths [{}]; repeated, listed or unknown values count as cross-site)",
+        f.mode.as_str(),
+        if f.allow_same_site { "" } else { " or same-site" },
+        match f.mode {
+            FetchMetadataMode::Enforce => "403",
+            _ => "forwarded, logged and counted as would_refuse",
+        },
+        if f.allow_same_site { ", same-site" } else { "" },
+        paths.join(", ")
+    );
+}
+
+/// A route's `[cookies]` rules (README "Cookies").
+fn site_cookies(out: &mut String, site: &SitePolicy) {
+    let c = &site.cookies;
+    if !c.is_active() {
+        let _ = writeln!(out, "  cookies: Set-Cookie passed as sent");
+        return;
+    }
+    let http_only = match &c.http_only {
+        HttpOnly::None => "no".to_string(),
+        HttpOnly::All => "every cookie".to_string(),
+        HttpOnly::Names(names) => names.join(", "),
+    };
+    let _ = writeln!(
+        out,
+        "  cookies: Secure {}; HttpOnly {http_only}; SameSite {}; upstream's attributes {} (Expires, Max-Age, Domain, Path never touched; no attribute twice)",
+        if c.secure {
+            "added (HTTPS clients only)"
+        } else if c.same_site == Some(SameSite::None) {
+            "with SameSite=None (HTTPS clients only)"
+        } else {
+            "as sent"
+        },
+        c.same_site.map_or("as sent", SameSite::as_str),
+        if c.override_upstream {
+            "SameSite replaced"
+        } else {
+            "kept"
+        },
+    );
 }

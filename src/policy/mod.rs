@@ -9,9 +9,11 @@ pub mod admin_host;
 pub mod auth;
 pub mod authority;
 pub mod body_pace;
+pub mod cookies;
 pub mod cors;
 pub mod csp;
 pub mod env;
+pub mod fetch_metadata;
 pub mod forwarded;
 pub mod header_edit;
 pub mod headers;
@@ -30,8 +32,10 @@ use std::sync::Arc;
 use crate::policy::admin_host::AdminHosts;
 use crate::policy::auth::AdminToken;
 use crate::policy::body_pace::BodyPace;
+use crate::policy::cookies::CookiePolicy;
 use crate::policy::cors::CorsPolicy;
 use crate::policy::env::{Environment, EnvironmentSource};
+use crate::policy::fetch_metadata::FetchMetadataPolicy;
 use crate::policy::forwarded::TrustedProxies;
 use crate::policy::headers::{HeaderSettings, SecurityHeaders};
 use crate::policy::reports::ReportSettings;
@@ -76,6 +80,10 @@ pub struct SitePolicy {
     pub header_settings: HeaderSettings,
     pub headers: SecurityHeaders,
     pub upstream: Arc<Upstream>,
+    /// `[fetch_metadata]`: cross-site requests that are not navigations.
+    pub fetch_metadata: FetchMetadataPolicy,
+    /// `[cookies]`: attributes added to the upstream's `Set-Cookie`.
+    pub cookies: CookiePolicy,
 }
 
 /// A validated upstream with its Pingora peer, built once.

@@ -885,3 +885,241 @@ async fn case_11_dashboard_loads_without_console_errors_and_matches_metrics() {
     })
     .await;
 }
+
+// --- Fetch Metadata, CSRF and cookies (issue 22) --------------------------
+//
+// Chromium sends `Sec-Fetch-*` only to potentially trustworthy origins
+// (HTTPS or loopback), so the two sites are both loopback: the gateway on
+// `127.0.0.1` and the other site's pages on `localhost`, a different site.
+
+/// A page element load (`<script>` or `<img>`) from the page: "load" or
+/// "error", once the browser is done with it.
+async fn element_load(c: &fantoccini::Client, tag: &str, url: &str) -> Value {
+    run_async(
+        c,
+        "const [tag, url, done] = arguments;\
+         const el = document.createElement(tag);\
+         el.onload = () => done('load'); el.onerror = () => done('error');\
+         el.src = url; document.body.appendChild(el);",
+        vec![json!(tag), json!(url)],
+    )
+    .await
+}
+
+/// Submit a form `method`/`action` from the page and wait for the page it
+/// navigates to: that page's body text.
+async fn submit_form(c: &fantoccini::Client, action: &str) -> String {
+    eval(
+        c,
+        &format!(
+            "const f = document.createElement('form'); f.method = 'POST'; f.action = {action:?};\
+             const i = document.createElement('input'); i.name = 'amount'; i.value = '100';\
+             f.appendChild(i); document.body.appendChild(f); f.submit(); return 1;"
+        ),
+    )
+    .await;
+    let mut body = String::new();
+    let done = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let v = c
+                .execute(
+                    "return document.readyState === 'complete' && !document.querySelector('form') ? document.body.innerText : null",
+                    vec![],
+                )
+                .await;
+            if let Ok(Value::String(s)) = v {
+                body = s;
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(crate::browser_support::STEP_LIMIT, done).await;
+    body
+}
+
+fn fetch_metadata_gateway(up: &Upstream, mode: &str, admin: Port) -> Gateway {
+    let admin_addr = admin.addr();
+    let mut gw = Gateway::start_with_tables(
+        up.addr,
+        GatewayOptions::default(),
+        &format!(
+            "[fetch_metadata]\nmode = \"{mode}\"\n[admin]\nlisten = \"{admin_addr}\"\nhosts = [\"gateway.test\"]\n"
+        ),
+    );
+    gw.hold(admin);
+    gw
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_12_a_cross_site_page_cannot_load_the_api_as_script_or_image_but_can_link() {
+    let up = Upstream::start();
+    let pages = Upstream::start();
+    let admin = Port::reserve();
+    let admin_addr = admin.addr();
+    let gw = fetch_metadata_gateway(&up, "enforce", admin);
+    Browser::with(|c| async move {
+        let api = http(gw.addr);
+        goto(&c, &format!("{}/e2e/page", localhost(pages.addr))).await;
+        let script = element_load(&c, "script", &format!("{api}/api/data.json")).await;
+        let img = element_load(&c, "img", &format!("{api}/api/avatar")).await;
+        assert_eq!((script, img), (json!("error"), json!("error")));
+        let paths: Vec<String> = up.recorded().iter().map(|r| r.path.clone()).collect();
+        assert!(paths.is_empty(), "nothing reached the upstream: {paths:?}");
+        let metrics = metrics_text(admin_addr);
+        assert_eq!(
+            series_value(
+                &metrics,
+                "helmgate_requests_refused_total{route=\"default\",reason=\"fetch_metadata\"}"
+            ),
+            Some(2.0),
+            "{metrics}"
+        );
+        assert!(gw.log().contains("dest=\"script\""), "{}", gw.log());
+
+        // A top-level link from that page navigates fine.
+        eval(
+            &c,
+            &format!(
+                "const a = document.createElement('a'); a.href = '{api}/e2e/page'; a.id = 'go';\
+                 a.textContent = 'go'; document.body.appendChild(a); return 1;"
+            ),
+        )
+        .await;
+        c.find(fantoccini::Locator::Id("go"))
+            .await
+            .expect("the link")
+            .click()
+            .await
+            .expect("click the link");
+        assert!(
+            eventually(Duration::from_secs(10), || up.recorded().iter().any(|r| r
+                .path
+                == "/e2e/page"
+                && r.header("sec-fetch-site") == Some("cross-site")
+                && r.header("sec-fetch-mode") == Some("navigate"))),
+            "the navigation reached the upstream: {:?}",
+            up.recorded()
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_13_report_mode_only_counts_the_cross_site_loads() {
+    let up = Upstream::start();
+    let pages = Upstream::start();
+    let admin = Port::reserve();
+    let admin_addr = admin.addr();
+    let gw = fetch_metadata_gateway(&up, "report", admin);
+    Browser::with(|c| async move {
+        let api = http(gw.addr);
+        goto(&c, &format!("{}/e2e/page", localhost(pages.addr))).await;
+        element_load(&c, "script", &format!("{api}/api/data.json")).await;
+        element_load(&c, "img", &format!("{api}/api/avatar")).await;
+        let seen: Vec<(String, Option<String>)> = up
+            .recorded()
+            .iter()
+            .map(|r| {
+                (
+                    r.path.clone(),
+                    r.header("sec-fetch-site").map(str::to_string),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("/api/data.json".to_string(), Some("cross-site".to_string())),
+                ("/api/avatar".to_string(), Some("cross-site".to_string()))
+            ]
+        );
+        let metrics = metrics_text(admin_addr);
+        assert_eq!(
+            series_value(
+                &metrics,
+                "helmgate_requests_would_refuse_total{route=\"default\",reason=\"fetch_metadata\"}"
+            ),
+            Some(2.0),
+            "{metrics}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_14_same_origin_fetch_and_form_post_pass_a_cross_site_form_post_gets_403() {
+    // CSRF (README "CSRF"): the Origin check alone, fetch_metadata off.
+    let up = Upstream::start();
+    let pages = Upstream::start();
+    let gw = Gateway::start(up.addr, GatewayOptions::default());
+    Browser::with(|c| async move {
+        let api = http(gw.addr);
+        goto(&c, &format!("{api}/e2e/page")).await;
+        let f = page_fetch(&c, &format!("{api}/api/items"), json!({})).await;
+        assert_succeeded(&f, "hello", "same-origin fetch");
+        submit_form(&c, &format!("{api}/transfer")).await;
+        assert!(
+            eventually(Duration::from_secs(5), || up
+                .recorded()
+                .iter()
+                .any(|r| r.method == "POST" && r.path == "/transfer")),
+            "the same-origin form post reached the upstream"
+        );
+        up.clear();
+
+        goto(&c, &format!("{}/e2e/page", localhost(pages.addr))).await;
+        let body = submit_form(&c, &format!("{api}/transfer")).await;
+        assert_eq!(
+            body.trim(),
+            "Forbidden: origin not allowed",
+            "what the browser shows"
+        );
+        assert!(
+            !up.recorded().iter().any(|r| r.method == "POST"),
+            "{:?}",
+            up.recorded()
+        );
+        assert!(access_logged(
+            &gw,
+            "method=POST path=\"/transfer\" status=403"
+        ));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_15_cookies_come_back_with_the_configured_attributes() {
+    let up = Upstream::start();
+    let gw = Gateway::start_with_tables(
+        up.addr,
+        GatewayOptions::default(),
+        "[cookies]\nsecure = true\nhttp_only = [\"sid\"]\nsame_site = \"Strict\"\n",
+    );
+    Browser::with(|c| async move {
+        let api = http(gw.addr);
+        goto(&c, &format!("{api}/cookies")).await;
+        goto(&c, &format!("{api}/e2e/page")).await;
+        let page_sees = eval(&c, "return document.cookie").await;
+        let page_sees = page_sees.as_str().unwrap_or_default().to_string();
+        // HttpOnly: the page can't read sid. Plain HTTP: no Secure was
+        // added, else the browser would have dropped theme and sid.
+        assert!(page_sees.contains("theme=dark"), "{page_sees}");
+        assert!(!page_sees.contains("sid="), "{page_sees}");
+        let jar = c.get_all_cookies().await.expect("the cookie jar");
+        let sid = jar
+            .iter()
+            .find(|k| k.name() == "sid")
+            .expect("sid is stored");
+        assert_eq!(sid.http_only(), Some(true));
+        assert_ne!(sid.secure(), Some(true));
+        assert_eq!(format!("{:?}", sid.same_site()), "Some(Strict)");
+        let theme = jar.iter().find(|k| k.name() == "theme").expect("theme");
+        // override = false: the upstream's own SameSite=Strict stays.
+        assert_eq!(format!("{:?}", theme.same_site()), "Some(Strict)");
+        assert_ne!(theme.http_only(), Some(true));
+        // __Host-id breaks its prefix rules: dropped by the browser.
+        assert!(jar.iter().all(|k| k.name() != "__Host-id"));
+    })
+    .await;
+}

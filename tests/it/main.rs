@@ -6,7 +6,9 @@
 mod browser;
 mod browser_support;
 mod config_hardening;
+mod cookies;
 mod edge_answers;
+mod fetch_metadata;
 mod first_run;
 mod fuzz_corpus;
 mod gateway;

@@ -208,7 +208,7 @@ impl ProxyHttp for Gateway {
             target: req.raw_path(),
             headers: &req.headers,
         };
-        let Some(answer) = verdict::cors_answer(&self.state, &ctx.policy, &ctx.facts, &seen) else {
+        let Some(answer) = verdict::own_answer(&self.state, &ctx.policy, &ctx.facts, &seen) else {
             return Ok(false);
         };
         answer.write(session).await?;
@@ -341,6 +341,7 @@ impl ProxyHttp for Gateway {
         ctx.upstream_status = Some(resp.status.as_u16());
         let uncached = ctx.facts.nonce.is_some() && answer::marked_cacheable(resp);
         ctx.decorate_with_cors(resp);
+        crate::edge::set_cookie::harden(&ctx.policy, &ctx.facts, resp);
         let runtime = ctx.policy.route(ctx.facts.site);
         if uncached && runtime.warn_once(OnceWarning::NonceMadeUncacheable) {
             log::warn!(

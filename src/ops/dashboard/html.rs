@@ -107,6 +107,7 @@ pub fn html(s: &Status) -> String {
     header(&mut o, s);
     routes_table(&mut o, s);
     refusals_table(&mut o, s);
+    fetch_metadata_table(&mut o, s);
     reports_table(&mut o, s);
     o.push_str("<h2>Last hour, per minute</h2>\n");
     chart(&mut o, &s.timeline);
@@ -231,6 +232,33 @@ fn refusals_table(o: &mut String, s: &Status) {
             );
             o.push_str("</tr>\n");
         }
+    }
+    o.push_str("</tbody></table>\n");
+}
+
+/// Cross-site requests `[fetch_metadata]` refused, per route.
+fn fetch_metadata_table(o: &mut String, s: &Status) {
+    o.push_str("<h2>Cross-site requests (Fetch Metadata)</h2>\n<table id=\"fetch-metadata\"><thead><tr><th>route</th><th>mode</th><th>refused (enforce)</th><th>would refuse (report mode)</th></tr></thead><tbody>\n");
+    for r in &s.routes {
+        let name = Html(&r.name);
+        let _ = write!(
+            o,
+            "<tr><td>{name}</td><td class=\"mode-{0}\">{0}</td>",
+            r.fetch_metadata_mode
+        );
+        let series =
+            |metric: &str| format!("{metric}{{route=\"{}\",reason=\"fetch_metadata\"}}", r.name);
+        metric_cell(
+            o,
+            &series("helmgate_requests_refused_total"),
+            r.cross_site_refused,
+        );
+        metric_cell(
+            o,
+            &series("helmgate_requests_would_refuse_total"),
+            r.cross_site_would_refuse,
+        );
+        o.push_str("</tr>\n");
     }
     o.push_str("</tbody></table>\n");
 }

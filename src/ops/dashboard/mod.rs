@@ -76,6 +76,11 @@ pub struct RouteStatus {
     pub would_block: BTreeMap<&'static str, u64>,
     pub reports: Vec<ReportRow>,
     pub reports_by_directive: BTreeMap<&'static str, u64>,
+    /// `[fetch_metadata] mode`.
+    pub fetch_metadata_mode: &'static str,
+    /// Cross-site requests refused (enforce) or that would be (report).
+    pub cross_site_refused: u64,
+    pub cross_site_would_refuse: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -166,6 +171,9 @@ fn route_status(site: &SitePolicy, m: &RouteMetrics) -> RouteStatus {
             .collect(),
         reports,
         reports_by_directive: by_directive,
+        fetch_metadata_mode: site.fetch_metadata.mode.as_str(),
+        cross_site_refused: m.fetch_refused(),
+        cross_site_would_refuse: m.fetch_would_refuse(),
     }
 }
 

@@ -113,6 +113,19 @@ impl Gateway {
         Self::with_config(listen, &config, opts.env, opts.args)
     }
 
+    /// `start` with raw TOML tables appended to the built config (for
+    /// tables the builder has no type for).
+    pub fn start_with_tables(upstream: SocketAddr, opts: GatewayOptions, tables: &str) -> Gateway {
+        let listen = Port::reserve();
+        let text = format!(
+            "{}\n{tables}",
+            opts.config(listen.addr(), upstream).render()
+        );
+        let mut gw = Self::start_with_config(listen.addr(), &text, opts.env, opts.args);
+        gw.hold(listen);
+        gw
+    }
+
     /// Start on `config`, whose proxy listener is `listen`.
     pub fn with_config(
         listen: Port,

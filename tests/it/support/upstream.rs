@@ -191,6 +191,7 @@ fn serve_upstream(
                 "text/plain",
                 b"hello".to_vec(),
             ),
+            "/cookies" => (COOKIES, "text/plain", b"hello".to_vec()),
             "/cors-star" => (
                 "Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Methods: PUT\r\nAccess-Control-Expose-Headers: X-Secret\r\nVary: Accept-Encoding\r\nX-Powered-By: Express\r\n",
                 "text/plain",
@@ -226,6 +227,9 @@ fn serve_upstream(
 
 /// The placeholder the nonce tests configure.
 pub const NONCE_PLACEHOLDER: &str = "__CSP_NONCE__";
+
+/// The `Set-Cookie` headers `/cookies` answers with (the cookie tests).
+pub const COOKIES: &str = "Set-Cookie: sid=abc; Path=/; Max-Age=60\r\nSet-Cookie: theme=dark; SameSite=Strict\r\nSet-Cookie: __Host-id=1; Path=/app\r\nSet-Cookie: garbage\r\nSet-Cookie: session=x; Domain=gateway.test; Expires=Wed, 21 Oct 2037 07:28:00 GMT\r\n";
 
 /// HTML with the nonce placeholder split across separately written chunks
 /// (`/nonce-html`), the same with a Content-Length (`/nonce-html-cl`), or
