@@ -195,6 +195,14 @@ fn scalar_kind(defs: &Value, prop: &Value) -> String {
         let words: Vec<String> = words.iter().map(Value::to_string).collect();
         return format!("string: {}", words.join(" or "));
     }
+    if let Some(choices) = v
+        .get("anyOf")
+        .or_else(|| v.get("oneOf"))
+        .and_then(Value::as_array)
+    {
+        let kinds: Vec<String> = choices.iter().map(|c| scalar_kind(defs, c)).collect();
+        return kinds.join(" or ");
+    }
     match v.get("type").and_then(Value::as_str) {
         Some("array") => {
             let item = v

@@ -393,15 +393,15 @@ impl RawProfile {
 pub struct RawCookies {
     /// Add `Secure`, to HTTPS clients only. Default false.
     pub secure: Option<bool>,
-    /// Add `HttpOnly`: true (every cookie), false (none, the default), or
-    /// the names of the cookies, e.g. ["session", "auth"].
+    /// Add `HttpOnly`: true (every cookie), false (none), or the names of
+    /// the cookies, e.g. ["session", "auth"]. Default false.
     pub http_only: Option<RawHttpOnly>,
     /// `SameSite`: "Lax", "Strict", "None" (also adds Secure; HTTPS clients
-    /// only) or "" (leave it, the default).
+    /// only) or "" (leave it as the upstream sent it). Default "".
     #[schemars(with = "Option<String>", extend("enum" = ["Lax", "Strict", "None", ""]))]
     pub same_site: Option<Spanned<String>>,
-    /// true: `same_site` replaces a SameSite the upstream set. Default
-    /// false: an attribute the upstream set is never changed.
+    /// true: `same_site` replaces a SameSite the upstream set; false: an
+    /// attribute the upstream set is never changed. Default false.
     #[serde(rename = "override")]
     pub override_upstream: Option<bool>,
 }
