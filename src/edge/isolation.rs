@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::header::{HeaderMap, HeaderValue};
 
 use crate::edge::answer::{Answer, TEXT};
-use crate::edge::request::RequestFacts;
+use crate::edge::request::{RequestFacts, Seen};
 use crate::observe::blocked_log::Admit;
 use crate::observe::logfmt::{Client, Escaped, Suppressed};
 use crate::policy::fetch_metadata::{
@@ -20,19 +20,12 @@ use crate::state::Active;
 
 const CACHE_CONTROL: Name = Name::from_static("cache-control");
 
-/// The request as sent, for the log line.
-pub struct Sent<'a> {
-    pub method: &'a str,
-    pub target: &'a [u8],
-    pub headers: &'a HeaderMap,
-}
-
 /// The 403 (undecorated) for a refused request; counts and logs a refused
 /// or would-be-refused one. `None`: the request goes on.
 pub fn answer_undecorated(
     policy: &Active,
     facts: &RequestFacts,
-    seen: &Sent<'_>,
+    seen: &Seen<'_>,
 ) -> Option<Answer> {
     let metrics = &policy.route(facts.site).metrics;
     match facts.fetch {
@@ -72,7 +65,7 @@ fn sent(headers: &HeaderMap, name: &http::header::HeaderName) -> Vec<u8> {
 
 /// The rate-limited WARN line: `refused cross-site request` or, in report
 /// mode, `would refuse cross-site request`, with `reason=fetch_metadata`.
-fn note(policy: &Active, facts: &RequestFacts, why: FetchRefusal, report: bool, seen: &Sent<'_>) {
+fn note(policy: &Active, facts: &RequestFacts, why: FetchRefusal, report: bool, seen: &Seen<'_>) {
     let Admit::Log { suppressed_before } = policy.fetch_log.admit(Instant::now()) else {
         return;
     };

@@ -13,7 +13,7 @@ use pingora::proxy::{ProxyHttp, Session};
 use crate::edge::answer::{Answer, TEXT};
 use crate::edge::listener::Listener;
 use crate::edge::refusal;
-use crate::edge::request::RequestFacts;
+use crate::edge::request::{self, RequestFacts};
 use crate::policy::header_edit::Name;
 use crate::policy::origin::{Host, Origin};
 use crate::state::SharedState;
@@ -70,11 +70,8 @@ impl ProxyHttp for HttpsRedirect {
 
     async fn request_filter(&self, session: &mut Session, _ctx: &mut ()) -> Result<bool> {
         let policy = self.state.policy();
+        let (peer, _) = request::connection_of(session.as_downstream());
         let req = session.req_header();
-        let peer = session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip());
         let mut facts = RequestFacts::compute(&policy, peer, false, req);
         // HSTS means nothing over plain HTTP.
         facts.https = false;

@@ -15,7 +15,7 @@ use pingora::protocols::http::ServerSession;
 
 use crate::edge::answer::{Answer, GatewayError};
 use crate::edge::listener::Listener;
-use crate::edge::request::{RequestFacts, Target};
+use crate::edge::request::{self, RequestFacts, Target};
 use crate::edge::verdict;
 use crate::observe::blocked_log::Admit;
 use crate::observe::logfmt::{Client, Escaped, Suppressed};
@@ -193,14 +193,7 @@ pub async fn request_error(
     session: &mut ServerSession,
     e: &Error,
 ) {
-    let peer = session
-        .client_addr()
-        .and_then(|a| a.as_inet())
-        .map(|a| a.ip());
-    let tls = session
-        .digest()
-        .and_then(|d| d.ssl_digest.as_ref())
-        .is_some();
+    let (peer, tls) = request::connection_of(session);
     let refusal = match e.etype() {
         HTTPStatus(405) => Refusal::Method,
         InvalidHTTPHeader => Refusal::Malformed,

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 use http::header::HeaderValue;
 use pingora::http::RequestHeader;
+use pingora::protocols::http::ServerSession;
 
 use crate::edge::nonce;
 use crate::edge::request_id::{self, X_REQUEST_ID};
@@ -284,6 +285,28 @@ fn route(
         Target::Rewritten(t)
     };
     Ok((site, target, report))
+}
+
+/// The request as it was sent, for log lines.
+pub struct Seen<'a> {
+    pub method: &'a str,
+    /// The request target as sent.
+    pub target: &'a [u8],
+    pub headers: &'a http::HeaderMap,
+}
+
+/// What the connection alone tells, read once per request: the TCP peer and
+/// whether our listener speaks TLS on it.
+pub fn connection_of(session: &ServerSession) -> (Option<IpAddr>, bool) {
+    let peer = session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip());
+    let tls = session
+        .digest()
+        .and_then(|d| d.ssl_digest.as_ref())
+        .is_some();
+    (peer, tls)
 }
 
 /// What the facts are computed from: the parts of a request head.

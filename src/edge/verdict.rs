@@ -7,25 +7,18 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderValue};
 
 use crate::edge::answer::Answer;
 use crate::edge::isolation;
 use crate::edge::request::RequestFacts;
+pub use crate::edge::request::Seen;
 use crate::observe::access_log;
 use crate::observe::blocked_log::Admit;
 use crate::observe::logfmt::Escaped;
 use crate::policy::cors::{self, CorsDecision, RejectReason};
 use crate::state::Active;
 use crate::state::SharedState;
-
-/// The request as it was sent, for log lines.
-pub struct Seen<'a> {
-    pub method: &'a str,
-    /// The request target as sent.
-    pub target: &'a [u8],
-    pub headers: &'a HeaderMap,
-}
 
 /// The gateway's own answer to this request's CORS verdict, if it makes
 /// one: a preflight (204) or a refused origin (403). Report mode only
@@ -93,14 +86,8 @@ pub fn own_answer_undecorated(
     facts: &RequestFacts,
     seen: &Seen<'_>,
 ) -> Option<Answer> {
-    cors_answer_undecorated(state, policy, facts, seen).or_else(|| {
-        let sent = isolation::Sent {
-            method: seen.method,
-            target: seen.target,
-            headers: seen.headers,
-        };
-        isolation::answer_undecorated(policy, facts, &sent)
-    })
+    cors_answer_undecorated(state, policy, facts, seen)
+        .or_else(|| isolation::answer_undecorated(policy, facts, seen))
 }
 
 /// Count the refused origin for the dashboard and write the rate-limited

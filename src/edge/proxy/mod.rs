@@ -19,7 +19,7 @@ use crate::edge::fast;
 use crate::edge::listener::Listener;
 use crate::edge::nonce::Replacer;
 use crate::edge::refusal;
-use crate::edge::request::{RequestFacts, Target, Verdict};
+use crate::edge::request::{self, RequestFacts, Target, Verdict};
 use crate::edge::upstream_hint;
 use crate::edge::verdict;
 use crate::observe::metrics::UpstreamFailure;
@@ -144,14 +144,7 @@ impl ProxyHttp for Gateway {
         if ctx.prepared {
             return Ok(());
         }
-        let peer = session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip());
-        let tls = session
-            .digest()
-            .and_then(|d| d.ssl_digest.as_ref())
-            .is_some();
+        let (peer, tls) = request::connection_of(session.as_downstream());
         ctx.facts = RequestFacts::compute(&ctx.policy, peer, tls, session.req_header());
         Ok(())
     }
