@@ -15,7 +15,9 @@ use pingora::proxy::Session;
 use crate::edge::nonce;
 use crate::edge::request::RequestFacts;
 use crate::policy::cors;
+use crate::policy::fetch_metadata::{self, FetchMetadataMode};
 use crate::policy::header_edit::{self, Name};
+use crate::policy::vary;
 use crate::policy::SitePolicy;
 
 /// Why the gateway answered with an error of its own.
@@ -155,6 +157,9 @@ fn cache_directives(resp: &ResponseHeader) -> impl Iterator<Item = &[u8]> {
 /// the CORS answer did not already shape (proxied ones and our errors).
 pub fn decorate_with_cors(resp: &mut ResponseHeader, site: &SitePolicy, facts: &RequestFacts) {
     site.cors.apply_to_response(resp, &facts.cors);
+    if site.fetch_metadata.mode != FetchMetadataMode::Off {
+        vary::ensure(resp, fetch_metadata::VARY, &fetch_metadata::vary_value());
+    }
     decorate(resp, site, facts);
 }
 

@@ -17,6 +17,16 @@ pub const SEC_FETCH_MODE: HeaderName = HeaderName::from_static("sec-fetch-mode")
 pub const SEC_FETCH_DEST: HeaderName = HeaderName::from_static("sec-fetch-dest");
 
 /// The body of the 403.
+/// What a response on a route that judges these headers varies on: a
+/// shared cache keyed without them would replay a same-site 200 to the
+/// cross-site request the gateway refuses.
+pub const VARY: &[&str] = &["Sec-Fetch-Site", "Sec-Fetch-Mode", "Sec-Fetch-Dest"];
+
+/// `VARY` joined, for a response without a `Vary` of its own.
+pub fn vary_value() -> http::HeaderValue {
+    http::HeaderValue::from_static("Sec-Fetch-Site, Sec-Fetch-Mode, Sec-Fetch-Dest")
+}
+
 pub const REFUSED_BODY: &[u8] = b"Forbidden: cross-site request refused\n";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
