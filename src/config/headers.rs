@@ -129,16 +129,18 @@ impl Validator<'_> {
                 }
                 true
             }
-            Err(e) => {
-                let (line, col) = self.at_offset(p.value, offset + e.offset);
-                let directive = e
-                    .directive
-                    .map_or(String::new(), |d| format!(" (directive {d})"));
-                self.problem_at(
-                    &p.key,
-                    (line, col),
-                    format!("invalid CSP{directive}: {}", e.message),
-                );
+            Err(errors) => {
+                for e in errors {
+                    let (line, col) = self.at_offset(p.value, offset + e.offset);
+                    let directive = e
+                        .directive
+                        .map_or(String::new(), |d| format!(" (directive {d})"));
+                    self.problem_at(
+                        &p.key,
+                        (line, col),
+                        format!("invalid CSP{directive}: {}", e.message),
+                    );
+                }
                 false
             }
         }

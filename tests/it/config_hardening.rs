@@ -486,3 +486,82 @@ fn the_other_environments_cors_tables_are_checked_and_a_valid_file_passes() {
     );
     assert!(ok, "{out}");
 }
+
+/// `helmgate --check` on `files` (name, text; the first is the one given to
+/// `--config`), compared exactly with `tests/it/golden/NAME`, the temporary
+/// folder written `DIR`. `HELMGATE_BLESS=1` rewrites the golden file.
+fn golden_check(golden: &str, files: &[(&str, &str)]) {
+    let dir = TempDir::new("golden-check");
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let mut cmd = Command::new(bin());
+    cmd.arg("--config")
+        .arg(dir.path().join(files[0].0))
+        .arg("--check");
+    for k in ENV_VARS {
+        cmd.env_remove(k);
+    }
+    let out = cmd.output().unwrap();
+    let actual = format!(
+        "exit: {}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+    .replace(dir.path().to_str().unwrap(), "DIR");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/it/golden")
+        .join(golden);
+    if std::env::var_os("HELMGATE_BLESS").is_some() {
+        std::fs::write(&path, &actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (HELMGATE_BLESS=1 writes it)", path.display()));
+    assert_eq!(
+        actual,
+        expected,
+        "--check output differs from {}",
+        path.display()
+    );
+}
+
+/// Two misspelt keys, a wrong type and three bad origins, with a CSP that
+/// has three mistakes: every one at once, each with line and column, in
+/// TOML's words, the misspellings with the key they were meant to be.
+#[test]
+fn check_reports_every_structural_and_meaning_mistake_at_once() {
+    golden_check(
+        "every_mistake.txt",
+        &[(
+            "helmgate.toml",
+            r#"environment = "production"
+[server]
+listen = ["127.0.0.1:8080"]
+trusted_proxy = ["10.0.0.1"]
+threads = "four"
+[upstream]
+address = "127.0.0.1:3000"
+conect_timeout_secs = 5
+[cors]
+allowed_origins = ["https://ok.example.com", "https://a.example.com/", "b.example.com", "*"]
+[headers]
+content_security_policy = "default-src 'self'; scritp-src 'self'; img-src self 'slef'"
+"#,
+        )],
+    );
+}
+
+/// A real syntax error stays one error, with its position.
+#[test]
+fn a_syntax_error_is_one_error_with_its_position() {
+    golden_check(
+        "syntax_error.txt",
+        &[(
+            "helmgate.toml",
+            "[server]\nlisten = [\"127.0.0.1:8080\"\ntrusted_proxy = 3\n",
+        )],
+    );
+}
