@@ -34,7 +34,7 @@ fn reserved(name: &str) -> Option<&'static str> {
 impl Validator<'_> {
     /// A value's position: the string's opening quote, moved to `offset`
     /// within it when the TOML text is a plain string (no escapes).
-    fn at_offset(&self, s: &Spanned<String>, offset: usize) -> (usize, usize) {
+    pub(super) fn at_offset(&self, s: &Spanned<String>, offset: usize) -> (usize, usize) {
         let span = s.span();
         let quoted = self.text_at(span.clone());
         let plain =
@@ -62,6 +62,7 @@ impl Validator<'_> {
                 *slot = value;
             }
         }
+        self.csp_directive_tables(stack, &mut settings);
         settings.custom = self.custom_headers(stack);
         settings.remove = self.removed_headers(stack, &settings);
         self.nonce_settings(stack, &mut settings);

@@ -6,6 +6,7 @@
 
 mod cookies;
 mod cors;
+mod csp_tables;
 mod fetch_metadata;
 mod headers;
 mod layers;

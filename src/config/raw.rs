@@ -302,6 +302,17 @@ macro_rules! raw_headers {
                 #[schemars(with = "Option<String>")]
                 pub $key: Option<Spanned<String>>,
             )*
+            /// `[headers.csp]`: Content-Security-Policy directives over the
+            /// policy below (the preset's, or a lower table's), one key per
+            /// directive, e.g. `script-src = "'self' 'nonce-{nonce}'"`; ""
+            /// drops a directive. Not beside content_security_policy in one
+            /// table. Default: none.
+            #[schemars(with = "Option<BTreeMap<String, String>>")]
+            pub csp: Option<BTreeMap<String, Spanned<String>>>,
+            /// `[headers.csp_report_only]`: the same for
+            /// Content-Security-Policy-Report-Only. Default: none.
+            #[schemars(with = "Option<BTreeMap<String, String>>")]
+            pub csp_report_only: Option<BTreeMap<String, Spanned<String>>>,
             /// Add X-Powered-By to `remove` (false takes it out). Default:
             /// true in production, false in development.
             pub remove_x_powered_by: Option<bool>,
@@ -330,6 +341,17 @@ macro_rules! raw_headers {
             pub fn named(&self, key: &str) -> Option<&Spanned<String>> {
                 match key {
                     $(stringify!($key) => self.$key.as_ref(),)*
+                    _ => None,
+                }
+            }
+        }
+
+        impl RawHeaders {
+            /// The directive table over a CSP key's policy, by the CSP key.
+            pub fn directives(&self, key: &str) -> Option<&BTreeMap<String, Spanned<String>>> {
+                match key {
+                    "content_security_policy" => self.csp.as_ref(),
+                    "content_security_policy_report_only" => self.csp_report_only.as_ref(),
                     _ => None,
                 }
             }
@@ -393,11 +415,11 @@ impl RawProfile {
 pub struct RawCookies {
     /// Add `Secure`, to HTTPS clients only. Default false.
     pub secure: Option<bool>,
-    /// Add `HttpOnly`: true (every cookie), false (none, the default), or
-    /// the names of the cookies, e.g. ["session", "auth"].
+    /// Add `HttpOnly`: true (every cookie), false (none), or the names of
+    /// the cookies, e.g. ["session", "auth"]. Default false.
     pub http_only: Option<RawHttpOnly>,
     /// `SameSite`: "Lax", "Strict", "None" (also adds Secure; HTTPS clients
-    /// only) or "" (leave it, the default).
+    /// only) or "" (leave the upstream's). Default "".
     #[schemars(with = "Option<String>", extend("enum" = ["Lax", "Strict", "None", ""]))]
     pub same_site: Option<Spanned<String>>,
     /// true: `same_site` replaces a SameSite the upstream set. Default

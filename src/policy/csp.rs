@@ -7,7 +7,7 @@
 
 /// Every directive a current browser knows (CSP Level 3 and the Trusted
 /// Types and Fenced Frames additions), and the deprecated ones still seen.
-const DIRECTIVES: &[&str] = &[
+pub const DIRECTIVES: &[&str] = &[
     "default-src",
     "child-src",
     "connect-src",
@@ -170,6 +170,36 @@ pub fn check(policy: &str) -> Result<Checked, Vec<CspError>> {
     }
     warn_risky(policy, &seen, &mut out);
     Ok(out)
+}
+
+/// A policy with directives changed: each `(name, Some(value))` replaces
+/// that directive where it stands (or is added at the end), each
+/// `(name, None)` drops it. `None` in or out: no policy.
+pub fn with_directives(
+    policy: Option<&str>,
+    changes: &[(String, Option<String>)],
+) -> Option<String> {
+    let mut directives: Vec<(String, String)> = policy
+        .unwrap_or("")
+        .split(';')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| {
+            let name = d.split_ascii_whitespace().next().unwrap_or(d);
+            (name.to_ascii_lowercase(), d.to_string())
+        })
+        .collect();
+    for (name, value) in changes {
+        let name = name.to_ascii_lowercase();
+        let text = value.as_ref().map(|v| format!("{name} {}", v.trim()));
+        match (directives.iter_mut().find(|(n, _)| *n == name), text) {
+            (Some(slot), Some(text)) => slot.1 = text.trim_end().to_string(),
+            (None, Some(text)) => directives.push((name, text.trim_end().to_string())),
+            (_, None) => directives.retain(|(n, _)| *n != name),
+        }
+    }
+    let joined: Vec<String> = directives.into_iter().map(|(_, d)| d).collect();
+    (!joined.is_empty()).then(|| joined.join("; "))
 }
 
 /// The lowercased name of a directive, refused when unknown or already `seen`.
@@ -546,6 +576,31 @@ mod tests {
 
     fn error(p: &str) -> CspError {
         check(p).unwrap_err().remove(0)
+    }
+
+    #[test]
+    fn directives_replace_add_and_drop_in_place() {
+        let changes = [
+            (
+                "script-src".to_string(),
+                Some("'self' 'nonce-{nonce}'".to_string()),
+            ),
+            ("frame-ancestors".to_string(), None),
+            (
+                "img-src".to_string(),
+                Some("https://cdn.example.com".to_string()),
+            ),
+        ];
+        assert_eq!(
+            with_directives(Some("default-src 'self'; script-src 'self'; frame-ancestors 'none'; upgrade-insecure-requests"), &changes).as_deref(),
+            Some("default-src 'self'; script-src 'self' 'nonce-{nonce}'; upgrade-insecure-requests; img-src https://cdn.example.com")
+        );
+        assert_eq!(with_directives(None, &changes[1..2]), None);
+        let bare = [("upgrade-insecure-requests".to_string(), Some(String::new()))];
+        assert_eq!(
+            with_directives(None, &bare).as_deref(),
+            Some("upgrade-insecure-requests")
+        );
     }
 
     #[test]
