@@ -7,7 +7,7 @@ use http::header::{HeaderName, HeaderValue};
 use toml::Spanned;
 
 use super::layers::{Picked, Stack};
-use super::problems::Validator;
+use super::problems::{Location, Validator};
 use super::raw::{RawConfig, RawHeaders};
 use crate::policy::csp::{self, NONCE_PLACEHOLDER};
 use crate::policy::env::Environment;
@@ -34,7 +34,7 @@ fn reserved(name: &str) -> Option<&'static str> {
 impl Validator<'_> {
     /// A value's position: the string's opening quote, moved to `offset`
     /// within it when the TOML text is a plain string (no escapes).
-    pub(super) fn at_offset(&self, s: &Spanned<String>, offset: usize) -> (usize, usize) {
+    pub(super) fn at_offset(&self, s: &Spanned<String>, offset: usize) -> Location {
         let span = s.span();
         let quoted = self.text_at(span.clone());
         let plain =
@@ -132,15 +132,11 @@ impl Validator<'_> {
             }
             Err(errors) => {
                 for e in errors {
-                    let (line, col) = self.at_offset(p.value, offset + e.offset);
+                    let at = self.at_offset(p.value, offset + e.offset);
                     let directive = e
                         .directive
                         .map_or(String::new(), |d| format!(" (directive {d})"));
-                    self.problem_at(
-                        &p.key,
-                        (line, col),
-                        format!("invalid CSP{directive}: {}", e.message),
-                    );
+                    self.problem_at(&p.key, at, format!("invalid CSP{directive}: {}", e.message));
                 }
                 false
             }

@@ -18,6 +18,7 @@ mod routes;
 pub mod schema;
 mod server;
 mod site_layers;
+mod sources;
 mod structure;
 pub mod tls;
 mod upstream;
@@ -45,6 +46,18 @@ pub enum ConfigError {
     Read {
         path: PathBuf,
         source: std::io::Error,
+    },
+    #[error("cannot read {path}, included by {main}: {source}")]
+    Include {
+        path: PathBuf,
+        main: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{main}: include = [\"{pattern}\"]: {message}")]
+    Glob {
+        main: PathBuf,
+        pattern: String,
+        message: String,
     },
     #[error("{path}: invalid TOML: {message}")]
     Syntax { path: PathBuf, message: String },
@@ -85,21 +98,22 @@ pub fn load_str(
     overrides: Overrides,
     vars: &EnvVars,
 ) -> Result<Policy, ConfigError> {
-    let doc = toml_edit::ImDocument::parse(text).map_err(|e| ConfigError::Syntax {
-        path: path.to_path_buf(),
-        message: e.to_string().trim_end().to_string(),
-    })?;
+    let sources = sources::read_all(path, text)?;
+    let (all, starts) = sources::joined(&sources);
     let mut v = Validator::new(
-        text,
+        &all,
         path.parent().map(Path::to_path_buf).unwrap_or_default(),
-    );
-    let raw = read_raw(&mut v, doc.into_table());
+    )
+    .with_included(starts);
+    let table = sources::merged(&mut v, &sources, path);
+    let raw = read_raw(&mut v, table);
     let shape_problems = v.count();
     let built = raw.and_then(|raw| policy(&mut v, &raw, overrides, vars));
     let (problems, warnings) = v.finish();
     match built {
         Some(mut policy) if problems.is_empty() => {
             policy.warnings = warnings;
+            policy.files = sources.into_iter().map(|s| s.path).collect();
             Ok(policy)
         }
         _ => Err(ConfigError::Invalid {
@@ -200,6 +214,7 @@ fn policy(
         admin_hosts,
         reports: reports?,
         warnings: Vec::new(),
+        files: Vec::new(),
     })
 }
 
@@ -295,7 +310,7 @@ fn other_environment(
         Environment::Production => Environment::Development,
         Environment::Development => Environment::Production,
     };
-    let mut shadow = Validator::new(v.text(), v.base_dir.clone());
+    let mut shadow = v.shadow();
     let mut globals = routes::Globals::new(raw, other, vars.cors_allowed_origins.as_deref());
     globals.report_path = report_path;
     let _ = shadow.sites(raw, &globals, default_upstream, named);

@@ -23,6 +23,12 @@ use crate::policy::env::Environment;
 #[serde(deny_unknown_fields)]
 #[schemars(title = "helmgate configuration", extend("required" = ["upstream"]))]
 pub struct RawConfig {
+    /// Files read as if appended to this one: globs relative to this file,
+    /// e.g. ["conf.d/*.toml"], each glob's matches in sorted order.
+    /// `[[route]]` entries add up and tables merge; a key set in two files
+    /// is an error. Only the main file's is read. Default `[]`.
+    #[serde(default)]
+    pub include: Vec<String>,
     /// The environment profile: "production" (the default) or "development".
     /// `--environment`, `HELMGATE_ENV` and `NODE_ENV` win over it.
     pub environment: Option<Environment>,

@@ -11,7 +11,7 @@
 use serde_json::Value as Schema;
 use toml_edit::{Item, TableLike, Value};
 
-use super::problems::Validator;
+use super::problems::{Location, Validator};
 
 /// Walks a parsed file against the schema, reporting through a validator.
 pub struct Shape<'s, 'v, 't> {
@@ -123,7 +123,7 @@ impl<'s, 'v, 't> Shape<'s, 'v, 't> {
         complete
     }
 
-    fn table_position(&self, table: &dyn TableLike) -> (usize, usize) {
+    fn table_position(&self, table: &dyn TableLike) -> Location {
         let start = table
             .iter()
             .next()
@@ -173,7 +173,13 @@ impl<'s, 'v, 't> Shape<'s, 'v, 't> {
                 let mut ok = true;
                 for (i, table) in tables.iter_mut().enumerate() {
                     let span = table.span();
-                    ok &= self.nested(&format!("{path}[{i}]"), table, items, span);
+                    // Named as the meaning checks name it: `route[api]`.
+                    let label = table
+                        .get("name")
+                        .and_then(Item::as_str)
+                        .filter(|n| !n.is_empty())
+                        .map_or(i.to_string(), str::to_string);
+                    ok &= self.nested(&format!("{path}[{label}]"), table, items, span);
                 }
                 ok
             }
@@ -330,7 +336,9 @@ pub fn suggestion<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
         .map(|k| (edit_distance(key, k), common_prefix(key, k), *k))
         .filter(|(d, prefix, k)| {
             let longer = key.len().max(k.len());
-            *d <= 2 || (*prefix >= 4 && prefix * 3 >= longer * 2)
+            *d <= 2
+                || (*prefix >= 4 && prefix * 3 >= longer * 2)
+                || (key.len() >= 4 && k.starts_with(key))
         })
         .min_by_key(|(d, prefix, _)| (*d, usize::MAX - prefix))
         .map(|(_, _, k)| k)
@@ -369,6 +377,10 @@ mod tests {
         assert_eq!(suggestion("lisen", &known), Some("listen"));
         assert_eq!(suggestion("thread", &known), Some("threads"));
         assert_eq!(suggestion("colour", &known), None);
+        assert_eq!(
+            suggestion("max_age", &["max_age_secs", "mode"]),
+            Some("max_age_secs")
+        );
         assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }
