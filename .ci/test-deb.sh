@@ -159,7 +159,10 @@ IFS=: read -r _ _ uid gid _ home shell < <(getent passwd helmgate)
 perms() { stat -c '%U:%G %a' "$1"; }
 [ "$(perms "$conf")" = "root:helmgate 640" ] || fail "$conf is $(perms "$conf")"
 [ "$(perms /etc/helmgate)" = "root:helmgate 750" ] || fail "/etc/helmgate is $(perms /etc/helmgate)"
-say "user helmgate (uid $uid), $conf root:helmgate 640"
+[ -d /etc/helmgate/conf.d ] && [ -z "$(ls -A /etc/helmgate/conf.d)" ] ||
+  fail "no empty /etc/helmgate/conf.d"
+[ "$(perms /etc/helmgate/conf.d)" = "root:helmgate 750" ] || fail "/etc/helmgate/conf.d is $(perms /etc/helmgate/conf.d)"
+say "user helmgate (uid $uid), $conf root:helmgate 640, an empty conf.d/"
 
 # The installed config is valid as installed, for root and for the unit's user
 # (ExecStartPre runs this check as User=helmgate).

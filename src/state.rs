@@ -237,6 +237,7 @@ impl SharedState {
                     problems: vec![Problem {
                         key: "server.tls".into(),
                         location: None,
+                        file: None,
                         message,
                     }],
                 })?;

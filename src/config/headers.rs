@@ -7,7 +7,7 @@ use http::header::{HeaderName, HeaderValue};
 use toml::Spanned;
 
 use super::layers::{Picked, Stack};
-use super::problems::Validator;
+use super::problems::{Location, Validator};
 use super::raw::{RawConfig, RawHeaders};
 use crate::policy::csp::{self, NONCE_PLACEHOLDER};
 use crate::policy::env::Environment;
@@ -34,7 +34,7 @@ fn reserved(name: &str) -> Option<&'static str> {
 impl Validator<'_> {
     /// A value's position: the string's opening quote, moved to `offset`
     /// within it when the TOML text is a plain string (no escapes).
-    fn at_offset(&self, s: &Spanned<String>, offset: usize) -> (usize, usize) {
+    pub(super) fn at_offset(&self, s: &Spanned<String>, offset: usize) -> Location {
         let span = s.span();
         let quoted = self.text_at(span.clone());
         let plain =
@@ -62,6 +62,7 @@ impl Validator<'_> {
                 *slot = value;
             }
         }
+        self.csp_directive_tables(stack, &mut settings);
         settings.custom = self.custom_headers(stack);
         settings.remove = self.removed_headers(stack, &settings);
         self.nonce_settings(stack, &mut settings);
@@ -129,16 +130,14 @@ impl Validator<'_> {
                 }
                 true
             }
-            Err(e) => {
-                let (line, col) = self.at_offset(p.value, offset + e.offset);
-                let directive = e
-                    .directive
-                    .map_or(String::new(), |d| format!(" (directive {d})"));
-                self.problem_at(
-                    &p.key,
-                    (line, col),
-                    format!("invalid CSP{directive}: {}", e.message),
-                );
+            Err(errors) => {
+                for e in errors {
+                    let at = self.at_offset(p.value, offset + e.offset);
+                    let directive = e
+                        .directive
+                        .map_or(String::new(), |d| format!(" (directive {d})"));
+                    self.problem_at(&p.key, at, format!("invalid CSP{directive}: {}", e.message));
+                }
                 false
             }
         }

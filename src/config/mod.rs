@@ -6,6 +6,7 @@
 
 mod cookies;
 mod cors;
+mod csp_tables;
 mod fetch_metadata;
 mod headers;
 mod layers;
@@ -17,6 +18,8 @@ mod routes;
 pub mod schema;
 mod server;
 mod site_layers;
+mod sources;
+mod structure;
 pub mod tls;
 mod upstream;
 
@@ -43,6 +46,18 @@ pub enum ConfigError {
     Read {
         path: PathBuf,
         source: std::io::Error,
+    },
+    #[error("cannot read {path}, included by {main}: {source}")]
+    Include {
+        path: PathBuf,
+        main: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{main}: include = [\"{pattern}\"]: {message}")]
+    Glob {
+        main: PathBuf,
+        pattern: String,
+        message: String,
     },
     #[error("{path}: invalid TOML: {message}")]
     Syntax { path: PathBuf, message: String },
@@ -83,26 +98,66 @@ pub fn load_str(
     overrides: Overrides,
     vars: &EnvVars,
 ) -> Result<Policy, ConfigError> {
-    let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
-        path: path.to_path_buf(),
-        message: e.to_string().trim_end().to_string(),
-    })?;
+    let sources = sources::read_all(path, text)?;
+    let (all, starts) = sources::joined(&sources);
     let mut v = Validator::new(
-        text,
+        &all,
         path.parent().map(Path::to_path_buf).unwrap_or_default(),
-    );
-    let built = policy(&mut v, &raw, overrides, vars);
+    )
+    .with_included(starts);
+    let table = sources::merged(&mut v, &sources, path);
+    let raw = read_raw(&mut v, table);
+    let shape_problems = v.count();
+    let built = raw.and_then(|raw| policy(&mut v, &raw, overrides, vars));
     let (problems, warnings) = v.finish();
     match built {
         Some(mut policy) if problems.is_empty() => {
             policy.warnings = warnings;
+            policy.files = sources.into_iter().map(|s| s.path).collect();
             Ok(policy)
         }
         _ => Err(ConfigError::Invalid {
             path: path.to_path_buf(),
-            problems,
+            problems: drop_covered(problems, shape_problems),
         }),
     }
+}
+
+/// The file's tree as the raw types, its shape checked first: every
+/// unknown key and wrong type is a problem and is taken out, so the meaning
+/// of the rest is still checked. `None` when what is left can't be read.
+fn read_raw(v: &mut Validator<'_>, mut table: toml_edit::Table) -> Option<RawConfig> {
+    let schema = schema::json_schema();
+    structure::Shape::new(&schema, v).check_root(&mut table);
+    let shape_problems = v.count();
+    match toml_edit::de::from_document::<RawConfig>(toml_edit::DocumentMut::from(table)) {
+        Ok(raw) => Some(raw),
+        Err(e) => {
+            // Only what the shape check can't see (it has said the rest).
+            if shape_problems == 0 {
+                let at = v.location(e.span().map_or(0, |s| s.start));
+                v.problem_at("(file)", at, e.message().trim_end().to_string());
+            }
+            None
+        }
+    }
+}
+
+/// One problem per key: a meaning check of a key the shape check already
+/// refused (and took out, e.g. a required key) is not said again.
+fn drop_covered(problems: Vec<Problem>, shape: usize) -> Vec<Problem> {
+    let covered: Vec<String> = problems.iter().take(shape).map(|p| p.key.clone()).collect();
+    let under = |key: &str| {
+        covered.iter().any(|c| {
+            key == c || key.starts_with(&format!("{c}.")) || key.starts_with(&format!("{c}["))
+        })
+    };
+    problems
+        .into_iter()
+        .enumerate()
+        .filter(|(i, p)| *i < shape || !under(&p.key))
+        .map(|(_, p)| p)
+        .collect()
 }
 
 fn policy(
@@ -159,6 +214,7 @@ fn policy(
         admin_hosts,
         reports: reports?,
         warnings: Vec::new(),
+        files: Vec::new(),
     })
 }
 
@@ -254,7 +310,7 @@ fn other_environment(
         Environment::Production => Environment::Development,
         Environment::Development => Environment::Production,
     };
-    let mut shadow = Validator::new(v.text(), v.base_dir.clone());
+    let mut shadow = v.shadow();
     let mut globals = routes::Globals::new(raw, other, vars.cors_allowed_origins.as_deref());
     globals.report_path = report_path;
     let _ = shadow.sites(raw, &globals, default_upstream, named);

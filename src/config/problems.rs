@@ -16,11 +16,34 @@ pub struct Problem {
     pub key: String,
     /// 1-based line and column in the file, when the value came from it.
     pub location: Option<(usize, usize)>,
+    /// The included file it is in; `None`: the main file (or no file).
+    pub file: Option<PathBuf>,
     pub message: String,
+}
+
+/// Where something is: line and column, and the included file (`None`:
+/// the main file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub line: usize,
+    pub col: usize,
+    pub file: Option<PathBuf>,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{}: ", file.display())?;
+        }
+        write!(f, "line {}, column {}", self.line, self.col)
+    }
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{}: ", file.display())?;
+        }
         match self.location {
             Some((line, col)) => write!(
                 f,
@@ -36,6 +59,9 @@ impl fmt::Display for Problem {
 /// relative paths start from, and what was found so far.
 pub struct Validator<'t> {
     text: &'t str,
+    /// Where each included file starts in `text` (they follow the main
+    /// file, in the order they were read).
+    included: Vec<(usize, PathBuf)>,
     pub base_dir: PathBuf,
     problems: Vec<Problem>,
     warnings: Vec<String>,
@@ -45,6 +71,7 @@ impl<'t> Validator<'t> {
     pub fn new(text: &'t str, base_dir: PathBuf) -> Validator<'t> {
         Validator {
             text,
+            included: Vec::new(),
             base_dir,
             problems: Vec::new(),
             warnings: Vec::new(),
@@ -87,9 +114,15 @@ impl<'t> Validator<'t> {
         }
     }
 
-    /// The file's text, for another pass over it.
-    pub fn text(&self) -> &'t str {
-        self.text
+    /// The files after the main one: where each starts in the text.
+    pub fn with_included(mut self, included: Vec<(usize, PathBuf)>) -> Self {
+        self.included = included;
+        self
+    }
+
+    /// A fresh pass over the same text and files.
+    pub fn shadow(&self) -> Validator<'t> {
+        Validator::new(self.text, self.base_dir.clone()).with_included(self.included.clone())
     }
 
     /// How many problems so far: compare before and after a step to know
@@ -98,11 +131,20 @@ impl<'t> Validator<'t> {
         self.problems.len()
     }
 
-    pub fn location(&self, offset: usize) -> (usize, usize) {
-        let before = &self.text[..offset.min(self.text.len())];
+    /// The line and column of a byte offset of the text, in the file it
+    /// falls in.
+    pub fn location(&self, offset: usize) -> Location {
+        let offset = offset.min(self.text.len());
+        let (start, file) = self
+            .included
+            .iter()
+            .rev()
+            .find(|(start, _)| *start <= offset)
+            .map_or((0, None), |(start, file)| (*start, Some(file.clone())));
+        let before = self.text.get(start..offset).unwrap_or("");
         let line = before.matches('\n').count() + 1;
         let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        (line, col)
+        Location { line, col, file }
     }
 
     pub fn problem<T>(
@@ -111,10 +153,11 @@ impl<'t> Validator<'t> {
         at: Option<&Spanned<T>>,
         message: impl Into<String>,
     ) {
-        let location = at.map(|s| self.location(s.span().start));
+        let at = at.map(|s| self.location(s.span().start));
         self.problems.push(Problem {
             key: key.into(),
-            location,
+            location: at.as_ref().map(|l| (l.line, l.col)),
+            file: at.and_then(|l| l.file),
             message: message.into(),
         });
     }
@@ -123,12 +166,13 @@ impl<'t> Validator<'t> {
     pub fn problem_at(
         &mut self,
         key: impl Into<String>,
-        location: (usize, usize),
+        location: Location,
         message: impl Into<String>,
     ) {
         self.problems.push(Problem {
             key: key.into(),
-            location: Some(location),
+            location: Some((location.line, location.col)),
+            file: location.file,
             message: message.into(),
         });
     }

@@ -23,6 +23,12 @@ use crate::policy::env::Environment;
 #[serde(deny_unknown_fields)]
 #[schemars(title = "helmgate configuration", extend("required" = ["upstream"]))]
 pub struct RawConfig {
+    /// Files read as if appended to this one: globs relative to this file,
+    /// e.g. ["conf.d/*.toml"], each glob's matches in sorted order.
+    /// `[[route]]` entries add up and tables merge; a key set in two files
+    /// is an error. Only the main file's is read. Default `[]`.
+    #[serde(default)]
+    pub include: Vec<String>,
     /// The environment profile: "production" (the default) or "development".
     /// `--environment`, `HELMGATE_ENV` and `NODE_ENV` win over it.
     pub environment: Option<Environment>,
@@ -302,6 +308,17 @@ macro_rules! raw_headers {
                 #[schemars(with = "Option<String>")]
                 pub $key: Option<Spanned<String>>,
             )*
+            /// `[headers.csp]`: Content-Security-Policy directives over the
+            /// policy below (the preset's, or a lower table's), one key per
+            /// directive, e.g. `script-src = "'self' 'nonce-{nonce}'"`; ""
+            /// drops a directive. Not beside content_security_policy in one
+            /// table. Default: none.
+            #[schemars(with = "Option<BTreeMap<String, String>>")]
+            pub csp: Option<BTreeMap<String, Spanned<String>>>,
+            /// `[headers.csp_report_only]`: the same for
+            /// Content-Security-Policy-Report-Only. Default: none.
+            #[schemars(with = "Option<BTreeMap<String, String>>")]
+            pub csp_report_only: Option<BTreeMap<String, Spanned<String>>>,
             /// Add X-Powered-By to `remove` (false takes it out). Default:
             /// true in production, false in development.
             pub remove_x_powered_by: Option<bool>,
@@ -330,6 +347,17 @@ macro_rules! raw_headers {
             pub fn named(&self, key: &str) -> Option<&Spanned<String>> {
                 match key {
                     $(stringify!($key) => self.$key.as_ref(),)*
+                    _ => None,
+                }
+            }
+        }
+
+        impl RawHeaders {
+            /// The directive table over a CSP key's policy, by the CSP key.
+            pub fn directives(&self, key: &str) -> Option<&BTreeMap<String, Spanned<String>>> {
+                match key {
+                    "content_security_policy" => self.csp.as_ref(),
+                    "content_security_policy_report_only" => self.csp_report_only.as_ref(),
                     _ => None,
                 }
             }

@@ -17,6 +17,14 @@ fn secs(d: Duration) -> String {
 
 pub fn describe(policy: &Policy) -> String {
     let mut out = String::new();
+    let files: Vec<String> = policy
+        .files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
+    if !files.is_empty() {
+        let _ = writeln!(out, "files read: {}", files.join(", "));
+    }
     let _ = writeln!(
         out,
         "environment: {} (from {})",

@@ -7,7 +7,7 @@
 
 /// Every directive a current browser knows (CSP Level 3 and the Trusted
 /// Types and Fenced Frames additions), and the deprecated ones still seen.
-const DIRECTIVES: &[&str] = &[
+pub const DIRECTIVES: &[&str] = &[
     "default-src",
     "child-src",
     "connect-src",
@@ -130,15 +130,18 @@ fn tokens(text: &str, base: usize) -> impl Iterator<Item = (usize, &str)> {
     })
 }
 
-pub fn check(policy: &str) -> Result<Checked, CspError> {
+/// Check a policy: every problem in it (each directive and source is
+/// looked at, so one run shows them all), or what a valid one is worth.
+pub fn check(policy: &str) -> Result<Checked, Vec<CspError>> {
     if let Some(i) = policy.find(',') {
-        return Err(err(
+        return Err(vec![err(
             None,
             i,
             "`,` separates policies, not directives: one header value holds one policy; separate directives with `;`".into(),
-        ));
+        )]);
     }
     let mut out = Checked::default();
+    let mut errors = Vec::new();
     let mut seen: Vec<String> = Vec::new();
     let mut offset = 0;
     for part in policy.split(';') {
@@ -148,16 +151,55 @@ pub fn check(policy: &str) -> Result<Checked, CspError> {
         let Some((name_at, name)) = toks.next() else {
             continue; // empty directive: `a; ; b` or a trailing `;`
         };
-        let lower = directive_name(name, name_at, &seen)?;
+        let lower = match directive_name(name, name_at, &seen) {
+            Ok(lower) => lower,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
         seen.push(lower.clone());
         let values: Vec<(usize, &str)> = toks.collect();
-        check_values(&lower, &values, &mut out)?;
+        errors.extend(check_values(&lower, &values, &mut out));
     }
-    if seen.is_empty() {
-        return Err(err(None, 0, "holds no directive".into()));
+    if seen.is_empty() && errors.is_empty() {
+        errors.push(err(None, 0, "holds no directive".into()));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
     }
     warn_risky(policy, &seen, &mut out);
     Ok(out)
+}
+
+/// A policy with directives changed: each `(name, Some(value))` replaces
+/// that directive where it stands (or is added at the end), each
+/// `(name, None)` drops it. `None` in or out: no policy.
+pub fn with_directives(
+    policy: Option<&str>,
+    changes: &[(String, Option<String>)],
+) -> Option<String> {
+    let mut directives: Vec<(String, String)> = policy
+        .unwrap_or("")
+        .split(';')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| {
+            let name = d.split_ascii_whitespace().next().unwrap_or(d);
+            (name.to_ascii_lowercase(), d.to_string())
+        })
+        .collect();
+    for (name, value) in changes {
+        let name = name.to_ascii_lowercase();
+        let text = value.as_ref().map(|v| format!("{name} {}", v.trim()));
+        match (directives.iter_mut().find(|(n, _)| *n == name), text) {
+            (Some(slot), Some(text)) => slot.1 = text.trim_end().to_string(),
+            (None, Some(text)) => directives.push((name, text.trim_end().to_string())),
+            (_, None) => directives.retain(|(n, _)| *n != name),
+        }
+    }
+    let joined: Vec<String> = directives.into_iter().map(|(_, d)| d).collect();
+    (!joined.is_empty()).then(|| joined.join("; "))
 }
 
 /// The lowercased name of a directive, refused when unknown or already `seen`.
@@ -232,11 +274,13 @@ fn risky_script_sources(policy: &str, directive: &str) -> Vec<(String, String)> 
         .collect()
 }
 
-/// The values of directive `name` (lowercased), by the grammar it takes.
-fn check_values(name: &str, values: &[(usize, &str)], out: &mut Checked) -> Result<(), CspError> {
+/// The values of directive `name` (lowercased), by the grammar it takes:
+/// every problem in them.
+fn check_values(name: &str, values: &[(usize, &str)], out: &mut Checked) -> Vec<CspError> {
     let at_end = values.first().map_or(0, |(at, _)| *at);
+    let one = |r: Result<(), CspError>| r.err().into_iter().collect::<Vec<_>>();
     match name {
-        "upgrade-insecure-requests" | "block-all-mixed-content" => no_value(name, values),
+        "upgrade-insecure-requests" | "block-all-mixed-content" => one(no_value(name, values)),
         "report-uri" => {
             out.reports_itself = true;
             report_uri(name, values, at_end)
@@ -244,23 +288,25 @@ fn check_values(name: &str, values: &[(usize, &str)], out: &mut Checked) -> Resu
         "report-to" => {
             out.reports_itself = true;
             match values {
-                [(_, v)] if is_token(v) => Ok(()),
-                _ => Err(err(
+                [(_, v)] if is_token(v) => Vec::new(),
+                _ => vec![err(
                     Some(name),
                     at_end,
                     "report-to takes one endpoint name, e.g. `report-to csp`".into(),
-                )),
+                )],
             }
         }
         "sandbox" => sandbox_flags(name, values),
-        "webrtc" => one_keyword(
+        "webrtc" => one(one_keyword(
             name,
             values,
             at_end,
             &["'allow'", "'block'"],
             "'allow' or 'block'",
-        ),
-        "require-trusted-types-for" => one_keyword(name, values, at_end, &["'script'"], "'script'"),
+        )),
+        "require-trusted-types-for" => {
+            one(one_keyword(name, values, at_end, &["'script'"], "'script'"))
+        }
         "trusted-types" => trusted_types(name, values),
         _ => source_list(name, values, at_end, out),
     }
@@ -277,29 +323,29 @@ fn no_value(name: &str, values: &[(usize, &str)]) -> Result<(), CspError> {
     }
 }
 
-fn report_uri(name: &str, values: &[(usize, &str)], at_end: usize) -> Result<(), CspError> {
+fn report_uri(name: &str, values: &[(usize, &str)], at_end: usize) -> Vec<CspError> {
     if values.is_empty() {
-        return Err(err(Some(name), at_end, "report-uri needs a URL".into()));
+        return vec![err(Some(name), at_end, "report-uri needs a URL".into())];
     }
-    for (at, v) in values {
-        if v.contains(['\'', '"', '<', '>']) {
-            return Err(err(Some(name), *at, format!("{v:?} is not a URL")));
-        }
-    }
-    Ok(())
+    values
+        .iter()
+        .filter(|(_, v)| v.contains(['\'', '"', '<', '>']))
+        .map(|(at, v)| err(Some(name), *at, format!("{v:?} is not a URL")))
+        .collect()
 }
 
-fn sandbox_flags(name: &str, values: &[(usize, &str)]) -> Result<(), CspError> {
-    for (at, v) in values {
-        if !v.starts_with("allow-") || !is_token(v) {
-            return Err(err(
+fn sandbox_flags(name: &str, values: &[(usize, &str)]) -> Vec<CspError> {
+    values
+        .iter()
+        .filter(|(_, v)| !v.starts_with("allow-") || !is_token(v))
+        .map(|(at, v)| {
+            err(
                 Some(name),
                 *at,
                 format!("{v:?} is not a sandbox flag (allow-scripts, allow-forms ...)"),
-            ));
-        }
-    }
-    Ok(())
+            )
+        })
+        .collect()
 }
 
 /// A directive whose value is exactly one of `allowed` (written `expected`
@@ -317,20 +363,22 @@ fn one_keyword(
     }
 }
 
-fn trusted_types(name: &str, values: &[(usize, &str)]) -> Result<(), CspError> {
-    for (at, v) in values {
-        let ok = matches!(*v, "'none'" | "'allow-duplicates'" | "*")
-            || v.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-#=_/@.%".contains(&b));
-        if !ok {
-            return Err(err(
+fn trusted_types(name: &str, values: &[(usize, &str)]) -> Vec<CspError> {
+    values
+        .iter()
+        .filter(|(_, v)| {
+            !(matches!(*v, "'none'" | "'allow-duplicates'" | "*")
+                || v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-#=_/@.%".contains(&b)))
+        })
+        .map(|(at, v)| {
+            err(
                 Some(name),
                 *at,
                 format!("{v:?} is not a Trusted Types policy name"),
-            ));
-        }
-    }
-    Ok(())
+            )
+        })
+        .collect()
 }
 
 /// A fetch directive's source list: not empty, `'none'` alone, every
@@ -340,30 +388,30 @@ fn source_list(
     values: &[(usize, &str)],
     at_end: usize,
     out: &mut Checked,
-) -> Result<(), CspError> {
+) -> Vec<CspError> {
     debug_assert!(takes_sources(name));
     if values.is_empty() {
-        return Err(err(
+        return vec![err(
             Some(name),
             at_end,
             format!("{name} has no sources: write 'none' to allow nothing"),
-        ));
+        )];
     }
     if values.len() > 1 && values.iter().any(|(_, v)| v.eq_ignore_ascii_case("'none'")) {
         let (at, _) = values
             .iter()
             .find(|(_, v)| v.eq_ignore_ascii_case("'none'"))
             .unwrap_or(&values[0]);
-        return Err(err(
+        return vec![err(
             Some(name),
             *at,
             format!("'none' must be the only source of {name}: anything beside it contradicts it"),
-        ));
+        )];
     }
-    for (at, v) in values {
-        check_source(name, *at, v, out)?;
-    }
-    Ok(())
+    values
+        .iter()
+        .filter_map(|(at, v)| check_source(name, *at, v, out).err())
+        .collect()
 }
 
 fn is_token(v: &str) -> bool {
@@ -527,7 +575,39 @@ mod tests {
     }
 
     fn error(p: &str) -> CspError {
-        check(p).unwrap_err()
+        check(p).unwrap_err().remove(0)
+    }
+
+    #[test]
+    fn directives_replace_add_and_drop_in_place() {
+        let changes = [
+            (
+                "script-src".to_string(),
+                Some("'self' 'nonce-{nonce}'".to_string()),
+            ),
+            ("frame-ancestors".to_string(), None),
+            (
+                "img-src".to_string(),
+                Some("https://cdn.example.com".to_string()),
+            ),
+        ];
+        assert_eq!(
+            with_directives(Some("default-src 'self'; script-src 'self'; frame-ancestors 'none'; upgrade-insecure-requests"), &changes).as_deref(),
+            Some("default-src 'self'; script-src 'self' 'nonce-{nonce}'; upgrade-insecure-requests; img-src https://cdn.example.com")
+        );
+        assert_eq!(with_directives(None, &changes[1..2]), None);
+        let bare = [("upgrade-insecure-requests".to_string(), Some(String::new()))];
+        assert_eq!(
+            with_directives(None, &bare).as_deref(),
+            Some("upgrade-insecure-requests")
+        );
+    }
+
+    #[test]
+    fn every_problem_of_a_policy_is_reported() {
+        let all = check("default-src self; scritp-src 'self'; img-src 'slef' https://a.example:99999 data:; sandbox nope").unwrap_err();
+        let at: Vec<usize> = all.iter().map(|e| e.offset).collect();
+        assert_eq!(at, [12, 18, 45, 52, 91], "{all:?}");
     }
 
     #[test]

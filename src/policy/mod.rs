@@ -67,6 +67,9 @@ pub struct Policy {
     pub reports: ReportSettings,
     /// Not fatal, but worth a WARN line at start and reload.
     pub warnings: Vec<String>,
+    /// The files the configuration was read from: the main one, then each
+    /// included one, in the order read.
+    pub files: Vec<std::path::PathBuf>,
 }
 
 /// Everything that applies to the requests of one route.

@@ -486,3 +486,96 @@ fn the_other_environments_cors_tables_are_checked_and_a_valid_file_passes() {
     );
     assert!(ok, "{out}");
 }
+
+/// Two misspelt keys, a wrong type and three bad origins, with a CSP that
+/// has three mistakes: every one at once, each with line and column, in
+/// TOML's words, the misspellings with the key they were meant to be.
+#[test]
+fn check_reports_every_structural_and_meaning_mistake_at_once() {
+    golden_check(
+        "every_mistake.txt",
+        &[(
+            "helmgate.toml",
+            r#"environment = "production"
+[server]
+listen = ["127.0.0.1:8080"]
+trusted_proxy = ["10.0.0.1"]
+threads = "four"
+[upstream]
+address = "127.0.0.1:3000"
+conect_timeout_secs = 5
+[cors]
+allowed_origins = ["https://ok.example.com", "https://a.example.com/", "b.example.com", "*"]
+[headers]
+content_security_policy = "default-src 'self'; scritp-src 'self'; img-src self 'slef'"
+"#,
+        )],
+    );
+}
+
+/// A real syntax error stays one error, with its position.
+#[test]
+fn a_syntax_error_is_one_error_with_its_position() {
+    golden_check(
+        "syntax_error.txt",
+        &[(
+            "helmgate.toml",
+            "[server]\nlisten = [\"127.0.0.1:8080\"\ntrusted_proxy = 3\n",
+        )],
+    );
+}
+
+const MAIN_WITH_INCLUDE: &str = "include = [\"conf.d/*.toml\", \"nothing/*.toml\"]\nenvironment = \"production\"\n[server]\nlisten = [\"127.0.0.1:18080\"]\nthreads = 2\n[upstream]\naddress = \"127.0.0.1:3000\"\n[cors]\nallowed_origins = [\"https://app.example.com\"]\n[[route]]\nname = \"web\"\npath_prefix = \"/web\"\n";
+
+const TEAM_API: &str = "[upstreams.api]\naddress = \"127.0.0.1:4000\"\n\n[[route]]\nname = \"api\"\npath_prefix = \"/api\"\nupstream = \"api\"\n";
+
+/// Included files, read in sorted order as if appended: `--check` lists
+/// them, and the routes of every file add up.
+#[test]
+fn check_lists_the_included_files_it_read() {
+    golden_check(
+        "include_valid.txt",
+        &[
+            ("helmgate.toml", MAIN_WITH_INCLUDE),
+            (
+                "conf.d/20-log.toml",
+                "[log]\nformat = \"json\"\n[cors]\nmax_age_secs = 30\n",
+            ),
+            ("conf.d/10-api.toml", TEAM_API),
+        ],
+    );
+}
+
+/// A key set in two files names both; a problem in an included file names
+/// that file.
+#[test]
+fn check_names_the_file_of_each_problem_and_both_files_of_a_key_set_twice() {
+    golden_check(
+        "include_problems.txt",
+        &[
+            ("helmgate.toml", MAIN_WITH_INCLUDE),
+            ("conf.d/10-api.toml", &format!("{TEAM_API}[route.cors]\nallowed_origins = [\"https://client.example.com/\"]\nmax_age = 5\n")),
+            ("conf.d/20-cors.toml", "[cors]\nallowed_origins = [\"https://x.example.com\"]\n"),
+        ],
+    );
+}
+
+/// A syntax error in an included file names that file; an included path
+/// that can't be read is an error naming it.
+#[test]
+fn an_included_file_that_cant_be_read_is_an_error_naming_it() {
+    golden_check(
+        "include_syntax.txt",
+        &[
+            ("helmgate.toml", MAIN_WITH_INCLUDE),
+            ("conf.d/10-api.toml", "[upstreams.api\n"),
+        ],
+    );
+    golden_check(
+        "include_unreadable.txt",
+        &[
+            ("helmgate.toml", MAIN_WITH_INCLUDE),
+            ("conf.d/10-dir.toml/x", ""),
+        ],
+    );
+}

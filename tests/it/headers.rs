@@ -596,3 +596,81 @@ fn check_prints_every_header_of_every_route_with_the_nonce_placeholder() {
         assert!(out.contains(want), "missing {want:?} in\n{out}");
     }
 }
+
+const CSP_TABLES_ROUTES: &str = "[[route]]\nname = \"embed\"\npath_prefix = \"/embed\"\n[route.headers.csp]\nframe-ancestors = \"https://partner.example.com\"\n[route.production.headers.csp]\nimg-src = \"\"\n[[route]]\nname = \"legacy\"\npath_prefix = \"/legacy\"\n[route.headers]\ncontent_security_policy = \"default-src 'self'; object-src 'none'\"\n";
+
+/// `[headers.csp]` tables change single directives of the hardened preset,
+/// layer by layer (top level, environment, route, route environment); a
+/// string key still replaces the whole policy.
+#[test]
+fn csp_directive_tables_layer_over_the_preset_directive_by_directive() {
+    let up = Upstream::start();
+    let listen = Port::reserve();
+    let config = Config::production(listen.addr(), up.addr, &["https://app.example.com"])
+        .set("headers.preset", "hardened")
+        .set(
+            "headers.csp",
+            table([
+                ("script-src", "'self' 'nonce-{nonce}'"),
+                ("img-src", "'self' https://cdn.example.com"),
+                ("frame-ancestors", ""),
+            ]),
+        )
+        .set(
+            "production.headers.csp",
+            table([("connect-src", "'self' https://api.example.com")]),
+        )
+        .append(CSP_TABLES_ROUTES);
+    let gw = Gateway::with_config(listen, &config, vec![], vec![]);
+    let csp = |path: &str| {
+        let r = gw.get(path, &[]);
+        let value = r
+            .header("content-security-policy")
+            .unwrap_or_default()
+            .to_string();
+        match nonce_of(&value) {
+            n if n.is_empty() => value,
+            n => value.replace(&n, "N"),
+        }
+    };
+    let top = "default-src 'self'; script-src 'self' 'nonce-N'; style-src 'self' 'unsafe-inline'; img-src 'self' https://cdn.example.com; connect-src 'self' https://api.example.com; font-src 'self'; object-src 'none'; media-src 'self'; frame-src 'none'; base-uri 'self'; form-action 'self'; script-src-attr 'none'; upgrade-insecure-requests";
+    assert_eq!(csp("/"), top);
+    assert_eq!(
+        csp("/embed/x"),
+        "default-src 'self'; script-src 'self' 'nonce-N'; style-src 'self' 'unsafe-inline'; connect-src 'self' https://api.example.com; font-src 'self'; object-src 'none'; media-src 'self'; frame-src 'none'; base-uri 'self'; form-action 'self'; script-src-attr 'none'; upgrade-insecure-requests; frame-ancestors https://partner.example.com"
+    );
+    assert_eq!(csp("/legacy"), "default-src 'self'; object-src 'none'");
+    assert!(!gw.get("/", &[]).has("content-security-policy-report-only"));
+}
+
+/// What `--check` prints for directive tables: the effective policy of each
+/// route, and a WARN for a table whose header ends up not sent.
+#[test]
+fn check_prints_the_effective_policy_of_every_route() {
+    golden_check(
+        "csp_directive_tables.txt",
+        &[(
+            "helmgate.toml",
+            &format!(
+                "environment = \"production\"\n[server]\nlisten = [\"127.0.0.1:18080\"]\nthreads = 2\n[upstream]\naddress = \"127.0.0.1:3000\"\n[cors]\nallowed_origins = [\"https://app.example.com\"]\n[headers]\npreset = \"hardened\"\n[headers.csp]\nscript-src = \"'self' 'nonce-{{nonce}}'\"\nframe-ancestors = \"\"\n[headers.csp_report_only]\ndefault-src = \"'none'\"\n{CSP_TABLES_ROUTES}[route.headers.csp_report_only]\nupgrade-insecure-requests = \"on\"\n[route.production.headers]\ncontent_security_policy_report_only = \"\"\n"
+            ),
+        )],
+    );
+}
+
+#[test]
+fn csp_directive_tables_are_checked_like_csp_values() {
+    refused(
+        "[headers]\ncontent_security_policy = \"default-src 'self'\"\n[headers.csp]\nscript-src = \"'self'\"\n",
+        &["headers.csp: set either headers.content_security_policy (the whole policy) or [headers.csp]"],
+    );
+    refused(
+        "[headers.csp]\nscritp-src = \"'self'\"\nimg-src = \"self 'slef'\"\n[[route]]\nname = \"a\"\n[route.headers.csp_report_only]\nupgrade-insecure-requests = \"yes\"\n",
+        &[
+            "line 7, column 14: headers.csp.scritp-src: \"scritp-src\" is not a CSP directive; did you mean \"script-src\"?",
+            "line 8, column 12: headers.csp.img-src: invalid CSP: keyword \"self\" must be quoted",
+            "line 8, column 17: headers.csp.img-src: invalid CSP: \"'slef'\" is not a CSP keyword",
+            "route[a].headers.csp_report_only.upgrade-insecure-requests: invalid CSP: upgrade-insecure-requests takes no value, found \"yes\" (in a directive table, write upgrade-insecure-requests = \"on\")",
+        ],
+    );
+}

@@ -726,3 +726,54 @@ fn a_config_without_routes_routes_everything_to_the_upstream() {
         .log()
         .contains("route=default")));
 }
+
+/// One team's route in its own file under `conf.d/`, included by the main
+/// file: a file added later is read on SIGHUP, and a key set in two files
+/// fails the reload naming both, keeping the running configuration.
+#[test]
+fn an_included_file_adds_a_route_and_sighup_rereads_every_file() {
+    let (spa, api) = (Upstream::start(), Upstream::start());
+    let (listen, admin) = (Port::reserve(), Port::reserve());
+    let config =
+        config(listen.addr(), spa.addr, api.addr, &admin, "").set("include", ["conf.d/*.toml"]);
+    let mut gw = Gateway::with_config(listen, &config, vec![], vec![]);
+    gw.hold(admin);
+    let s = Setup { spa, api, gw };
+    assert_eq!(routed(&s, "a.example.com", "/team/x").0, "spa");
+    let dir = s.gw.config_path.parent().unwrap().join("conf.d");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("team.toml"),
+        "[[route]]\nname = \"team\"\npath_prefix = \"/team\"\nupstream = \"api\"\n",
+    )
+    .unwrap();
+    s.gw.signal("HUP");
+    assert!(
+        eventually(Duration::from_secs(5), || routed(
+            &s,
+            "a.example.com",
+            "/team/x"
+        )
+        .0 == "api"),
+        "{}",
+        s.gw.log()
+    );
+    std::fs::write(
+        dir.join("zz.toml"),
+        "[upstream]\naddress = \"127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    s.gw.signal("HUP");
+    assert!(
+        eventually(Duration::from_secs(5), || s.gw.log().contains("zz.toml")),
+        "{}",
+        s.gw.log()
+    );
+    let log = s.gw.log();
+    assert!(
+        log.contains("upstream.address: set in two files:") && log.contains("helmgate.toml line"),
+        "{log}"
+    );
+    assert_eq!(routed(&s, "a.example.com", "/team/x").0, "api");
+    assert_eq!(routed(&s, "a.example.com", "/").0, "spa");
+}
