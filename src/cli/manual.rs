@@ -191,15 +191,11 @@ fn subtable<'a>(defs: &'a Value, prop: &Value, path: &str) -> Option<Subtable<'a
 /// A value's type in TOML's words.
 fn scalar_kind(defs: &Value, prop: &Value) -> String {
     let v = referenced(defs, prop).map_or(prop, |(_, body)| body);
-    // An untagged enum (`http_only`: true, false or names).
-    if let Some(alternatives) = v.get("anyOf").and_then(Value::as_array) {
-        let kinds: Vec<String> = alternatives.iter().map(|a| scalar_kind(defs, a)).collect();
-        return kinds.join(" or ");
-    }
     if let Some(words) = v.get("enum").and_then(Value::as_array) {
         let words: Vec<String> = words.iter().map(Value::to_string).collect();
         return format!("string: {}", words.join(" or "));
     }
+    // An untagged enum (`http_only`: true, false or names).
     if let Some(choices) = v
         .get("anyOf")
         .or_else(|| v.get("oneOf"))
