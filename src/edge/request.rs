@@ -334,10 +334,12 @@ fn target_form_is_known(req: &RequestHeader) -> bool {
     if raw == b"*" {
         return req.method == http::Method::OPTIONS;
     }
-    let absolute = raw.len() > 8
-        && (raw[..7].eq_ignore_ascii_case(b"http://")
-            || raw[..8].eq_ignore_ascii_case(b"https://"));
-    absolute && req.uri.authority().is_some()
+    // Pingora checks an absolute-form target's authority against `Host`;
+    // its path is canonicalised like any other.
+    let scheme = |prefix: &[u8]| {
+        raw.len() > prefix.len() && raw[..prefix.len()].eq_ignore_ascii_case(prefix)
+    };
+    scheme(b"http://") || scheme(b"https://")
 }
 
 fn is_absolute_form(req: &RequestHeader) -> bool {

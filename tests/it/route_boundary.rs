@@ -86,6 +86,8 @@ const SPELLINGS: &[&[u8]] = &[
     b"/embed;a=b/x",
     b"/admin::$DATA", // IIS: the admin file's data stream
     b"/admin::$DATA/x",
+    b"/admin%3a%3a$DATA",
+    b"/admin%3A%3A%24DATA/x",
     b"?/admin/x", // no path: once routed as `/`, sent as `//admin/x`
     b"?admin/x",
     b"?/x/..%2fadmin/x",
@@ -312,6 +314,7 @@ fn canonical_spellings_reach_their_route_and_dangerous_ones_get_400() {
         b"?/admin/x",
         b"?admin",
         b"/admin::$DATA",
+        b"/admin%3a%3a%24DATA",
         b"/ADMIN",
         b"/Admin/x",
         b"/admin;x",
@@ -540,6 +543,19 @@ fn malformed_hosts_get_400_over_http1_and_http2() {
     let (status, _, _) =
         h2_get(tls, cert.der.clone(), "a.example.com", "/x", &[]).expect("h2 response");
     assert_eq!(status, 200);
+    // An absolute-form target naming the Host is served like its path.
+    let r = raw(
+        gw.addr,
+        b"GET http://h.test/x HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n",
+    )
+    .expect("a response");
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = raw(
+        gw.addr,
+        b"GET http://h.test/x/..%2fadmin HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n",
+    )
+    .expect("a response");
+    assert_eq!(r.status, 400, "{r:?}");
     // An absolute-form target and a Host that disagree, over HTTP/1.1.
     let r = raw(
         gw.addr,

@@ -85,6 +85,8 @@ pub fn folded(path: &[u8]) -> Option<Vec<u8>> {
 
 /// `folded` for a path that may already be folded: route prefixes.
 pub fn fold(path: &[u8]) -> Vec<u8> {
+    // IIS decodes `%3A` and `%24` before it sees `::$DATA`.
+    let path = &stream_marks_decoded(path);
     let mut out: Vec<u8> = Vec::with_capacity(path.len());
     for segment in path.split_inclusive(|&b| b == b'/') {
         let (body, slash) = match segment.split_last() {
@@ -118,6 +120,26 @@ pub fn needs_folding(path: &[u8]) -> bool {
         || path.windows(2).any(|w| w == b"./")
         || path.ends_with(b".")
         || path.windows(3).any(|w| w == b"%20" || w == b"::$")
+}
+
+/// `%3A` as `:` and `%24` as `$`, for finding a stream suffix.
+fn stream_marks_decoded(path: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(path.len());
+    let mut i = 0;
+    while i < path.len() {
+        let escape = path.get(i..i + 3);
+        match escape {
+            Some(e) if e.eq_ignore_ascii_case(b"%3A") => out.push(b':'),
+            Some(e) if e.eq_ignore_ascii_case(b"%24") => out.push(b'$'),
+            _ => {
+                out.push(path[i]);
+                i += 1;
+                continue;
+            }
+        }
+        i += 3;
+    }
+    out
 }
 
 fn contains_escaped_slash(path: &[u8]) -> bool {
