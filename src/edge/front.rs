@@ -357,8 +357,8 @@ impl Connection {
         }
         session.set_keepalive_reuses_remaining(self.reuses_remaining);
         if let Some(prepared) = prepared {
-            // Delivered to the proxy's `on_connection_reuse`.
-            session.set_connection_user_context(Some(prepared));
+            // Taken by the proxy's first hook (`early_request_filter`).
+            session.set_request_context(Some(prepared));
         }
         if shutting_down {
             session.set_keepalive(None);

@@ -133,6 +133,24 @@ impl ProxyHttp for Gateway {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        // The front door's fast path read this head and worked out its facts
+        // before handing it over (see `front`): take them, don't recompute.
+        let prepared = session
+            .as_downstream_mut()
+            .take_request_context()
+            .and_then(|c| c.downcast::<fast::Prepared>().ok());
+        if let Some(prepared) = prepared {
+            let fast::Prepared {
+                policy,
+                facts,
+                started,
+            } = *prepared;
+            ctx.policy = policy;
+            ctx.facts = facts;
+            ctx.started = started;
+            ctx.prepared = true;
+            log::trace!("request facts taken from the front door");
+        }
         // Keep-alive 0 means none; Pingora would read `Some(0)` as forever.
         // An HTTP/1.0 client that did not ask for keep-alive (or a 1.1 one
         // that said close) reads until the connection closes.
@@ -147,27 +165,6 @@ impl ProxyHttp for Gateway {
         let (peer, tls) = request::connection_of(session.as_downstream());
         ctx.facts = RequestFacts::compute(&ctx.policy, peer, tls, session.req_header());
         Ok(())
-    }
-
-    fn on_connection_reuse(
-        &self,
-        _session: &mut Session,
-        ctx: &mut RequestCtx,
-        prev: Box<dyn std::any::Any + Send + Sync>,
-    ) {
-        // The front door's fast path read this head and worked out its facts
-        // before handing it over (see `front`).
-        if let Ok(prepared) = prev.downcast::<fast::Prepared>() {
-            let fast::Prepared {
-                policy,
-                facts,
-                started,
-            } = *prepared;
-            ctx.policy = policy;
-            ctx.facts = facts;
-            ctx.started = started;
-            ctx.prepared = true;
-        }
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {

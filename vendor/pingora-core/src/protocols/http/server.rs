@@ -372,6 +372,25 @@ impl Session {
         }
     }
 
+    /// Set user-defined context for this request only, for the application's
+    /// hooks to take. Only applicable for HTTP/1.x; noop otherwise.
+    pub fn set_request_context(&mut self, ctx: Option<Box<dyn Any + Send + Sync>>) {
+        if let Self::H1(s) = self {
+            s.set_request_context(ctx);
+        }
+    }
+
+    /// Take the context the server app set for this request.
+    ///
+    /// Returns `None` for h2, subrequest, and custom sessions, or if none was set.
+    pub fn take_request_context(&mut self) -> Option<Box<dyn Any + Send + Sync>> {
+        if let Self::H1(s) = self {
+            s.take_request_context()
+        } else {
+            None
+        }
+    }
+
     /// Sets the downstream read timeout. This will trigger if we're unable
     /// to read from the stream after `timeout`.
     ///

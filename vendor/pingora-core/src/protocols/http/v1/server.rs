@@ -130,6 +130,11 @@ pub struct HttpSession {
     /// Set by [`HttpPersistentSettings::apply_to_session`](crate::apps::HttpPersistentSettings::apply_to_session),
     /// consumed by the proxy layer via [`take_connection_user_context`](Self::take_connection_user_context).
     connection_user_context: Option<Box<dyn Any + Send + Sync>>,
+    /// User-defined context for this request only, set by the server app that
+    /// read or prepared the request before handing the session over (e.g. facts
+    /// it worked out from the head), taken by the application's hooks via
+    /// [`take_request_context`](Self::take_request_context).
+    request_context: Option<Box<dyn Any + Send + Sync>>,
     /// Whether the client has closed the TCP connection (sent FIN / read returned 0).
     half_closed: bool,
     /// When true (default), a client close after the request body is surfaced as a
@@ -201,6 +206,7 @@ impl HttpSession {
             close_on_response_before_downstream_finish: true,
             keepalive_reuses_remaining: None,
             connection_user_context: None,
+            request_context: None,
             half_closed: false,
             abort_on_close: true,
             proxy_tasks_enabled: false,
@@ -753,6 +759,16 @@ impl HttpSession {
     /// persisted by the previous request.
     pub fn take_connection_user_context(&mut self) -> Option<Box<dyn Any + Send + Sync>> {
         self.connection_user_context.take()
+    }
+
+    /// Set user-defined context for this request only (see `request_context`).
+    pub fn set_request_context(&mut self, ctx: Option<Box<dyn Any + Send + Sync>>) {
+        self.request_context = ctx;
+    }
+
+    /// Take the context the server app set for this request, if any.
+    pub fn take_request_context(&mut self) -> Option<Box<dyn Any + Send + Sync>> {
+        self.request_context.take()
     }
 
     /// Return whether the session will be keepalived for connection reuse.
