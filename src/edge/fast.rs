@@ -50,24 +50,43 @@ pub struct FastAnswer {
 }
 
 /// The request headers the facts and the answer depend on; the rest of a
-/// head doesn't change either.
-fn relevant(name: &str) -> Option<HeaderName> {
-    const NAMES: [HeaderName; 11] = [
-        header::HOST,
-        header::ORIGIN,
-        header::ACCESS_CONTROL_REQUEST_METHOD,
-        header::ACCESS_CONTROL_REQUEST_HEADERS,
-        HeaderName::from_static("x-request-id"),
-        HeaderName::from_static("x-forwarded-for"),
-        HeaderName::from_static("x-forwarded-proto"),
-        HeaderName::from_static("x-forwarded-host"),
-        HeaderName::from_static("sec-fetch-site"),
-        HeaderName::from_static("sec-fetch-mode"),
-        HeaderName::from_static("sec-fetch-dest"),
-    ];
-    NAMES
-        .into_iter()
-        .find(|n| n.as_str().eq_ignore_ascii_case(name))
+/// head doesn't change either. A `static`, compared as strings: this runs
+/// for every field of every head, and a local array of `HeaderName`s would
+/// be built and dropped on each call.
+static RELEVANT: [HeaderName; 11] = [
+    header::HOST,
+    header::ORIGIN,
+    header::ACCESS_CONTROL_REQUEST_METHOD,
+    header::ACCESS_CONTROL_REQUEST_HEADERS,
+    HeaderName::from_static("x-request-id"),
+    HeaderName::from_static("x-forwarded-for"),
+    HeaderName::from_static("x-forwarded-proto"),
+    HeaderName::from_static("x-forwarded-host"),
+    HeaderName::from_static("sec-fetch-site"),
+    HeaderName::from_static("sec-fetch-mode"),
+    HeaderName::from_static("sec-fetch-dest"),
+];
+
+/// `RELEVANT`'s names, in the same order.
+const RELEVANT_NAMES: [&str; 11] = [
+    "host",
+    "origin",
+    "access-control-request-method",
+    "access-control-request-headers",
+    "x-request-id",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "sec-fetch-site",
+    "sec-fetch-mode",
+    "sec-fetch-dest",
+];
+
+fn relevant(name: &str) -> Option<&'static HeaderName> {
+    RELEVANT_NAMES
+        .iter()
+        .position(|n| n.eq_ignore_ascii_case(name))
+        .map(|i| &RELEVANT[i])
 }
 
 /// An origin-form target the `http` crate's `Uri` takes as it is, without
@@ -289,7 +308,7 @@ fn plain_fields(
             }
         }
         if let Some(known) = relevant(name) {
-            if known == header::HOST {
+            if *known == header::HOST {
                 hosts += 1;
                 if field.value.contains(&b'@') {
                     return None;
@@ -297,7 +316,7 @@ fn plain_fields(
             }
             let start = field.value.as_ptr() as usize - base;
             let value = head.slice(start..start + field.value.len());
-            headers.append(known, HeaderValue::from_maybe_shared(value).ok()?);
+            headers.append(known.clone(), HeaderValue::from_maybe_shared(value).ok()?);
         }
     }
     (hosts == 1 && !(close && keep_alive)).then_some((headers, close))
@@ -305,7 +324,14 @@ fn plain_fields(
 
 #[cfg(test)]
 mod tests {
-    use super::plain_target;
+    use super::{plain_target, RELEVANT, RELEVANT_NAMES};
+
+    #[test]
+    fn relevant_names_spell_the_relevant_headers() {
+        for (name, header) in RELEVANT_NAMES.iter().zip(&RELEVANT) {
+            assert_eq!(*name, header.as_str());
+        }
+    }
 
     #[test]
     fn only_targets_the_uri_takes_as_they_are_are_plain() {
