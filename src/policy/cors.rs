@@ -384,7 +384,8 @@ impl CorsPolicy {
 
     /// The 204 answer to an allowed preflight.
     pub fn preflight_response(&self, grant: &Grant) -> ResponseHeader {
-        let mut headers = HeaderMap::with_capacity(self.preflight.len() + 3);
+        // Room for the security headers decoration adds after these.
+        let mut headers = HeaderMap::with_capacity(self.preflight.len() + 16);
         headers.insert(ALLOW_ORIGIN.header.clone(), grant.allow_origin.clone());
         for (name, value) in &self.preflight {
             headers.insert(name.header.clone(), value.clone());
@@ -397,7 +398,8 @@ impl CorsPolicy {
     /// The 403 for a refused origin. `Vary: Origin` keeps caches from handing
     /// it to an allowed origin.
     pub fn rejected_response(&self) -> ResponseHeader {
-        let mut headers = HeaderMap::with_capacity(4);
+        // Room for the security headers decoration adds after these.
+        let mut headers = HeaderMap::with_capacity(16);
         headers.insert(vary::VARY_NAME.header.clone(), self.vary_actual.clone());
         headers.insert(
             CONTENT_TYPE.header.clone(),
