@@ -155,8 +155,8 @@ fn a_route_layers_its_own_rules() {
 
 #[test]
 fn check_prints_each_routes_cookie_rules_and_names_bad_keys() {
-    use crate::fetch_metadata::{check, BASE};
-    let (ok, out) = check(&format!(
+    use crate::fetch_metadata::BASE;
+    let (ok, out) = check_config(&format!(
         "{BASE}[cookies]\nsecure = true\nhttp_only = [\"session\", \"auth\"]\nsame_site = \"Lax\"\n[[route]]\nname = \"api\"\npath_prefix = \"/api\"\n[route.cookies]\nsecure = false\nhttp_only = false\nsame_site = \"\"\n"
     ));
     assert!(ok, "{out}");
@@ -165,7 +165,7 @@ fn check_prints_each_routes_cookie_rules_and_names_bad_keys() {
         out.contains("  cookies: Set-Cookie passed as sent"),
         "{out}"
     );
-    let (ok, out) = check(&format!(
+    let (ok, out) = check_config(&format!(
         "{BASE}[cookies]\nsame_site = \"lax\"\n[development.cookies]\nhttp_only = [\"a b\"]\n"
     ));
     assert!(!ok);

@@ -2,7 +2,6 @@
 //! raw requests carrying the `Sec-Fetch-*` headers a browser would send.
 
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::Duration;
 
 use crate::support::*;
@@ -272,39 +271,18 @@ fn a_route_layers_its_own_rule_over_the_top_level_one() {
     ) == 1));
 }
 
-pub(crate) fn check(text: &str) -> (bool, String) {
-    let dir = TempDir::new("fetch-check");
-    let path = dir.path().join("c.toml");
-    std::fs::write(&path, text).unwrap();
-    let out = Command::new(bin())
-        .arg("--config")
-        .arg(&path)
-        .arg("--check")
-        .env_remove("HELMGATE_ENV")
-        .env_remove("NODE_ENV")
-        .env_remove("CORS_ALLOWED_ORIGINS")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 pub(crate) const BASE: &str =
     "[server]\nlisten = [\"127.0.0.1:8080\"]\n[upstream]\naddress = \"127.0.0.1:3000\"\n";
 
 #[test]
 fn check_prints_each_routes_rule_and_names_bad_keys() {
-    let (ok, out) = check(&format!(
+    let (ok, out) = check_config(&format!(
         "{BASE}[fetch_metadata]\nmode = \"report\"\nallow_paths = [\"/embed/\"]\n[[route]]\nname = \"api\"\npath_prefix = \"/api\"\n[route.fetch_metadata]\nmode = \"enforce\"\nallow_same_site = false\n"
     ));
     assert!(ok, "{out}");
     assert!(out.contains("  fetch_metadata: report (Sec-Fetch-Site cross-site and not a top-level GET/HEAD navigation: forwarded, logged and counted as would_refuse; allowed: no Sec-Fetch-Site, same-origin, none, same-site, a CORS request from an allowed origin, paths [/embed];"), "{out}");
     assert!(out.contains("  fetch_metadata: enforce (Sec-Fetch-Site cross-site or same-site and not a top-level GET/HEAD navigation: 403;"), "{out}");
-    let (ok, out) = check(&format!(
+    let (ok, out) = check_config(&format!(
         "{BASE}[fetch_metadata]\nmode = \"strict\"\n[production.fetch_metadata]\nallow_paths = [\"embed\"]\n"
     ));
     assert!(!ok);
@@ -317,7 +295,7 @@ fn check_prints_each_routes_rule_and_names_bad_keys() {
         out.contains("production.fetch_metadata.allow_paths[0]"),
         "{out}"
     );
-    let (ok, out) = check(&format!(
+    let (ok, out) = check_config(&format!(
         "{BASE}[fetch_metadata]\nmode = \"off\"\nbogus = 1\n"
     ));
     assert!(!ok);

@@ -4,7 +4,6 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::Duration;
 
 use crate::support::*;
@@ -243,34 +242,11 @@ fn an_upstreams_copy_of_a_custom_header_is_overwritten_not_duplicated() {
     assert_eq!(r.all("x-powered-by"), ["helmgate"]);
 }
 
-fn check(text: &str) -> (bool, String) {
-    let dir = TempDir::new("headers-check");
-    let path = dir.path().join("c.toml");
-    std::fs::write(&path, text).unwrap();
-    let out = Command::new(bin())
-        .arg("--config")
-        .arg(&path)
-        .arg("--check")
-        .env_remove("HELMGATE_ENV")
-        .env_remove("NODE_ENV")
-        .env_remove("CORS_ALLOWED_ORIGINS")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
 /// Five lines, so the headers table starts on line 6.
 const BASE: &str = "environment = \"production\"\n[server]\nlisten = [\"127.0.0.1:18080\"]\n[upstream]\naddress = \"127.0.0.1:3000\"\n";
 
 fn refused(headers: &str, wanted: &[&str]) {
-    let (ok, out) = check(&format!("{BASE}{headers}"));
+    let (ok, out) = check_config(&format!("{BASE}{headers}"));
     assert!(!ok, "accepted:\n{headers}\n{out}");
     for w in wanted {
         assert!(out.contains(w), "missing {w:?} in:\n{out}");
@@ -364,7 +340,7 @@ fn csp_mistakes_are_errors_with_the_directive_and_its_position() {
         ],
     );
     // Risky but valid: a WARN, and --check still passes.
-    let (ok, out) = check(&format!(
+    let (ok, out) = check_config(&format!(
         "{BASE}[headers]\ncontent_security_policy = \"default-src 'self'; script-src 'self' 'unsafe-eval' data:\"\n"
     ));
     assert!(ok, "{out}");
@@ -544,13 +520,13 @@ fn a_response_without_a_nonce_keeps_its_caching_headers() {
 
 #[test]
 fn the_html_placeholder_is_warned_about_in_check_and_at_start() {
-    let (ok, out) = check(&format!("{BASE}{NONCE_CONFIG}"));
+    let (ok, out) = check_config(&format!("{BASE}{NONCE_CONFIG}"));
     assert!(ok, "{out}");
     let warning = "warning: headers.nonce_html_placeholder is set: the gateway writes the nonce over every copy of the placeholder";
     assert!(out.contains(warning), "{out}");
     assert!(out.contains("prefer nonce_request_header"), "{out}");
     // In any table, for any environment, not only the running one.
-    let (ok, out) = check(&format!(
+    let (ok, out) = check_config(&format!(
         "{BASE}[headers]\ncontent_security_policy = \"script-src 'nonce-{{nonce}}'\"\n[[route]]\nname = \"embed\"\npath_prefix = \"/embed\"\n[route.development.headers]\nnonce_html_placeholder = \"__N__\"\n"
     ));
     assert!(ok, "{out}");
@@ -558,7 +534,7 @@ fn the_html_placeholder_is_warned_about_in_check_and_at_start() {
         out.contains("warning: route[embed].development.headers.nonce_html_placeholder is set"),
         "{out}"
     );
-    let (ok, out) = check(&format!(
+    let (ok, out) = check_config(&format!(
         "{BASE}[headers]\ncontent_security_policy = \"script-src 'nonce-{{nonce}}'\"\n"
     ));
     assert!(ok, "{out}");
@@ -575,12 +551,12 @@ fn the_html_placeholder_is_warned_about_in_check_and_at_start() {
 
 #[test]
 fn check_prints_every_header_of_every_route_with_the_nonce_placeholder() {
-    let (ok, out) = check(&format!(
+    let (ok, out) = check_config(&format!(
         "{BASE}{NONCE_CONFIG}[headers.custom]\n\"X-Robots-Tag\" = \"noindex\"\n[[route]]\nname = \"embed\"\npath_prefix = \"/embed\"\n[route.headers]\npreset = \"hardened\"\nframe_ancestors_is_not_a_key = 1\n"
     ));
     assert!(!ok);
     assert!(out.contains("frame_ancestors_is_not_a_key"), "{out}");
-    let (ok, out) = check(&format!(
+    let (ok, out) = check_config(&format!(
         "{BASE}{NONCE_CONFIG}[headers.custom]\n\"X-Robots-Tag\" = \"noindex\"\n[[route]]\nname = \"embed\"\npath_prefix = \"/embed\"\n[route.headers]\npreset = \"hardened\"\n"
     ));
     assert!(ok, "{out}");

@@ -565,31 +565,10 @@ fn malformed_hosts_get_400_over_http1_and_http2() {
     assert_eq!(r.status, 400);
 }
 
-fn check(text: &str) -> (bool, String) {
-    let dir = TempDir::new("check-paths");
-    let path = dir.path().join("helmgate.toml");
-    std::fs::write(&path, text).unwrap();
-    let out = Command::new(bin())
-        .arg("--config")
-        .arg(&path)
-        .arg("--check")
-        .env_remove("HELMGATE_ENV")
-        .env_remove("NODE_ENV")
-        .env_remove("CORS_ALLOWED_ORIGINS")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 #[test]
 fn check_prints_the_path_rules_and_warns_about_kept_escaped_slashes() {
     let addr: SocketAddr = "127.0.0.1:8080".parse().unwrap();
-    let (ok, text) = check(&gateway_config(addr, addr).render());
+    let (ok, text) = check_config(&gateway_config(addr, addr).render());
     assert!(ok, "{text}");
     for want in [
         "path rules (every request, before routing",
@@ -606,7 +585,7 @@ fn check_prints_the_path_rules_and_warns_about_kept_escaped_slashes() {
 fn route_prefixes_are_canonicalised_and_case_twins_refused_at_load() {
     let addr: SocketAddr = "127.0.0.1:8080".parse().unwrap();
     let base = gateway_config(addr, addr).render();
-    let (ok, text) = check(&format!(
+    let (ok, text) = check_config(&format!(
         "{base}[[route]]\nname = \"cafe\"\npath_prefix = \"/caf%c3%a9//menu/\"\n"
     ));
     assert!(ok, "{text}");
@@ -614,7 +593,7 @@ fn route_prefixes_are_canonicalised_and_case_twins_refused_at_load() {
         text.contains("cafe: any host /caf%C3%A9/menu -> upstream"),
         "{text}"
     );
-    let (ok, text) = check(&format!(
+    let (ok, text) = check_config(&format!(
         "{base}[[route]]\nname = \"admin2\"\npath_prefix = \"/Admin\"\n"
     ));
     assert!(!ok, "{text}");
@@ -624,7 +603,7 @@ fn route_prefixes_are_canonicalised_and_case_twins_refused_at_load() {
         ("/a;b", "`;`"),
         ("/a%zz", "two hex digits"),
     ] {
-        let (ok, text) = check(&format!(
+        let (ok, text) = check_config(&format!(
             "{base}[[route]]\nname = \"bad\"\npath_prefix = \"{prefix}\"\n"
         ));
         assert!(
@@ -633,7 +612,7 @@ fn route_prefixes_are_canonicalised_and_case_twins_refused_at_load() {
         );
     }
     let (ok, text) =
-        check(&base.replace("escaped_slashes = \"keep\"", "escaped_slashes = \"decode\""));
+        check_config(&base.replace("escaped_slashes = \"keep\"", "escaped_slashes = \"decode\""));
     assert!(
         !ok && text.contains("route[files].escaped_slashes"),
         "{text}"

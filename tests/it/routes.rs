@@ -548,32 +548,11 @@ fn reload_swaps_routes_under_load_without_failing_a_request() {
     assert_eq!((spa.count(), api.count()), (1, 0));
 }
 
-fn check(text: &str) -> (bool, String) {
-    let dir = TempDir::new("routes-check");
-    let path = dir.path().join("c.toml");
-    std::fs::write(&path, text).unwrap();
-    let out = Command::new(bin())
-        .arg("--config")
-        .arg(&path)
-        .arg("--check")
-        .env_remove("HELMGATE_ENV")
-        .env_remove("NODE_ENV")
-        .env_remove("CORS_ALLOWED_ORIGINS")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 const BASE: &str = "environment = \"production\"\n[server]\nlisten = [\"127.0.0.1:18080\"]\n[upstream]\naddress = \"127.0.0.1:3000\"\n[upstreams.api]\naddress = \"127.0.0.1:4000\"\n[cors]\nallowed_origins = [\"https://app.example.com\"]\n";
 
 /// `--check` fails and its output contains each of `wanted`.
 fn refused(routes: &str, wanted: &[&str]) {
-    let (ok, out) = check(&format!("{BASE}{routes}"));
+    let (ok, out) = check_config(&format!("{BASE}{routes}"));
     assert!(!ok, "accepted:\n{routes}\n{out}");
     for w in wanted {
         assert!(out.contains(w), "missing {w:?} in:\n{out}");
@@ -658,7 +637,7 @@ fn wildcard_and_public_origin_errors_are_explained() {
         &["route[pub].cors.allow_any_origin", "non-empty allowed_origins"],
     );
     // Inherited origins and the default credentials give way to `*`.
-    let (ok, out) = check(&format!(
+    let (ok, out) = check_config(&format!(
         "{BASE}[[route]]\nname = \"pub\"\npath_prefix = \"/p\"\n[route.cors]\nallow_any_origin = true\n"
     ));
     assert!(ok, "{out}");

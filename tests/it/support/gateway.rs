@@ -251,3 +251,26 @@ impl Drop for Gateway {
         }
     }
 }
+
+/// `helmgate --config <text> --check`, with the environment cleared: whether
+/// it passed, and stdout then stderr.
+pub fn check_config(text: &str) -> (bool, String) {
+    let dir = TempDir::new("check");
+    let path = dir.path().join("helmgate.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(bin())
+        .arg("--config")
+        .arg(&path)
+        .arg("--check")
+        .env_remove("HELMGATE_ENV")
+        .env_remove("NODE_ENV")
+        .env_remove("CORS_ALLOWED_ORIGINS")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
