@@ -12,6 +12,7 @@ pub mod answer;
 pub mod fast;
 pub mod framing;
 pub mod front;
+pub mod head;
 pub mod isolation;
 pub mod listener;
 pub mod nonce;
