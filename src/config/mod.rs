@@ -317,12 +317,13 @@ fn other_environment(
     v.absorb_other_environment(shadow, other.as_str());
 }
 
+/// A small valid config and a loader, for unit tests across the crate.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
     use super::*;
-    use std::time::Duration;
 
-    const MINIMAL: &str = r#"
+    /// Production, one listener, one upstream, one allowed origin.
+    pub const MINIMAL: &str = r#"
 environment = "production"
 [server]
 listen = ["127.0.0.1:8080"]
@@ -332,7 +333,7 @@ address = "127.0.0.1:3000"
 allowed_origins = ["https://app.example.com"]
 "#;
 
-    fn load(text: &str) -> Result<Policy, ConfigError> {
+    pub fn load(text: &str) -> Result<Policy, ConfigError> {
         load_str(
             text,
             Path::new("test.toml"),
@@ -340,6 +341,14 @@ allowed_origins = ["https://app.example.com"]
             &EnvVars::default(),
         )
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    use crate::config::testing::{load, MINIMAL};
 
     fn problems(text: &str) -> Vec<Problem> {
         match load(text) {

@@ -1,6 +1,7 @@
 //! `[reports]` and `[admin]`: the violation-report endpoint, and who may use
 //! the admin listener.
 
+use crate::config::problems::int_setting;
 use std::net::SocketAddr;
 
 use toml::Spanned;
@@ -24,26 +25,29 @@ impl Validator<'_> {
                 }
             },
         };
-        let max_body = self.int(
-            "reports.max_body_bytes",
-            raw.max_body_bytes.as_ref(),
+        let max_body = int_setting!(
+            self,
+            "reports",
+            raw,
+            max_body_bytes,
             defaults.max_body_bytes as i64,
-            1024,
-            1024 * 1024,
+            1024..=1024 * 1024
         );
-        let per_minute = self.int(
-            "reports.per_minute",
-            raw.per_minute.as_ref(),
+        let per_minute = int_setting!(
+            self,
+            "reports",
+            raw,
+            per_minute,
             i64::from(defaults.per_minute),
-            1,
-            1_000_000,
+            1..=1_000_000
         );
-        let per_client = self.int(
-            "reports.per_client_per_minute",
-            raw.per_client_per_minute.as_ref(),
+        let per_client = int_setting!(
+            self,
+            "reports",
+            raw,
+            per_client_per_minute,
             i64::from(defaults.per_client_per_minute),
-            1,
-            1_000_000,
+            1..=1_000_000
         );
         Some(ReportSettings {
             enabled: raw.enabled.unwrap_or(defaults.enabled),

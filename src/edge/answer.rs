@@ -339,14 +339,10 @@ fn end_to_wire(mut out: BytesMut, body: &[u8]) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
 
     use pingora::protocols::http::ServerSession;
     use pingora::protocols::Stream;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    use crate::config::{load_str, Overrides};
-    use crate::policy::env::EnvVars;
 
     #[test]
     fn wire_form_is_a_complete_response() {
@@ -426,22 +422,8 @@ mod tests {
     /// and make `to_wire`, `to_wire_with_block` and fast.rs do the same.
     #[tokio::test]
     async fn our_wire_form_is_what_pingoras_session_writes_for_the_same_head() {
-        let toml = r#"
-environment = "production"
-[server]
-listen = ["127.0.0.1:8080"]
-[upstream]
-address = "127.0.0.1:3000"
-[cors]
-allowed_origins = ["https://app.example.com"]
-"#;
-        let policy = load_str(
-            toml,
-            Path::new("t"),
-            Overrides::default(),
-            &EnvVars::default(),
-        )
-        .expect("a valid config");
+        let policy =
+            crate::config::testing::load(crate::config::testing::MINIMAL).expect("a valid config");
         let site = policy.default_site();
         for (https, title_case, keep_alive, method) in [false, true]
             .into_iter()

@@ -136,9 +136,7 @@ pub fn answer(
         target: plain.target(),
         headers: &plain.headers,
     };
-    let Some(Answer { mut head, body }) =
-        verdict::own_answer_undecorated(state, &policy, &facts, &seen)
-    else {
+    let Some(Answer { mut head, body }) = verdict::own_answer(state, &policy, &facts, &seen) else {
         return Outcome::Pass;
     };
     let close = plain.close || !keep_alive;

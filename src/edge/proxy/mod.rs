@@ -182,7 +182,8 @@ impl ProxyHttp for Gateway {
         let Some(answer) = verdict::own_answer(&self.state, &ctx.policy, &ctx.facts, &seen) else {
             return Ok(false);
         };
-        answer.write(session).await?;
+        let site = &ctx.policy.sites[ctx.facts.site];
+        answer.decorated(site, &ctx.facts).write(session).await?;
         Ok(true)
     }
 
