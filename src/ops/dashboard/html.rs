@@ -358,38 +358,73 @@ fn chart(o: &mut String, t: &Timeline) {
 }
 
 fn top_tables(o: &mut String, s: &Status) {
-    o.push_str("<div class=\"two\"><div><h2>Top blocked origins</h2>\n");
-    if s.top_blocked_origins.is_empty() {
-        o.push_str("<p class=\"empty\">None refused.</p>\n");
-    } else {
-        o.push_str("<table id=\"top-origins\"><thead><tr><th>origin (as sent)</th><th>requests</th></tr></thead><tbody>\n");
-        for c in &s.top_blocked_origins {
-            let _ = writeln!(
+    o.push_str("<div class=\"two\"><div>");
+    let columns = ["origin (as sent)", "requests"];
+    top_table(
+        o,
+        "Top blocked origins",
+        "top-origins",
+        &columns,
+        "None refused.",
+        &s.top_blocked_origins,
+        |o, c| {
+            let _ = write!(
                 o,
-                "<tr><td class=\"u\">{}</td><td class=\"n\">{}</td></tr>",
+                "<td class=\"u\">{}</td><td class=\"n\">{}</td>",
                 Html(&c.key),
                 approx(c.count, c.error)
             );
-        }
-        o.push_str("</tbody></table>\n");
-    }
-    o.push_str("</div><div><h2>Top violations</h2>\n");
-    if s.top_violations.is_empty() {
-        o.push_str("<p class=\"empty\">No reports yet.</p>\n");
-    } else {
-        o.push_str("<table id=\"top-violations\"><thead><tr><th>directive</th><th>blocked</th><th>reports</th></tr></thead><tbody>\n");
-        for v in &s.top_violations {
-            let _ = writeln!(
+        },
+    );
+    o.push_str("</div><div>");
+    let columns = ["directive", "blocked", "reports"];
+    top_table(
+        o,
+        "Top violations",
+        "top-violations",
+        &columns,
+        "No reports yet.",
+        &s.top_violations,
+        |o, v| {
+            let _ = write!(
                 o,
-                "<tr><td>{}</td><td class=\"u\">{}</td><td class=\"n\">{}</td></tr>",
+                "<td>{}</td><td class=\"u\">{}</td><td class=\"n\">{}</td>",
                 Html(&v.directive),
                 Html(&v.blocked),
                 approx(v.count, v.error)
             );
-        }
-        o.push_str("</tbody></table>\n");
-    }
+        },
+    );
     o.push_str("</div></div>\n");
+}
+
+/// `heading`, then `empty` when there are no `items`, else a table `id`
+/// with a row of `cells` an item.
+fn top_table<T>(
+    o: &mut String,
+    heading: &str,
+    id: &str,
+    columns: &[&str],
+    empty: &str,
+    items: &[T],
+    cells: impl Fn(&mut String, &T),
+) {
+    let _ = writeln!(o, "<h2>{heading}</h2>");
+    if items.is_empty() {
+        let _ = writeln!(o, "<p class=\"empty\">{empty}</p>");
+        return;
+    }
+    let _ = write!(o, "<table id=\"{id}\"><thead><tr>");
+    for c in columns {
+        let _ = write!(o, "<th>{c}</th>");
+    }
+    o.push_str("</tr></thead><tbody>\n");
+    for item in items {
+        o.push_str("<tr>");
+        cells(o, item);
+        o.push_str("</tr>\n");
+    }
+    o.push_str("</tbody></table>\n");
 }
 
 /// A space-saving count: exact, or `≤ n` when it may include evicted keys.
