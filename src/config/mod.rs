@@ -350,6 +350,11 @@ mod tests {
 
     use crate::config::testing::{load, MINIMAL};
 
+    /// MINIMAL with `lines` added to its `[server]` table.
+    fn with_server_keys(lines: &str) -> String {
+        MINIMAL.replace("[server]\n", &format!("[server]\n{lines}"))
+    }
+
     fn problems(text: &str) -> Vec<Problem> {
         match load(text) {
             Err(ConfigError::Invalid { problems, .. }) => problems,
@@ -522,9 +527,8 @@ format = "xml"
 
     #[test]
     fn broad_trusted_proxies_are_refused_naming_the_entry() {
-        let text = MINIMAL.replace(
-            "[server]\n",
-            "[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"0.0.0.0/0\", \"::ffff:0:0/96\"]\n",
+        let text = with_server_keys(
+            "trusted_proxies = [\"10.0.0.0/8\", \"0.0.0.0/0\", \"::ffff:0:0/96\"]\n",
         );
         let ps = problems(&text);
         let keys: Vec<&str> = ps.iter().map(|p| p.key.as_str()).collect();
@@ -584,10 +588,8 @@ format = "xml"
 
     #[test]
     fn trust_all_proxies_trusts_every_peer_with_a_warning() {
-        let text = MINIMAL.replace(
-            "[server]\n",
-            "[server]\ntrust_all_proxies = true\ntrusted_proxies = [\"0.0.0.0/0\"]\n",
-        );
+        let text =
+            with_server_keys("trust_all_proxies = true\ntrusted_proxies = [\"0.0.0.0/0\"]\n");
         let p = load(&text).unwrap();
         assert!(p.trust_all_proxies);
         assert!(p.trusted_proxies.contains("203.0.113.9".parse().unwrap()));
@@ -636,10 +638,7 @@ format = "xml"
                 min_rate: 500
             }
         );
-        let text = MINIMAL.replace(
-            "[server]\n",
-            "[server]\nrequest_body_timeout_secs = 0\nrequest_body_min_rate = -1\n",
-        );
+        let text = with_server_keys("request_body_timeout_secs = 0\nrequest_body_min_rate = -1\n");
         let keys: Vec<String> = problems(&text).into_iter().map(|p| p.key).collect();
         assert_eq!(
             keys,

@@ -9,6 +9,7 @@
 //! May use: `policy`, `config` (types only), `observe`, `state`.
 
 pub mod answer;
+pub mod answering;
 pub mod fast;
 pub mod framing;
 pub mod front;

@@ -6,18 +6,18 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use pingora::prelude::*;
-use pingora::protocols::http::ServerSession;
-use pingora::proxy::{ProxyHttp, Session};
+use pingora::proxy::Session;
 
 use crate::edge::answer::{Answer, TEXT};
+use crate::edge::answering::Answering;
 use crate::edge::listener::Listener;
-use crate::edge::refusal;
 use crate::edge::request::{self, RequestFacts};
 use crate::policy::header_edit::Name;
 use crate::policy::origin::{Host, Origin};
 use crate::state::SharedState;
 
+/// Answers every request with a 308 to its HTTPS URL (400 without a usable
+/// Host).
 pub struct HttpsRedirect {
     state: Arc<SharedState>,
 }
@@ -58,17 +58,14 @@ pub fn location(
 const LOCATION: Name = Name::from_static("location");
 
 #[async_trait]
-impl ProxyHttp for HttpsRedirect {
-    type CTX = ();
+impl Answering for HttpsRedirect {
+    const LISTENER: Listener = Listener::Redirect;
 
-    fn new_ctx(&self) {}
-
-    async fn request_error_filter(&self, session: &mut ServerSession, e: &Error) -> Result<()> {
-        refusal::request_error(&self.state, Listener::Redirect, session, e).await;
-        Ok(())
+    fn state(&self) -> &SharedState {
+        &self.state
     }
 
-    async fn request_filter(&self, session: &mut Session, _ctx: &mut ()) -> Result<bool> {
+    async fn answer(&self, session: &mut Session) -> Answer {
         let policy = self.state.policy();
         let (peer, _) = request::connection_of(session.as_downstream());
         let req = session.req_header();
@@ -90,16 +87,7 @@ impl ProxyHttp for HttpsRedirect {
                 Bytes::from_static(b"Bad Request: missing or invalid Host\n"),
             ),
         };
-        answer
-            .decorated(&policy.sites[facts.site], &facts)
-            .write(session)
-            .await?;
-        Ok(true)
-    }
-
-    async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut ()) -> Result<Box<HttpPeer>> {
-        // request_filter answers every request.
-        Error::e_explain(InternalError, "the redirect listener has no upstream")
+        answer.decorated(&policy.sites[facts.site], &facts)
     }
 }
 

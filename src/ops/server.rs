@@ -17,6 +17,7 @@ use pingora::services::listening::Service;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::tls::ReloadableCert;
+use crate::edge::answering::AnsweringProxy;
 use crate::edge::front::FrontDoor;
 use crate::edge::listener::Listener;
 use crate::edge::proxy::Gateway;
@@ -160,7 +161,10 @@ pub fn run(state: Arc<SharedState>, options: RunOptions) -> Result<(), String> {
     server.add_service(proxy);
 
     if let Some(addr) = policy.admin_listen {
-        let mut app = http_proxy(&server.configuration, Admin::new(Arc::clone(&state)));
+        let mut app = http_proxy(
+            &server.configuration,
+            AnsweringProxy(Admin::new(Arc::clone(&state))),
+        );
         app.server_options = Some(options.clone());
         let mut admin = service_of(&state, "helmgate admin", app, Listener::Admin);
         admin.add_tcp(&addr.to_string());
@@ -170,7 +174,7 @@ pub fn run(state: Arc<SharedState>, options: RunOptions) -> Result<(), String> {
     if !policy.server.https_redirect_listen.is_empty() {
         let mut app = http_proxy(
             &server.configuration,
-            HttpsRedirect::new(Arc::clone(&state)),
+            AnsweringProxy(HttpsRedirect::new(Arc::clone(&state))),
         );
         app.server_options = Some(options.clone());
         let mut redirect = service_of(&state, "helmgate https redirect", app, Listener::Redirect);
