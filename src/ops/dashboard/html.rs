@@ -186,7 +186,7 @@ fn route_and_mode_cells(o: &mut String, route: &str, mode: &str, live: bool) {
 fn routes_table(o: &mut String, s: &Status) {
     o.push_str("<h2>Routes</h2>\n<table><thead><tr><th>route</th><th>CORS mode</th><th>1xx</th><th>2xx</th><th>3xx</th><th>4xx</th><th>5xx</th><th>preflights</th><th>blocked</th><th>would block</th><th>reports</th></tr></thead><tbody>\n");
     for r in &s.routes {
-        route_and_mode_cells(o, &r.name, &r.cors_mode, true);
+        route_and_mode_cells(o, &r.name, r.cors_mode, true);
         for (class, n) in &r.requests {
             metric_cell(
                 o,
@@ -246,7 +246,7 @@ fn refusals_table(o: &mut String, s: &Status) {
 fn fetch_metadata_table(o: &mut String, s: &Status) {
     o.push_str("<h2>Cross-site requests (Fetch Metadata)</h2>\n<table id=\"fetch-metadata\"><thead><tr><th>route</th><th>mode</th><th>refused (enforce)</th><th>would refuse (report mode)</th></tr></thead><tbody>\n");
     for r in &s.routes {
-        route_and_mode_cells(o, &r.name, &r.fetch_metadata_mode, false);
+        route_and_mode_cells(o, &r.name, r.fetch_metadata_mode, false);
         let series =
             |metric: &str| format!("{metric}{{route=\"{}\",reason=\"fetch_metadata\"}}", r.name);
         metric_cell(
