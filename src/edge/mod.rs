@@ -10,6 +10,7 @@
 
 pub mod answer;
 pub mod answering;
+pub mod connection;
 pub mod fast;
 pub mod framing;
 pub mod front;
