@@ -28,7 +28,7 @@ import time
 
 # ---------------------------------------------------------------------------
 # The policy both gateways enforce. These mirror helmgate's production
-# defaults (src/headers.rs, src/cors.rs, src/config/mod.rs); `check` compares
+# defaults (src/policy/headers/, src/policy/cors/, src/config/); `check` compares
 # helmgate's real responses with them, so a change there fails loudly here
 # instead of silently benchmarking two different jobs.
 
