@@ -1,5 +1,6 @@
 use super::*;
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use crate::policy::testing::header_map;
+use http::header::HeaderValue;
 use http::Method;
 use pingora::http::ResponseHeader;
 
@@ -28,24 +29,13 @@ fn allowed(origin: &'static str) -> CorsDecision {
     })
 }
 
-fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    for (k, v) in pairs {
-        map.append(
-            HeaderName::from_bytes(k.as_bytes()).unwrap(),
-            HeaderValue::from_str(v).unwrap(),
-        );
-    }
-    map
-}
-
 const HTTPS_NO_HOST: OwnOrigin<'static> = OwnOrigin {
     scheme: Scheme::Https,
     host: None,
 };
 
 fn decide(p: &CorsPolicy, method: Method, pairs: &[(&str, &str)]) -> CorsDecision {
-    p.evaluate(&method, &headers(pairs), HTTPS_NO_HOST)
+    p.evaluate(&method, &header_map(pairs), HTTPS_NO_HOST)
 }
 
 #[test]
@@ -156,7 +146,7 @@ fn localhost_only_when_enabled() {
 #[test]
 fn same_origin_is_allowed_using_the_clients_view() {
     let p = policy(&[], false);
-    let h = headers(&[("origin", "https://gateway.example.com")]);
+    let h = header_map(&[("origin", "https://gateway.example.com")]);
     let own = |scheme, host: &'static str| OwnOrigin {
         scheme,
         host: Some(host.as_bytes()),
