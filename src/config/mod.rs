@@ -175,6 +175,7 @@ fn policy(
     let default_upstream = default_upstream(v, raw);
     let named = v.named_upstreams(&raw.upstreams);
     let reports = v.reports(&raw.reports);
+    let learning = v.learning(&raw.learning);
     let mut globals = routes::Globals::new(raw, environment, vars.cors_allowed_origins.as_deref());
     globals.report_path = reports
         .as_ref()
@@ -213,6 +214,7 @@ fn policy(
         admin_token,
         admin_hosts,
         reports: reports?,
+        learning: learning?,
         warnings: Vec::new(),
         files: Vec::new(),
     })

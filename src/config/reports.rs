@@ -6,10 +6,10 @@ use std::net::SocketAddr;
 use toml::Spanned;
 
 use super::problems::Validator;
-use super::raw::{RawAdmin, RawReports};
+use super::raw::{RawAdmin, RawLearning, RawReports};
 use crate::policy::admin_host::AdminHosts;
 use crate::policy::auth::AdminToken;
-use crate::policy::reports::{ReportPath, ReportSettings};
+use crate::policy::reports::{LearningSettings, ReportPath, ReportSettings, MAX_MIN_CLIENTS};
 
 impl Validator<'_> {
     pub fn reports(&mut self, raw: &RawReports) -> Option<ReportSettings> {
@@ -51,6 +51,35 @@ impl Validator<'_> {
             max_body_bytes: max_body? as u64,
             per_minute: per_minute? as u32,
             per_client_per_minute: per_client? as u32,
+        })
+    }
+
+    /// `[learning]`.
+    pub fn learning(&mut self, raw: &RawLearning) -> Option<LearningSettings> {
+        let defaults = LearningSettings::default();
+        let min_clients = self.int(
+            "learning.min_clients",
+            raw.min_clients.as_ref(),
+            defaults.min_clients as i64,
+            1,
+            MAX_MIN_CLIENTS as i64,
+        );
+        let state_file = match &raw.state_file {
+            None => None,
+            Some(p) if p.get_ref().trim().is_empty() => {
+                self.problem(
+                    "learning.state_file",
+                    Some(p),
+                    "is empty: name a file, or remove the key to keep the learning state in memory only",
+                );
+                return None;
+            }
+            Some(p) => Some(self.resolve(p.get_ref().trim())),
+        };
+        Some(LearningSettings {
+            enabled: raw.enabled.unwrap_or(defaults.enabled),
+            min_clients: min_clients? as usize,
+            state_file,
         })
     }
 

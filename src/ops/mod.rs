@@ -8,4 +8,6 @@ pub mod admin;
 pub mod dashboard;
 pub mod describe;
 pub mod healthcheck;
+pub mod learning;
 pub mod server;
+pub mod suggest;

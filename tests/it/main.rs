@@ -15,6 +15,7 @@ mod gateway;
 mod hardening;
 mod headers;
 mod hostile;
+mod learning;
 mod log_files;
 mod operations;
 mod packaging;

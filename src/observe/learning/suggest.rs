@@ -17,8 +17,6 @@ use crate::policy::cors::CorsPolicy;
 use crate::policy::headers::TABLE;
 use crate::policy::SitePolicy;
 
-/// Default of `[learning] min_clients`.
-pub const DEFAULT_MIN_CLIENTS: usize = 3;
 /// Entries listed as "seen, not suggested" per route, most seen first.
 pub const MAX_NOT_SUGGESTED: usize = 50;
 
