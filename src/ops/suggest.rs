@@ -21,7 +21,7 @@ use std::time::Duration;
 use toml_edit::{Array, DocumentMut, Item, Table, Value};
 
 use crate::config::{self, Overrides};
-use crate::observe::learning::suggest::{self, Current, RouteSuggestions, Seen};
+use crate::observe::learning::suggest::{self, CspChange, Current, RouteSuggestions, Seen};
 use crate::observe::learning::{persist, RouteLearning};
 use crate::ops::healthcheck::Target;
 use crate::policy::env::EnvVars;
@@ -230,6 +230,10 @@ impl Plan {
         let site = policy.sites.iter().find(|x| *x.name == *s.route);
         for c in &s.csp {
             let Some(value) = &c.value else { continue };
+            let mut seen = c.add.clone();
+            if c.nonce {
+                seen.extend(nonce_seen(s, c));
+            }
             let key = string_key(c.table);
             let layer = self.layer(&s.route, "headers", |t| {
                 t.contains_key(key) || t.contains_key(c.table)
@@ -245,7 +249,7 @@ impl Plan {
                         .entry((layer, key))
                         .or_insert_with(|| (text, Vec::new(), Vec::new()));
                     slot.1.push((c.directive.clone(), Some(value.clone())));
-                    slot.2.extend(c.add.iter().cloned());
+                    slot.2.extend(seen);
                 }
                 None => {
                     let mut table = layer;
@@ -255,7 +259,7 @@ impl Plan {
                         key: c.directive.clone(),
                         value: EditValue::Text(value.clone()),
                     };
-                    edits.push((e, c.add.clone()));
+                    edits.push((e, seen));
                 }
             }
         }
@@ -314,6 +318,21 @@ impl Plan {
             .map_err(|e| format!("--write {}: {e}", target.display()))?;
         Ok(count)
     }
+}
+
+/// The comment line of a nonce added for inline elements: what the advice
+/// for them saw.
+fn nonce_seen(s: &RouteSuggestions, c: &CspChange) -> Option<Seen> {
+    let advice = s.advice.iter().find(|a| {
+        a.table == c.table && a.directive == c.directive && a.seen.source == "'inline'"
+    })?;
+    Some(Seen {
+        source: format!(
+            "{} for the inline elements (see the advice)",
+            suggest::NONCE_SOURCE
+        ),
+        ..advice.seen.clone()
+    })
 }
 
 fn string_key(table: &str) -> &'static str {

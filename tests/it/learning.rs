@@ -124,8 +124,14 @@ fn reports_from_three_networks_are_suggested_and_a_forgers_are_not() {
     let change = &route["csp"][0];
     assert_eq!(change["table"], "csp_report_only");
     assert_eq!(change["directive"], "script-src");
-    assert_eq!(change["value"], "'self' https://cdn.example");
+    assert_eq!(
+        change["value"],
+        "'self' https://cdn.example 'nonce-{nonce}'"
+    );
+    assert_eq!(change["add"].as_array().unwrap().len(), 1, "{change}");
+    assert_eq!(change["add"][0]["source"], "https://cdn.example");
     assert_eq!(change["add"][0]["networks"], 3);
+    assert_eq!(change["nonce"], true);
     assert!(route["advice"][0]["advice"]
         .as_str()
         .unwrap()
@@ -144,7 +150,7 @@ fn reports_from_three_networks_are_suggested_and_a_forgers_are_not() {
     // The policy is a string in [headers]: the string is rewritten there.
     assert!(text.contains("# in [headers]:"), "{text}");
     assert!(
-        text.contains("content_security_policy_report_only = \"default-src 'self'; script-src 'self' https://cdn.example\""),
+        text.contains("content_security_policy_report_only = \"default-src 'self'; script-src 'self' https://cdn.example 'nonce-{nonce}'\""),
         "{text}"
     );
     assert!(text.contains("nonce"), "{text}");
@@ -191,7 +197,7 @@ fn the_state_is_saved_at_shutdown_and_written_configs_pass_check() {
         );
     }
     assert!(
-        written.contains("script-src = \"'self' https://cdn.example\""),
+        written.contains("script-src = \"'self' https://cdn.example 'nonce-{nonce}'\""),
         "{written}"
     );
     ok_stdout(&helmgate(&["--config", path_str(&out), "--check"]));

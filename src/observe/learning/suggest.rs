@@ -91,6 +91,9 @@ pub struct CspChange {
     pub table: &'static str,
     pub directive: String,
     pub add: Vec<Seen>,
+    /// Whether `'nonce-{nonce}'` is added too, for inline elements (the
+    /// advice says how to mark them).
+    pub nonce: bool,
     /// The directive's whole new value, when the policy is known.
     pub value: Option<String>,
 }
@@ -195,6 +198,11 @@ fn csp_groups(
             continue;
         };
         let target = target_directive(directive, current.policy(header));
+        let source = if source == "'inline'" && directive.ends_with("-attr") {
+            "'inline-attr'"
+        } else {
+            source
+        };
         let slot = groups
             .entry((header, target, source.to_string()))
             .or_default();
@@ -213,11 +221,15 @@ fn suggest_csp(
     min: usize,
     out: &mut RouteSuggestions,
 ) {
-    let mut adds: BTreeMap<(Header, String), Vec<Seen>> = BTreeMap::new();
+    let mut adds: BTreeMap<(Header, String), (Vec<Seen>, bool)> = BTreeMap::new();
     for ((header, directive, source), entry) in csp_groups(learned, current) {
         let seen = Seen::of(&source, &entry);
         let table = table_name(header);
+        let policy = current.policy(header);
         if let Some(advice) = advice_for(&directive, &source) {
+            if wants_nonce(policy, &directive, &source, entry.networks.len() >= min) {
+                adds.entry((header, directive.clone())).or_default().1 = true;
+            }
             out.advice.push(Advice {
                 table,
                 directive,
@@ -226,7 +238,6 @@ fn suggest_csp(
             });
             continue;
         }
-        let policy = current.policy(header);
         if allows(policy, &directive, &source) {
             continue;
         }
@@ -239,21 +250,43 @@ fn suggest_csp(
                 reason,
                 seen,
             }),
-            None => adds.entry((header, directive)).or_default().push(seen),
+            None => adds.entry((header, directive)).or_default().0.push(seen),
         }
     }
-    for ((header, directive), add) in adds {
+    for ((header, directive), (add, nonce)) in adds {
         let value = current.known.then(|| {
-            let sources: Vec<&str> = add.iter().map(|s| s.source.as_str()).collect();
+            let mut sources: Vec<&str> = add.iter().map(|s| s.source.as_str()).collect();
+            if nonce {
+                sources.push(NONCE_SOURCE);
+            }
             new_directive_value(current.policy(header), &directive, &sources)
         });
         out.csp.push(CspChange {
             table: table_name(header),
             directive,
             add,
+            nonce,
             value,
         });
     }
+}
+
+/// The source a nonce suggestion adds: the gateway puts a fresh nonce in
+/// place of `{nonce}` on every response.
+pub const NONCE_SOURCE: &str = "'nonce-{nonce}'";
+
+/// Whether an inline script or style element, seen from enough networks,
+/// calls for `'nonce-{nonce}'` in a directive that has no nonce or hash yet
+/// (attributes can't carry one).
+fn wants_nonce(policy: Option<&str>, directive: &str, source: &str, enough: bool) -> bool {
+    let has = std::iter::once(directive)
+        .chain(fallbacks(directive).iter().copied())
+        .find_map(|d| directive_tokens(policy, d))
+        .is_some_and(|t| {
+            t.iter()
+                .any(|t| t.starts_with("'nonce-") || t.starts_with("'sha"))
+        });
+    enough && source == "'inline'" && policy.is_some() && !has
 }
 
 fn suggest_cors(
@@ -313,17 +346,20 @@ fn is_script(directive: &str) -> bool {
 
 /// Advice instead of `'unsafe-inline'`.
 fn advice_for(directive: &str, source: &str) -> Option<String> {
-    if source != "'inline'" {
-        return None;
-    }
     let what = if directive.starts_with("style-src") {
         "style"
     } else {
         "script"
     };
-    Some(format!(
-        "an inline {what} was blocked: give it a nonce ('nonce-{{nonce}}' in {directive} and nonce=\"{{nonce}}\" on the element; see [headers] nonce_html_placeholder) or allow its hash ('sha256-...'); 'unsafe-inline' is never suggested"
-    ))
+    match source {
+        "'inline'" => Some(format!(
+            "an inline {what} was blocked: give it the response's nonce ('nonce-{{nonce}}' in {directive}, suggested with the change when seen from enough networks, and nonce=\"...\" on the element: [headers] nonce_html_placeholder fills it in HTML, or the app reads the X-CSP-Nonce request header) or allow its hash ('sha256-...'); 'unsafe-inline' is never suggested"
+        )),
+        "'inline-attr'" => Some(format!(
+            "an inline {what} attribute (onclick=, style=) was blocked: move it to a file or addEventListener (a nonce can't mark an attribute); 'unsafe-inline' is never suggested"
+        )),
+        _ => None,
+    }
 }
 
 /// Why a source is never suggested, whoever saw it.
@@ -531,6 +567,30 @@ mod tests {
                 "{n:?}"
             );
         }
+    }
+
+    #[test]
+    fn an_inline_script_seen_by_enough_networks_gets_a_nonce_and_attributes_only_advice() {
+        let policy = "default-src 'self'; script-src 'self'";
+        let c = Current {
+            csp: Some(policy),
+            ..current()
+        };
+        let r = learned(&[
+            ("script-src-elem", Header::Enforce, "'inline'", 3),
+            ("script-src-attr", Header::Enforce, "'inline'", 3),
+        ]);
+        let s = suggest("default", &r, c, 3);
+        assert_eq!(s.csp.len(), 1);
+        assert!(s.csp[0].add.is_empty() && s.csp[0].nonce);
+        assert_eq!(s.csp[0].value.as_deref(), Some("'self' 'nonce-{nonce}'"));
+        assert_eq!(s.advice.len(), 2);
+        assert!(s
+            .advice
+            .iter()
+            .any(|a| a.advice.contains("addEventListener")));
+        let few = learned(&[("script-src-elem", Header::Enforce, "'inline'", 2)]);
+        assert!(!suggest("default", &few, c, 3).has_changes());
     }
 
     #[test]
