@@ -225,9 +225,27 @@ impl Plan {
 
     /// The edits that apply one route's suggestions.
     fn edits(&self, s: &RouteSuggestions, policy: &Policy) -> Vec<(Edit, Vec<Seen>)> {
+        let mut edits = self.csp_edits(s);
+        let site = policy.sites.iter().find(|x| *x.name == *s.route);
+        if let (Some(c), Some(_)) = (&s.cors, site) {
+            let layer = self.layer(&s.route, "cors", |t| t.contains_key("allowed_origins"));
+            let whole = c.value.clone().unwrap_or_default();
+            let new: Vec<String> = c.add.iter().map(|x| x.source.clone()).collect();
+            let e = Edit {
+                table: layer,
+                key: "allowed_origins".into(),
+                value: EditValue::List(whole, new),
+            };
+            edits.push((e, c.add.clone()));
+        }
+        edits
+    }
+
+    /// The CSP edits: a directive table's key each, or, where the layer
+    /// holds the policy as a string, one rewrite of that string.
+    fn csp_edits(&self, s: &RouteSuggestions) -> Vec<(Edit, Vec<Seen>)> {
         let mut edits = Vec::new();
         let mut strings: BTreeMap<(Vec<String>, &str), StringEdit> = BTreeMap::new();
-        let site = policy.sites.iter().find(|x| *x.name == *s.route);
         for c in &s.csp {
             let Some(value) = &c.value else { continue };
             let mut seen = c.add.clone();
@@ -271,17 +289,6 @@ impl Plan {
                 value: EditValue::Text(text),
             };
             edits.push((e, seen));
-        }
-        if let (Some(c), Some(_)) = (&s.cors, site) {
-            let layer = self.layer(&s.route, "cors", |t| t.contains_key("allowed_origins"));
-            let whole = c.value.clone().unwrap_or_default();
-            let new: Vec<String> = c.add.iter().map(|x| x.source.clone()).collect();
-            let e = Edit {
-                table: layer,
-                key: "allowed_origins".into(),
-                value: EditValue::List(whole, new),
-            };
-            edits.push((e, c.add.clone()));
         }
         edits
     }
