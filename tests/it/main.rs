@@ -4,6 +4,7 @@
 //! `tests/allocations.rs` stays separate: it replaces the global allocator.
 
 mod browser;
+mod browser_learning;
 mod browser_support;
 mod config_hardening;
 mod cookies;
