@@ -29,29 +29,27 @@ pub const CORS_CAPACITY: usize = 128;
 /// this many.
 pub const MAX_ROUTES: usize = 256;
 
-/// The directives a learned source may be suggested for: the fetch
-/// directives and the navigation ones that take sources.
-pub const SOURCE_DIRECTIVES: &[&str] = &[
-    "base-uri",
-    "child-src",
-    "connect-src",
-    "default-src",
-    "font-src",
-    "form-action",
-    "frame-ancestors",
-    "frame-src",
-    "img-src",
-    "manifest-src",
-    "media-src",
-    "object-src",
-    "script-src",
-    "script-src-attr",
-    "script-src-elem",
-    "style-src",
-    "style-src-attr",
-    "style-src-elem",
-    "worker-src",
+/// Directives a report may name that take no source list: what is
+/// reported under them is never learned as a source.
+const NO_SOURCES: &[&str] = &[
+    "block-all-mixed-content",
+    "plugin-types",
+    "report-to",
+    "report-uri",
+    "require-trusted-types-for",
+    "sandbox",
+    "trusted-types",
+    "upgrade-insecure-requests",
+    "webrtc",
+    "other",
 ];
+
+/// Whether a learned source may be suggested for this directive: a
+/// directive of the closed set that takes sources.
+pub fn takes_sources(directive: &str) -> bool {
+    crate::observe::reports::DIRECTIVE_NAMES.contains(&directive)
+        && !NO_SOURCES.contains(&directive)
+}
 
 /// Which CSP header a report came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -136,7 +134,7 @@ impl RouteLearning {
         let directive = v.directive.as_str();
         let source = match sources::reduce_blocked(&v.blocked) {
             Reduced::Noise(n) => return self.note_noise(n),
-            Reduced::Source(_) if !SOURCE_DIRECTIVES.contains(&directive) => {
+            Reduced::Source(_) if !takes_sources(directive) => {
                 return self.note_noise(Noise::Unreadable)
             }
             Reduced::Source(s) => s,

@@ -16,7 +16,6 @@ use super::sources::{self, Noise};
 use super::table::{Entry, MAX_DOCUMENTS, MAX_NETWORKS};
 use super::{
     csp_key, split_csp_key, Header, RouteLearning, CORS_CAPACITY, CSP_CAPACITY, MAX_ROUTES,
-    SOURCE_DIRECTIVES,
 };
 
 /// What the `format` field says.
@@ -230,7 +229,7 @@ fn route_of(name: &str, saved: &SavedRoute) -> Result<RouteLearning, StateError>
     for c in &saved.csp {
         let what = format!("route {name}: csp {:?} {:?}", c.directive, c.source);
         let header = Header::parse(&c.disposition);
-        let ok = SOURCE_DIRECTIVES.contains(&c.directive.as_str()) && sources::is_source(&c.source);
+        let ok = super::takes_sources(&c.directive) && sources::is_source(&c.source);
         let (Some(header), true) = (header, ok) else {
             return Err(StateError::Invalid(what));
         };
