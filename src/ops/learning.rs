@@ -19,7 +19,12 @@ pub const SAVE_EVERY: Duration = Duration::from_secs(60);
 /// corrupt, foreign or too new is a WARN and a fresh start, never a failure.
 pub fn load_at_start(state: &SharedState) {
     let policy = state.policy();
-    let Some(path) = policy.learning.state_file.as_deref() else {
+    let Some(path) = policy
+        .learning
+        .state_file
+        .as_deref()
+        .filter(|_| policy.learning.enabled)
+    else {
         return;
     };
     match persist::load(path) {
@@ -42,9 +47,19 @@ pub fn load_at_start(state: &SharedState) {
 /// Save the state now, if a state file is set; a failure is a WARN.
 pub fn save_now(state: &SharedState) {
     let policy = state.policy();
-    let Some(path) = policy.learning.state_file.as_deref() else {
+    let Some(path) = policy
+        .learning
+        .state_file
+        .as_deref()
+        .filter(|_| policy.learning.enabled)
+    else {
         return;
     };
+    // One save at a time (the minute thread and a shutdown may meet).
+    static SAVING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = SAVING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Err(e) = persist::save(path, &state.learning.snapshot(), unix_now()) {
         log::warn!(
             "learning: cannot save the state to {}: {e}; make it writable by the user helmgate runs as",

@@ -290,6 +290,14 @@ pub fn load(path: &Path) -> Result<Option<BTreeMap<String, RouteLearning>>, Stat
     parse(&bytes).map(Some)
 }
 
+fn owner_only() -> std::fs::OpenOptions {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o
+}
+
 /// Write the state atomically: a temporary file in the same directory,
 /// synced, then renamed over `path`.
 pub fn save(
@@ -307,7 +315,8 @@ pub fn save(
         .map_or_else(|| "state".into(), |n| n.to_string_lossy().into_owned());
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let written = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        // The state names client networks: readable by the gateway's user only.
+        let mut f = owner_only().open(&tmp)?;
         f.write_all(&json)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)

@@ -241,8 +241,9 @@ fn suggest_csp(
         if allows(policy, &directive, &source) {
             continue;
         }
-        let reason =
-            never_reason(&directive, &source).or_else(|| too_few(entry.networks.len(), min));
+        let reason = never_reason(&directive, &source)
+            .or_else(|| not_sent(current, header))
+            .or_else(|| too_few(entry.networks.len(), min));
         match reason {
             Some(reason) => out.not_suggested.push(NotSuggested {
                 table,
@@ -277,14 +278,18 @@ pub const NONCE_SOURCE: &str = "'nonce-{nonce}'";
 
 /// Whether an inline script or style element, seen from enough networks,
 /// calls for `'nonce-{nonce}'` in a directive that has no nonce or hash yet
-/// (attributes can't carry one).
+/// (attributes can't carry one), and no `'unsafe-inline'` (which a nonce
+/// would switch off, breaking every other inline element).
 fn wants_nonce(policy: Option<&str>, directive: &str, source: &str, enough: bool) -> bool {
     let has = std::iter::once(directive)
         .chain(fallbacks(directive).iter().copied())
         .find_map(|d| directive_tokens(policy, d))
         .is_some_and(|t| {
-            t.iter()
-                .any(|t| t.starts_with("'nonce-") || t.starts_with("'sha"))
+            t.iter().any(|t| {
+                t.starts_with("'nonce-")
+                    || t.starts_with("'sha")
+                    || t.eq_ignore_ascii_case("'unsafe-inline'")
+            })
         });
     enough && source == "'inline'" && policy.is_some() && !has
 }
@@ -333,6 +338,20 @@ fn suggest_cors(
         list
     });
     out.cors = Some(CorsChange { add, value });
+}
+
+/// Reports about a header the route does not send (a forged report, or one
+/// from before a reload): a suggestion would add a policy, not widen one.
+fn not_sent(current: Current<'_>, header: Header) -> Option<String> {
+    (current.known && current.policy(header).is_none()).then(|| {
+        format!(
+            "the route sends no {} now: nothing to widen",
+            match header {
+                Header::Enforce => "Content-Security-Policy",
+                Header::ReportOnly => "Content-Security-Policy-Report-Only",
+            }
+        )
+    })
 }
 
 fn too_few(networks: usize, min: usize) -> Option<String> {
@@ -591,6 +610,22 @@ mod tests {
             .any(|a| a.advice.contains("addEventListener")));
         let few = learned(&[("script-src-elem", Header::Enforce, "'inline'", 2)]);
         assert!(!suggest("default", &few, c, 3).has_changes());
+    }
+
+    #[test]
+    fn reports_about_a_header_the_route_does_not_send_widen_nothing() {
+        let r = learned(&[("script-src-elem", Header::Enforce, "https://cdn.example", 5)]);
+        let s = suggest("default", &r, current(), 3);
+        assert!(!s.has_changes());
+        assert!(s.not_suggested[0]
+            .reason
+            .contains("sends no Content-Security-Policy"));
+        let inline = learned(&[("script-src-elem", Header::ReportOnly, "'inline'", 5)]);
+        let lax = Current {
+            csp_report_only: Some("script-src 'self' 'unsafe-inline'"),
+            ..current()
+        };
+        assert!(!suggest("default", &inline, lax, 3).has_changes());
     }
 
     #[test]
