@@ -353,3 +353,29 @@ fn suggest_merges_the_states_of_several_gateways() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("invalid entry"));
 }
+
+#[test]
+fn suggest_admin_needs_the_gateways_token() {
+    let token = "learning-admin-token-0123456789";
+    let s = start(
+        csp_on().set("admin.token", token),
+        &["https://app.example.com"],
+    );
+    report(&s.gw, NETWORKS[0], "script-src-elem", "https://cdn.example/a.js");
+    let refused = request(s.admin, "GET", "/learning.json", &[], b"");
+    assert_eq!(refused.status, 401);
+    let admin = format!("http://{}", s.admin);
+    let out = helmgate(&["suggest", "--admin", &admin]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--token"),
+        "{out:?}"
+    );
+    let out = Command::new(bin())
+        .args(["suggest", "--admin", &admin])
+        .env_remove("HELMGATE_CONFIG")
+        .env("HELMGATE_ADMIN_TOKEN", token)
+        .output()
+        .unwrap();
+    assert!(ok_stdout(&out).contains("# route \"default\""));
+}
