@@ -361,7 +361,12 @@ fn suggest_admin_needs_the_gateways_token() {
         csp_on().set("admin.token", token),
         &["https://app.example.com"],
     );
-    report(&s.gw, NETWORKS[0], "script-src-elem", "https://cdn.example/a.js");
+    report(
+        &s.gw,
+        NETWORKS[0],
+        "script-src-elem",
+        "https://cdn.example/a.js",
+    );
     let refused = request(s.admin, "GET", "/learning.json", &[], b"");
     assert_eq!(refused.status, 401);
     let admin = format!("http://{}", s.admin);
@@ -378,4 +383,45 @@ fn suggest_admin_needs_the_gateways_token() {
         .output()
         .unwrap();
     assert!(ok_stdout(&out).contains("# route \"default\""));
+}
+
+#[test]
+fn write_refuses_a_route_that_lives_in_an_included_file() {
+    let dir = TempDir::new("learning-include");
+    std::fs::create_dir_all(dir.path().join("conf.d")).unwrap();
+    let main = dir.path().join("helmgate.toml");
+    std::fs::write(
+        &main,
+        "include = [\"conf.d/*.toml\"]\n[server]\nlisten = [\"127.0.0.1:18081\"]\n[upstream]\naddress = \"127.0.0.1:3000\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("conf.d/api.toml"),
+        "[[route]]\nname = \"api\"\npath_prefix = \"/api/\"\n",
+    )
+    .unwrap();
+    let state = dir.path().join("state.json");
+    let networks = ["203.0.113.0/24", "198.51.100.0/24", "192.0.2.0/24"];
+    std::fs::write(
+        &state,
+        state_with(&networks).replace("\"default\"", "\"api\""),
+    )
+    .unwrap();
+    let out = dir.path().join("out.toml");
+    let (main, state, out_s) = (path_str(&main), path_str(&state), path_str(&out));
+    let printed = ok_stdout(&helmgate(&["suggest", "--config", main, "--state", state]));
+    assert!(
+        printed.contains("# in [route.cors] of the [[route]] with name = \"api\":"),
+        "{printed}"
+    );
+    let refused = helmgate(&[
+        "suggest", "--config", main, "--state", state, "--write", out_s,
+    ]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("is not defined in") && err.contains("included"),
+        "{err}"
+    );
+    assert!(!out.exists());
 }
