@@ -499,21 +499,27 @@ fn render_changes(o: &mut String, s: &RouteSuggestions, plan: Option<(&Plan, &Po
 /// Without a config: the sources, per directive, as they were seen.
 fn render_unplanned(o: &mut String, s: &RouteSuggestions) {
     for c in &s.csp {
-        let _ = writeln!(o, "# add to {} in [{}]:", c.directive, c.table);
+        let table = header(&s.route, &["headers".into(), c.table.into()]);
+        let nonce = if c.nonce {
+            format!(" (and {} for the inline elements)", suggest::NONCE_SOURCE)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            o,
+            "# add to {} in {table}{nonce}, beside the sources it has (pass --config for the whole line):",
+            c.directive
+        );
         for seen in &c.add {
             let _ = writeln!(o, "{}", seen_line(seen));
         }
-        if let Some(v) = &c.value {
-            let _ = writeln!(
-                o,
-                "{} = {}",
-                c.directive,
-                Value::from(v.as_str()).to_string().trim()
-            );
-        }
     }
     if let Some(c) = &s.cors {
-        let _ = writeln!(o, "# add to allowed_origins in [cors]:");
+        let table = header(&s.route, &["cors".into()]);
+        let _ = writeln!(
+            o,
+            "# add to allowed_origins in {table} (pass --config for the whole line):"
+        );
         for seen in &c.add {
             let _ = writeln!(o, "{}", seen_line(seen));
         }

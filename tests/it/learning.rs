@@ -337,7 +337,10 @@ fn suggest_merges_the_states_of_several_gateways() {
         "--state",
         path_str(&b),
     ]));
-    assert!(both.contains("# add to allowed_origins"), "{both}");
+    assert!(
+        both.contains("# add to allowed_origins in [cors]"),
+        "{both}"
+    );
     assert!(
         both.contains("https://partner.example: 10 report(s) from 3 client network(s)"),
         "{both}"
