@@ -640,6 +640,32 @@ mod tests {
     }
 
     #[test]
+    fn every_suggested_value_is_a_valid_csp() {
+        let sources = [
+            "https://cdn.example",
+            "http://127.0.0.1:8080",
+            "wss://socket.example:8443",
+            "https://xn--bcher-kva.example",
+            "data:",
+        ];
+        let r = learned(
+            &sources
+                .iter()
+                .map(|s| ("img-src", Header::ReportOnly, *s, 3))
+                .collect::<Vec<_>>(),
+        );
+        let s = suggest("default", &r, current(), 3);
+        let value = s.csp[0].value.clone().unwrap();
+        assert!(
+            crate::policy::csp::check(&format!("img-src {value}")).is_ok(),
+            "{value}"
+        );
+        for src in sources {
+            assert!(value.contains(src), "{value}");
+        }
+    }
+
+    #[test]
     fn a_default_src_fallback_becomes_its_own_directive() {
         assert_eq!(
             target_directive("script-src-elem", Some("default-src 'self'")),
