@@ -290,6 +290,28 @@ pub fn load(path: &Path) -> Result<Option<BTreeMap<String, RouteLearning>>, Stat
     parse(&bytes).map(Some)
 }
 
+/// The state as JSON within [`MAX_FILE_BYTES`]: when every table of many
+/// routes is full, the entries seen from one network only (never suggested
+/// by default) are left out first; a state still too large is not saved.
+fn bounded_json(routes: &BTreeMap<String, RouteLearning>, now: u64) -> std::io::Result<Vec<u8>> {
+    let json = serde_json::to_vec(&to_file(routes, now)).map_err(std::io::Error::other)?;
+    if json.len() as u64 <= MAX_FILE_BYTES {
+        return Ok(json);
+    }
+    let mut file = to_file(routes, now);
+    for r in file.routes.values_mut() {
+        r.csp.retain(|c| c.seen.networks.len() > 1);
+        r.cors.retain(|c| c.seen.networks.len() > 1);
+    }
+    let json = serde_json::to_vec(&file).map_err(std::io::Error::other)?;
+    if json.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "the state is larger than {MAX_FILE_BYTES} bytes even without what one network saw; the previous file is kept"
+        )));
+    }
+    Ok(json)
+}
+
 fn owner_only() -> std::fs::OpenOptions {
     let mut o = std::fs::OpenOptions::new();
     o.write(true).create(true).truncate(true);
@@ -305,7 +327,7 @@ pub fn save(
     routes: &BTreeMap<String, RouteLearning>,
     now: u64,
 ) -> std::io::Result<()> {
-    let json = serde_json::to_vec(&to_file(routes, now)).map_err(std::io::Error::other)?;
+    let json = bounded_json(routes, now)?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -386,6 +408,29 @@ mod tests {
                 matches!(parse(forged.as_bytes()), Err(StateError::Invalid(_))),
                 "{to}"
             );
+        }
+    }
+
+    #[test]
+    fn a_saved_state_stays_within_the_size_bound() {
+        let mut full = RouteLearning::default();
+        for i in 0..CSP_CAPACITY {
+            let source = format!("https://{}-{i}.example", "x".repeat(200));
+            for n in 0..20u128 {
+                let key = csp_key("script-src-elem", Header::Enforce, &source);
+                full.csp
+                    .observe(&key, (1 << 64) | (n << 8), Some(n as u64), 1);
+            }
+        }
+        let one = BTreeMap::from([("r".to_string(), full.clone())]);
+        let size = bounded_json(&one, 1).unwrap().len();
+        assert!(size < 1024 * 1024, "{size}");
+        let many: BTreeMap<String, RouteLearning> = (0..MAX_ROUTES)
+            .map(|i| (format!("r{i}"), full.clone()))
+            .collect();
+        match bounded_json(&many, 1) {
+            Ok(json) => assert!(json.len() as u64 <= MAX_FILE_BYTES),
+            Err(e) => assert!(e.to_string().contains("previous file is kept")),
         }
     }
 
