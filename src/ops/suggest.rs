@@ -61,21 +61,7 @@ pub fn run(req: &Request, vars: &EnvVars) -> Result<String, String> {
         None => None,
     };
     let learned = gather(req)?;
-    let mut all = match &policy {
-        Some(p) => crate::ops::learning::suggestions(p, &learned, req.min_clients),
-        None => learned
-            .iter()
-            .map(|(name, r)| {
-                suggest::suggest(
-                    name,
-                    r,
-                    Current::default(),
-                    req.min_clients
-                        .unwrap_or(crate::policy::reports::DEFAULT_MIN_CLIENTS),
-                )
-            })
-            .collect(),
-    };
+    let mut all = suggestions(policy.as_ref(), &learned, req.min_clients);
     if let Some(route) = &req.route {
         if !all.iter().any(|s| &s.route == route) {
             let known: Vec<&str> = all.iter().map(|s| s.route.as_str()).collect();
@@ -91,6 +77,9 @@ pub fn run(req: &Request, vars: &EnvVars) -> Result<String, String> {
         _ => None,
     };
     let mut out = render(&all, plan.as_ref().zip(policy.as_ref()));
+    if let Some(p) = &policy {
+        note_unknown_routes(&mut out, p, &learned);
+    }
     if let (Some(target), Some(plan), Some(p)) = (&req.write, plan, &policy) {
         let written = plan.write(&all, p, target, req.overrides, vars)?;
         let _ = writeln!(
@@ -100,6 +89,43 @@ pub fn run(req: &Request, vars: &EnvVars) -> Result<String, String> {
         );
     }
     Ok(out)
+}
+
+/// Against the config's policy, or, without one, for every learned route
+/// with the policy unknown.
+fn suggestions(
+    policy: Option<&Policy>,
+    learned: &BTreeMap<String, RouteLearning>,
+    min_clients: Option<usize>,
+) -> Vec<RouteSuggestions> {
+    let Some(p) = policy else {
+        let min = min_clients.unwrap_or(crate::policy::reports::DEFAULT_MIN_CLIENTS);
+        return learned
+            .iter()
+            .map(|(name, r)| suggest::suggest(name, r, Current::default(), min))
+            .collect();
+    };
+    crate::ops::learning::suggestions(p, learned, min_clients)
+}
+
+/// Say which learned routes the config does not have.
+fn note_unknown_routes(
+    out: &mut String,
+    policy: &Policy,
+    learned: &BTreeMap<String, RouteLearning>,
+) {
+    let gone: Vec<&str> = learned
+        .keys()
+        .filter(|name| !policy.sites.iter().any(|s| *s.name == ***name))
+        .map(String::as_str)
+        .collect();
+    if !gone.is_empty() {
+        let _ = writeln!(
+            out,
+            "# learned for route(s) this config does not have, left out: {}",
+            gone.join(", ")
+        );
+    }
 }
 
 /// Every state file and the gateway's state, merged.

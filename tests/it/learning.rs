@@ -428,3 +428,23 @@ fn write_refuses_a_route_that_lives_in_an_included_file() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn what_was_learned_survives_a_reload() {
+    let s = start(csp_on(), &["https://app.example.com"]);
+    observe(&s.gw);
+    let before = s.gw.log().matches("configuration reloaded").count();
+    s.gw.signal("HUP");
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            s.gw.log().matches("configuration reloaded").count() > before
+        }),
+        "{}",
+        s.gw.log()
+    );
+    let json = suggestions(s.admin);
+    assert_eq!(
+        json["routes"][0]["csp"][0]["add"][0]["source"], "https://cdn.example",
+        "{json:#}"
+    );
+}
