@@ -3,7 +3,8 @@
 //! against the policy in force, for the dashboard and `/suggestions.json`.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 
@@ -37,11 +38,26 @@ pub fn load_at_start(state: &SharedState) {
                 path.display()
             );
         }
+        Err(e) if e.is_not_ours() => {
+            *lock(&NOT_OURS) = Some(path.to_path_buf());
+            log::warn!(
+                "learning: ignoring the state file {} ({e}); starting fresh, and leaving that file alone: the state is not saved until [learning] state_file names another file",
+                path.display()
+            );
+        }
         Err(e) => log::warn!(
             "learning: ignoring the state file {} ({e}); starting fresh, and it will be overwritten at the next save",
             path.display()
         ),
     }
+}
+
+/// A state file found at start that is not a learning state of ours
+/// (another program's file, a newer helmgate's state): never overwritten.
+static NOT_OURS: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Save the state now, if a state file is set; a failure is a WARN.
@@ -55,11 +71,12 @@ pub fn save_now(state: &SharedState) {
     else {
         return;
     };
+    if lock(&NOT_OURS).as_deref() == Some(path) {
+        return;
+    }
     // One save at a time (the minute thread and a shutdown may meet).
-    static SAVING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one = SAVING
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    static SAVING: Mutex<()> = Mutex::new(());
+    let _one = lock(&SAVING);
     if let Err(e) = persist::save(path, &state.learning.snapshot(), unix_now()) {
         log::warn!(
             "learning: cannot save the state to {}: {e}; make it writable by the user helmgate runs as",

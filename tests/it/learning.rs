@@ -227,17 +227,24 @@ fn the_state_is_saved_at_shutdown_and_written_configs_pass_check() {
 }
 
 #[test]
-fn a_corrupt_state_file_is_a_warning_and_a_fresh_start() {
+fn a_corrupt_foreign_or_too_new_state_file_is_a_warning_and_a_fresh_start() {
     let up = Upstream::start();
     let dir = TempDir::new("learning-corrupt");
     let state = dir.path().join("state.json");
-    for junk in [
-        &b"\x00\xffnot json"[..],
-        b"{\"format\":\"helmgate-learning\",\"version\":999}",
-        b"{\"format\":\"other\"}",
-    ] {
+    let cases: [(&[u8], bool); 4] = [
+        // Someone else's file, or a newer helmgate's: left alone.
+        (b"\x00\xffnot json", false),
+        (b"{\"format\":\"other\"}", false),
+        (b"{\"format\":\"helmgate-learning\",\"version\":999}", false),
+        // Ours, cut short: replaced by the next save.
+        (
+            b"{\"format\":\"helmgate-learning\",\"version\":1,\"rou",
+            true,
+        ),
+    ];
+    for (junk, replaced) in cases {
         std::fs::write(&state, junk).unwrap();
-        let gw = Gateway::start(
+        let mut gw = Gateway::start(
             up.addr,
             GatewayOptions {
                 settings: Settings::new()
@@ -254,6 +261,20 @@ fn a_corrupt_state_file_is_a_warning_and_a_fresh_start() {
             "{}",
             gw.log()
         );
+        gw.signal("TERM");
+        assert!(gw.wait_exit(Duration::from_secs(15)).is_some());
+        let after = std::fs::read(&state).unwrap();
+        assert_eq!(
+            after != junk,
+            replaced,
+            "{:?} became {}\n{}",
+            String::from_utf8_lossy(junk),
+            String::from_utf8_lossy(&after),
+            gw.log()
+        );
+        if replaced {
+            assert!(after.starts_with(b"{\"format\":\"helmgate-learning\""));
+        }
     }
 }
 

@@ -287,7 +287,25 @@ pub fn load(path: &Path) -> Result<Option<BTreeMap<String, RouteLearning>>, Stat
     file.take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(StateError::Read)?;
-    parse(&bytes).map(Some)
+    match parse(&bytes) {
+        // Not even JSON, but ours (a write cut short): corrupt, not foreign.
+        Err(StateError::Foreign(why)) if contains(&bytes, FORMAT.as_bytes()) => {
+            Err(StateError::Invalid(why))
+        }
+        other => other.map(Some),
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+impl StateError {
+    /// Whether the file must be left alone: it is someone else's (another
+    /// program's, a newer helmgate's), not a state of ours gone bad.
+    pub fn is_not_ours(&self) -> bool {
+        matches!(self, StateError::Foreign(_) | StateError::TooNew(_))
+    }
 }
 
 /// The state as JSON within [`MAX_FILE_BYTES`]: when every table of many
