@@ -551,3 +551,63 @@ fn render_unplanned(o: &mut String, s: &RouteSuggestions) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edit(table: &[&str], key: &str, value: EditValue) -> Edit {
+        Edit {
+            table: table.iter().map(|s| s.to_string()).collect(),
+            key: key.into(),
+            value,
+        }
+    }
+
+    #[test]
+    fn a_list_already_there_is_appended_to_and_keeps_its_comments() {
+        let mut doc: DocumentMut =
+            "[cors]\n# partners\nallowed_origins = [\"https://a.example\"] # ours\n"
+                .parse()
+                .unwrap();
+        let list = EditValue::List(
+            vec!["https://a.example".into(), "https://b.example".into()],
+            vec!["https://b.example".into()],
+        );
+        apply(
+            doc.as_table_mut(),
+            &edit(&["cors"], "allowed_origins", list),
+        );
+        let text = doc.to_string();
+        assert!(text.contains("# partners"), "{text}");
+        assert!(text.contains("# ours"), "{text}");
+        assert!(
+            text.contains("\"https://a.example\", \"https://b.example\""),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn missing_tables_are_made_and_values_are_quoted() {
+        let mut doc: DocumentMut = "[server]\nlisten = []\n".parse().unwrap();
+        let value = EditValue::Text("'self' https://cdn.example".into());
+        apply(
+            doc.as_table_mut(),
+            &edit(&["headers", "csp"], "script-src", value),
+        );
+        let text = doc.to_string();
+        assert!(
+            text.contains("[headers.csp]\nscript-src = \"'self' https://cdn.example\""),
+            "{text}"
+        );
+        assert!(!text.contains("[headers]\n"), "{text}");
+        assert_eq!(
+            header("default", &["headers".into(), "csp".into()]),
+            "[headers.csp]"
+        );
+        assert_eq!(
+            header("api", &["cors".into()]),
+            "[route.cors] of the [[route]] with name = \"api\""
+        );
+    }
+}
