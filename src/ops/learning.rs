@@ -16,16 +16,17 @@ use crate::state::SharedState;
 /// How often the state is saved.
 pub const SAVE_EVERY: Duration = Duration::from_secs(60);
 
+/// `[learning] state_file`, unless learning is turned off.
+fn state_file(policy: &Policy) -> Option<&std::path::Path> {
+    let learning = &policy.learning;
+    learning.state_file.as_deref().filter(|_| learning.enabled)
+}
+
 /// Load `[learning] state_file` into the running state. A file that is
 /// corrupt, foreign or too new is a WARN and a fresh start, never a failure.
 pub fn load_at_start(state: &SharedState) {
     let policy = state.policy();
-    let Some(path) = policy
-        .learning
-        .state_file
-        .as_deref()
-        .filter(|_| policy.learning.enabled)
-    else {
+    let Some(path) = state_file(&policy) else {
         return;
     };
     match persist::load(path) {
@@ -63,12 +64,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Save the state now, if a state file is set; a failure is a WARN.
 pub fn save_now(state: &SharedState) {
     let policy = state.policy();
-    let Some(path) = policy
-        .learning
-        .state_file
-        .as_deref()
-        .filter(|_| policy.learning.enabled)
-    else {
+    let Some(path) = state_file(&policy) else {
         return;
     };
     if lock(&NOT_OURS).as_deref() == Some(path) {
