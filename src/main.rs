@@ -33,6 +33,30 @@ fn run(mut args: Args) -> Result<(), String> {
         }
         Some(Command::Manpage { out_dir: Some(dir) }) => manual::write_pages(&dir)
             .map_err(|e| format!("writing man pages to {}: {e}", dir.display())),
+        Some(Command::Suggest {
+            config,
+            environment,
+            admin,
+            token,
+            states,
+            route,
+            min_clients,
+            write,
+        }) => {
+            let req = helmgate::ops::suggest::Request {
+                config,
+                overrides: Overrides { environment },
+                admin,
+                token,
+                states,
+                route,
+                min_clients: min_clients.map(usize::from),
+                write,
+            };
+            let text = helmgate::ops::suggest::run(&req, &EnvVars::from_process())
+                .map_err(|e| format!("suggest: {e}"))?;
+            print(text.as_bytes())
+        }
         Some(Command::Schema) => print(config::schema::json_schema_text().as_bytes()),
         Some(Command::Healthcheck { url }) => {
             match Target::parse(&url)
@@ -95,6 +119,7 @@ fn serve(args: Args) -> Result<(), String> {
             .join(", ")
     );
     let state = Arc::new(SharedState::new(policy, args.config.clone(), overrides));
+    helmgate::ops::learning::load_at_start(&state);
     server::install_reload_handler(Arc::clone(&state))?;
     helmgate::ops::signals::install_log_reopen_handler()?;
     server::run(

@@ -18,6 +18,7 @@ use crate::config::tls::{self, ReloadableCert};
 use crate::config::{self, ConfigError, Overrides, Problem};
 use crate::observe::blocked_log::BlockedLogLimiter;
 use crate::observe::insight::Insight;
+use crate::observe::learning::Learning;
 use crate::observe::metrics::{Metrics, RouteMetrics};
 use crate::policy::env::EnvVars;
 use crate::policy::{Policy, ServerSettings};
@@ -128,6 +129,9 @@ pub struct SharedState {
     pub upstream_log: BlockedLogLimiter,
     /// Top-K tables, the last hour, the last reports: for the dashboard.
     pub insight: Insight,
+    /// What reports and CORS refusals taught, by route name: kept across
+    /// reloads, saved to `[learning] state_file`.
+    pub learning: Learning,
     config_history: Mutex<ConfigHistory>,
 }
 
@@ -168,6 +172,7 @@ impl SharedState {
             client_log: BlockedLogLimiter::new(20, 60),
             upstream_log: BlockedLogLimiter::new(3, 6),
             insight: Insight::default(),
+            learning: Learning::default(),
             config_history: Mutex::new(ConfigHistory {
                 loaded_at: SystemTime::now(),
                 last_reload: None,

@@ -62,7 +62,7 @@ pub struct Args {
     pub command: Option<Command>,
 }
 
-/// The subcommands: tools around the gateway, none of which reads the config.
+/// The subcommands: tools around the gateway (only `suggest` reads a config).
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print a shell completion script to stdout.
@@ -94,6 +94,56 @@ pub enum Command {
         /// DIR instead.
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
+    },
+
+    /// Print the policy changes that what browsers reported and CORS refused
+    /// suggest, as TOML lines per route and table.
+    ///
+    /// Reads the learning state of one or more gateways (--state, their
+    /// [learning] state_file, merged) and/or a running gateway (--admin).
+    /// Only what was seen from at least --min-clients distinct client
+    /// networks (/24, /48) is suggested; `*`, 'unsafe-inline',
+    /// 'unsafe-eval', data:/blob: in scripts, scheme-only sources, public
+    /// suffixes and noise (browser extensions, about:, foreign documents)
+    /// never are, and are listed with the reason. With --config, the lines
+    /// are the whole new values in the route's tables; --write FILE writes
+    /// the config with them applied (it passes --check, or nothing is
+    /// written).
+    Suggest {
+        /// The config the suggestions are made against (and --write edits).
+        #[arg(short, long, env = "HELMGATE_CONFIG", value_name = "FILE")]
+        config: Option<PathBuf>,
+
+        /// The environment profile of --config (beats HELMGATE_ENV, NODE_ENV and the file).
+        #[arg(short, long, value_enum)]
+        environment: Option<Environment>,
+
+        /// A running gateway's admin listener, e.g. http://127.0.0.1:9901.
+        #[arg(long, value_name = "URL")]
+        admin: Option<String>,
+
+        /// The admin token of --admin's gateway.
+        #[arg(long, env = "HELMGATE_ADMIN_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+
+        /// A learning state file ([learning] state_file); repeat to merge
+        /// the states of several gateways.
+        #[arg(long = "state", value_name = "FILE")]
+        states: Vec<PathBuf>,
+
+        /// Only this route (its name; `default` for the top level).
+        #[arg(long, value_name = "NAME")]
+        route: Option<String>,
+
+        /// Distinct client networks needed, 1-16 (default: the config's
+        /// [learning] min_clients, else 3).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=16))]
+        min_clients: Option<u8>,
+
+        /// Write the config with the suggestions applied to FILE (may be
+        /// --config itself); needs --config.
+        #[arg(long, value_name = "FILE")]
+        write: Option<PathBuf>,
     },
 
     /// Print the JSON Schema of the configuration file to stdout.

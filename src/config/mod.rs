@@ -175,6 +175,7 @@ fn policy(
     let default_upstream = default_upstream(v, raw);
     let named = v.named_upstreams(&raw.upstreams);
     let reports = v.reports(&raw.reports);
+    let learning = v.learning(&raw.learning);
     let mut globals = routes::Globals::new(raw, environment, vars.cors_allowed_origins.as_deref());
     globals.report_path = reports
         .as_ref()
@@ -213,6 +214,7 @@ fn policy(
         admin_token,
         admin_hosts,
         reports: reports?,
+        learning: learning?,
         warnings: Vec::new(),
         files: Vec::new(),
     })
@@ -544,6 +546,34 @@ format = "xml"
             "{}",
             ps[0].message
         );
+    }
+
+    #[test]
+    fn learning_is_on_with_reports_or_report_mode_and_validated() {
+        let p = load(MINIMAL).unwrap();
+        assert!(p.learning.enabled && !p.learning_active());
+        assert_eq!(p.learning.min_clients, 3);
+        let on = load(&format!(
+            "{MINIMAL}\n[reports]\nenabled = true\n[learning]\nmin_clients = 5\nstate_file = \"learn.json\"\n"
+        ))
+        .unwrap();
+        assert!(on.learning_active());
+        assert_eq!(on.learning.min_clients, 5);
+        assert!(on.learning.state_file.unwrap().ends_with("learn.json"));
+        let report_mode = load(&format!("{MINIMAL}mode = \"report\"\n")).unwrap();
+        assert!(report_mode.learning_active());
+        let off = load(&format!(
+            "{MINIMAL}\n[reports]\nenabled = true\n[learning]\nenabled = false\n"
+        ))
+        .unwrap();
+        assert!(!off.learning_active());
+        let keys: Vec<String> = problems(&format!(
+            "{MINIMAL}\n[learning]\nmin_clients = 17\nstate_file = \" \"\n"
+        ))
+        .into_iter()
+        .map(|p| p.key)
+        .collect();
+        assert_eq!(keys, ["learning.min_clients", "learning.state_file"]);
     }
 
     #[test]

@@ -79,6 +79,10 @@ pub struct RawConfig {
     /// `[reports]`: the CSP/COEP/COOP violation-report collector.
     #[serde(default)]
     pub reports: RawReports,
+    /// `[learning]`: policy suggestions from violation reports and CORS
+    /// refusals (`helmgate suggest`, the dashboard, /suggestions.json).
+    #[serde(default)]
+    pub learning: RawLearning,
 }
 
 /// `[server]`: listeners, TLS, trusted proxies and limits. Socket settings
@@ -554,6 +558,26 @@ pub struct RawReports {
     /// within the `per_minute` cap; 1-1000000. Default 60.
     #[schemars(with = "Option<i64>")]
     pub per_client_per_minute: Option<Spanned<i64>>,
+}
+
+/// `[learning]`: what violation reports and CORS refusals teach, turned
+/// into policy suggestions. On when `[reports]` is on or a route's CORS is
+/// in report mode.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawLearning {
+    /// false turns learning off. Default true.
+    pub enabled: Option<bool>,
+    /// A source or origin is suggested only once seen from this many
+    /// distinct client networks (/24 for IPv4, /48 for IPv6), 1-16.
+    /// Default 3.
+    #[schemars(with = "Option<i64>")]
+    pub min_clients: Option<Spanned<i64>>,
+    /// File the learning state is saved to every minute and at shutdown,
+    /// and loaded from at start; relative to the config file's directory.
+    /// Default: none (kept in memory only).
+    #[schemars(with = "Option<String>")]
+    pub state_file: Option<Spanned<String>>,
 }
 
 #[cfg(test)]

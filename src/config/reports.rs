@@ -6,10 +6,10 @@ use std::net::SocketAddr;
 use toml::Spanned;
 
 use super::problems::{int_setting, Validator};
-use super::raw::{RawAdmin, RawReports};
+use super::raw::{RawAdmin, RawLearning, RawReports};
 use crate::policy::admin_host::AdminHosts;
 use crate::policy::auth::AdminToken;
-use crate::policy::reports::{ReportPath, ReportSettings};
+use crate::policy::reports::{LearningSettings, ReportPath, ReportSettings, MAX_MIN_CLIENTS};
 
 /// `[reports] max_body_bytes`: 1 KiB to 1 MiB.
 const BODY: std::ops::RangeInclusive<i64> = 1024..=1024 * 1024;
@@ -47,6 +47,31 @@ impl Validator<'_> {
             max_body_bytes: max_body? as u64,
             per_minute: per_minute? as u32,
             per_client_per_minute: per_client? as u32,
+        })
+    }
+
+    /// `[learning]`.
+    pub fn learning(&mut self, raw: &RawLearning) -> Option<LearningSettings> {
+        let defaults = LearningSettings::default();
+        let default = defaults.min_clients as i64;
+        let range = 1..=MAX_MIN_CLIENTS as i64;
+        let min_clients = int_setting!(self, "learning", raw, min_clients, default, range);
+        let state_file = match &raw.state_file {
+            None => None,
+            Some(p) if p.get_ref().trim().is_empty() => {
+                self.problem(
+                    "learning.state_file",
+                    Some(p),
+                    "is empty: name a file, or remove the key to keep the learning state in memory only",
+                );
+                return None;
+            }
+            Some(p) => Some(self.resolve(p.get_ref().trim())),
+        };
+        Some(LearningSettings {
+            enabled: raw.enabled.unwrap_or(defaults.enabled),
+            min_clients: min_clients? as usize,
+            state_file,
         })
     }
 

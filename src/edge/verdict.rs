@@ -90,6 +90,12 @@ pub fn note_refused(
     state
         .insight
         .record_refused_origin(&origin, would_block, now);
+    if policy.learning_active() {
+        let site = &policy.sites[facts.site].name;
+        state
+            .learning
+            .record_refused_origin(site, &origins, facts.client_ip);
+    }
     let Admit::Log { suppressed_before } = policy.blocked_log.admit(now) else {
         return;
     };

@@ -9,6 +9,7 @@ pub mod access_log;
 pub mod blocked_log;
 pub mod client_rate;
 pub mod insight;
+pub mod learning;
 pub mod log_files;
 pub mod logfmt;
 pub mod logging;

@@ -1,4 +1,5 @@
-//! The admin listener: the dashboard (`/`), `/status.json`, `/metrics`,
+//! The admin listener: the dashboard (`/`), `/status.json`,
+//! `/suggestions.json` and `/learning.json` (policy learning), `/metrics`,
 //! `/healthz`, `/readyz`. Off unless `[admin] listen` is set, and never on a
 //! proxy port. With a token (required beyond loopback), every path but
 //! `/healthz` needs `Authorization: Bearer <token>`. Only a Host naming the
@@ -107,6 +108,16 @@ impl Admin {
                 )
             }
             "/metrics" => self.metrics(&policy),
+            "/suggestions.json" => reply(
+                200,
+                "application/json",
+                crate::ops::learning::suggestions_json(&self.state).into_bytes(),
+            ),
+            "/learning.json" => reply(
+                200,
+                "application/json",
+                crate::ops::learning::state_json(&self.state).into_bytes(),
+            ),
             "/healthz" => text(200, "ok\n"),
             "/readyz" => {
                 let unreachable = unreachable_upstreams(&policy).await;
@@ -121,7 +132,7 @@ impl Admin {
             }
             _ => text(
                 404,
-                "not found: try / (dashboard), /status.json, /metrics, /healthz or /readyz\n",
+                "not found: try / (dashboard), /status.json, /suggestions.json, /learning.json, /metrics, /healthz or /readyz\n",
             ),
         }
     }

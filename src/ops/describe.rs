@@ -45,6 +45,7 @@ pub fn describe(policy: &Policy) -> String {
     }
     log(&mut out, &policy.log);
     reports(&mut out, &policy.reports);
+    learning(&mut out, policy);
     for w in &policy.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
@@ -100,6 +101,28 @@ fn log(out: &mut String, log: &LogSettings) {
         log.access_log,
         log.blocked_origin_burst,
         log.blocked_origin_per_minute
+    );
+}
+
+fn learning(out: &mut String, policy: &crate::policy::Policy) {
+    let l = &policy.learning;
+    if !policy.learning_active() {
+        let why = if l.enabled {
+            "it learns from [reports] and CORS report mode, and both are off"
+        } else {
+            "[learning] enabled = false"
+        };
+        let _ = writeln!(out, "learning: off ({why})");
+        return;
+    }
+    let state = l.state_file.as_ref().map_or_else(
+        || "kept in memory only".to_string(),
+        |p| format!("saved to {} every minute and at shutdown", p.display()),
+    );
+    let _ = writeln!(
+        out,
+        "learning: on (suggests what {} distinct client networks saw: helmgate suggest, /suggestions.json; state {state})",
+        l.min_clients
     );
 }
 

@@ -94,6 +94,43 @@ impl Target {
     /// Sends `GET PATH HTTP/1.0` and reads the status line, all within
     /// `timeout`.
     pub fn probe(&self, timeout: Duration) -> Result<Health, ProbeError> {
+        let (head, addr) = self.exchange(&self.path, None, timeout, MAX_STATUS_LINE, true)?;
+        match status_code(&head) {
+            Some(200) => Ok(Health::Healthy),
+            Some(code) => Ok(Health::Unhealthy(code)),
+            None => Err(ProbeError::NotHttp { addr }),
+        }
+    }
+
+    /// `GET path` with an optional bearer token, within `timeout`: the
+    /// status and the body (at most `max_bytes` of answer in all). For
+    /// `helmgate suggest --admin`.
+    pub fn get(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        timeout: Duration,
+        max_bytes: usize,
+    ) -> Result<(u16, Vec<u8>), ProbeError> {
+        let (answer, addr) = self.exchange(path, token, timeout, max_bytes, false)?;
+        let code = status_code(&answer).ok_or(ProbeError::NotHttp { addr })?;
+        let body = answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or_else(Vec::new, |at| answer[at + 4..].to_vec());
+        Ok((code, body))
+    }
+
+    /// One HTTP/1.0 request; the answer read until the status line
+    /// (`status_only`) or the end, at most `limit` bytes.
+    fn exchange(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        timeout: Duration,
+        limit: usize,
+        status_only: bool,
+    ) -> Result<(Vec<u8>, SocketAddr), ProbeError> {
         let deadline = Instant::now() + timeout;
         let addr = self.resolve()?;
         let io = |source: std::io::Error| match source.kind() {
@@ -110,26 +147,23 @@ impl Target {
         };
         let mut stream = TcpStream::connect_timeout(&addr, left()?).map_err(io)?;
         stream.set_write_timeout(Some(left()?)).map_err(io)?;
+        let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
         let request = format!(
-            "GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: helmgate-healthcheck\r\n\r\n",
-            self.path, self.authority
+            "GET {path} HTTP/1.0\r\nHost: {}\r\nUser-Agent: helmgate-healthcheck\r\n{auth}\r\n",
+            self.authority
         );
         stream.write_all(request.as_bytes()).map_err(io)?;
-        let mut head = Vec::new();
-        let mut buf = [0u8; 256];
-        while !head.contains(&b'\n') && head.len() < MAX_STATUS_LINE {
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !(status_only && answer.contains(&b'\n')) && answer.len() < limit {
             stream.set_read_timeout(Some(left()?)).map_err(io)?;
             let n = stream.read(&mut buf).map_err(io)?;
             if n == 0 {
                 break;
             }
-            head.extend_from_slice(&buf[..n]);
+            answer.extend_from_slice(&buf[..n]);
         }
-        match status_code(&head) {
-            Some(200) => Ok(Health::Healthy),
-            Some(code) => Ok(Health::Unhealthy(code)),
-            None => Err(ProbeError::NotHttp { addr }),
-        }
+        Ok((answer, addr))
     }
 
     fn resolve(&self) -> Result<SocketAddr, ProbeError> {

@@ -8,5 +8,7 @@ pub mod admin;
 pub mod dashboard;
 pub mod describe;
 pub mod healthcheck;
+pub mod learning;
 pub mod server;
 pub mod signals;
+pub mod suggest;

@@ -187,9 +187,11 @@ pub fn run(state: Arc<SharedState>, options: RunOptions) -> Result<(), String> {
 
     exit_when_drained(&server, Arc::clone(&state), policy.server.grace_period);
     flush_report_log(Arc::clone(&state));
+    crate::ops::learning::spawn_saver(Arc::clone(&state));
     server.run(RunArgs {
-        shutdown_signal: Box::new(Signals),
+        shutdown_signal: Box::new(Signals(Arc::clone(&state))),
     });
+    crate::ops::learning::save_now(&state);
     crate::observe::access_log::flush();
     Ok(())
 }
@@ -274,6 +276,7 @@ fn exit_when_drained(server: &Server, state: Arc<SharedState>, grace: Duration) 
                         "graceful shutdown: no requests in flight after {:?}; exiting",
                         started.elapsed()
                     );
+                    crate::ops::learning::save_now(&state);
                     crate::observe::access_log::flush();
                     std::process::exit(0);
                 }
@@ -306,7 +309,7 @@ fn flush_report_log(state: Arc<SharedState>) {
 /// SIGTERM: graceful stop. SIGINT: fast stop. SIGQUIT: hand the listening
 /// sockets to a new process (`--upgrade`), then drain. SIGHUP is handled by
 /// the reload thread.
-struct Signals;
+struct Signals(Arc<SharedState>);
 
 #[async_trait]
 impl ShutdownSignalWatch for Signals {
@@ -328,6 +331,7 @@ impl ShutdownSignalWatch for Signals {
                 // 13 minutes, process never exited). A fast stop drops
                 // in-flight requests either way, so end the process directly.
                 log::info!("SIGINT received: fast stop");
+                crate::ops::learning::save_now(&self.0);
                 crate::observe::access_log::flush();
                 std::process::exit(0)
             }

@@ -57,7 +57,7 @@ use crate::policy::env::{Environment, EnvironmentSource};
 use crate::policy::fetch_metadata::FetchMetadataPolicy;
 use crate::policy::forwarded::TrustedProxies;
 use crate::policy::headers::{HeaderSettings, SecurityHeaders};
-use crate::policy::reports::ReportSettings;
+use crate::policy::reports::{LearningSettings, ReportSettings};
 use crate::policy::routes::{RouteMatch, Router, DEFAULT_SITE};
 
 #[derive(Debug)]
@@ -84,6 +84,8 @@ pub struct Policy {
     pub admin_hosts: AdminHosts,
     /// `[reports]`: the violation-report endpoint.
     pub reports: ReportSettings,
+    /// `[learning]`: policy suggestions.
+    pub learning: LearningSettings,
     /// Not fatal, but worth a WARN line at start and reload.
     pub warnings: Vec<String>,
     /// The files the configuration was read from: the main one, then each
@@ -207,6 +209,17 @@ impl Policy {
     /// The port HTTPS redirects point at: the first TLS listener's.
     pub fn https_port(&self) -> Option<u16> {
         self.server.tls.first().map(|t| t.listen.port())
+    }
+
+    /// Whether the gateway learns (issue 21): `[learning] enabled`, and
+    /// violation reports on or a route's CORS in report mode.
+    pub fn learning_active(&self) -> bool {
+        self.learning.enabled
+            && (self.reports.enabled
+                || self
+                    .sites
+                    .iter()
+                    .any(|s| s.cors.mode() == crate::policy::cors::CorsMode::Report))
     }
 
     /// The top-level policy, for requests no route matches.

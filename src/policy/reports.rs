@@ -19,6 +19,33 @@ pub struct ReportSettings {
     pub per_client_per_minute: u32,
 }
 
+/// `[learning]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LearningSettings {
+    /// `[learning] enabled` (learning also needs reports or a route in
+    /// CORS report mode: `Policy::learning_active`).
+    pub enabled: bool,
+    /// Distinct client networks before a source is suggested.
+    pub min_clients: usize,
+    /// Where the state is saved and loaded, resolved.
+    pub state_file: Option<std::path::PathBuf>,
+}
+
+/// Default of `[learning] min_clients`.
+pub const DEFAULT_MIN_CLIENTS: usize = 3;
+/// The most `min_clients` may be: the networks an entry remembers.
+pub const MAX_MIN_CLIENTS: usize = 16;
+
+impl Default for LearningSettings {
+    fn default() -> LearningSettings {
+        LearningSettings {
+            enabled: true,
+            min_clients: DEFAULT_MIN_CLIENTS,
+            state_file: None,
+        }
+    }
+}
+
 pub const DEFAULT_PATH: &str = "/.helmgate/reports";
 
 impl Default for ReportSettings {

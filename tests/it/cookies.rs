@@ -95,7 +95,7 @@ fn https_clients_get_every_configured_attribute_once() {
         .metric("helmgate_cookie_prefix_violations_total")
         == 1));
     assert_eq!(s.metric("helmgate_set_cookie_malformed_total"), 1);
-    let log = s.gw.log();
+    let log = s.gw.log_with(&["request_id=ck-1", "malformed Set-Cookie"]);
     assert!(
         log.contains("cookie \"__Host-id\" breaks its prefix rule (__Host- needs Secure, Path=/ and no Domain): browsers will drop it route=default request_id=ck-1"),
         "{log}"

@@ -4,6 +4,7 @@
 //! `tests/allocations.rs` stays separate: it replaces the global allocator.
 
 mod browser;
+mod browser_learning;
 mod browser_support;
 mod config_hardening;
 mod cookies;
@@ -15,6 +16,7 @@ mod gateway;
 mod hardening;
 mod headers;
 mod hostile;
+mod learning;
 mod log_files;
 mod operations;
 mod packaging;

@@ -108,6 +108,7 @@ fn bash_completions_offer_every_flag_of_help_and_the_subcommands() {
         "healthcheck",
         "manpage",
         "schema",
+        "suggest",
         "production development",
     ] {
         assert!(script.contains(word), "bash completions lack {word:?}");
@@ -156,7 +157,7 @@ fn man_page_has_a_title_and_every_flag_of_help() {
 #[test]
 fn man_page_refers_only_to_pages_that_are_written() {
     let text = unroff(&stdout_of(&["manpage"]));
-    for sub in ["completions", "healthcheck", "manpage", "schema"] {
+    for sub in ["completions", "healthcheck", "manpage", "schema", "suggest"] {
         assert!(text.contains(&format!("helmgate-{sub}(1)")), "{sub}");
     }
     assert!(
@@ -181,6 +182,7 @@ fn man_pages_are_written_for_every_subcommand() {
             "helmgate-healthcheck.1",
             "helmgate-manpage.1",
             "helmgate-schema.1",
+            "helmgate-suggest.1",
             "helmgate.1",
             "helmgate.toml.5"
         ]

@@ -406,7 +406,7 @@ fn metrics_and_logs_name_the_route() {
             request(admin, "GET", "/metrics", &[], b"").body_text()
         );
     }
-    let log = s.gw.log();
+    let log = s.gw.log_with(&["CORS blocked origin"]);
     assert!(
         log.lines()
             .any(|l| l.contains("CORS blocked origin") && l.contains("route=api")),

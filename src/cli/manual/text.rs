@@ -95,7 +95,7 @@ A process keeps the environment it started with: a changed variable takes a rest
 (under systemd, \fBsystemctl edit helmgate\fR, then \fBsystemctl restart helmgate\fR).
 .SH "SEE ALSO"
 \fBhelmgate.toml\fR(5), \fBhelmgate\-completions\fR(1), \fBhelmgate\-healthcheck\fR(1),
-\fBhelmgate\-manpage\fR(1), \fBhelmgate\-schema\fR(1), \fBsystemctl\fR(1)
+\fBhelmgate\-manpage\fR(1), \fBhelmgate\-schema\fR(1), \fBhelmgate\-suggest\fR(1), \fBsystemctl\fR(1)
 .PP
 \fI/usr/share/doc/helmgate/README.md\fR (Debian package) or README.md in the source: every
 behaviour in detail, with examples.

@@ -153,10 +153,17 @@ impl Gateway {
         )
         .host;
         let (now, wall) = (Instant::now(), SystemTime::now());
+        let learning = policy.learning_active();
         for v in violations {
             let index = report_site(policy, host, &v.document, ctx.facts.site);
             let site = &policy.sites[index];
             policy.route(index).metrics.record_report(v);
+            if learning {
+                let client = ctx.facts.client_ip;
+                self.state
+                    .learning
+                    .record_violation(&site.name, v, host, client);
+            }
             self.state
                 .insight
                 .record_report(&site.name, v, now, wall, &policy.report_log);

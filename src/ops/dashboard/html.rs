@@ -3,12 +3,13 @@
 //! every client-supplied value escaped.
 
 use std::collections::BTreeMap;
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 use std::sync::LazyLock;
 use std::time::UNIX_EPOCH;
 
 use base64::Engine as _;
 
+use super::escape::Html;
 use super::{rfc3339, ReportRow, RouteStatus, Status, Timeline};
 use crate::policy::cors::RejectReason;
 
@@ -69,26 +70,6 @@ pub static CSP: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// HTML-escapes text for element content and quoted attribute values.
-struct Html<'a>(&'a str);
-
-impl fmt::Display for Html<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in self.0.chars() {
-            match c {
-                '&' => f.write_str("&amp;")?,
-                '<' => f.write_str("&lt;")?,
-                '>' => f.write_str("&gt;")?,
-                '"' => f.write_str("&quot;")?,
-                '\'' => f.write_str("&#39;")?,
-                c if c.is_control() => write!(f, "&#xFFFD;")?,
-                c => f.write_char(c)?,
-            }
-        }
-        Ok(())
-    }
-}
-
 /// A number cell that names the Prometheus series it shows.
 fn metric_cell(out: &mut String, series: &str, value: u64) {
     let _ = write!(
@@ -112,10 +93,11 @@ pub fn html(s: &Status) -> String {
     o.push_str("<h2>Last hour, per minute</h2>\n");
     chart(&mut o, &s.timeline);
     top_tables(&mut o, s);
+    super::suggestions::section(&mut o, s);
     recent_table(&mut o, s);
     let _ = write!(
         o,
-        "<footer>Generated {} UTC. With JavaScript on, this page refreshes itself every 3 s. Data for scripts: <a href=\"/status.json\">/status.json</a>; Prometheus: <a href=\"/metrics\">/metrics</a>.</footer>\n</main><script>{SCRIPT}</script></body></html>\n",
+        "<footer>Generated {} UTC. With JavaScript on, this page refreshes itself every 3 s. Data for scripts: <a href=\"/status.json\">/status.json</a>, <a href=\"/suggestions.json\">/suggestions.json</a>; Prometheus: <a href=\"/metrics\">/metrics</a>.</footer>\n</main><script>{SCRIPT}</script></body></html>\n",
         Html(&s.generated_at)
     );
     o

@@ -13,6 +13,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::observe::insight::{Minute, RecentReport};
+use crate::observe::learning::suggest::RouteSuggestions;
 use crate::observe::metrics::{Metrics, ReportIntake, RouteMetrics};
 use crate::observe::topk::Counted;
 use crate::policy::cors::RejectReason;
@@ -20,7 +21,9 @@ use crate::policy::reports::ReportSettings;
 use crate::policy::SitePolicy;
 use crate::state::SharedState;
 
+mod escape;
 mod html;
+mod suggestions;
 pub use html::{html, CSP};
 
 #[derive(Debug, Serialize)]
@@ -42,6 +45,10 @@ pub struct Status {
     pub timeline: Timeline,
     /// Newest first.
     pub recent_reports: Vec<RecentReport>,
+    /// Policy learning: whether it is on, and each route's suggestions (as
+    /// `/suggestions.json` gives them).
+    pub learning: bool,
+    pub suggestions: Vec<RouteSuggestions>,
 }
 
 #[derive(Debug, Serialize)]
@@ -136,6 +143,8 @@ pub fn status(state: &SharedState, now: Instant, wall: SystemTime) -> Status {
         top_violations: top_violations(state),
         timeline: timeline(state, now),
         recent_reports: state.insight.recent_reports(),
+        learning: policy.learning_active(),
+        suggestions: crate::ops::learning::current(state),
     }
 }
 

@@ -206,6 +206,15 @@ impl Gateway {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
+    /// The log once it holds every one of `wanted` (or after 5 s, for the
+    /// assertion to show what is there): the gateway writes its log out
+    /// from a thread of its own, up to a second after the line is made.
+    pub fn log_with(&self, wanted: &[&str]) -> String {
+        let has_all = |log: &str| wanted.iter().all(|w| log.contains(w));
+        crate::support::eventually(Duration::from_secs(5), || has_all(&self.log()));
+        self.log()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

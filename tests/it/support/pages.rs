@@ -33,6 +33,19 @@ document.addEventListener('securitypolicyviolation', function (e) {\
   window.violations.push({ directive: e.effectiveDirective, blocked: e.blockedURI });\
 });";
 
+/// A page that loads a script from another origin (`http://127.0.0.1:CDN`,
+/// from the query `?cdn=CDN`) and runs an inline script marked with the
+/// nonce placeholder (the gateway fills it only once its CSP has a nonce).
+pub fn e2e_learn_probe(cdn_port: u16) -> String {
+    format!(
+        r#"<!doctype html><html><head><title>learn probe</title><link rel="icon" href="data:,"></head><body>
+<script src="/static/e2e-listen.js"></script>
+<script nonce="__CSP_NONCE__">window.inlineRan = true;</script>
+<script src="http://127.0.0.1:{cdn_port}/static/app.js"></script>
+</body></html>"#
+    )
+}
+
 /// A page meant to be framed: its script tells the parent it rendered.
 pub const E2E_FRAMED: &str = r#"<!doctype html><html><head><title>framed</title><link rel="icon" href="data:,"></head><body>
 framed
@@ -48,6 +61,7 @@ pub const E2E_FRAMED_JS: &str = "parent.postMessage('rendered:' + location.origi
 ///   requested method and headers, with credentials), for controls;
 /// - `/e2e/set-cookie`: sets [`E2E_COOKIE`] (`SameSite=Lax`, `HttpOnly`);
 /// - `/e2e/csp-probe`: [`E2E_CSP_PROBE`]; `/e2e/framed`: [`E2E_FRAMED`];
+/// - `/e2e/learn-probe?cdn=PORT`: [`e2e_learn_probe`];
 /// - `/static/e2e-listen.js`, `/static/e2e-framed.js`: their scripts;
 /// - anything else: 404 (e.g. `/e2e/ws`, where a WebSocket handshake fails
 ///   after reaching this server).
@@ -58,7 +72,14 @@ pub fn e2e_response(req: &Recorded) -> Vec<u8> {
     let path = req.path.split('?').next().unwrap_or("");
     let html = "text/html; charset=utf-8";
     let js = "application/javascript";
+    let cdn = req
+        .path
+        .split_once("?cdn=")
+        .and_then(|(_, p)| p.parse::<u16>().ok())
+        .unwrap_or(1);
+    let learn_probe = e2e_learn_probe(cdn);
     let (status, extra, content_type, body): (&str, String, &str, &str) = match path {
+        "/e2e/learn-probe" => ("200 OK", String::new(), html, &learn_probe),
         "/e2e/page" => (
             "200 OK",
             String::new(),
