@@ -5,6 +5,8 @@
 //!
 //! May use: `policy`, `config`, `observe`.
 
+pub mod certs;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -120,6 +122,9 @@ pub struct SharedState {
     in_flight: AtomicUsize,
     /// The certificate of each running TLS listener, replaced on reload.
     certificates: Mutex<Vec<(SocketAddr, Arc<ReloadableCert>)>>,
+    /// The certificates served per SNI (files, then ACME) and the ACME
+    /// challenges in flight.
+    pub certs: Arc<certs::Certificates>,
     /// Rate limit for the lines about refused request heads: one bucket,
     /// so a flood from anywhere yields a bounded number of lines.
     pub client_log: BlockedLogLimiter,
@@ -165,6 +170,7 @@ impl SharedState {
             overrides,
             in_flight: AtomicUsize::new(0),
             certificates: Mutex::new(Vec::new()),
+            certs: Arc::default(),
             client_log: BlockedLogLimiter::new(20, 60),
             upstream_log: BlockedLogLimiter::new(3, 6),
             insight: Insight::default(),
@@ -189,6 +195,11 @@ impl SharedState {
 
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Acquire)
+    }
+
+    /// Whether a `[[server.tls]]` cert file names `host`: it wins over ACME.
+    pub fn file_certificate_covers(&self, host: &str) -> bool {
+        lock(&self.certificates).iter().any(|(_, c)| c.covers(host))
     }
 
     pub fn register_certificate(&self, listen: SocketAddr, cert: Arc<ReloadableCert>) {
@@ -268,8 +279,9 @@ impl SharedState {
         let running = lock(&self.certificates);
         let mut out = Vec::new();
         for (listen, resolver) in running.iter() {
-            if let Some(t) = server.tls.iter().find(|t| t.listen == *listen) {
-                let key = tls::load_certified_key(&t.cert, &t.key)
+            let files = server.tls.iter().find(|t| t.listen == *listen);
+            if let Some(f) = files.and_then(|t| t.files.as_ref()) {
+                let key = tls::load_certified_key(&f.cert, &f.key)
                     .map_err(|e| format!("{listen}: {e}"))?;
                 out.push((Arc::clone(resolver), key));
             }

@@ -4,6 +4,7 @@
 //! validates its part; `layers` holds the one rule that folds global,
 //! environment and route tables together.
 
+mod acme;
 mod cookies;
 mod cors;
 mod csp_tables;
@@ -171,6 +172,7 @@ fn policy(
         .as_ref()
         .map_or(Environment::Production, |c| c.environment);
     let server = v.server(&raw.server);
+    let acme = v.acme(&raw.server, &raw.routes);
     let trusted_proxies = v.trusted_proxies(&raw.server);
     let default_upstream = default_upstream(v, raw);
     let named = v.named_upstreams(&raw.upstreams);
@@ -199,10 +201,12 @@ fn policy(
     let choice = choice?;
     let log = log?;
     let (admin_listen, admin_token, admin_hosts) = admin?;
+    let mut server = server?;
+    server.acme = acme?;
     Some(Policy {
         environment,
         environment_source: choice.source,
-        server: server?,
+        server,
         trusted_proxies: trusted_proxies?,
         trust_all_proxies: raw.server.trust_all_proxies.unwrap_or(false),
         sites,

@@ -1,0 +1,305 @@
+//! `[server.acme]` at run time: stored certificates loaded before the
+//! listeners serve, then one background thread that obtains what is missing
+//! and renews what is due, with backoff and jitter, swapping each new
+//! certificate in for new handshakes. A failure never takes away a
+//! certificate that is being served: the old one stays, a WARN carries the
+//! CA's problem document, and the metrics and dashboard show it.
+
+mod challenge_cert;
+mod failure;
+mod http;
+pub mod order;
+pub mod store;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use instant_acme::Account;
+
+use self::failure::Failure;
+use self::store::Storage;
+use crate::policy::acme::{backoff, renewal_due, AcmeSettings};
+use crate::state::SharedState;
+
+/// How long the thread sleeps at most between looks at the plan.
+const MAX_SLEEP: Duration = Duration::from_secs(3600);
+
+/// Load what storage holds for every host, then start the renewal thread.
+/// Problems are logged (naming the host and the cause); the gateway serves
+/// on with whatever it has.
+pub fn start(state: &Arc<SharedState>, settings: &AcmeSettings) {
+    let storage = Storage::new(&settings.storage);
+    if let Err(e) = storage.prepare() {
+        log::error!("server.acme.storage: {e}; certificates cannot be stored, so none will be obtained until it is fixed");
+    }
+    let mut settings = settings.clone();
+    settings.hosts.retain(|host| {
+        let file = state.file_certificate_covers(host);
+        if file {
+            log::info!("acme: {host}: a [[server.tls]] cert file names it and wins; no ACME certificate is obtained for it");
+        }
+        !file
+    });
+    let plan = load_stored(state, &settings, &storage);
+    let state = Arc::clone(state);
+    let spawned = std::thread::Builder::new()
+        .name("helmgate-acme".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            match runtime {
+                Ok(rt) => rt.block_on(Renewer::new(state, settings, storage, plan).run()),
+                Err(e) => log::error!("acme: cannot start the renewal runtime: {e}"),
+            }
+        });
+    if let Err(e) = spawned {
+        log::error!("acme: cannot start the renewal thread: {e}; certificates will not be obtained or renewed");
+    }
+}
+
+/// When each host is next due: its stored certificate's renewal time, or
+/// now when it has none (or an unusable one).
+fn load_stored(
+    state: &SharedState,
+    settings: &AcmeSettings,
+    storage: &Storage,
+) -> HashMap<String, Due> {
+    let now = SystemTime::now();
+    let mut plan = HashMap::new();
+    for host in &settings.hosts {
+        let at = match storage.load(host) {
+            Ok(Some(stored)) => {
+                log::info!(
+                    "acme: {host}: serving the stored certificate (expires in {}s)",
+                    order::until(stored.facts.not_after).as_secs()
+                );
+                let due = renewal_due(
+                    stored.facts.not_before,
+                    stored.facts.not_after,
+                    settings.renew_before,
+                );
+                install(state, host, stored, due);
+                due
+            }
+            Ok(None) => now,
+            Err(e) => {
+                log::warn!(
+                    "acme: {host}: the stored certificate is unusable ({e}); getting a new one"
+                );
+                state.metrics.certs.record_failure(host, "storage");
+                now
+            }
+        };
+        state
+            .certs
+            .update_status(host, |s| s.next_attempt = Some(at));
+        plan.insert(host.clone(), Due { at, failures: 0 });
+    }
+    plan
+}
+
+fn install(state: &SharedState, host: &str, stored: store::Stored, next: SystemTime) {
+    state.metrics.certs.set_expiry(host, stored.facts.not_after);
+    state.certs.install(host, stored.key);
+    state.certs.update_status(host, |s| {
+        s.expires = Some(stored.facts.not_after);
+        s.next_attempt = Some(next);
+    });
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Due {
+    at: SystemTime,
+    /// Failed attempts in a row.
+    failures: u32,
+}
+
+struct Renewer {
+    state: Arc<SharedState>,
+    settings: AcmeSettings,
+    storage: Storage,
+    plan: HashMap<String, Due>,
+    account: Option<Account>,
+}
+
+impl Renewer {
+    fn new(
+        state: Arc<SharedState>,
+        settings: AcmeSettings,
+        storage: Storage,
+        plan: HashMap<String, Due>,
+    ) -> Renewer {
+        Renewer {
+            state,
+            settings,
+            storage,
+            plan,
+            account: None,
+        }
+    }
+
+    async fn run(mut self) {
+        loop {
+            let hosts = self.settings.hosts.clone();
+            for host in &hosts {
+                let due = self.plan.get(host).copied();
+                if due.is_some_and(|d| d.at <= SystemTime::now()) {
+                    self.attempt(host).await;
+                }
+            }
+            let next = self.plan.values().map(|d| d.at).min();
+            let wait = next.map_or(MAX_SLEEP, order::until).min(MAX_SLEEP);
+            tokio::time::sleep(wait.max(Duration::from_millis(50))).await;
+        }
+    }
+
+    /// One issuance or renewal of `host`, and what it means for the plan.
+    async fn attempt(&mut self, host: &str) {
+        let started = std::time::Instant::now();
+        let result = self.obtain(host).await;
+        let now = SystemTime::now();
+        let due = match result {
+            Ok(stored) => {
+                log::info!(
+                    "acme: {host}: new certificate in {:.1}s, expires in {}s; serving it for new connections",
+                    started.elapsed().as_secs_f64(),
+                    order::until(stored.facts.not_after).as_secs()
+                );
+                let next = renewal_due(
+                    stored.facts.not_before,
+                    stored.facts.not_after,
+                    self.settings.renew_before,
+                );
+                install(&self.state, host, stored, next);
+                self.state
+                    .certs
+                    .update_status(host, |s| s.last_result = Some((now, Ok(()))));
+                Due {
+                    at: next,
+                    failures: 0,
+                }
+            }
+            Err(f) => self.failed(host, f, now),
+        };
+        self.plan.insert(host.to_string(), due);
+    }
+
+    fn failed(&mut self, host: &str, f: Failure, now: SystemTime) -> Due {
+        let failures = self.plan.get(host).map_or(0, |d| d.failures) + 1;
+        let wait = backoff(failures, fastrand::f64()).max(f.retry_after.unwrap_or_default());
+        let serving = self.state.certs.acme_key(host).is_some();
+        log::warn!(
+            "acme: {host}: {} failed ({}): {}; {}, next try in {}s",
+            if serving { "renewal" } else { "issuance" },
+            f.reason,
+            f.message,
+            if serving {
+                "the current certificate keeps serving"
+            } else {
+                "no certificate to serve for it yet"
+            },
+            wait.as_secs()
+        );
+        self.state.metrics.certs.record_failure(host, f.reason);
+        if f.reason == "account_unknown" {
+            self.storage.forget_account();
+        }
+        if matches!(
+            f.reason,
+            "account" | "account_unknown" | "unreachable" | "ca_error"
+        ) {
+            // Look the account up again next time (the CA may have
+            // forgotten it, or the directory moved).
+            self.account = None;
+        }
+        let at = now + wait;
+        self.state.certs.update_status(host, |s| {
+            s.last_result = Some((now, Err(format!("{}: {}", f.reason, f.message))));
+            s.next_attempt = Some(at);
+        });
+        Due { at, failures }
+    }
+
+    async fn obtain(&mut self, host: &str) -> Result<store::Stored, Failure> {
+        self.storage
+            .prepare()
+            .map_err(|e| Failure::new("storage", e))?;
+        let account = match &self.account {
+            Some(a) => a.clone(),
+            None => {
+                let a = order::account(&self.settings, &self.storage).await?;
+                self.account = Some(a.clone());
+                a
+            }
+        };
+        let (chain, key) = order::obtain(&account, &self.settings, &self.state.certs, host).await?;
+        self.storage
+            .save(host, &chain, &key)
+            .map_err(|e| Failure::new("storage", e))?;
+        self.storage
+            .load(host)
+            .map_err(|e| Failure::new("other", format!("the CA's certificate is unusable: {e}")))?
+            .ok_or_else(|| Failure::new("storage", "the stored certificate vanished"))
+    }
+}
+
+/// `--check`'s `certificates:` section: each host's certificate source
+/// (file or ACME) and, when there is one, its expiry.
+pub fn describe(out: &mut String, policy: &crate::policy::Policy) {
+    use std::fmt::Write as _;
+    let server = &policy.server;
+    if server.tls.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "certificates:");
+    let mut file_names = Vec::new();
+    for f in server.tls.iter().filter_map(|t| t.files.as_ref()) {
+        let facts = crate::config::tls::read_pem_certificates(&f.cert)
+            .ok()
+            .and_then(|c| {
+                c.first()
+                    .and_then(|leaf| crate::config::tls::CertFacts::of(leaf).ok())
+            });
+        let Some(facts) = facts else { continue };
+        for name in &facts.names {
+            let _ = writeln!(
+                out,
+                "  {name}: file {} (expires {})",
+                f.cert.display(),
+                rfc3339(facts.not_after)
+            );
+            file_names.push(facts.clone());
+        }
+    }
+    let Some(acme) = &server.acme else { return };
+    let storage = Storage::new(&acme.storage);
+    let challenges: Vec<&str> = acme.challenges.iter().map(|c| c.as_str()).collect();
+    for host in &acme.hosts {
+        if file_names.iter().any(|f| f.covers(host)) {
+            let _ = writeln!(
+                out,
+                "  {host}: file (a [[server.tls]] cert names it and wins over ACME)"
+            );
+            continue;
+        }
+        let stored = match storage.load(host) {
+            Ok(Some(s)) => format!("stored, expires {}", rfc3339(s.facts.not_after)),
+            Ok(None) => "none stored yet: obtained at start".to_string(),
+            Err(e) => format!("stored certificate unusable ({e}): a new one is obtained at start"),
+        };
+        let _ = writeln!(
+            out,
+            "  {host}: acme from {} ({}; renewed {} days before expiry), {stored}",
+            acme.directory,
+            challenges.join(", "),
+            acme.renew_before.as_secs() / 86_400
+        );
+    }
+    let _ = writeln!(out, "  acme storage: {}", acme.storage.display());
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    crate::ops::dashboard::rfc3339(t)
+}

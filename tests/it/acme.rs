@@ -1,0 +1,353 @@
+//! `[server.acme]` against a real ACME CA: Pebble and pebble-challtestsrv
+//! on loopback (Debian's `pebble`), with Pebble's challenge ports pointed at
+//! the gateway's listeners. Certificates are obtained with each challenge
+//! type, served per SNI with a chain that verifies against Pebble's issuing
+//! root, renewed and swapped while a client keeps connecting, kept when the
+//! CA is gone, and reused from storage after a restart.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::CertificateDer;
+
+use crate::support::*;
+
+const HOST: &str = "app.acme.test";
+
+/// Pebble beside a gateway-to-be: the ports the gateway will listen on
+/// (redirect for HTTP-01, TLS for TLS-ALPN-01, admin) and its storage.
+struct Setup {
+    up: Upstream,
+    http: Option<Port>,
+    tls: Option<Port>,
+    http_addr: SocketAddr,
+    tls_addr: SocketAddr,
+    admin_addr: SocketAddr,
+    admin: Option<Port>,
+    storage: TempDir,
+    pebble: Pebble,
+}
+
+impl Setup {
+    fn new(validity_secs: Option<u64>) -> Setup {
+        let (http, tls, admin) = (Port::reserve(), Port::reserve(), Port::reserve());
+        let pebble = Pebble::start(http.port(), tls.port(), validity_secs);
+        Setup {
+            up: Upstream::start(),
+            http_addr: http.addr(),
+            tls_addr: tls.addr(),
+            admin_addr: admin.addr(),
+            http: Some(http),
+            tls: Some(tls),
+            admin: Some(admin),
+            storage: TempDir::new("acme-storage"),
+            pebble,
+        }
+    }
+
+    /// The `[server.acme]` tables for `challenges`, with `directory`.
+    fn tables(&self, challenges: &[&str], directory: &str) -> String {
+        let challenges: Vec<String> = challenges.iter().map(|c| format!("{c:?}")).collect();
+        format!(
+            "[[server.tls]]\nlisten = \"{}\"\n\n[server.acme]\ndirectory = \"{directory}\"\nca_roots = \"{}\"\nstorage = \"{}\"\nhosts = [\"{HOST}\"]\nchallenges = [{}]\nemail = \"ops@example.com\"\n\n[admin]\nlisten = \"{}\"\n",
+            self.tls_addr,
+            self.pebble.ca_roots.display(),
+            self.storage.path().display(),
+            challenges.join(", "),
+            self.admin_addr,
+        )
+    }
+
+    fn start(&mut self, challenges: &[&str]) -> Gateway {
+        let directory = self.pebble.directory.clone();
+        self.start_with_directory(challenges, &directory)
+    }
+
+    fn start_with_directory(&mut self, challenges: &[&str], directory: &str) -> Gateway {
+        let opts = GatewayOptions {
+            settings: Settings::new().set(
+                "server.https_redirect_listen",
+                vec![self.http_addr.to_string()],
+            ),
+            ..GatewayOptions::default()
+        };
+        let mut gw =
+            Gateway::start_with_tables(self.up.addr, opts, &self.tables(challenges, directory));
+        for port in [self.http.take(), self.tls.take(), self.admin.take()]
+            .into_iter()
+            .flatten()
+        {
+            gw.hold(port);
+        }
+        for addr in [self.http_addr, self.tls_addr, self.admin_addr] {
+            gw.wait_ready(addr);
+        }
+        gw
+    }
+
+    fn metrics(&self) -> String {
+        request(
+            self.admin_addr,
+            "GET",
+            "/metrics",
+            &[("Host", "localhost")],
+            b"",
+        )
+        .body_text()
+    }
+
+    /// Wait for the TLS listener to serve HOST a certificate that verifies
+    /// against Pebble's issuing root; the leaf and how long it took.
+    fn wait_for_certificate(
+        &self,
+        gw: &Gateway,
+        limit: Duration,
+    ) -> (CertificateDer<'static>, Duration) {
+        let root = self.pebble.issuing_root();
+        let started = Instant::now();
+        let mut last = String::new();
+        while started.elapsed() < limit {
+            match verified_get(self.tls_addr, HOST, &root) {
+                Ok((chain, status)) => {
+                    assert!(status.starts_with("HTTP/1.1 "), "{status}");
+                    return (chain[0].clone(), started.elapsed());
+                }
+                Err(e) => last = e,
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "no verified certificate for {HOST} within {limit:?} (last: {last})\ngateway log:\n{}\npebble log:\n{}",
+            gw.log(),
+            self.pebble.log()
+        );
+    }
+}
+
+/// The value of `helmgate_acme_failures_total` for HOST, all reasons.
+fn failures(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("helmgate_acme_failures_total{{host=\"{HOST}\"")))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[test]
+fn a_certificate_is_obtained_with_http_01_and_served_for_its_host() {
+    let mut s = Setup::new(None);
+    let gw = s.start(&["http-01"]);
+    let (_, took) = s.wait_for_certificate(&gw, Duration::from_secs(60));
+    eprintln!("acme: http-01 certificate served {took:?} after the gateway listened");
+    assert!(gw.log().contains("answering http-01"), "{}", gw.log());
+    let key = s.storage.path().join(format!("{HOST}.key"));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{}", key.display());
+    let metrics = s.metrics();
+    assert!(
+        metrics.contains(&format!(
+            "helmgate_certificate_expiry_seconds{{host=\"{HOST}\"}}"
+        )),
+        "{metrics}"
+    );
+    // The redirect listener still redirects everything else.
+    let r = request(s.http_addr, "GET", "/x", &[("Host", HOST)], b"");
+    assert_eq!(r.status, 308);
+}
+
+#[test]
+fn a_certificate_is_obtained_with_tls_alpn_01() {
+    let mut s = Setup::new(None);
+    let gw = s.start(&["tls-alpn-01"]);
+    let (_, took) = s.wait_for_certificate(&gw, Duration::from_secs(60));
+    eprintln!("acme: tls-alpn-01 certificate served {took:?} after the gateway listened");
+    assert!(gw.log().contains("answering tls-alpn-01"), "{}", gw.log());
+    let status = request(
+        s.admin_addr,
+        "GET",
+        "/status.json",
+        &[("Host", "localhost")],
+        b"",
+    )
+    .body_text();
+    assert!(status.contains("\"certificates\""), "{status}");
+    assert!(status.contains(HOST), "{status}");
+}
+
+#[test]
+fn renewal_swaps_the_certificate_while_a_client_keeps_connecting() {
+    // 30 s certificates: renewed after two thirds of their life.
+    let mut s = Setup::new(Some(30));
+    let gw = s.start(&["tls-alpn-01", "http-01"]);
+    let (first, _) = s.wait_for_certificate(&gw, Duration::from_secs(60));
+    let root = s.pebble.issuing_root();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(Mutex::new(Vec::new())),
+    );
+    let seen = Arc::new(Mutex::new(Vec::<CertificateDer<'static>>::new()));
+    let client = {
+        let (stop, ok, failed, seen, addr) = (
+            stop.clone(),
+            ok.clone(),
+            failed.clone(),
+            seen.clone(),
+            s.tls_addr,
+        );
+        thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match verified_get(addr, HOST, &root) {
+                    Ok((chain, status)) if status.starts_with("HTTP/1.1 ") => {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                        let mut seen = seen.lock().unwrap();
+                        if !seen.contains(&chain[0]) {
+                            seen.push(chain[0].clone());
+                        }
+                    }
+                    other => failed.lock().unwrap().push(format!("{other:?}")),
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let renewed = eventually(Duration::from_secs(60), || {
+        seen.lock().unwrap().iter().any(|c| *c != first)
+    });
+    stop.store(true, Ordering::Relaxed);
+    client.join().unwrap();
+    assert!(renewed, "no renewed certificate within 60 s:\n{}", gw.log());
+    let failed = failed.lock().unwrap();
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests failed: {:?}",
+        failed.len(),
+        ok.load(Ordering::Relaxed) + failed.len(),
+        &failed[..failed.len().min(3)]
+    );
+    eprintln!(
+        "acme: renewal swapped the certificate under {} requests, none failed",
+        ok.load(Ordering::Relaxed)
+    );
+}
+
+#[test]
+fn a_renewal_while_the_ca_is_down_keeps_the_old_certificate_and_counts_the_failure() {
+    // 45 s certificates: renewal is due after 30 s, while Pebble is stopped.
+    let mut s = Setup::new(Some(45));
+    let gw = s.start(&["tls-alpn-01"]);
+    let (first, _) = s.wait_for_certificate(&gw, Duration::from_secs(60));
+    s.pebble.stop();
+    let counted = eventually(Duration::from_secs(60), || failures(&s.metrics()) > 0);
+    assert!(
+        counted,
+        "no failure counted:\n{}\n{}",
+        s.metrics(),
+        gw.log()
+    );
+    assert!(gw.log().contains("renewal failed"), "{}", gw.log());
+    assert!(
+        gw.log().contains("the current certificate keeps serving"),
+        "{}",
+        gw.log()
+    );
+    let (served, _) = s.wait_for_certificate(&gw, Duration::from_secs(5));
+    assert_eq!(served, first, "the old certificate must keep serving");
+}
+
+#[test]
+fn a_restart_serves_the_stored_certificate_without_contacting_the_ca() {
+    let mut s = Setup::new(None);
+    let gw = s.start(&["http-01"]);
+    let (first, _) = s.wait_for_certificate(&gw, Duration::from_secs(60));
+    drop(gw);
+    s.pebble.stop();
+    // The same ports, held again for the second gateway.
+    let (http, tls, admin) = (
+        Port::reserve_at(s.http_addr),
+        Port::reserve_at(s.tls_addr),
+        Port::reserve_at(s.admin_addr),
+    );
+    (s.http, s.tls, s.admin) = (Some(http), Some(tls), Some(admin));
+    let gw = s.start(&["http-01"]);
+    let (served, took) = s.wait_for_certificate(&gw, Duration::from_secs(10));
+    assert_eq!(served, first);
+    eprintln!("acme: stored certificate served {took:?} after restart");
+    assert!(
+        gw.log().contains("serving the stored certificate"),
+        "{}",
+        gw.log()
+    );
+    assert_eq!(failures(&s.metrics()), 0, "{}", gw.log());
+}
+
+#[test]
+fn an_unreachable_directory_is_a_clear_warning_and_the_gateway_serves_on() {
+    let mut s = Setup::new(None);
+    let closed = Port::reserve();
+    let directory = format!("https://{}/dir", closed.addr());
+    let gw = s.start_with_directory(&["http-01"], &directory);
+    let warned = eventually(Duration::from_secs(20), || {
+        gw.log()
+            .contains(&format!("acme: {HOST}: issuance failed (unreachable)"))
+    });
+    assert!(warned, "{}", gw.log());
+    assert!(failures(&s.metrics()) > 0);
+    // The plain listener still proxies.
+    assert_eq!(gw.get("/", &[("Host", HOST)]).status, 200);
+}
+
+fn check_tables(tables: &str) -> (bool, String) {
+    let up: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let listen: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+    let text = format!(
+        "{}\n{tables}",
+        GatewayOptions::default().config(listen, up).render()
+    );
+    check_config(&text)
+}
+
+#[test]
+fn check_refuses_a_wildcard_host_naming_dns_01() {
+    let storage = TempDir::new("acme-check");
+    let (ok, out) = check_tables(&format!(
+        "[[server.tls]]\nlisten = \"127.0.0.1:8443\"\n[server.acme]\nhosts = [\"*.example.com\"]\nstorage = \"{}\"\n",
+        storage.path().display()
+    ));
+    assert!(!ok, "{out}");
+    assert!(out.contains("server.acme.hosts[0]"), "{out}");
+    assert!(out.contains("DNS-01"), "{out}");
+}
+
+#[test]
+fn check_refuses_http_01_without_a_plain_http_listener_and_a_bad_directory() {
+    let storage = TempDir::new("acme-check");
+    let (ok, out) = check_tables(&format!(
+        "[[server.tls]]\nlisten = \"127.0.0.1:8443\"\n[server.acme]\nhosts = [\"a.example.com\"]\nchallenges = [\"http-01\"]\ndirectory = \"http://ca.example/dir\"\nstorage = \"{}\"\n",
+        storage.path().display()
+    ));
+    assert!(!ok, "{out}");
+    assert!(out.contains("server.acme.challenges[0]"), "{out}");
+    assert!(out.contains("server.acme.directory"), "{out}");
+}
+
+#[test]
+fn check_prints_each_hosts_certificate_source() {
+    let storage = TempDir::new("acme-check");
+    let (ok, out) = check_tables(&format!(
+        "[[server.tls]]\nlisten = \"127.0.0.1:8443\"\n[server.acme]\nhosts = [\"a.example.com\"]\nstorage = \"{}\"\ndirectory = \"staging\"\n",
+        storage.path().display()
+    ));
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(
+            "a.example.com: acme from https://acme-staging-v02.api.letsencrypt.org/directory"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("none stored yet"), "{out}");
+}
