@@ -296,3 +296,105 @@ pub fn dns_name_problem(name: &str) -> Option<&'static str> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::{load_str, ConfigError, Overrides};
+    use crate::policy::acme::{Challenge, LETS_ENCRYPT};
+    use crate::policy::env::EnvVars;
+    use crate::policy::Policy;
+
+    fn load(acme: &str, extra_server: &str) -> Result<Policy, ConfigError> {
+        let storage = std::env::temp_dir();
+        let text = format!(
+            "environment = \"production\"\n[server]\nlisten = [\"127.0.0.1:8080\"]\n{extra_server}\n[[server.tls]]\nlisten = \"127.0.0.1:8443\"\n[server.acme]\nstorage = {:?}\n{acme}\n[upstream]\naddress = \"127.0.0.1:3000\"\n[cors]\nallowed_origins = [\"https://app.example.com\"]\n[[route]]\nname = \"app\"\nhosts = [\"App.Example.com\", \"*.example.net\"]\n",
+            storage.display().to_string()
+        );
+        load_str(
+            &text,
+            Path::new("test.toml"),
+            Overrides::default(),
+            &EnvVars::default(),
+        )
+    }
+
+    fn keys(acme: &str, extra_server: &str) -> Vec<String> {
+        match load(acme, extra_server) {
+            Err(ConfigError::Invalid { problems, .. }) => {
+                problems.into_iter().map(|p| p.key).collect()
+            }
+            other => panic!("expected problems, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_take_the_exact_route_hosts_and_lets_encrypt() {
+        let p = load("", "").unwrap();
+        let acme = p.server.acme.unwrap();
+        assert_eq!(acme.hosts, ["app.example.com"]);
+        assert_eq!(acme.directory, LETS_ENCRYPT);
+        assert_eq!(acme.challenges, [Challenge::TlsAlpn01]);
+        assert_eq!(acme.renew_before.as_secs(), 30 * 86_400);
+        assert!(p.server.tls[0].files.is_none());
+    }
+
+    #[test]
+    fn http_01_is_a_default_with_a_redirect_listener() {
+        let p = load("", "https_redirect_listen = [\"127.0.0.1:8081\"]").unwrap();
+        let acme = p.server.acme.unwrap();
+        assert_eq!(acme.challenges, [Challenge::TlsAlpn01, Challenge::Http01]);
+    }
+
+    #[test]
+    fn bad_values_are_each_named_by_key() {
+        let acme = "email = \"not an address\"\ndirectory = \"ftp://x\"\nhosts = [\"*.example.com\", \"10.0.0.1\", \"ok.example.com\"]\nchallenges = [\"dns-01\", \"http-01\"]\nrenew_before_days = 0\neab_kid = \"kid\"\n";
+        assert_eq!(
+            keys(acme, ""),
+            [
+                "server.acme.email",
+                "server.acme.directory",
+                "server.acme.hosts[0]",
+                "server.acme.hosts[1]",
+                "server.acme.challenges[0]",
+                "server.acme.challenges[1]",
+                "server.acme.renew_before_days",
+                "server.acme.eab_hmac_key",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_tls_listener_without_files_needs_acme() {
+        let text = "environment = \"production\"\n[server]\nlisten = [\"127.0.0.1:8080\"]\n[[server.tls]]\nlisten = \"127.0.0.1:8443\"\n[upstream]\naddress = \"127.0.0.1:3000\"\n[cors]\nallowed_origins = [\"https://app.example.com\"]\n";
+        match load_str(
+            text,
+            Path::new("t.toml"),
+            Overrides::default(),
+            &EnvVars::default(),
+        ) {
+            Err(ConfigError::Invalid { problems, .. }) => {
+                assert_eq!(problems[0].key, "server.tls[0]");
+                assert!(
+                    problems[0].message.contains("[server.acme]"),
+                    "{}",
+                    problems[0].message
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn staging_is_a_shortcut_and_eab_keys_decode() {
+        let p = load(
+            "directory = \"staging\"\neab_kid = \"k\"\neab_hmac_key = \"c2VjcmV0\"\n",
+            "",
+        )
+        .unwrap();
+        let acme = p.server.acme.unwrap();
+        assert!(acme.directory.contains("staging"));
+        assert_eq!(acme.external_account.unwrap().hmac_key, b"secret");
+    }
+}

@@ -170,3 +170,69 @@ fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str) -> Arc<CertifiedKey> {
+        let generated = rcgen::generate_simple_self_signed(vec![name.to_string()]).unwrap();
+        let der = pingora::tls::CertificateDer::from(generated.cert.der().to_vec());
+        let private = pingora::tls::PrivateKeyDer::Pkcs8(
+            rustls::pki_types::PrivatePkcs8KeyDer::from(generated.signing_key.serialize_der()),
+        );
+        pingora::tls::install_default_crypto_provider();
+        let provider = pingora::tls::CryptoProvider::get_default().unwrap();
+        let signing = provider.key_provider.load_private_key(private).unwrap();
+        Arc::new(CertifiedKey::new(vec![der], signing))
+    }
+
+    fn same(a: &Option<Arc<CertifiedKey>>, b: &Arc<CertifiedKey>) -> bool {
+        a.as_ref().is_some_and(|a| Arc::ptr_eq(a, b))
+    }
+
+    #[test]
+    fn files_win_for_their_names_then_acme_then_files() {
+        let table = Certificates::default();
+        let (file_key, acme_key, challenge) = (
+            key("a.example.com"),
+            key("b.example.com"),
+            key("b.example.com"),
+        );
+        let file = ReloadableCert::new(Arc::clone(&file_key));
+        table.install("b.example.com", Arc::clone(&acme_key));
+        table.install("a.example.com", key("a.example.com"));
+        table.set_alpn_challenge("b.example.com", Some(Arc::clone(&challenge)));
+        assert!(same(
+            &table.resolve(Some(&file), Some("A.example.com"), false),
+            &file_key
+        ));
+        assert!(same(
+            &table.resolve(Some(&file), Some("b.example.com"), false),
+            &acme_key
+        ));
+        assert!(same(
+            &table.resolve(Some(&file), Some("c.example.com"), false),
+            &file_key
+        ));
+        assert!(same(
+            &table.resolve(Some(&file), Some("b.example.com"), true),
+            &challenge
+        ));
+        assert!(table
+            .resolve(Some(&file), Some("a.example.com"), true)
+            .is_none());
+        assert!(table.resolve(None, None, false).is_some());
+        table.set_alpn_challenge("b.example.com", None);
+        assert!(table.resolve(None, Some("b.example.com"), true).is_none());
+    }
+
+    #[test]
+    fn http_01_tokens_are_answered_only_while_set() {
+        let table = Certificates::default();
+        table.set_http_challenge("tok", Some("tok.thumb".into()));
+        assert_eq!(table.http_challenge("tok").as_deref(), Some("tok.thumb"));
+        table.set_http_challenge("tok", None);
+        assert_eq!(table.http_challenge("tok"), None);
+    }
+}

@@ -29,12 +29,18 @@ struct Setup {
     admin: Option<Port>,
     storage: TempDir,
     pebble: Pebble,
+    hosts: Vec<&'static str>,
 }
 
 impl Setup {
     fn new(validity_secs: Option<u64>) -> Setup {
+        Setup::refusing(validity_secs, &[])
+    }
+
+    /// A setup whose Pebble refuses to issue for `blocked`.
+    fn refusing(validity_secs: Option<u64>, blocked: &[&str]) -> Setup {
         let (http, tls, admin) = (Port::reserve(), Port::reserve(), Port::reserve());
-        let pebble = Pebble::start(http.port(), tls.port(), validity_secs);
+        let pebble = Pebble::start_refusing(http.port(), tls.port(), validity_secs, blocked);
         Setup {
             up: Upstream::start(),
             http_addr: http.addr(),
@@ -45,17 +51,20 @@ impl Setup {
             admin: Some(admin),
             storage: TempDir::new("acme-storage"),
             pebble,
+            hosts: vec![HOST],
         }
     }
 
     /// The `[server.acme]` tables for `challenges`, with `directory`.
     fn tables(&self, challenges: &[&str], directory: &str) -> String {
         let challenges: Vec<String> = challenges.iter().map(|c| format!("{c:?}")).collect();
+        let hosts: Vec<String> = self.hosts.iter().map(|h| format!("{h:?}")).collect();
         format!(
-            "[[server.tls]]\nlisten = \"{}\"\n\n[server.acme]\ndirectory = \"{directory}\"\nca_roots = \"{}\"\nstorage = \"{}\"\nhosts = [\"{HOST}\"]\nchallenges = [{}]\nemail = \"ops@example.com\"\n\n[admin]\nlisten = \"{}\"\n",
+            "[[server.tls]]\nlisten = \"{}\"\n\n[server.acme]\ndirectory = \"{directory}\"\nca_roots = \"{}\"\nstorage = \"{}\"\nhosts = [{}]\nchallenges = [{}]\nemail = \"ops@example.com\"\n\n[admin]\nlisten = \"{}\"\n",
             self.tls_addr,
             self.pebble.ca_roots.display(),
             self.storage.path().display(),
+            hosts.join(", "),
             challenges.join(", "),
             self.admin_addr,
         )
@@ -299,6 +308,45 @@ fn an_unreachable_directory_is_a_clear_warning_and_the_gateway_serves_on() {
     assert!(failures(&s.metrics()) > 0);
     // The plain listener still proxies.
     assert_eq!(gw.get("/", &[("Host", HOST)]).status, 200);
+}
+
+#[test]
+fn a_corrupt_stored_certificate_is_named_and_replaced() {
+    let mut s = Setup::new(None);
+    std::fs::write(
+        s.storage.path().join(format!("{HOST}.crt")),
+        "not a certificate",
+    )
+    .unwrap();
+    std::fs::write(s.storage.path().join(format!("{HOST}.key")), "not a key").unwrap();
+    let gw = s.start(&["http-01"]);
+    s.wait_for_certificate(&gw, Duration::from_secs(60));
+    let log = gw.log();
+    assert!(
+        log.contains(&format!("acme: {HOST}: the stored certificate is unusable")),
+        "{log}"
+    );
+    assert!(log.contains(&format!("{HOST}.crt")), "{log}");
+    assert!(s.metrics().contains(&format!(
+        "helmgate_acme_failures_total{{host=\"{HOST}\",reason=\"storage\"}} 1"
+    )));
+}
+
+#[test]
+fn a_host_the_ca_refuses_is_a_warning_with_its_problem_and_the_others_are_served() {
+    let mut s = Setup::refusing(None, &["blocked.acme.test"]);
+    s.hosts = vec![HOST, "blocked.acme.test"];
+    let gw = s.start(&["tls-alpn-01"]);
+    s.wait_for_certificate(&gw, Duration::from_secs(60));
+    let warned = eventually(Duration::from_secs(30), || {
+        gw.log()
+            .contains("acme: blocked.acme.test: issuance failed (rejected)")
+    });
+    assert!(warned, "{}", gw.log());
+    assert!(gw.log().contains("rejectedIdentifier"), "{}", gw.log());
+    assert!(s
+        .metrics()
+        .contains("helmgate_acme_failures_total{host=\"blocked.acme.test\",reason=\"rejected\"}"));
 }
 
 fn check_tables(tables: &str) -> (bool, String) {

@@ -254,7 +254,7 @@ pub fn describe(out: &mut String, policy: &crate::policy::Policy) {
         return;
     }
     let _ = writeln!(out, "certificates:");
-    let mut file_names = Vec::new();
+    let mut files = Vec::new();
     for f in server.tls.iter().filter_map(|t| t.files.as_ref()) {
         let facts = crate::config::tls::read_pem_certificates(&f.cert)
             .ok()
@@ -270,14 +270,14 @@ pub fn describe(out: &mut String, policy: &crate::policy::Policy) {
                 f.cert.display(),
                 rfc3339(facts.not_after)
             );
-            file_names.push(facts.clone());
         }
+        files.push(facts);
     }
     let Some(acme) = &server.acme else { return };
     let storage = Storage::new(&acme.storage);
     let challenges: Vec<&str> = acme.challenges.iter().map(|c| c.as_str()).collect();
     for host in &acme.hosts {
-        if file_names.iter().any(|f| f.covers(host)) {
+        if files.iter().any(|f| f.covers(host)) {
             let _ = writeln!(
                 out,
                 "  {host}: file (a [[server.tls]] cert names it and wins over ACME)"

@@ -42,6 +42,16 @@ impl Pebble {
     /// `tls_port`; its certificates live `validity_secs` (Pebble's default,
     /// 5 years, when `None`).
     pub fn start(http_port: u16, tls_port: u16, validity_secs: Option<u64>) -> Pebble {
+        Pebble::start_refusing(http_port, tls_port, validity_secs, &[])
+    }
+
+    /// `start`, with Pebble refusing to issue for the `blocked` names.
+    pub fn start_refusing(
+        http_port: u16,
+        tls_port: u16,
+        validity_secs: Option<u64>,
+        blocked: &[&str],
+    ) -> Pebble {
         let dir = TempDir::new("pebble");
         let ports: Vec<Port> = (0..3).map(|_| Port::reserve()).collect();
         let (listen, management, dns) = (ports[0].addr(), ports[1].addr(), ports[2].addr());
@@ -55,6 +65,7 @@ impl Pebble {
             "tlsPort": tls_port,
             "ocspResponderURL": "",
             "externalAccountBindingRequired": false,
+            "domainBlocklist": blocked,
         });
         if let Some(v) = validity_secs {
             pebble["certificateValidityPeriod"] = v.into();
