@@ -189,14 +189,16 @@ pub struct RawAcme {
     #[schemars(with = "Option<i64>")]
     pub renew_before_days: Option<Spanned<i64>>,
     /// External account binding key id, for CAs that need it (with
-    /// eab_hmac_key).
+    /// eab_hmac_key). Default: none.
     #[schemars(with = "Option<String>")]
     pub eab_kid: Option<Spanned<String>>,
     /// External account binding MAC key, base64url (with eab_kid).
+    /// Default: none.
     #[schemars(with = "Option<String>")]
     pub eab_hmac_key: Option<Spanned<String>>,
     /// PEM file of extra roots trusted for the directory's own HTTPS (a
     /// private or test CA); a relative path is relative to the config file.
+    /// Default: none (the system's roots only).
     #[schemars(with = "Option<String>")]
     pub ca_roots: Option<Spanned<String>>,
 }
@@ -210,11 +212,12 @@ pub struct RawTls {
     #[schemars(with = "String")]
     pub listen: Spanned<String>,
     /// PEM certificate chain; a relative path is relative to the config
-    /// file. Required unless [server.acme] provides the certificates.
+    /// file. Default: none, which needs [server.acme] to provide the
+    /// certificates.
     #[schemars(with = "Option<String>")]
     pub cert: Option<Spanned<String>>,
     /// PEM private key (PKCS#8, PKCS#1 or SEC1); a relative path is relative
-    /// to the config file. Required with cert.
+    /// to the config file. Default: none; set with cert.
     #[schemars(with = "Option<String>")]
     pub key: Option<Spanned<String>>,
 }

@@ -5,6 +5,7 @@
 //! certificate that is being served: the old one stays, a WARN carries the
 //! CA's problem document, and the metrics and dashboard show it.
 
+mod ari;
 mod challenge_cert;
 mod failure;
 mod http;
@@ -122,6 +123,10 @@ struct Renewer {
     storage: Storage,
     plan: HashMap<String, Due>,
     account: Option<Account>,
+    /// When to ask the CA's renewal information next, per host with a
+    /// certificate; emptied for good when the CA offers none.
+    ari: HashMap<String, SystemTime>,
+    ari_offered: bool,
 }
 
 impl Renewer {
@@ -131,12 +136,21 @@ impl Renewer {
         storage: Storage,
         plan: HashMap<String, Due>,
     ) -> Renewer {
+        // Stored certificates: ask once the gateway has settled.
+        let first = SystemTime::now() + Duration::from_secs(60 + fastrand::u64(0..60));
+        let ari = plan
+            .iter()
+            .filter(|(_, d)| d.at > SystemTime::now())
+            .map(|(h, _)| (h.clone(), first))
+            .collect();
         Renewer {
             state,
             settings,
             storage,
             plan,
             account: None,
+            ari,
+            ari_offered: true,
         }
     }
 
@@ -144,12 +158,19 @@ impl Renewer {
         loop {
             let hosts = self.settings.hosts.clone();
             for host in &hosts {
-                let due = self.plan.get(host).copied();
-                if due.is_some_and(|d| d.at <= SystemTime::now()) {
+                let now = SystemTime::now();
+                if self.plan.get(host).is_some_and(|d| d.at <= now) {
                     self.attempt(host).await;
+                } else if self.ari.get(host).is_some_and(|at| *at <= now) {
+                    self.renewal_info(host).await;
                 }
             }
-            let next = self.plan.values().map(|d| d.at).min();
+            let next = self
+                .plan
+                .values()
+                .map(|d| d.at)
+                .chain(self.ari.values().copied())
+                .min();
             let wait = next.map_or(MAX_SLEEP, order::until).min(MAX_SLEEP);
             tokio::time::sleep(wait.max(Duration::from_millis(50))).await;
         }
@@ -176,6 +197,10 @@ impl Renewer {
                 self.state
                     .certs
                     .update_status(host, |s| s.last_result = Some((now, Ok(()))));
+                if self.ari_offered {
+                    self.ari
+                        .insert(host.to_string(), now + Duration::from_secs(6 * 3600));
+                }
                 Due {
                     at: next,
                     failures: 0,
@@ -222,18 +247,59 @@ impl Renewer {
         Due { at, failures }
     }
 
+    /// RFC 9773: move `host`'s renewal earlier if the CA suggests it. Not a
+    /// failure when it cannot be asked: renew_before_days stays in charge.
+    async fn renewal_info(&mut self, host: &str) {
+        let now = SystemTime::now();
+        let leaf = self
+            .state
+            .certs
+            .acme_key(host)
+            .and_then(|k| k.end_entity_cert().ok().map(|c| c.clone().into_owned()));
+        let (Some(leaf), Ok(account)) = (leaf, self.account().await) else {
+            self.ari
+                .insert(host.to_string(), now + Duration::from_secs(3600));
+            return;
+        };
+        match ari::suggestion(&account, &leaf).await {
+            Ok(Some((at, again))) => {
+                self.ari.insert(host.to_string(), now + again);
+                if let Some(due) = self.plan.get_mut(host).filter(|d| at < d.at) {
+                    log::info!("acme: {host}: the CA's renewal information suggests renewing now or soon; renewing in {}s", order::until(at).as_secs());
+                    due.at = at;
+                    self.state
+                        .certs
+                        .update_status(host, |s| s.next_attempt = Some(at));
+                }
+            }
+            Ok(None) => {
+                log::debug!("acme: the CA offers no renewal information (RFC 9773); renewing {} days before expiry", self.settings.renew_before.as_secs() / 86_400);
+                self.ari_offered = false;
+                self.ari.clear();
+            }
+            Err(e) => {
+                log::debug!("acme: {host}: renewal information unavailable: {e}");
+                self.ari
+                    .insert(host.to_string(), now + Duration::from_secs(3600));
+            }
+        }
+    }
+
+    /// The account, looked up (or created) on first use.
+    async fn account(&mut self) -> Result<Account, Failure> {
+        if let Some(a) = &self.account {
+            return Ok(a.clone());
+        }
+        let a = order::account(&self.settings, &self.storage).await?;
+        self.account = Some(a.clone());
+        Ok(a)
+    }
+
     async fn obtain(&mut self, host: &str) -> Result<store::Stored, Failure> {
         self.storage
             .prepare()
             .map_err(|e| Failure::new("storage", e))?;
-        let account = match &self.account {
-            Some(a) => a.clone(),
-            None => {
-                let a = order::account(&self.settings, &self.storage).await?;
-                self.account = Some(a.clone());
-                a
-            }
-        };
+        let account = self.account().await?;
         let (chain, key) = order::obtain(&account, &self.settings, &self.state.certs, host).await?;
         self.storage
             .save(host, &chain, &key)
