@@ -273,6 +273,15 @@ fn a_restart_serves_the_stored_certificate_without_contacting_the_ca() {
     let mut s = Setup::new(None);
     let gw = s.start(&["http-01"]);
     let (first, _) = s.wait_for_certificate(&gw, Duration::from_secs(60));
+    // --check shows the stored certificate with its expiry.
+    let (ok, out) = check_config(&std::fs::read_to_string(&gw.config_path).unwrap());
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(&format!("{HOST}: acme from {}", s.pebble.directory)),
+        "{out}"
+    );
+    assert!(out.contains("stored, expires 20"), "{out}");
+    assert!(out.contains("account stored for this directory"), "{out}");
     drop(gw);
     s.pebble.stop();
     // The same ports, held again for the second gateway.

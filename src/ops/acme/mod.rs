@@ -363,7 +363,16 @@ pub fn describe(out: &mut String, policy: &crate::policy::Policy) {
             acme.renew_before.as_secs() / 86_400
         );
     }
-    let _ = writeln!(out, "  acme storage: {}", acme.storage.display());
+    let account = match storage.account(&acme.directory) {
+        Ok(Some(_)) => "account stored for this directory".to_string(),
+        Ok(None) => "no account for this directory yet: made on the first order".to_string(),
+        Err(e) => format!("{e}: obtaining and renewing will fail until it is fixed or removed"),
+    };
+    let _ = writeln!(
+        out,
+        "  acme storage: {} ({account})",
+        acme.storage.display()
+    );
 }
 
 fn rfc3339(t: SystemTime) -> String {
