@@ -197,6 +197,26 @@ impl SharedState {
         self.in_flight.load(Ordering::Acquire)
     }
 
+    /// List every running cert file's names, source and expiry for the
+    /// dashboard and `helmgate_certificate_expiry_seconds` (at start and
+    /// after a reload re-read them).
+    pub fn note_file_certificates(&self, server: &ServerSettings) {
+        for (listen, cert) in lock(&self.certificates).iter() {
+            let files = server.tls.iter().find(|t| t.listen == *listen);
+            let (Some(f), Some(facts)) = (files.and_then(|t| t.files.as_ref()), cert.facts())
+            else {
+                continue;
+            };
+            for name in &facts.names {
+                self.metrics.certs.set_expiry(name, facts.not_after);
+                self.certs.update_status(name, |s| {
+                    s.source = certs::Source::File(f.cert.display().to_string());
+                    s.expires = Some(facts.not_after);
+                });
+            }
+        }
+    }
+
     /// Whether a `[[server.tls]]` cert file names `host`: it wins over ACME.
     pub fn file_certificate_covers(&self, host: &str) -> bool {
         lock(&self.certificates).iter().any(|(_, c)| c.covers(host))
@@ -234,6 +254,7 @@ impl SharedState {
         for (resolver, key) in renewals {
             resolver.replace(key);
         }
+        self.note_file_certificates(&new.server);
         self.policy.store(Arc::new(Active::new(new, &self.metrics)));
         Ok(report)
     }

@@ -24,7 +24,7 @@ use crate::edge::redirect::HttpsRedirect;
 use crate::ops::admin::Admin;
 use crate::policy::acme::{Challenge, ACME_TLS_ALPN};
 use crate::policy::{Policy, TlsListener};
-use crate::state::certs::{SniResolver, Source};
+use crate::state::certs::SniResolver;
 use crate::state::SharedState;
 
 #[derive(Debug, Clone, Default)]
@@ -158,6 +158,7 @@ pub fn run(state: Arc<SharedState>, options: RunOptions) -> Result<(), String> {
     for t in &policy.server.tls {
         proxy.add_listener(tls_listener(&state, &policy, t)?);
     }
+    state.note_file_certificates(&policy.server);
     server.add_service(proxy);
 
     if let Some(addr) = policy.admin_listen {
@@ -230,7 +231,6 @@ fn tls_listener(
                 .map_err(|e| format!("server.tls {}: {e}", t.listen))?;
             let cert = Arc::new(ReloadableCert::new(key));
             state.register_certificate(t.listen, Arc::clone(&cert));
-            note_file_certificate(state, &f.cert, &cert);
             Some(cert)
         }
         None => None,
@@ -253,18 +253,6 @@ fn tls_listener(
     }
     tls.set_alpn_protocols(alpn);
     Ok(listener(t.listen, policy).tls(tls))
-}
-
-/// List a cert file's names on the dashboard and in the expiry metric.
-fn note_file_certificate(state: &SharedState, path: &std::path::Path, cert: &ReloadableCert) {
-    let Some(facts) = cert.facts() else { return };
-    for name in &facts.names {
-        state.metrics.certs.set_expiry(name, facts.not_after);
-        state.certs.update_status(name, |s| {
-            s.source = Source::File(path.display().to_string());
-            s.expires = Some(facts.not_after);
-        });
-    }
 }
 
 /// A listening service: the app behind the front door.

@@ -30,6 +30,8 @@ struct Setup {
     storage: TempDir,
     pebble: Pebble,
     hosts: Vec<&'static str>,
+    /// `cert`/`key` lines for the TLS listener, if it has files too.
+    files: String,
 }
 
 impl Setup {
@@ -39,8 +41,15 @@ impl Setup {
 
     /// A setup whose Pebble refuses to issue for `blocked`.
     fn refusing(validity_secs: Option<u64>, blocked: &[&str]) -> Setup {
+        Setup::build(validity_secs, blocked, None)
+    }
+
+    /// `tls_port`: where Pebble sends its TLS-ALPN-01 validation, when not
+    /// to the gateway's TLS listener.
+    fn build(validity_secs: Option<u64>, blocked: &[&str], tls_port: Option<u16>) -> Setup {
         let (http, tls, admin) = (Port::reserve(), Port::reserve(), Port::reserve());
-        let pebble = Pebble::start_refusing(http.port(), tls.port(), validity_secs, blocked);
+        let pebble_tls = tls_port.unwrap_or(tls.port());
+        let pebble = Pebble::start_refusing(http.port(), pebble_tls, validity_secs, blocked);
         Setup {
             up: Upstream::start(),
             http_addr: http.addr(),
@@ -52,6 +61,7 @@ impl Setup {
             storage: TempDir::new("acme-storage"),
             pebble,
             hosts: vec![HOST],
+            files: String::new(),
         }
     }
 
@@ -60,8 +70,9 @@ impl Setup {
         let challenges: Vec<String> = challenges.iter().map(|c| format!("{c:?}")).collect();
         let hosts: Vec<String> = self.hosts.iter().map(|h| format!("{h:?}")).collect();
         format!(
-            "[[server.tls]]\nlisten = \"{}\"\n\n[server.acme]\ndirectory = \"{directory}\"\nca_roots = \"{}\"\nstorage = \"{}\"\nhosts = [{}]\nchallenges = [{}]\nemail = \"ops@example.com\"\n\n[admin]\nlisten = \"{}\"\n",
+            "[[server.tls]]\nlisten = \"{}\"\n{}\n[server.acme]\ndirectory = \"{directory}\"\nca_roots = \"{}\"\nstorage = \"{}\"\nhosts = [{}]\nchallenges = [{}]\nemail = \"ops@example.com\"\n\n[admin]\nlisten = \"{}\"\n",
             self.tls_addr,
+            self.files,
             self.pebble.ca_roots.display(),
             self.storage.path().display(),
             hosts.join(", "),
@@ -241,6 +252,58 @@ fn renewal_swaps_the_certificate_while_a_client_keeps_connecting() {
     eprintln!(
         "acme: renewal swapped the certificate under {} requests, none failed",
         ok.load(Ordering::Relaxed)
+    );
+}
+
+#[test]
+fn a_failed_challenge_is_named_and_the_next_challenge_type_is_tried() {
+    // Pebble's TLS-ALPN-01 validation goes to a port nobody listens on.
+    let closed = Port::reserve();
+    let mut s = Setup::build(None, &[], Some(closed.port()));
+    let gw = s.start(&["tls-alpn-01", "http-01"]);
+    s.wait_for_certificate(&gw, Duration::from_secs(90));
+    let log = gw.log();
+    assert!(
+        log.contains(&format!("acme: {HOST}: tls-alpn-01 failed: ")),
+        "{log}"
+    );
+    // The CA's problem document names what went wrong.
+    assert!(log.contains("urn:ietf:params:acme:error:"), "{log}");
+    assert!(log.contains("trying http-01"), "{log}");
+    assert!(log.contains("answering http-01"), "{log}");
+    assert!(s.metrics().contains(&format!(
+        "helmgate_acme_failures_total{{host=\"{HOST}\",reason=\"challenge\"}} 1"
+    )));
+}
+
+#[test]
+fn a_cert_file_serves_its_names_beside_acme_certificates() {
+    let mut s = Setup::new(None);
+    let file = TestCert::write(s.storage.path());
+    s.files = format!(
+        "cert = \"{}\"\nkey = \"{}\"\n",
+        file.cert.display(),
+        file.key.display()
+    );
+    let gw = s.start(&["tls-alpn-01"]);
+    s.wait_for_certificate(&gw, Duration::from_secs(60));
+    // SNI localhost: the file's certificate (trusted as its own root).
+    let (chain, _) = verified_get(s.tls_addr, "localhost", &file.der).unwrap();
+    assert_eq!(chain[0], file.der);
+    let status = request(
+        s.admin_addr,
+        "GET",
+        "/status.json",
+        &[("Host", "localhost")],
+        b"",
+    )
+    .body_text();
+    assert!(status.contains("\"source\": \"file "), "{status}");
+    assert!(status.contains("\"source\": \"acme\""), "{status}");
+    let metrics = s.metrics();
+    assert!(
+        metrics.contains("helmgate_certificate_expiry_seconds{host=\"localhost\"}"),
+        "{metrics}"
     );
 }
 

@@ -7,6 +7,7 @@
 
 mod ari;
 mod challenge_cert;
+mod describe;
 mod failure;
 mod http;
 pub mod order;
@@ -18,6 +19,7 @@ use std::time::{Duration, SystemTime};
 
 use instant_acme::Account;
 
+pub use self::describe::describe;
 use self::failure::Failure;
 use self::store::Storage;
 use crate::policy::acme::{backoff, renewal_due, AcmeSettings};
@@ -285,6 +287,33 @@ impl Renewer {
         }
     }
 
+    /// An order with the configured challenges; when validation fails, a
+    /// new order with the challenges after the one that failed, in order.
+    async fn each_challenge(
+        &self,
+        account: &Account,
+        host: &str,
+    ) -> Result<(String, String), Failure> {
+        let all = &self.settings.challenges;
+        let mut from = 0;
+        loop {
+            let tried = &all[from..];
+            match order::obtain(account, tried, &self.state.certs, host).await {
+                Err(f) if f.reason == "challenge" && from + 1 < all.len() => {
+                    log::warn!(
+                        "acme: {host}: {} failed: {}; trying {}",
+                        tried[0].as_str(),
+                        f.message,
+                        all[from + 1].as_str()
+                    );
+                    self.state.metrics.certs.record_failure(host, f.reason);
+                    from += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// The account, looked up (or created) on first use.
     async fn account(&mut self) -> Result<Account, Failure> {
         if let Some(a) = &self.account {
@@ -300,7 +329,7 @@ impl Renewer {
             .prepare()
             .map_err(|e| Failure::new("storage", e))?;
         let account = self.account().await?;
-        let (chain, key) = order::obtain(&account, &self.settings, &self.state.certs, host).await?;
+        let (chain, key) = self.each_challenge(&account, host).await?;
         self.storage
             .save(host, &chain, &key)
             .map_err(|e| Failure::new("storage", e))?;
@@ -309,72 +338,4 @@ impl Renewer {
             .map_err(|e| Failure::new("other", format!("the CA's certificate is unusable: {e}")))?
             .ok_or_else(|| Failure::new("storage", "the stored certificate vanished"))
     }
-}
-
-/// `--check`'s `certificates:` section: each host's certificate source
-/// (file or ACME) and, when there is one, its expiry.
-pub fn describe(out: &mut String, policy: &crate::policy::Policy) {
-    use std::fmt::Write as _;
-    let server = &policy.server;
-    if server.tls.is_empty() {
-        return;
-    }
-    let _ = writeln!(out, "certificates:");
-    let mut files = Vec::new();
-    for f in server.tls.iter().filter_map(|t| t.files.as_ref()) {
-        let facts = crate::config::tls::read_pem_certificates(&f.cert)
-            .ok()
-            .and_then(|c| {
-                c.first()
-                    .and_then(|leaf| crate::config::tls::CertFacts::of(leaf).ok())
-            });
-        let Some(facts) = facts else { continue };
-        for name in &facts.names {
-            let _ = writeln!(
-                out,
-                "  {name}: file {} (expires {})",
-                f.cert.display(),
-                rfc3339(facts.not_after)
-            );
-        }
-        files.push(facts);
-    }
-    let Some(acme) = &server.acme else { return };
-    let storage = Storage::new(&acme.storage);
-    let challenges: Vec<&str> = acme.challenges.iter().map(|c| c.as_str()).collect();
-    for host in &acme.hosts {
-        if files.iter().any(|f| f.covers(host)) {
-            let _ = writeln!(
-                out,
-                "  {host}: file (a [[server.tls]] cert names it and wins over ACME)"
-            );
-            continue;
-        }
-        let stored = match storage.load(host) {
-            Ok(Some(s)) => format!("stored, expires {}", rfc3339(s.facts.not_after)),
-            Ok(None) => "none stored yet: obtained at start".to_string(),
-            Err(e) => format!("stored certificate unusable ({e}): a new one is obtained at start"),
-        };
-        let _ = writeln!(
-            out,
-            "  {host}: acme from {} ({}; renewed {} days before expiry), {stored}",
-            acme.directory,
-            challenges.join(", "),
-            acme.renew_before.as_secs() / 86_400
-        );
-    }
-    let account = match storage.account(&acme.directory) {
-        Ok(Some(_)) => "account stored for this directory".to_string(),
-        Ok(None) => "no account for this directory yet: made on the first order".to_string(),
-        Err(e) => format!("{e}: obtaining and renewing will fail until it is fixed or removed"),
-    };
-    let _ = writeln!(
-        out,
-        "  acme storage: {} ({account})",
-        acme.storage.display()
-    );
-}
-
-fn rfc3339(t: SystemTime) -> String {
-    crate::ops::dashboard::rfc3339(t)
 }

@@ -58,7 +58,7 @@ pub async fn account(settings: &AcmeSettings, storage: &Storage) -> Result<Accou
 /// A certificate chain and its key (both PEM) for `host`.
 pub async fn obtain(
     account: &Account,
-    settings: &AcmeSettings,
+    challenges: &[Challenge],
     certs: &Arc<Certificates>,
     host: &str,
 ) -> Result<(String, String), Failure> {
@@ -68,7 +68,7 @@ pub async fn obtain(
         .await
         .map_err(|e| Failure::from_acme("new order", e))?;
     let mut cleanup = Cleanup::new(certs);
-    answer_challenges(&mut order, settings, &mut cleanup).await?;
+    answer_challenges(&mut order, challenges, &mut cleanup).await?;
     let retries = RetryPolicy::new()
         .initial_delay(Duration::from_millis(200))
         .timeout(Duration::from_secs(90));
@@ -95,7 +95,7 @@ pub async fn obtain(
 /// and tell the CA it is ready.
 async fn answer_challenges(
     order: &mut instant_acme::Order,
-    settings: &AcmeSettings,
+    challenges: &[Challenge],
     cleanup: &mut Cleanup<'_>,
 ) -> Result<(), Failure> {
     let mut authorizations = order.authorizations();
@@ -113,8 +113,7 @@ async fn answer_challenges(
         }
         let offered: Vec<ChallengeType> =
             authz.challenges.iter().map(|c| c.r#type.clone()).collect();
-        let Some(kind) = settings
-            .challenges
+        let Some(kind) = challenges
             .iter()
             .copied()
             .find(|c| offered.contains(&challenge_type(*c)))
