@@ -14,6 +14,12 @@
 //! - an upstream peer built once, with helmgate's default timeouts (connect 5 s,
 //!   read/write/idle 60 s), cloned into a `Box` per request.
 //!
+//! `--header-case canonical` runs Pingora's own HTTP/1 connection loop with one
+//! change, as helmgate runs by default (`[server] preserve_header_case =
+//! false`): no header-name case map per request head, header names written
+//! in canonical form. That is the like-for-like baseline for helmgate's GET;
+//! the default, `preserve`, is stock Pingora (and helmgate-keepcase's match).
+//!
 //! One difference is left in on purpose: Pingora's default client keep-alive
 //! is unlimited in time; helmgate closes an idle client connection after
 //! `keepalive_timeout_secs` (60). `--keepalive-timeout-secs N` sets the same
@@ -30,21 +36,25 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pingora::apps::HttpServerOptions;
+use pingora::apps::{HttpServerApp, HttpServerOptions, ServerApp};
 use pingora::listeners::{L4BufferSettings, ListenerConfig};
+use pingora::protocols::http::ServerSession;
+use pingora::protocols::Stream;
 use pingora::proxy::{http_proxy, ProxyHttp, Session};
 use pingora::server::configuration::{Opt, ServerConf};
-use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
+use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch, ShutdownWatch};
 use pingora::services::listening::Service;
 use pingora::upstreams::peer::HttpPeer;
 use pingora::Result;
 use tokio::signal::unix::{signal, SignalKind};
 
 const USAGE: &str = "usage: bare_pingora --listen ADDR --upstream ADDR [--threads N] \
-[--work-stealing true|false] [--buffer-bytes N] [--keepalive-timeout-secs N]";
+[--work-stealing true|false] [--buffer-bytes N] [--keepalive-timeout-secs N] \
+[--header-case preserve|canonical]";
 
 /// The command line as given.
 struct Args {
@@ -54,6 +64,8 @@ struct Args {
     work_stealing: bool,
     buffer_bytes: usize,
     keepalive_timeout_secs: Option<u64>,
+    /// Keep each head's header-name case (stock Pingora) or not.
+    preserve_header_case: bool,
 }
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> std::result::Result<Args, String> {
@@ -65,6 +77,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> std::result::Result<Arg
         work_stealing: false,
         buffer_bytes: 4096,
         keepalive_timeout_secs: None,
+        preserve_header_case: true,
     };
     while let Some(flag) = argv.next() {
         let value = argv.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -77,6 +90,13 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> std::result::Result<Arg
             "--buffer-bytes" => args.buffer_bytes = value.parse().map_err(|_| bad("a size"))?,
             "--keepalive-timeout-secs" => {
                 args.keepalive_timeout_secs = Some(value.parse().map_err(|_| bad("seconds"))?)
+            }
+            "--header-case" => {
+                args.preserve_header_case = match value.as_str() {
+                    "preserve" => true,
+                    "canonical" => false,
+                    _ => return Err(bad("preserve or canonical")),
+                }
             }
             _ => return Err(format!("unknown argument {flag:?}")),
         }
@@ -129,6 +149,43 @@ impl ProxyHttp for Bare {
     }
 }
 
+/// Pingora's HTTP/1 connection loop (pingora-core apps/mod.rs, `impl
+/// ServerApp for T`, its HTTP/1 branch) with every session told not to keep
+/// header-name case, as helmgate's front door tells it.
+struct CanonicalCase<A>(Arc<A>);
+
+#[async_trait]
+impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for CanonicalCase<A> {
+    async fn process_new(
+        self: &Arc<Self>,
+        stream: Stream,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
+        let mut session = ServerSession::new_http1(stream);
+        session.set_keepalive((!*shutdown.borrow()).then_some(60));
+        let limit = self
+            .0
+            .server_options()
+            .and_then(|o| o.keepalive_request_limit);
+        session.set_keepalive_reuses_remaining(limit);
+        session.set_preserve_header_case(false);
+        let mut result = self.0.process_new_http(session, shutdown).await;
+        while let Some((stream, persistent)) = result.map(|r| r.consume()) {
+            let mut session = ServerSession::new_http1(stream);
+            if let Some(persistent) = persistent {
+                persistent.apply_to_session(&mut session);
+            }
+            session.set_preserve_header_case(false);
+            result = self.0.process_new_http(session, shutdown).await;
+        }
+        None
+    }
+
+    async fn cleanup(&self) {
+        self.0.http_cleanup().await;
+    }
+}
+
 /// SIGINT/SIGTERM: exit now.
 struct ExitOnSignal;
 
@@ -176,15 +233,29 @@ fn main() -> ExitCode {
         Bare::new(args.upstream, args.keepalive_timeout_secs),
     );
     app.server_options = Some(options);
-    let mut service = Service::new("bare pingora proxy".to_string(), app);
-    service.add_listener(
-        ListenerConfig::tcp(args.listen.to_string())
-            .l4_buffer(L4BufferSettings::new(args.buffer_bytes, args.buffer_bytes)),
-    );
-    server.add_service(service);
+    let listener = ListenerConfig::tcp(args.listen.to_string())
+        .l4_buffer(L4BufferSettings::new(args.buffer_bytes, args.buffer_bytes));
+    let name = "bare pingora proxy".to_string();
+    if args.preserve_header_case {
+        let mut service = Service::new(name, app);
+        service.add_listener(listener);
+        server.add_service(service);
+    } else {
+        let mut service = Service::new(name, CanonicalCase(Arc::new(app)));
+        service.add_listener(listener);
+        server.add_service(service);
+    }
     eprintln!(
-        "bare_pingora: {} -> {}, {} thread(s), work_stealing {}",
-        args.listen, args.upstream, args.threads, args.work_stealing
+        "bare_pingora: {} -> {}, {} thread(s), work_stealing {}, header case {}",
+        args.listen,
+        args.upstream,
+        args.threads,
+        args.work_stealing,
+        if args.preserve_header_case {
+            "preserved"
+        } else {
+            "canonical"
+        }
     );
     server.run(RunArgs {
         shutdown_signal: Box::new(ExitOnSignal),

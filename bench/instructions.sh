@@ -6,6 +6,9 @@
 #
 #   HELMGATE_BIN=target/release/helmgate bench/instructions.sh
 #   N=500 WARM=50 TARGETS="helmgate pingora" SCENARIOS=a bench/instructions.sh
+#   TARGETS="helmgate pingora-canonical helmgate-keepcase pingora" SCENARIOS=a ...
+#     (like for like: pingora-canonical is bare Pingora without the
+#     header-case map, as helmgate runs by default)
 #   TOOLS=callgrind LINEARITY=1 bench/instructions.sh
 #
 # For each target, scenario and tool, the target is started fresh under
@@ -44,8 +47,8 @@ done
 most=$((WARM + N * (LINEARITY ? 2 : 1)))
 ((most <= 10000)) || { echo "WARM + N (x2 with LINEARITY=1) is $most; keep it <= 10000 (one connection)" >&2; exit 2; }
 for t in $TARGETS; do
-    [[ $t =~ ^(helmgate|helmgate-keepcase|helmgate-hardened|pingora|nginx)$ ]] ||
-        { echo "unknown target '$t' (use helmgate helmgate-keepcase helmgate-hardened pingora nginx)" >&2; exit 2; }
+    [[ $t =~ ^(helmgate|helmgate-keepcase|helmgate-hardened|pingora|pingora-canonical|nginx)$ ]] ||
+        { echo "unknown target '$t' (use helmgate helmgate-keepcase helmgate-hardened pingora pingora-canonical nginx)" >&2; exit 2; }
 done
 for s in $SCENARIOS; do
     [[ $s =~ ^[abc]$ ]] || { echo "unknown scenario '$s' (use a b c)" >&2; exit 2; }
@@ -60,7 +63,7 @@ fi
 
 require_tools "$NGINX" "$VALGRIND" taskset python3 getconf timeout
 want_bare=0
-[[ " $TARGETS " == *" pingora "* ]] && want_bare=1
+[[ " $TARGETS " == *" pingora "* || " $TARGETS " == *" pingora-canonical "* ]] && want_bare=1
 locate_helmgate "$want_bare"
 ((want_bare)) && locate_bare_pingora 1
 install_traps
@@ -104,9 +107,12 @@ one_run() {
             taskset -c "$GW_CORE" "${vg[@]}" "$HELMGATE_BIN" --config "$WORK_DIR/$name.toml" \
                 >"$WORK_DIR/$name.log" 2>&1 &
             ;;
-        pingora)
+        pingora | pingora-canonical)
+            local case=preserve
+            [[ $target == pingora-canonical ]] && case=canonical
             taskset -c "$GW_CORE" "${vg[@]}" "$BARE_PINGORA_BIN" --listen "127.0.0.1:$port" \
-                --upstream "127.0.0.1:$UP_PORT" --threads 1 >"$WORK_DIR/$name.log" 2>&1 &
+                --upstream "127.0.0.1:$UP_PORT" --threads 1 --header-case "$case" \
+                >"$WORK_DIR/$name.log" 2>&1 &
             ;;
         nginx)
             mkdir -p "$WORK_DIR/$name-tmp"

@@ -96,7 +96,7 @@ fn serve(args: Args) -> Result<(), String> {
     );
     let state = Arc::new(SharedState::new(policy, args.config.clone(), overrides));
     server::install_reload_handler(Arc::clone(&state))?;
-    helmgate::observe::log_files::install_reopen_handler()?;
+    helmgate::ops::signals::install_log_reopen_handler()?;
     server::run(
         state,
         RunOptions {

@@ -28,7 +28,7 @@ import time
 
 # ---------------------------------------------------------------------------
 # The policy both gateways enforce. These mirror helmgate's production
-# defaults (src/headers.rs, src/cors.rs, src/config/mod.rs); `check` compares
+# defaults (src/policy/headers/, src/policy/cors/, src/config/); `check` compares
 # helmgate's real responses with them, so a change there fails loudly here
 # instead of silently benchmarking two different jobs.
 
@@ -1606,7 +1606,7 @@ def cmd_instructions_report(args):
             row["instructions_vs_nginx"] = vs
             st = ",".join(f"{k}x{v}" for k, v in sorted(row["statuses"].items()))
             note = "" if row["same_job"] else f"not the same job (want {SCENARIOS[s][1]})"
-            if t == BARE and not row["same_job"]:
+            if t.startswith(BARE) and not row["same_job"]:
                 note += ": bare Pingora forwards it to the upstream"
             xs = row["instructions_per_request_all"]
             if len(xs) > 1 and min(xs) > 0:
@@ -1616,11 +1616,17 @@ def cmd_instructions_report(args):
                 f"{t:<19}{'(' + s + ')':<7}{fmt(ir, '{:,.0f}'):>14}{fmt(vs, '{:.2f}'):>10}"
                 f"{fmt(row['heap_allocations_per_request'], '{:.1f}'):>13}"
                 f"{fmt(row['heap_bytes_per_request'], '{:,.0f}'):>12}{st:>18}   {note}".rstrip())
-        hg = summary.get(s, {}).get("helmgate", {}).get("instructions_per_request")
-        bare = summary.get(s, {}).get(BARE, {}).get("instructions_per_request")
-        if hg and bare:
-            lines.append(f"{'':<17}helmgate / bare Pingora: {hg / bare:.2f} instructions"
-                         + ("" if summary[s][BARE]["same_job"] else " (not the same job)"))
+        # Like for like: helmgate (header names canonical) over bare Pingora
+        # told the same, helmgate-keepcase over stock bare Pingora.
+        for hg_name, bare_name, label in (
+                ("helmgate", BARE, "helmgate / bare Pingora"),
+                ("helmgate", BARE + "-canonical", "helmgate / bare Pingora, canonical header case (like for like)"),
+                ("helmgate-keepcase", BARE, "helmgate-keepcase / bare Pingora (like for like)")):
+            hg = summary.get(s, {}).get(hg_name, {}).get("instructions_per_request")
+            bare = summary.get(s, {}).get(bare_name, {}).get("instructions_per_request")
+            if hg and bare:
+                lines.append(f"{'':<17}{label}: {hg / bare:.2f} instructions"
+                             + ("" if summary[s][bare_name]["same_job"] else " (not the same job)"))
         lines.append("")
     lines.append("instructions: everything the process executed (all threads, user space), per request;"
                  " heap: malloc-family blocks and bytes allocated per request (DHAT).")

@@ -96,13 +96,7 @@ impl Validator<'_> {
     ) -> Option<Option<String>> {
         let text = p.value.get_ref().trim();
         let is_csp = key.starts_with("content_security_policy");
-        let probe = text.replace(NONCE_PLACEHOLDER, "n");
-        if HeaderValue::from_str(&probe).is_err() {
-            self.problem(
-                &p.key,
-                Some(p.value),
-                "is not a valid header value (control characters or non-ASCII)",
-            );
+        if !self.header_value(&p.key, p.value) {
             return None;
         }
         if !is_csp && text.contains(NONCE_PLACEHOLDER) {
@@ -190,35 +184,14 @@ impl Validator<'_> {
             for (name, value) in custom {
                 let key = format!("{table}.custom.{name}");
                 let lower = name.to_ascii_lowercase();
-                if HeaderName::from_bytes(lower.as_bytes()).is_err() {
-                    self.problem(&key, Some(value), format!("{name:?} is not a header name"));
+                if let Some(why) = not_a_custom_header(name, &lower) {
+                    self.problem(&key, Some(value), why);
                     continue;
                 }
-                if let Some(row) = TABLE.iter().find(|r| r.name == lower) {
-                    self.problem(
-                        &key,
-                        Some(value),
-                        format!("{name} has a named key: set headers.{} instead", row.key),
-                    );
-                    continue;
-                }
-                if let Some(why) = reserved(&lower) {
-                    self.problem(
-                        &key,
-                        Some(value),
-                        format!("{name} can't be set here: it {why}"),
-                    );
+                if !self.header_value(&key, value) {
                     continue;
                 }
                 let text = value.get_ref().trim();
-                if HeaderValue::from_str(&text.replace(NONCE_PLACEHOLDER, "n")).is_err() {
-                    self.problem(
-                        &key,
-                        Some(value),
-                        "is not a valid header value (control characters or non-ASCII)",
-                    );
-                    continue;
-                }
                 out.retain(|(n, _)| *n != lower);
                 if !text.is_empty() {
                     out.push((lower, text.to_string()));
@@ -226,6 +199,21 @@ impl Validator<'_> {
             }
         }
         out
+    }
+
+    /// Whether `value`, trimmed and with `{nonce}` filled in, can be sent as
+    /// a header value; a problem at `key` when not.
+    pub fn header_value(&mut self, key: &str, value: &Spanned<String>) -> bool {
+        let probe = value.get_ref().trim().replace(NONCE_PLACEHOLDER, "n");
+        let ok = HeaderValue::from_str(&probe).is_ok();
+        if !ok {
+            self.problem(
+                key,
+                Some(value),
+                "is not a valid header value (control characters or non-ASCII)",
+            );
+        }
+        ok
     }
 
     /// `remove`, with `remove_x_powered_by` applied on top.
@@ -323,4 +311,18 @@ impl Validator<'_> {
             ));
         }
     }
+}
+
+/// Why `name` (`lower`, lower-cased) can't be a `[headers.custom]` key.
+fn not_a_custom_header(name: &str, lower: &str) -> Option<String> {
+    if HeaderName::from_bytes(lower.as_bytes()).is_err() {
+        return Some(format!("{name:?} is not a header name"));
+    }
+    if let Some(row) = TABLE.iter().find(|r| r.name == lower) {
+        return Some(format!(
+            "{name} has a named key: set headers.{} instead",
+            row.key
+        ));
+    }
+    reserved(lower).map(|why| format!("{name} can't be set here: it {why}"))
 }

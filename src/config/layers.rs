@@ -3,6 +3,48 @@
 //! environment), and each key takes its value from the highest table that
 //! sets it. Every validator asks the stack, so the rule exists once.
 
+use super::raw::{RawConfig, RawProfile, RawRoute};
+use crate::policy::env::Environment;
+
+/// The stack of one kind of table for a site: `route` is `None` for the
+/// default site. `pick` takes a table from the top level, a profile or a
+/// route.
+pub fn stack<'a, T>(
+    raw: &'a RawConfig,
+    env: Environment,
+    route: Option<(&str, &'a RawRoute)>,
+    kind: &str,
+    top: impl Fn(&'a RawConfig) -> &'a T,
+    profile: impl Fn(&'a RawProfile) -> Option<&'a T>,
+    own: impl Fn(&'a RawRoute) -> Option<&'a T>,
+) -> Stack<'a, T> {
+    let mut s = Stack::new();
+    s.push(kind, Some(top(raw)));
+    s.push(format!("{env}.{kind}"), profile(raw.profile(env)));
+    if let Some((table, r)) = route {
+        s.push(format!("{table}.{kind}"), own(r));
+        s.push(format!("{table}.{env}.{kind}"), profile(r.profile(env)));
+    }
+    s
+}
+
+/// `stack` for a table whose key is its field's name at the top level, in
+/// profiles and in routes alike.
+macro_rules! stack_of {
+    ($raw:expr, $env:expr, $route:expr, $field:ident) => {
+        $crate::config::layers::stack(
+            $raw,
+            $env,
+            $route,
+            stringify!($field),
+            |c| &c.$field,
+            |p| p.$field.as_ref(),
+            |r| r.$field.as_ref(),
+        )
+    };
+}
+pub(crate) use stack_of;
+
 /// A stack of raw tables of one kind, each with its name for messages
 /// (`cors`, `production.cors`, `route[api].cors` ...).
 pub struct Stack<'a, T> {
@@ -28,15 +70,6 @@ impl<'a, T> Stack<'a, T> {
         if let Some(t) = table {
             self.layers.push((name.into(), t));
         }
-    }
-
-    /// The same stack with one more table on top.
-    pub fn with(&self, name: impl Into<String>, table: Option<&'a T>) -> Stack<'a, T> {
-        let mut s = Stack {
-            layers: self.layers.clone(),
-        };
-        s.push(name, table);
-        s
     }
 
     /// The value of one key from the highest table that sets it.
@@ -92,12 +125,12 @@ mod tests {
         let mut s: Stack<'_, Option<i32>> = Stack::new();
         s.push("cors", Some(&global));
         s.push("production.cors", Some(&env));
-        let top = s.with("route[api].cors", Some(&route));
         let pick = |s: &Stack<'_, Option<i32>>| {
             s.pick("k", |t| t.as_ref())
                 .map(|p| (*p.value, p.key, p.layer))
         };
         assert_eq!(pick(&s), Some((1, "cors.k".to_string(), 0)));
-        assert_eq!(pick(&top), Some((3, "route[api].cors.k".to_string(), 2)));
+        s.push("route[api].cors", Some(&route));
+        assert_eq!(pick(&s), Some((3, "route[api].cors.k".to_string(), 2)));
     }
 }

@@ -321,12 +321,13 @@ fn other_environment(
     v.absorb_other_environment(shadow, other.as_str());
 }
 
+/// A small valid config and a loader, for unit tests across the crate.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
     use super::*;
-    use std::time::Duration;
 
-    const MINIMAL: &str = r#"
+    /// Production, one listener, one upstream, one allowed origin.
+    pub const MINIMAL: &str = r#"
 environment = "production"
 [server]
 listen = ["127.0.0.1:8080"]
@@ -336,13 +337,26 @@ address = "127.0.0.1:3000"
 allowed_origins = ["https://app.example.com"]
 "#;
 
-    fn load(text: &str) -> Result<Policy, ConfigError> {
+    pub fn load(text: &str) -> Result<Policy, ConfigError> {
         load_str(
             text,
             Path::new("test.toml"),
             Overrides::default(),
             &EnvVars::default(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    use crate::config::testing::{load, MINIMAL};
+
+    /// MINIMAL with `lines` added to its `[server]` table.
+    fn with_server_keys(lines: &str) -> String {
+        MINIMAL.replace("[server]\n", &format!("[server]\n{lines}"))
     }
 
     fn problems(text: &str) -> Vec<Problem> {
@@ -517,9 +531,8 @@ format = "xml"
 
     #[test]
     fn broad_trusted_proxies_are_refused_naming_the_entry() {
-        let text = MINIMAL.replace(
-            "[server]\n",
-            "[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"0.0.0.0/0\", \"::ffff:0:0/96\"]\n",
+        let text = with_server_keys(
+            "trusted_proxies = [\"10.0.0.0/8\", \"0.0.0.0/0\", \"::ffff:0:0/96\"]\n",
         );
         let ps = problems(&text);
         let keys: Vec<&str> = ps.iter().map(|p| p.key.as_str()).collect();
@@ -579,10 +592,8 @@ format = "xml"
 
     #[test]
     fn trust_all_proxies_trusts_every_peer_with_a_warning() {
-        let text = MINIMAL.replace(
-            "[server]\n",
-            "[server]\ntrust_all_proxies = true\ntrusted_proxies = [\"0.0.0.0/0\"]\n",
-        );
+        let text =
+            with_server_keys("trust_all_proxies = true\ntrusted_proxies = [\"0.0.0.0/0\"]\n");
         let p = load(&text).unwrap();
         assert!(p.trust_all_proxies);
         assert!(p.trusted_proxies.contains("203.0.113.9".parse().unwrap()));
@@ -631,10 +642,7 @@ format = "xml"
                 min_rate: 500
             }
         );
-        let text = MINIMAL.replace(
-            "[server]\n",
-            "[server]\nrequest_body_timeout_secs = 0\nrequest_body_min_rate = -1\n",
-        );
+        let text = with_server_keys("request_body_timeout_secs = 0\nrequest_body_min_rate = -1\n");
         let keys: Vec<String> = problems(&text).into_iter().map(|p| p.key).collect();
         assert_eq!(
             keys,

@@ -276,3 +276,32 @@ impl<'t> Validator<'t> {
         }
     }
 }
+
+/// `Validator::int` for the field `$field` of the raw table `$raw`, read
+/// under the key `$table.$field`: the key a problem names can't drift from
+/// the field it came from. `$range` is inclusive.
+macro_rules! int_setting {
+    ($v:expr, $table:literal, $raw:expr, $field:ident, $default:expr, $range:expr) => {{
+        let range = $range;
+        $v.int(
+            concat!($table, ".", stringify!($field)),
+            $raw.$field.as_ref(),
+            $default,
+            *range.start(),
+            *range.end(),
+        )
+    }};
+}
+pub(crate) use int_setting;
+
+/// `Validator::secs` for `$raw.$field` under the key `$table.$field`.
+macro_rules! secs_setting {
+    ($v:expr, $table:literal, $raw:expr, $field:ident, $default:expr) => {
+        $v.secs(
+            concat!($table, ".", stringify!($field)),
+            $raw.$field.as_ref(),
+            $default,
+        )
+    };
+}
+pub(crate) use secs_setting;

@@ -5,17 +5,22 @@ use std::net::SocketAddr;
 
 use toml::Spanned;
 
-use super::problems::Validator;
+use super::problems::{int_setting, Validator};
 use super::raw::{RawAdmin, RawReports};
 use crate::policy::admin_host::AdminHosts;
 use crate::policy::auth::AdminToken;
 use crate::policy::reports::{ReportPath, ReportSettings};
 
+/// `[reports] max_body_bytes`: 1 KiB to 1 MiB.
+const BODY: std::ops::RangeInclusive<i64> = 1024..=1024 * 1024;
+/// `[reports] per_minute` and `per_client_per_minute`.
+const RATE: std::ops::RangeInclusive<i64> = 1..=1_000_000;
+
 impl Validator<'_> {
     pub fn reports(&mut self, raw: &RawReports) -> Option<ReportSettings> {
-        let defaults = ReportSettings::default();
+        let d = ReportSettings::default();
         let path = match &raw.path {
-            None => Some(defaults.path),
+            None => Some(d.path),
             Some(p) => match ReportPath::new(p.get_ref()) {
                 Ok(path) => Some(path),
                 Err(message) => {
@@ -24,29 +29,20 @@ impl Validator<'_> {
                 }
             },
         };
-        let max_body = self.int(
-            "reports.max_body_bytes",
-            raw.max_body_bytes.as_ref(),
-            defaults.max_body_bytes as i64,
-            1024,
-            1024 * 1024,
-        );
-        let per_minute = self.int(
-            "reports.per_minute",
-            raw.per_minute.as_ref(),
-            i64::from(defaults.per_minute),
-            1,
-            1_000_000,
-        );
-        let per_client = self.int(
-            "reports.per_client_per_minute",
-            raw.per_client_per_minute.as_ref(),
-            i64::from(defaults.per_client_per_minute),
-            1,
-            1_000_000,
+        let (body, rate) = (d.max_body_bytes as i64, i64::from(d.per_minute));
+        let client_rate = i64::from(d.per_client_per_minute);
+        let max_body = int_setting!(self, "reports", raw, max_body_bytes, body, BODY);
+        let per_minute = int_setting!(self, "reports", raw, per_minute, rate, RATE);
+        let per_client = int_setting!(
+            self,
+            "reports",
+            raw,
+            per_client_per_minute,
+            client_rate,
+            RATE
         );
         Some(ReportSettings {
-            enabled: raw.enabled.unwrap_or(defaults.enabled),
+            enabled: raw.enabled.unwrap_or(d.enabled),
             path: path?,
             max_body_bytes: max_body? as u64,
             per_minute: per_minute? as u32,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use toml::Spanned;
 
 use super::cors::EnvOrigins;
-use super::layers::Stack;
+use super::layers::{stack_of, Stack};
 use super::problems::Validator;
 use super::raw::{RawConfig, RawCors, RawHeaders, RawRoute, RawUpstream};
 use crate::policy::env::Environment;
@@ -43,13 +43,8 @@ pub struct Globals<'a> {
 
 impl<'a> Globals<'a> {
     pub fn new(raw: &'a RawConfig, env: Environment, env_origins: Option<&'a str>) -> Globals<'a> {
-        let profile = raw.profile(env);
-        let mut cors = Stack::new();
-        cors.push("cors", Some(&raw.cors));
-        cors.push(format!("{env}.cors"), profile.cors.as_ref());
-        let mut headers = Stack::new();
-        headers.push("headers", Some(&raw.headers));
-        headers.push(format!("{env}.headers"), profile.headers.as_ref());
+        let cors = stack_of!(raw, env, None, cors);
+        let headers = stack_of!(raw, env, None, headers);
         Globals {
             env,
             cors,
@@ -154,7 +149,7 @@ impl Validator<'_> {
                     self.route_upstream(raw, &table, u, named)
                 }
             };
-            let (cors, headers) = route_stacks(globals, &table, route);
+            let (cors, headers) = route_stacks(raw, globals.env, &table, route);
             if let Some(m) = &m {
                 matches.push((sites.len(), m.clone()));
             }
@@ -346,26 +341,16 @@ impl Validator<'_> {
 /// A route's CORS and headers stacks: the global tables, then the route's
 /// own, then its profile for the environment.
 fn route_stacks<'r>(
-    globals: &Globals<'r>,
+    raw: &'r RawConfig,
+    env: Environment,
     table: &str,
     route: &'r RawRoute,
 ) -> (Stack<'r, RawCors>, Stack<'r, RawHeaders>) {
-    let env = globals.env;
-    let cors = globals
-        .cors
-        .with(format!("{table}.cors"), route.cors.as_ref())
-        .with(
-            format!("{table}.{env}.cors"),
-            route.profile(env).cors.as_ref(),
-        );
-    let headers = globals
-        .headers
-        .with(format!("{table}.headers"), route.headers.as_ref())
-        .with(
-            format!("{table}.{env}.headers"),
-            route.profile(env).headers.as_ref(),
-        );
-    (cors, headers)
+    let route = Some((table, route));
+    (
+        stack_of!(raw, env, route, cors),
+        stack_of!(raw, env, route, headers),
+    )
 }
 
 /// A `hosts` entry: an exact host or `*.suffix`, ASCII only (punycode for

@@ -1,6 +1,7 @@
 //! `[server]`, `[log]` and `[admin]`: listeners, TLS files, trusted proxies,
 //! limits and logging. Socket-level settings are fixed at start.
 
+use crate::config::problems::{int_setting, secs_setting};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
@@ -111,21 +112,9 @@ impl Validator<'_> {
     pub fn server(&mut self, raw: &raw::RawServer) -> Option<ServerSettings> {
         let listeners = self.listeners(raw);
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
-        let threads = self.int("server.threads", raw.threads.as_ref(), cpus, 1, 1024);
-        let keepalive = self.int(
-            "server.keepalive_timeout_secs",
-            raw.keepalive_timeout_secs.as_ref(),
-            60,
-            0,
-            86_400,
-        );
-        let grace = self.int(
-            "server.grace_period_secs",
-            raw.grace_period_secs.as_ref(),
-            30,
-            0,
-            3_600,
-        );
+        let threads = int_setting!(self, "server", raw, threads, cpus, 1..=1024);
+        let keepalive = int_setting!(self, "server", raw, keepalive_timeout_secs, 60, 0..=86_400);
+        let grace = int_setting!(self, "server", raw, grace_period_secs, 30, 0..=3_600);
         let limits = self.request_limits(raw);
         let (listen, tls, https_redirect_listen) = listeners?;
         let limits = limits?;
@@ -184,42 +173,30 @@ impl Validator<'_> {
 
     /// The limits on one request's head and body, and the connection buffer.
     fn request_limits(&mut self, raw: &raw::RawServer) -> Option<RequestLimits> {
-        let header_bytes = self.int(
-            "server.max_request_header_bytes",
-            raw.max_request_header_bytes.as_ref(),
+        let header_bytes = int_setting!(
+            self,
+            "server",
+            raw,
+            max_request_header_bytes,
             64 * 1024,
-            1024,
-            1024 * 1024,
+            1024..=1024 * 1024
         );
-        let header_timeout = self.secs(
-            "server.request_header_timeout_secs",
-            raw.request_header_timeout_secs.as_ref(),
-            10.0,
-        );
+        let header_timeout = secs_setting!(self, "server", raw, request_header_timeout_secs, 10.0);
         let body_bytes = match &raw.max_request_body_bytes {
             None => Some(None),
             Some(s) => self
                 .int("server.max_request_body_bytes", Some(s), 0, 1, i64::MAX)
                 .map(|v| Some(v as u64)),
         };
-        let body_timeout = self.secs(
-            "server.request_body_timeout_secs",
-            raw.request_body_timeout_secs.as_ref(),
-            20.0,
-        );
-        let body_rate = self.int(
-            "server.request_body_min_rate",
-            raw.request_body_min_rate.as_ref(),
-            500,
-            0,
-            1 << 30,
-        );
-        let buffer = self.int(
-            "server.connection_buffer_bytes",
-            raw.connection_buffer_bytes.as_ref(),
+        let body_timeout = secs_setting!(self, "server", raw, request_body_timeout_secs, 20.0);
+        let body_rate = int_setting!(self, "server", raw, request_body_min_rate, 500, 0..=1 << 30);
+        let buffer = int_setting!(
+            self,
+            "server",
+            raw,
+            connection_buffer_bytes,
             DEFAULT_CONNECTION_BUFFER_BYTES,
-            1024,
-            1024 * 1024,
+            1024..=1024 * 1024
         );
         Some(RequestLimits {
             header_bytes: header_bytes? as usize,
@@ -392,19 +369,14 @@ impl Validator<'_> {
                 None
             }
         };
-        let burst = self.int(
-            "log.blocked_origin_burst",
-            raw.blocked_origin_burst.as_ref(),
-            20,
-            1,
-            100_000,
-        );
-        let per_minute = self.int(
-            "log.blocked_origin_per_minute",
-            raw.blocked_origin_per_minute.as_ref(),
+        let burst = int_setting!(self, "log", raw, blocked_origin_burst, 20, 1..=100_000);
+        let per_minute = int_setting!(
+            self,
+            "log",
+            raw,
+            blocked_origin_per_minute,
             60,
-            1,
-            1_000_000,
+            1..=1_000_000
         );
         let access_log_path = self.log_path("log.access_log_path", raw.access_log_path.as_ref());
         let error_log_path = self.log_path("log.error_log_path", raw.error_log_path.as_ref());

@@ -3,33 +3,11 @@
 //! `[ENV.x]`, `[route.x]`, `[route.ENV.x]`) and validated into its site once
 //! the sites exist.
 
-use super::layers::Stack;
+use super::layers::stack_of;
 use super::problems::Validator;
-use super::raw::{RawConfig, RawProfile, RawRoute};
+use super::raw::{RawConfig, RawRoute};
 use crate::policy::env::Environment;
 use crate::policy::SitePolicy;
-
-/// The stack of one kind of table for a site: `route` is `None` for the
-/// default site. `pick` takes a table from the top level, a profile or a
-/// route.
-pub fn stack<'a, T>(
-    raw: &'a RawConfig,
-    env: Environment,
-    route: Option<(&str, &'a RawRoute)>,
-    kind: &str,
-    top: impl Fn(&'a RawConfig) -> &'a T,
-    profile: impl Fn(&'a RawProfile) -> Option<&'a T>,
-    own: impl Fn(&'a RawRoute) -> Option<&'a T>,
-) -> Stack<'a, T> {
-    let mut s = Stack::new();
-    s.push(kind, Some(top(raw)));
-    s.push(format!("{env}.{kind}"), profile(raw.profile(env)));
-    if let Some((table, r)) = route {
-        s.push(format!("{table}.{kind}"), own(r));
-        s.push(format!("{table}.{env}.{kind}"), profile(r.profile(env)));
-    }
-    s
-}
 
 /// A route's table name in messages, as `sites` spells it.
 fn table_name(i: usize, route: &RawRoute) -> String {
@@ -64,26 +42,8 @@ impl Validator<'_> {
                     Some((table.as_str(), route))
                 }
             };
-            let fetch = stack(
-                raw,
-                env,
-                route,
-                "fetch_metadata",
-                |c| &c.fetch_metadata,
-                |p| p.fetch_metadata.as_ref(),
-                |r| r.fetch_metadata.as_ref(),
-            );
-            let fetch = self.fetch_metadata(&fetch);
-            let cookies = stack(
-                raw,
-                env,
-                route,
-                "cookies",
-                |c| &c.cookies,
-                |p| p.cookies.as_ref(),
-                |r| r.cookies.as_ref(),
-            );
-            let cookies = self.cookies(&cookies);
+            let fetch = self.fetch_metadata(&stack_of!(raw, env, route, fetch_metadata));
+            let cookies = self.cookies(&stack_of!(raw, env, route, cookies));
             match (slot.as_mut(), fetch, cookies) {
                 (Some(site), Some(f), Some(c)) => {
                     site.fetch_metadata = f;

@@ -27,26 +27,13 @@ impl Validator<'_> {
             .map_or(text, |(h, _)| h)
             .trim_matches(['[', ']']);
         let sni = raw.sni.clone().unwrap_or_else(|| host.to_string());
-        let connect = self.secs(
-            &format!("{table}.connect_timeout_secs"),
-            raw.connect_timeout_secs.as_ref(),
-            5.0,
-        );
-        let read = self.secs(
-            &format!("{table}.read_timeout_secs"),
-            raw.read_timeout_secs.as_ref(),
-            60.0,
-        );
-        let write = self.secs(
-            &format!("{table}.write_timeout_secs"),
-            raw.write_timeout_secs.as_ref(),
-            60.0,
-        );
-        let idle = self.secs(
-            &format!("{table}.idle_timeout_secs"),
-            raw.idle_timeout_secs.as_ref(),
-            60.0,
-        );
+        let [connect, read, write, idle] = [
+            ("connect_timeout_secs", &raw.connect_timeout_secs, 5.0),
+            ("read_timeout_secs", &raw.read_timeout_secs, 60.0),
+            ("write_timeout_secs", &raw.write_timeout_secs, 60.0),
+            ("idle_timeout_secs", &raw.idle_timeout_secs, 60.0),
+        ]
+        .map(|(key, value, default)| self.secs(&format!("{table}.{key}"), value.as_ref(), default));
         Some(UpstreamSettings {
             display: text.to_string(),
             address: address?,

@@ -14,9 +14,9 @@ use pingora::proxy::Session;
 
 use crate::edge::nonce;
 use crate::edge::request::RequestFacts;
-use crate::policy::cors;
 use crate::policy::fetch_metadata::{self, FetchMetadataMode};
 use crate::policy::header_edit::{self, Name};
+use crate::policy::response_head::new_response;
 use crate::policy::vary;
 use crate::policy::SitePolicy;
 
@@ -180,7 +180,7 @@ impl Answer {
     /// `status` with a body: `Content-Type` and `Content-Length`.
     pub fn new(status: u16, content_type: &'static str, body: impl Into<Bytes>) -> Answer {
         let body = body.into();
-        let mut head = cors::new_response(status, 16);
+        let mut head = new_response(status, 16);
         set(
             &mut head,
             &CONTENT_TYPE,
@@ -200,7 +200,7 @@ impl Answer {
 
     /// An empty answer (`204`): `Content-Length: 0` is Pingora's to add.
     pub fn empty(status: u16) -> Answer {
-        Answer::from_head(cors::new_response(status, 16), Bytes::new())
+        Answer::from_head(new_response(status, 16), Bytes::new())
     }
 
     /// An error, undecorated: plain text, never stored, `Allow` on a 405,
@@ -339,18 +339,14 @@ fn end_to_wire(mut out: BytesMut, body: &[u8]) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
 
     use pingora::protocols::http::ServerSession;
     use pingora::protocols::Stream;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    use crate::config::{load_str, Overrides};
-    use crate::policy::env::EnvVars;
-
     #[test]
     fn wire_form_is_a_complete_response() {
-        let mut resp = cors::new_response(431, 4);
+        let mut resp = new_response(431, 4);
         resp.insert_header("content-length", "3").unwrap();
         resp.insert_header("x-frame-options", "DENY").unwrap();
         let wire = to_wire(&resp, b"abc", false);
@@ -426,22 +422,8 @@ mod tests {
     /// and make `to_wire`, `to_wire_with_block` and fast.rs do the same.
     #[tokio::test]
     async fn our_wire_form_is_what_pingoras_session_writes_for_the_same_head() {
-        let toml = r#"
-environment = "production"
-[server]
-listen = ["127.0.0.1:8080"]
-[upstream]
-address = "127.0.0.1:3000"
-[cors]
-allowed_origins = ["https://app.example.com"]
-"#;
-        let policy = load_str(
-            toml,
-            Path::new("t"),
-            Overrides::default(),
-            &EnvVars::default(),
-        )
-        .expect("a valid config");
+        let policy =
+            crate::config::testing::load(crate::config::testing::MINIMAL).expect("a valid config");
         let site = policy.default_site();
         for (https, title_case, keep_alive, method) in [false, true]
             .into_iter()
@@ -471,7 +453,7 @@ allowed_origins = ["https://app.example.com"]
 
             // The fast path's CORS answers (fast.rs), both ways it writes.
             for (status, body) in [(204, &b""[..]), (403, &b"Forbidden\n"[..])] {
-                let mut head = cors::new_response(status, 8);
+                let mut head = new_response(status, 8);
                 head.insert_header("access-control-allow-origin", "https://app.example.com")
                     .unwrap();
                 head.insert_header("vary", "Origin").unwrap();

@@ -15,6 +15,7 @@ use http::Method;
 use pingora::http::ResponseHeader;
 
 use crate::edge::answer::{self, Answer};
+use crate::edge::connection::ConnectionTokens;
 use crate::edge::request::{Head, RequestFacts, Verdict};
 use crate::edge::verdict::{self, Seen};
 use crate::policy::header_edit::{self, Name};
@@ -136,9 +137,7 @@ pub fn answer(
         target: plain.target(),
         headers: &plain.headers,
     };
-    let Some(Answer { mut head, body }) =
-        verdict::own_answer_undecorated(state, &policy, &facts, &seen)
-    else {
+    let Some(Answer { mut head, body }) = verdict::own_answer(state, &policy, &facts, &seen) else {
         return Outcome::Pass;
     };
     let close = plain.close || !keep_alive;
@@ -280,7 +279,7 @@ fn plain_fields(
 ) -> Option<(HeaderMap, bool)> {
     let mut headers = HeaderMap::with_capacity(8);
     let (mut hosts, mut lengths) = (0, 0);
-    let (mut close, mut keep_alive) = (false, false);
+    let mut connection = ConnectionTokens::default();
     for field in fields {
         let name = field.name;
         if name.eq_ignore_ascii_case("transfer-encoding")
@@ -296,15 +295,10 @@ fn plain_fields(
             }
         }
         if name.eq_ignore_ascii_case("connection") {
-            for token in field.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
-                if token.eq_ignore_ascii_case(b"close") {
-                    close = true;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                    keep_alive = true;
-                } else {
-                    // Hop-by-hop nominations are Pingora's to judge.
-                    return None;
-                }
+            connection.add(field.value);
+            if connection.other {
+                // Hop-by-hop nominations are Pingora's to judge.
+                return None;
             }
         }
         if let Some(known) = relevant(name) {
@@ -319,6 +313,9 @@ fn plain_fields(
             headers.append(known.clone(), HeaderValue::from_maybe_shared(value).ok()?);
         }
     }
+    let ConnectionTokens {
+        close, keep_alive, ..
+    } = connection;
     (hosts == 1 && !(close && keep_alive)).then_some((headers, close))
 }
 

@@ -30,7 +30,7 @@ use pingora::apps::{HttpPersistentSettings, HttpServerApp, HttpServerOptions, Se
 use pingora::protocols::http::ServerSession;
 use pingora::protocols::{Stream, ALPN};
 use pingora::server::ShutdownWatch;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
 
 use crate::edge::fast;
@@ -73,14 +73,36 @@ impl<A> FrontDoor<A> {
             stream.flush().await?;
             stream.shutdown().await
         };
-        if let Err(e) = timeout(Duration::from_secs(5), write)
-            .await
-            .unwrap_or(Ok(()))
-        {
-            log::debug!(
+        match timeout(Duration::from_secs(5), write).await {
+            Ok(Ok(())) => linger(&mut stream).await,
+            Ok(Err(e)) => log::debug!(
                 "could not send {} to {peer:?}: {e}",
                 refusal::kind(refusal).status()
-            );
+            ),
+            Err(_) => {}
+        }
+    }
+}
+
+/// After a refusal: how long, and how many bytes, the front door goes on
+/// reading (and dropping) what the client still sends.
+const LINGER_TIME: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 1 << 20;
+
+/// Read and drop the rest of a refused request before closing (nginx's
+/// lingering close). Closing a socket with unread bytes makes the kernel
+/// send RST, which can destroy the answer before the client reads it: a
+/// client still sending an oversized head would see a reset, not our 431.
+async fn linger(stream: &mut Stream) {
+    let deadline = tokio::time::Instant::now() + LINGER_TIME;
+    // On the heap: an array here would grow every connection's future,
+    // idle ones included, by its size.
+    let mut sink = vec![0u8; 8192];
+    let mut drained = 0;
+    while drained < LINGER_BYTES {
+        match tokio::time::timeout_at(deadline, stream.read(&mut sink)).await {
+            Ok(Ok(n)) if n > 0 => drained += n,
+            _ => return,
         }
     }
 }

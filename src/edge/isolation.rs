@@ -22,11 +22,7 @@ const CACHE_CONTROL: Name = Name::from_static("cache-control");
 
 /// The 403 (undecorated) for a refused request; counts and logs a refused
 /// or would-be-refused one. `None`: the request goes on.
-pub fn answer_undecorated(
-    policy: &Active,
-    facts: &RequestFacts,
-    seen: &Seen<'_>,
-) -> Option<Answer> {
+pub fn answer(policy: &Active, facts: &RequestFacts, seen: &Seen<'_>) -> Option<Answer> {
     let metrics = &policy.route(facts.site).metrics;
     match facts.fetch {
         FetchDecision::Allowed => None,

@@ -9,6 +9,8 @@
 //! May use: `policy`, `config` (types only), `observe`, `state`.
 
 pub mod answer;
+pub mod answering;
+pub mod connection;
 pub mod fast;
 pub mod framing;
 pub mod front;

@@ -6,19 +6,19 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use pingora::prelude::*;
-use pingora::protocols::http::ServerSession;
-use pingora::proxy::{ProxyHttp, Session};
+use pingora::proxy::Session;
 
 use crate::edge::answer::{Answer, TEXT};
+use crate::edge::answering::Answering;
 use crate::edge::listener::Listener;
-use crate::edge::refusal;
 use crate::edge::request::{self, RequestFacts};
 use crate::policy::acme::HTTP01_PREFIX;
 use crate::policy::header_edit::Name;
 use crate::policy::origin::{Host, Origin};
 use crate::state::SharedState;
 
+/// Answers every request with a 308 to its HTTPS URL (400 without a usable
+/// Host).
 pub struct HttpsRedirect {
     state: Arc<SharedState>,
 }
@@ -65,17 +65,14 @@ fn http01_answer(state: &SharedState, path: &str) -> Option<String> {
 }
 
 #[async_trait]
-impl ProxyHttp for HttpsRedirect {
-    type CTX = ();
+impl Answering for HttpsRedirect {
+    const LISTENER: Listener = Listener::Redirect;
 
-    fn new_ctx(&self) {}
-
-    async fn request_error_filter(&self, session: &mut ServerSession, e: &Error) -> Result<()> {
-        refusal::request_error(&self.state, Listener::Redirect, session, e).await;
-        Ok(())
+    fn state(&self) -> &SharedState {
+        &self.state
     }
 
-    async fn request_filter(&self, session: &mut Session, _ctx: &mut ()) -> Result<bool> {
+    async fn answer(&self, session: &mut Session) -> Answer {
         let policy = self.state.policy();
         let (peer, _) = request::connection_of(session.as_downstream());
         let req = session.req_header();
@@ -86,10 +83,7 @@ impl ProxyHttp for HttpsRedirect {
             // RFC 8555 8.3: the CA fetches the key authorization over plain
             // HTTP, before any redirect.
             return Answer::new(200, TEXT, Bytes::from(key_authorization))
-                .decorated(&policy.sites[facts.site], &facts)
-                .write(session)
-                .await
-                .map(|()| true);
+                .decorated(&policy.sites[facts.site], &facts);
         }
         let target = req.headers.get(header::HOST).and_then(|h| {
             let path = req.uri.path_and_query().map_or("/", |p| p.as_str());
@@ -106,16 +100,7 @@ impl ProxyHttp for HttpsRedirect {
                 Bytes::from_static(b"Bad Request: missing or invalid Host\n"),
             ),
         };
-        answer
-            .decorated(&policy.sites[facts.site], &facts)
-            .write(session)
-            .await?;
-        Ok(true)
-    }
-
-    async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut ()) -> Result<Box<HttpPeer>> {
-        // request_filter answers every request.
-        Error::e_explain(InternalError, "the redirect listener has no upstream")
+        answer.decorated(&policy.sites[facts.site], &facts)
     }
 }
 

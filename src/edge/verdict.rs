@@ -20,22 +20,23 @@ use crate::policy::cors::{self, CorsDecision, RejectReason};
 use crate::state::Active;
 use crate::state::SharedState;
 
-/// The gateway's own answer to this request's CORS verdict, if it makes
-/// one: a preflight (204) or a refused origin (403). Report mode only
-/// records what it would have refused.
-pub fn cors_answer(
+/// The gateway's own answer to this request, before `answer::decorate`:
+/// CORS's (a preflight's 204, a refused origin's 403) first, then
+/// `[fetch_metadata]`'s 403. The caller decorates it: the hooks with
+/// `Answer::decorated`, the front door with the route's pre-built header
+/// bytes where it can.
+pub fn own_answer(
     state: &SharedState,
     policy: &Active,
     facts: &RequestFacts,
     seen: &Seen<'_>,
 ) -> Option<Answer> {
-    let answer = cors_answer_undecorated(state, policy, facts, seen)?;
-    Some(answer.decorated(&policy.sites[facts.site], facts))
+    cors_answer(state, policy, facts, seen).or_else(|| isolation::answer(policy, facts, seen))
 }
 
-/// `cors_answer` before `answer::decorate`: the front door adds the
-/// route's security headers as pre-built bytes where it can.
-pub fn cors_answer_undecorated(
+/// CORS's answer to this request, if it makes one. Report mode only
+/// records what it would have refused.
+fn cors_answer(
     state: &SharedState,
     policy: &Active,
     facts: &RequestFacts,
@@ -65,29 +66,6 @@ pub fn cors_answer_undecorated(
         }
         CorsDecision::NotCors | CorsDecision::Allowed(_) | CorsDecision::Observed(None) => None,
     }
-}
-
-/// The gateway's own answer to this request, decorated: CORS's (preflight,
-/// refused origin) first, then `[fetch_metadata]`'s 403.
-pub fn own_answer(
-    state: &SharedState,
-    policy: &Active,
-    facts: &RequestFacts,
-    seen: &Seen<'_>,
-) -> Option<Answer> {
-    let answer = own_answer_undecorated(state, policy, facts, seen)?;
-    Some(answer.decorated(&policy.sites[facts.site], facts))
-}
-
-/// `own_answer` before `answer::decorate`, for the front door.
-pub fn own_answer_undecorated(
-    state: &SharedState,
-    policy: &Active,
-    facts: &RequestFacts,
-    seen: &Seen<'_>,
-) -> Option<Answer> {
-    cors_answer_undecorated(state, policy, facts, seen)
-        .or_else(|| isolation::answer_undecorated(policy, facts, seen))
 }
 
 /// Count the refused origin for the dashboard and write the rate-limited

@@ -80,6 +80,11 @@ impl BlockedLogLimiter {
 mod tests {
     use super::*;
 
+    /// A line to write, after `suppressed_before` suppressed ones.
+    fn logged(suppressed_before: u64) -> Admit {
+        Admit::Log { suppressed_before }
+    }
+
     #[test]
     fn a_flood_yields_burst_lines_then_silence() {
         let l = BlockedLogLimiter::new(5, 60);
@@ -94,21 +99,11 @@ mod tests {
     fn the_next_line_reports_what_was_suppressed() {
         let l = BlockedLogLimiter::new(1, 60);
         let t = Instant::now();
-        assert_eq!(
-            l.admit(t),
-            Admit::Log {
-                suppressed_before: 0
-            }
-        );
+        assert_eq!(l.admit(t), logged(0));
         for _ in 0..41 {
             assert_eq!(l.admit(t), Admit::Suppress);
         }
-        assert_eq!(
-            l.admit(t + Duration::from_secs(1)),
-            Admit::Log {
-                suppressed_before: 41
-            }
-        );
+        assert_eq!(l.admit(t + Duration::from_secs(1)), logged(41));
     }
 
     #[test]
@@ -120,12 +115,7 @@ mod tests {
         }
         assert_eq!(l.take_suppressed(), 3);
         assert_eq!(l.take_suppressed(), 0);
-        assert_eq!(
-            l.admit(t + Duration::from_secs(1)),
-            Admit::Log {
-                suppressed_before: 0
-            }
-        );
+        assert_eq!(l.admit(t + Duration::from_secs(1)), logged(0));
     }
 
     #[test]

@@ -3,9 +3,10 @@
 //! closed set (`ops::acme`'s failure reasons), so the series count is fixed.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::SystemTime;
+
+use crate::observe::prom::Family;
 
 #[derive(Debug, Default)]
 pub struct CertMetrics {
@@ -41,22 +42,24 @@ impl CertMetrics {
     pub fn render(&self, out: &mut String) {
         let expiry = lock(&self.expiry);
         if !expiry.is_empty() {
-            out.push_str("# HELP helmgate_certificate_expiry_seconds When the certificate served for a host expires, in Unix seconds.\n# TYPE helmgate_certificate_expiry_seconds gauge\n");
+            let mut f = Family::gauge(
+                out,
+                "helmgate_certificate_expiry_seconds",
+                "When the certificate served for a host expires, in Unix seconds.",
+            );
             for (host, at) in expiry.iter() {
-                let _ = writeln!(
-                    out,
-                    "helmgate_certificate_expiry_seconds{{host=\"{host}\"}} {at}"
-                );
+                f.sample(format_args!("host=\"{host}\""), at);
             }
         }
         let failures = lock(&self.failures);
         if !failures.is_empty() {
-            out.push_str("# HELP helmgate_acme_failures_total Failed ACME issuances and renewals, by host and reason.\n# TYPE helmgate_acme_failures_total counter\n");
+            let mut f = Family::counter(
+                out,
+                "helmgate_acme_failures_total",
+                "Failed ACME issuances and renewals, by host and reason.",
+            );
             for ((host, reason), n) in failures.iter() {
-                let _ = writeln!(
-                    out,
-                    "helmgate_acme_failures_total{{host=\"{host}\",reason=\"{reason}\"}} {n}"
-                );
+                f.sample(format_args!("host=\"{host}\",reason=\"{reason}\""), n);
             }
         }
     }

@@ -8,7 +8,6 @@
 //! lines are dropped and counted (`helmgate_log_lines_dropped_total`)
 //! instead of holding up the request that wrote them.
 
-use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -95,32 +94,6 @@ pub fn reopen() {
     }
 }
 
-/// SIGUSR1 reopens the files, on a thread of its own. Installed before the
-/// server starts serving, because SIGUSR1's default action would end the
-/// process.
-pub fn install_reopen_handler() -> Result<(), String> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the log reopen thread: {e}"))?;
-    let mut usr1 = runtime
-        .block_on(async { signal(SignalKind::user_defined1()) })
-        .map_err(|e| format!("cannot install the SIGUSR1 handler: {e}"))?;
-    std::thread::Builder::new()
-        .name("helmgate-reopen".into())
-        .spawn(move || {
-            runtime.block_on(async move {
-                while usr1.recv().await.is_some() {
-                    reopen();
-                    log::info!("SIGUSR1: log files reopened");
-                }
-            })
-        })
-        .map_err(|e| format!("cannot start the log reopen thread: {e}"))?;
-    Ok(())
-}
-
 /// Write out what both logs hold, waiting at most `limit` (a stalled disk
 /// must not keep the process from exiting).
 pub fn flush(limit: Duration) {
@@ -135,14 +108,13 @@ pub fn flush(limit: Duration) {
 
 /// `helmgate_log_lines_dropped_total`, for /metrics.
 pub fn render_metrics(out: &mut String) {
-    out.push_str("# HELP helmgate_log_lines_dropped_total Log lines dropped because the log's buffer was full (a stalled disk or stderr), by log.\n# TYPE helmgate_log_lines_dropped_total counter\n");
+    let mut f = crate::observe::prom::Family::counter(
+        out,
+        "helmgate_log_lines_dropped_total",
+        "Log lines dropped because the log's buffer was full (a stalled disk or stderr), by log.",
+    );
     for sink in [access(), error()] {
-        let _ = writeln!(
-            out,
-            "helmgate_log_lines_dropped_total{{log=\"{}\"}} {}",
-            sink.name,
-            sink.dropped()
-        );
+        f.sample(format_args!("log=\"{}\"", sink.name), sink.dropped());
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::observe::prom::Family;
 use crate::observe::refused::Refusal;
 use crate::observe::reports::{Directive, Disposition, ReportType, Violation};
 use crate::policy::body_pace::Limit;
@@ -295,24 +296,22 @@ impl Metrics {
     /// `helmgate_report_posts_total{result}` and, of the same counters, the
     /// refusals alone in `helmgate_reports_refused_total{reason}`.
     fn render_report_posts(&self, out: &mut String) {
-        let get = |c: &AtomicU64| c.load(Relaxed);
-        out.push_str("# HELP helmgate_report_posts_total POSTs to the report endpoint, by result.\n# TYPE helmgate_report_posts_total counter\n");
-        for (intake, c) in ReportIntake::ALL.iter().zip(&self.report_posts) {
-            let _ = writeln!(
-                out,
-                "helmgate_report_posts_total{{result=\"{}\"}} {}",
-                intake.as_str(),
-                get(c)
+        let posts = || ReportIntake::ALL.iter().zip(&self.report_posts);
+        let mut f = Family::counter(
+            out,
+            "helmgate_report_posts_total",
+            "POSTs to the report endpoint, by result.",
+        );
+        for (intake, c) in posts() {
+            f.sample(
+                format_args!("result=\"{}\"", intake.as_str()),
+                c.load(Relaxed),
             );
         }
-        out.push_str("# HELP helmgate_reports_refused_total Report POSTs refused, by reason (global_rate: [reports] per_minute for the whole process; client_rate: one client's per_client_per_minute).\n# TYPE helmgate_reports_refused_total counter\n");
-        for (intake, c) in ReportIntake::ALL.iter().zip(&self.report_posts) {
+        let mut f = Family::counter(out, "helmgate_reports_refused_total", "Report POSTs refused, by reason (global_rate: [reports] per_minute for the whole process; client_rate: one client's per_client_per_minute).");
+        for (intake, c) in posts() {
             if let Some(reason) = intake.refusal_reason() {
-                let _ = writeln!(
-                    out,
-                    "helmgate_reports_refused_total{{reason=\"{reason}\"}} {}",
-                    get(c)
-                );
+                f.sample(format_args!("reason=\"{reason}\""), c.load(Relaxed));
             }
         }
     }
@@ -338,37 +337,33 @@ impl Metrics {
     }
 
     fn render_upstream_failures(&self, out: &mut String) {
-        out.push_str("# HELP helmgate_upstream_failures_total Requests the upstream failed, by kind.\n# TYPE helmgate_upstream_failures_total counter\n");
+        let mut f = Family::counter(
+            out,
+            "helmgate_upstream_failures_total",
+            "Requests the upstream failed, by kind.",
+        );
         for (kind, c) in [
             ("error", &self.upstream_errors),
             ("timeout", &self.upstream_timeouts),
         ] {
-            let _ = writeln!(
-                out,
-                "helmgate_upstream_failures_total{{kind=\"{kind}\"}} {}",
-                c.load(Relaxed)
-            );
+            f.sample(format_args!("kind=\"{kind}\""), c.load(Relaxed));
         }
     }
 
     /// Requests cut short: slow bodies, then heads refused before routing.
     fn render_refusals(&self, out: &mut String) {
-        out.push_str("# HELP helmgate_request_body_timeouts_total Requests cut because their body came too slowly (request_body_timeout_secs, request_body_min_rate), by limit.\n# TYPE helmgate_request_body_timeouts_total counter\n");
+        let mut f = Family::counter(out, "helmgate_request_body_timeouts_total", "Requests cut because their body came too slowly (request_body_timeout_secs, request_body_min_rate), by limit.");
         for (limit, c) in Limit::ALL.iter().zip(&self.body_timeouts) {
-            let _ = writeln!(
-                out,
-                "helmgate_request_body_timeouts_total{{limit=\"{}\"}} {}",
-                limit.as_str(),
-                c.load(Relaxed)
+            f.sample(
+                format_args!("limit=\"{}\"", limit.as_str()),
+                c.load(Relaxed),
             );
         }
-        out.push_str("# HELP helmgate_refused_requests_total Requests refused before routing (heads too large, too slow or malformed, CONNECT, ambiguous paths or hosts), by reason.\n# TYPE helmgate_refused_requests_total counter\n");
+        let mut f = Family::counter(out, "helmgate_refused_requests_total", "Requests refused before routing (heads too large, too slow or malformed, CONNECT, ambiguous paths or hosts), by reason.");
         for (refusal, c) in Refusal::ALL.iter().zip(&self.refusals) {
-            let _ = writeln!(
-                out,
-                "helmgate_refused_requests_total{{reason=\"{}\"}} {}",
-                refusal.as_str(),
-                c.load(Relaxed)
+            f.sample(
+                format_args!("reason=\"{}\"", refusal.as_str()),
+                c.load(Relaxed),
             );
         }
     }
@@ -397,13 +392,13 @@ impl Metrics {
     }
 
     fn render_reloads(&self, out: &mut String) {
-        out.push_str("# HELP helmgate_config_reloads_total Configuration reloads, by result.\n# TYPE helmgate_config_reloads_total counter\n");
+        let mut f = Family::counter(
+            out,
+            "helmgate_config_reloads_total",
+            "Configuration reloads, by result.",
+        );
         for (result, c) in [("ok", &self.reloads_ok), ("failed", &self.reloads_failed)] {
-            let _ = writeln!(
-                out,
-                "helmgate_config_reloads_total{{result=\"{result}\"}} {}",
-                c.load(Relaxed)
-            );
+            f.sample(format_args!("result=\"{result}\""), c.load(Relaxed));
         }
     }
 }
@@ -411,89 +406,104 @@ impl Metrics {
 /// Every route's counters, by name, as `Metrics::routes` lists them.
 type Routes = [(Box<str>, Arc<RouteMetrics>)];
 
+/// One sample a route, labelled `route`.
+fn per_route(f: &mut Family<'_>, routes: &Routes, value: impl Fn(&RouteMetrics) -> u64) {
+    for (route, m) in routes {
+        f.sample(format_args!("route=\"{route}\""), value(m));
+    }
+}
+
 fn render_build_info(out: &mut String, environment: &str) {
-    out.push_str(
-        "# HELP helmgate_build_info Build information.\n# TYPE helmgate_build_info gauge\n",
-    );
-    let _ = writeln!(
-        out,
-        "helmgate_build_info{{version=\"{}\",environment=\"{}\"}} 1",
-        env!("CARGO_PKG_VERSION"),
-        environment
+    let mut f = Family::gauge(out, "helmgate_build_info", "Build information.");
+    let version = env!("CARGO_PKG_VERSION");
+    f.sample(
+        format_args!("version=\"{version}\",environment=\"{environment}\""),
+        1,
     );
 }
 
 /// Responses by status class, and the preflights the gateway answered.
 fn render_route_traffic(out: &mut String, routes: &Routes) {
-    out.push_str("# HELP helmgate_requests_total Responses sent, by route and status class.\n# TYPE helmgate_requests_total counter\n");
+    let mut f = Family::counter(
+        out,
+        "helmgate_requests_total",
+        "Responses sent, by route and status class.",
+    );
     for (route, m) in routes {
         for class in 0..5 {
-            let _ = writeln!(
-                out,
-                "helmgate_requests_total{{route=\"{route}\",class=\"{}xx\"}} {}",
-                class + 1,
-                m.requests(class)
+            let label = class + 1;
+            f.sample(
+                format_args!("route=\"{route}\",class=\"{label}xx\""),
+                m.requests(class),
             );
         }
     }
-    out.push_str("# HELP helmgate_preflights_total CORS preflights answered by the gateway, by route.\n# TYPE helmgate_preflights_total counter\n");
-    for (route, m) in routes {
-        let _ = writeln!(
+    per_route(
+        &mut Family::counter(
             out,
-            "helmgate_preflights_total{{route=\"{route}\"}} {}",
-            m.preflights()
-        );
+            "helmgate_preflights_total",
+            "CORS preflights answered by the gateway, by route.",
+        ),
+        routes,
+        RouteMetrics::preflights,
+    );
+}
+
+/// One sample a route and CORS refusal reason.
+fn per_route_and_reason(
+    f: &mut Family<'_>,
+    routes: &Routes,
+    value: fn(&RouteMetrics, RejectReason) -> u64,
+) {
+    for (route, m) in routes {
+        for reason in RejectReason::ALL {
+            let r = reason.as_str();
+            f.sample(
+                format_args!("route=\"{route}\",reason=\"{r}\""),
+                value(m, reason),
+            );
+        }
     }
 }
 
 /// Origins refused (or, in report mode, that would be), and each route's mode.
 fn render_route_cors(out: &mut String, routes: &Routes, modes: &[(&str, CorsMode)]) {
-    out.push_str("# HELP helmgate_origins_blocked_total Requests refused with 403 for their Origin, by route and reason.\n# TYPE helmgate_origins_blocked_total counter\n");
-    for (route, m) in routes {
-        for reason in RejectReason::ALL {
-            let _ = writeln!(
-                out,
-                "helmgate_origins_blocked_total{{route=\"{route}\",reason=\"{}\"}} {}",
-                reason.as_str(),
-                m.blocked(reason)
-            );
-        }
-    }
-    out.push_str("# HELP helmgate_origins_would_block_total Requests forwarded in CORS report mode that enforce mode would refuse, by route and reason.\n# TYPE helmgate_origins_would_block_total counter\n");
-    for (route, m) in routes {
-        for reason in RejectReason::ALL {
-            let _ = writeln!(
-                out,
-                "helmgate_origins_would_block_total{{route=\"{route}\",reason=\"{}\"}} {}",
-                reason.as_str(),
-                m.would_block(reason)
-            );
-        }
-    }
-    out.push_str("# HELP helmgate_cors_mode The CORS mode of each route: 1 for the mode in force.\n# TYPE helmgate_cors_mode gauge\n");
+    let mut f = Family::counter(
+        out,
+        "helmgate_origins_blocked_total",
+        "Requests refused with 403 for their Origin, by route and reason.",
+    );
+    per_route_and_reason(&mut f, routes, RouteMetrics::blocked);
+    let mut f = Family::counter(out, "helmgate_origins_would_block_total", "Requests forwarded in CORS report mode that enforce mode would refuse, by route and reason.");
+    per_route_and_reason(&mut f, routes, RouteMetrics::would_block);
+    let mut f = Family::gauge(
+        out,
+        "helmgate_cors_mode",
+        "The CORS mode of each route: 1 for the mode in force.",
+    );
     for (route, mode) in modes {
         for m in [CorsMode::Enforce, CorsMode::Report] {
-            let _ = writeln!(
-                out,
-                "helmgate_cors_mode{{route=\"{route}\",mode=\"{}\"}} {}",
-                m.as_str(),
-                u8::from(*mode == m)
+            let name = m.as_str();
+            f.sample(
+                format_args!("route=\"{route}\",mode=\"{name}\""),
+                u8::from(*mode == m),
             );
         }
     }
 }
 
 fn render_route_reports(out: &mut String, routes: &Routes) {
-    out.push_str("# HELP helmgate_reports_total Violation reports received from browsers, by route, type, directive and disposition (series appear at their first report).\n# TYPE helmgate_reports_total counter\n");
+    let mut f = Family::counter(out, "helmgate_reports_total", "Violation reports received from browsers, by route, type, directive and disposition (series appear at their first report).");
     for (route, m) in routes {
         for r in m.reports() {
-            let _ = writeln!(
-                out,
-                "helmgate_reports_total{{route=\"{route}\",type=\"{}\",directive=\"{}\",disposition=\"{}\"}} {}",
-                r.kind.as_str(),
-                r.directive.as_str(),
-                r.disposition.as_str(),
-                r.count
+            f.sample(
+                format_args!(
+                    "route=\"{route}\",type=\"{}\",directive=\"{}\",disposition=\"{}\"",
+                    r.kind.as_str(),
+                    r.directive.as_str(),
+                    r.disposition.as_str()
+                ),
+                r.count,
             );
         }
     }
@@ -503,43 +513,39 @@ fn render_route_reports(out: &mut String, routes: &Routes) {
 /// rule other than CORS: the `reason` of `helmgate_requests_refused_total`.
 pub const ROUTE_REFUSAL_REASONS: [&str; 1] = ["fetch_metadata"];
 
-/// `helmgate_requests_refused_total{route,reason}` and
-/// `helmgate_requests_would_refuse_total{route,reason}`.
-fn render_route_refusals(routes: &[(Box<str>, Arc<RouteMetrics>)], out: &mut String) {
-    out.push_str("# HELP helmgate_requests_refused_total Routed requests refused with 403 by a rule other than CORS, by route and reason (fetch_metadata: a cross-site request that is not a top-level navigation).\n# TYPE helmgate_requests_refused_total counter\n");
+/// `helmgate_requests_refused_total{route,reason}`,
+/// `helmgate_requests_would_refuse_total{route,reason}` and the Set-Cookie
+/// counters.
+fn render_route_refusals(routes: &Routes, out: &mut String) {
+    let reason = ROUTE_REFUSAL_REASONS[0];
+    let mut f = Family::counter(out, "helmgate_requests_refused_total", "Routed requests refused with 403 by a rule other than CORS, by route and reason (fetch_metadata: a cross-site request that is not a top-level navigation).");
     for (route, m) in routes {
-        let _ = writeln!(
-            out,
-            "helmgate_requests_refused_total{{route=\"{route}\",reason=\"{}\"}} {}",
-            ROUTE_REFUSAL_REASONS[0],
-            m.fetch_refused()
+        f.sample(
+            format_args!("route=\"{route}\",reason=\"{reason}\""),
+            m.fetch_refused(),
         );
     }
-    out.push_str("# HELP helmgate_requests_would_refuse_total Requests forwarded in report mode that enforce mode would refuse, by route and reason.\n# TYPE helmgate_requests_would_refuse_total counter\n");
+    let mut f = Family::counter(
+        out,
+        "helmgate_requests_would_refuse_total",
+        "Requests forwarded in report mode that enforce mode would refuse, by route and reason.",
+    );
     for (route, m) in routes {
-        let _ = writeln!(
-            out,
-            "helmgate_requests_would_refuse_total{{route=\"{route}\",reason=\"{}\"}} {}",
-            ROUTE_REFUSAL_REASONS[0],
-            m.fetch_would_refuse()
+        f.sample(
+            format_args!("route=\"{route}\",reason=\"{reason}\""),
+            m.fetch_would_refuse(),
         );
     }
-    out.push_str("# HELP helmgate_cookie_prefix_violations_total Set-Cookie headers whose __Host- or __Secure- cookie breaks its prefix rules (browsers drop it), by route.\n# TYPE helmgate_cookie_prefix_violations_total counter\n");
-    for (route, m) in routes {
-        let _ = writeln!(
+    per_route(&mut Family::counter(out, "helmgate_cookie_prefix_violations_total", "Set-Cookie headers whose __Host- or __Secure- cookie breaks its prefix rules (browsers drop it), by route."), routes, |m| m.cookie_prefix_violations.load(Relaxed));
+    per_route(
+        &mut Family::counter(
             out,
-            "helmgate_cookie_prefix_violations_total{{route=\"{route}\"}} {}",
-            m.cookie_prefix_violations.load(Relaxed)
-        );
-    }
-    out.push_str("# HELP helmgate_set_cookie_malformed_total Set-Cookie headers passed unchanged because they could not be parsed, by route.\n# TYPE helmgate_set_cookie_malformed_total counter\n");
-    for (route, m) in routes {
-        let _ = writeln!(
-            out,
-            "helmgate_set_cookie_malformed_total{{route=\"{route}\"}} {}",
-            m.cookies_malformed.load(Relaxed)
-        );
-    }
+            "helmgate_set_cookie_malformed_total",
+            "Set-Cookie headers passed unchanged because they could not be parsed, by route.",
+        ),
+        routes,
+        |m| m.cookies_malformed.load(Relaxed),
+    );
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod log_files;
 pub mod logfmt;
 pub mod logging;
 pub mod metrics;
+pub mod prom;
 pub mod refused;
 pub mod reports;
 pub mod topk;

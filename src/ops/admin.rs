@@ -2,11 +2,9 @@
 //! `/healthz`, `/readyz`. Off unless `[admin] listen` is set, and never on a
 //! proxy port. With a token (required beyond loopback), every path but
 //! `/healthz` needs `Authorization: Bearer <token>`. Only a Host naming the
-//! listener is answered (`admin_host`: DNS rebinding), else 421. A
-//! `ProxyHttp` that
-//! answers every request itself, so it shares the front door and Pingora
-//! hooks of the proxy: its answers carry the security headers, and a
-//! malformed request gets the gateway's own 400, never Pingora's.
+//! listener is answered (`admin_host`: DNS rebinding), else 421. It
+//! answers every request itself (`edge::answering`), so its answers carry
+//! the security headers and a malformed request gets the gateway's own 400.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -15,13 +13,11 @@ use std::time::{Duration, Instant, SystemTime};
 use async_trait::async_trait;
 use http::header::{HeaderName, HeaderValue};
 use http::{header, Method, Version};
-use pingora::prelude::*;
-use pingora::protocols::http::ServerSession;
-use pingora::proxy::{ProxyHttp, Session};
+use pingora::proxy::Session;
 
 use crate::edge::answer::Answer;
+use crate::edge::answering::Answering;
 use crate::edge::listener::Listener;
-use crate::edge::refusal;
 use crate::edge::request::RequestFacts;
 use crate::edge::request_id::{self, X_REQUEST_ID};
 use crate::ops::dashboard;
@@ -217,17 +213,14 @@ const CACHE_CONTROL: Name = Name::from_static("cache-control");
 const ALLOW: Name = Name::from_static("allow");
 
 #[async_trait]
-impl ProxyHttp for Admin {
-    type CTX = ();
+impl Answering for Admin {
+    const LISTENER: Listener = Listener::Admin;
 
-    fn new_ctx(&self) {}
-
-    async fn request_error_filter(&self, session: &mut ServerSession, e: &Error) -> Result<()> {
-        refusal::request_error(&self.state, Listener::Admin, session, e).await;
-        Ok(())
+    fn state(&self) -> &SharedState {
+        &self.state
     }
 
-    async fn request_filter(&self, session: &mut Session, _ctx: &mut ()) -> Result<bool> {
+    async fn answer(&self, session: &mut Session) -> Answer {
         let policy = self.state.policy();
         let req = session.req_header();
         let authorization = req
@@ -254,12 +247,6 @@ impl ProxyHttp for Admin {
         for (name, value) in reply.headers {
             answer = answer.with(&Name::new(name), value);
         }
-        answer.write(session).await?;
-        Ok(true)
-    }
-
-    async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut ()) -> Result<Box<HttpPeer>> {
-        // request_filter answers every request.
-        Error::e_explain(InternalError, "the admin listener has no upstream")
+        answer
     }
 }

@@ -171,31 +171,23 @@ mod tests {
     }
 
     #[test]
-    fn parses_host_port_and_path() {
-        assert_eq!(
-            Target::parse("http://127.0.0.1:9901/healthz").unwrap(),
-            target("127.0.0.1:9901", "/healthz")
-        );
-    }
-
-    #[test]
-    fn port_defaults_to_80_and_path_to_root() {
-        assert_eq!(
-            Target::parse("http://localhost").unwrap(),
-            target("localhost:80", "/")
-        );
-        assert_eq!(
-            Target::parse("http://[::1]/readyz").unwrap(),
-            target("[::1]:80", "/readyz")
-        );
-    }
-
-    #[test]
-    fn keeps_ipv6_brackets_with_a_port() {
-        assert_eq!(
-            Target::parse("http://[::1]:9901/healthz").unwrap(),
-            target("[::1]:9901", "/healthz")
-        );
+    fn parses_host_port_and_path_with_defaults_port_80_and_root() {
+        for (url, authority, path) in [
+            (
+                "http://127.0.0.1:9901/healthz",
+                "127.0.0.1:9901",
+                "/healthz",
+            ),
+            ("http://localhost", "localhost:80", "/"),
+            ("http://[::1]/readyz", "[::1]:80", "/readyz"),
+            ("http://[::1]:9901/healthz", "[::1]:9901", "/healthz"),
+        ] {
+            assert_eq!(
+                Target::parse(url).unwrap(),
+                target(authority, path),
+                "{url}"
+            );
+        }
     }
 
     #[test]
@@ -228,13 +220,13 @@ mod tests {
     #[test]
     fn refuses_what_is_not_a_status_line() {
         for head in [
-            &b""[..],
-            b"SSH-2.0-OpenSSH\r\n",
-            b"HTTP/2 200\r\n",
-            b"HTTP/1.1 20 OK\r\n",
-            b"HTTP/1.1 2000 OK\r\n",
+            "",
+            "SSH-2.0-OpenSSH\r\n",
+            "HTTP/2 200\r\n",
+            "HTTP/1.1 20 OK\r\n",
+            "HTTP/1.1 2000 OK\r\n",
         ] {
-            assert_eq!(status_code(head), None, "{head:?}");
+            assert_eq!(status_code(head.as_bytes()), None, "{head:?}");
         }
     }
 }

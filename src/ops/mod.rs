@@ -10,3 +10,4 @@ pub mod dashboard;
 pub mod describe;
 pub mod healthcheck;
 pub mod server;
+pub mod signals;

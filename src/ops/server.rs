@@ -17,11 +17,13 @@ use pingora::services::listening::Service;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::tls::ReloadableCert;
+use crate::edge::answering::AnsweringProxy;
 use crate::edge::front::FrontDoor;
 use crate::edge::listener::Listener;
 use crate::edge::proxy::Gateway;
 use crate::edge::redirect::HttpsRedirect;
 use crate::ops::admin::Admin;
+use crate::ops::signals;
 use crate::policy::acme::{Challenge, ACME_TLS_ALPN};
 use crate::policy::{Policy, TlsListener};
 use crate::state::certs::SniResolver;
@@ -162,7 +164,10 @@ pub fn run(state: Arc<SharedState>, options: RunOptions) -> Result<(), String> {
     server.add_service(proxy);
 
     if let Some(addr) = policy.admin_listen {
-        let mut app = http_proxy(&server.configuration, Admin::new(Arc::clone(&state)));
+        let mut app = http_proxy(
+            &server.configuration,
+            AnsweringProxy(Admin::new(Arc::clone(&state))),
+        );
         app.server_options = Some(options.clone());
         let mut admin = service_of(&state, "helmgate admin", app, Listener::Admin);
         admin.add_tcp(&addr.to_string());
@@ -172,7 +177,7 @@ pub fn run(state: Arc<SharedState>, options: RunOptions) -> Result<(), String> {
     if !policy.server.https_redirect_listen.is_empty() {
         let mut app = http_proxy(
             &server.configuration,
-            HttpsRedirect::new(Arc::clone(&state)),
+            AnsweringProxy(HttpsRedirect::new(Arc::clone(&state))),
         );
         app.server_options = Some(options.clone());
         let mut redirect = service_of(&state, "helmgate https redirect", app, Listener::Redirect);
@@ -363,46 +368,40 @@ impl ShutdownSignalWatch for Signals {
 /// requests. Installed before the server starts serving, because SIGHUP's
 /// default action would kill the process.
 pub fn install_reload_handler(state: Arc<SharedState>) -> Result<(), String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the reload thread: {e}"))?;
-    let mut hup = runtime
-        .block_on(async { signal(SignalKind::hangup()) })
-        .map_err(|e| format!("cannot install the SIGHUP handler: {e}"))?;
-    thread::Builder::new()
-        .name("helmgate-reload".into())
-        .spawn(move || {
-            runtime.block_on(async move {
-                while hup.recv().await.is_some() {
-                    crate::observe::access_log::flush();
-                    match state.reload() {
-                        Ok(report) => {
-                            let policy = state.policy();
-                            crate::observe::log_files::configure(&policy.log);
-                            log::info!(
-                                "configuration reloaded: environment {}, {} route(s), {} allowed origin(s) at top level, {} TLS certificate(s) re-read",
-                                policy.environment,
-                                policy.router.table().len(),
-                                policy.default_site().cors.settings().allowed_origins.len(),
-                                report.certificates_reloaded
-                            );
-                            for w in &policy.warnings {
-                                log::warn!("{w}");
-                            }
-                            for item in report.needs_restart {
-                                log::warn!("reload: {item} changed but needs a restart to apply");
-                            }
-                        }
-                        Err(e) => {
-                            log::error!("reload failed, keeping the running configuration: {e}")
-                        }
-                    }
-                }
-            })
-        })
-        .map_err(|e| format!("cannot start the reload thread: {e}"))?;
-    Ok(())
+    signals::on_signal(
+        SignalKind::hangup(),
+        "SIGHUP",
+        "helmgate-reload",
+        move || reload(&state),
+    )
+}
+
+/// One reload: the new policy in force, or the running one kept and the
+/// error logged.
+fn reload(state: &SharedState) {
+    crate::observe::access_log::flush();
+    match state.reload() {
+        Ok(report) => {
+            let policy = state.policy();
+            crate::observe::log_files::configure(&policy.log);
+            log::info!(
+                    "configuration reloaded: environment {}, {} route(s), {} allowed origin(s) at top level, {} TLS certificate(s) re-read",
+                    policy.environment,
+                    policy.router.table().len(),
+                    policy.default_site().cors.settings().allowed_origins.len(),
+                    report.certificates_reloaded
+                );
+            for w in &policy.warnings {
+                log::warn!("{w}");
+            }
+            for item in report.needs_restart {
+                log::warn!("reload: {item} changed but needs a restart to apply");
+            }
+        }
+        Err(e) => {
+            log::error!("reload failed, keeping the running configuration: {e}")
+        }
+    }
 }
 
 #[cfg(test)]

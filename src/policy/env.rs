@@ -184,62 +184,58 @@ mod tests {
         }
     }
 
+    /// `--environment`, then HELMGATE_ENV, then NODE_ENV (skipped unless
+    /// development or production), then the file, then production.
     #[test]
-    fn command_line_wins_over_everything() {
-        let c = choose(
-            Some(Environment::Development),
-            &vars(Some("production"), Some("production")),
-            Some(Environment::Production),
-        )
-        .unwrap();
-        assert_eq!(c.environment, Environment::Development);
-        assert_eq!(c.source, EnvironmentSource::CommandLine);
+    fn the_strongest_source_that_sets_the_environment_wins() {
+        use Environment::{Development as Dev, Production as Prod};
+        use EnvironmentSource as From;
+        for (cli, helmgate, node, file, want) in [
+            (
+                Some(Dev),
+                Some("production"),
+                Some("production"),
+                Some(Prod),
+                (Dev, From::CommandLine),
+            ),
+            (
+                None,
+                Some("development"),
+                Some("production"),
+                None,
+                (Dev, From::HelmgateEnv),
+            ),
+            (
+                None,
+                None,
+                Some("development"),
+                Some(Prod),
+                (Dev, From::NodeEnv),
+            ),
+            (None, None, Some("test"), Some(Dev), (Dev, From::ConfigFile)),
+            (None, None, None, None, (Prod, From::Default)),
+        ] {
+            let c = choose(cli, &vars(helmgate, node), file).unwrap();
+            let case = format!("{cli:?} {helmgate:?} {node:?} {file:?}");
+            assert_eq!((c.environment, c.source), want, "{case}");
+        }
     }
 
     #[test]
-    fn helmgate_env_wins_over_node_env_and_file() {
-        let c = choose(None, &vars(Some("development"), Some("production")), None).unwrap();
-        assert_eq!(c.environment, Environment::Development);
-        assert_eq!(c.source, EnvironmentSource::HelmgateEnv);
-    }
-
-    #[test]
-    fn node_env_wins_over_file() {
-        let c = choose(
-            None,
-            &vars(None, Some("development")),
-            Some(Environment::Production),
-        )
-        .unwrap();
-        assert_eq!(c.environment, Environment::Development);
-        assert_eq!(c.source, EnvironmentSource::NodeEnv);
-    }
-
-    #[test]
-    fn nothing_set_means_production_with_a_warning() {
-        let c = choose(None, &vars(None, None), None).unwrap();
-        assert_eq!(c.environment, Environment::Production);
-        assert_eq!(c.source, EnvironmentSource::Default);
-        assert_eq!(c.warnings.len(), 1);
+    fn nothing_set_or_an_unknown_node_env_warns() {
+        let dev = Some(Environment::Development);
+        for c in [
+            choose(None, &vars(None, None), None),
+            choose(None, &vars(None, Some("test")), dev),
+        ] {
+            assert_eq!(c.unwrap().warnings.len(), 1);
+        }
     }
 
     #[test]
     fn bad_helmgate_env_is_an_error() {
         let err = choose(None, &vars(Some("prod"), None), None).unwrap_err();
         assert!(err.contains("HELMGATE_ENV"), "{err}");
-    }
-
-    #[test]
-    fn unknown_node_env_is_skipped() {
-        let c = choose(
-            None,
-            &vars(None, Some("test")),
-            Some(Environment::Development),
-        )
-        .unwrap();
-        assert_eq!(c.environment, Environment::Development);
-        assert_eq!(c.source, EnvironmentSource::ConfigFile);
-        assert_eq!(c.warnings.len(), 1);
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod headers;
 pub mod origin;
 pub mod path;
 pub mod reports;
+pub mod response_head;
 pub mod routes;
 pub mod vary;
 

@@ -94,6 +94,29 @@ fn assert_ours(name: &str, r: &Response, status: u16) {
     assert!(!r.body.is_empty(), "{name}: {r:?}");
 }
 
+/// The client is still sending an oversized head after the gateway has
+/// answered it: closing with unread bytes would reset the connection and
+/// fail the client's write (or destroy the 431) before the client reads it.
+#[test]
+fn a_client_still_sending_an_oversized_head_reads_its_431() {
+    let t = start_tls(Settings::new());
+    let mut conn = TcpStream::connect(t.gw.addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut head = b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: ".to_vec();
+    head.extend(std::iter::repeat_n(b'a', 100_000));
+    conn.write_all(&head).unwrap();
+    // The answer is there: the gateway has refused the head.
+    let mut first = [0u8; 1];
+    assert_eq!(conn.peek(&mut first).unwrap(), 1);
+    conn.write_all(&[b'a'; 100_000])
+        .expect("the gateway still reads");
+    conn.write_all(b"\r\n\r\n")
+        .expect("the gateway still reads");
+    let r = read_response(&mut std::io::BufReader::new(conn), false).expect("the 431");
+    assert_ours("a 200 kB head", &r, 431);
+}
+
 #[test]
 fn every_head_pingora_rejects_gets_the_gateways_own_answer() {
     let t = start_tls(Settings::new());

@@ -15,6 +15,7 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::ErrorSource;
 
 use crate::edge::answer::{self, GatewayError};
+use crate::edge::connection::ConnectionTokens;
 use crate::edge::fast;
 use crate::edge::listener::Listener;
 use crate::edge::nonce::Replacer;
@@ -136,7 +137,10 @@ impl ProxyHttp for Gateway {
         // An HTTP/1.0 client that did not ask for keep-alive (or a 1.1 one
         // that said close) reads until the connection closes.
         let keepalive = ctx.policy.server.keepalive_timeout.as_secs();
-        let wanted = client_keeps_alive(session.req_header());
+        let req = session.req_header();
+        let connection = req.headers.get_all(header::CONNECTION).iter();
+        let wanted =
+            ConnectionTokens::of(connection.map(HeaderValue::as_bytes)).keep_open(req.version);
         session.set_keepalive((keepalive > 0 && wanted).then_some(keepalive));
         // The front door read the head: Pingora's reads are body reads.
         session.set_read_timeout(Some(ctx.policy.server.request_body.timeout));
@@ -182,7 +186,8 @@ impl ProxyHttp for Gateway {
         let Some(answer) = verdict::own_answer(&self.state, &ctx.policy, &ctx.facts, &seen) else {
             return Ok(false);
         };
-        answer.write(session).await?;
+        let site = &ctx.policy.sites[ctx.facts.site];
+        answer.decorated(site, &ctx.facts).write(session).await?;
         Ok(true)
     }
 
@@ -465,23 +470,6 @@ fn single_content_length(upstream: &mut RequestHeader) -> Result<()> {
         .unwrap_or_default();
     let one = HeaderValue::from_bytes(one).or_err(InvalidHTTPHeader, "Content-Length")?;
     header_edit::replace_request(upstream, &CONTENT_LENGTH, Some(one))
-}
-
-/// Whether the client's request lets the connection stay open: HTTP/1.1
-/// unless it says `close`, HTTP/1.0 only if it says `keep-alive`.
-fn client_keeps_alive(req: &RequestHeader) -> bool {
-    let token = |wanted: &[u8]| {
-        req.headers.get_all(header::CONNECTION).iter().any(|v| {
-            v.as_bytes()
-                .split(|&b| b == b',')
-                .any(|t| t.trim_ascii().eq_ignore_ascii_case(wanted))
-        })
-    };
-    match req.version {
-        http::Version::HTTP_10 | http::Version::HTTP_09 => token(b"keep-alive"),
-        http::Version::HTTP_11 => !token(b"close"),
-        _ => true,
-    }
 }
 
 /// `Content-Length` as declared (the first of identical values; framing

@@ -173,15 +173,21 @@ fn header(o: &mut String, s: &Status) {
     }
 }
 
+/// A row's start: the route's name and a mode (`enforce`, `report`, ...);
+/// `live` marks the CORS mode cell the page's script updates.
+fn route_and_mode_cells(o: &mut String, route: &str, mode: &str, live: bool) {
+    let name = Html(route);
+    let _ = write!(o, "<tr><td>{name}</td><td class=\"mode-{mode}\"");
+    if live {
+        let _ = write!(o, " data-mode-of=\"{name}\"");
+    }
+    let _ = write!(o, ">{mode}</td>");
+}
+
 fn routes_table(o: &mut String, s: &Status) {
     o.push_str("<h2>Routes</h2>\n<table><thead><tr><th>route</th><th>CORS mode</th><th>1xx</th><th>2xx</th><th>3xx</th><th>4xx</th><th>5xx</th><th>preflights</th><th>blocked</th><th>would block</th><th>reports</th></tr></thead><tbody>\n");
     for r in &s.routes {
-        let name = Html(&r.name);
-        let _ = write!(
-            o,
-            "<tr><td>{name}</td><td class=\"mode-{0}\" data-mode-of=\"{name}\">{0}</td>",
-            r.cors_mode
-        );
+        route_and_mode_cells(o, &r.name, r.cors_mode, true);
         for (class, n) in &r.requests {
             metric_cell(
                 o,
@@ -241,12 +247,7 @@ fn refusals_table(o: &mut String, s: &Status) {
 fn fetch_metadata_table(o: &mut String, s: &Status) {
     o.push_str("<h2>Cross-site requests (Fetch Metadata)</h2>\n<table id=\"fetch-metadata\"><thead><tr><th>route</th><th>mode</th><th>refused (enforce)</th><th>would refuse (report mode)</th></tr></thead><tbody>\n");
     for r in &s.routes {
-        let name = Html(&r.name);
-        let _ = write!(
-            o,
-            "<tr><td>{name}</td><td class=\"mode-{0}\">{0}</td>",
-            r.fetch_metadata_mode
-        );
+        route_and_mode_cells(o, &r.name, r.fetch_metadata_mode, false);
         let series =
             |metric: &str| format!("{metric}{{route=\"{}\",reason=\"fetch_metadata\"}}", r.name);
         metric_cell(
@@ -383,39 +384,64 @@ fn chart(o: &mut String, t: &Timeline) {
     o.push_str("</svg>\n");
 }
 
+/// The fixed parts of a top-k table.
+struct TopTable {
+    heading: &'static str,
+    id: &'static str,
+    columns: &'static [&'static str],
+    /// Said instead of an empty table.
+    empty: &'static str,
+}
+
+const TOP_ORIGINS: TopTable = TopTable {
+    heading: "Top blocked origins",
+    id: "top-origins",
+    columns: &["origin (as sent)", "requests"],
+    empty: "None refused.",
+};
+
+const TOP_VIOLATIONS: TopTable = TopTable {
+    heading: "Top violations",
+    id: "top-violations",
+    columns: &["directive", "blocked", "reports"],
+    empty: "No reports yet.",
+};
+
 fn top_tables(o: &mut String, s: &Status) {
-    o.push_str("<div class=\"two\"><div><h2>Top blocked origins</h2>\n");
-    if s.top_blocked_origins.is_empty() {
-        o.push_str("<p class=\"empty\">None refused.</p>\n");
-    } else {
-        o.push_str("<table id=\"top-origins\"><thead><tr><th>origin (as sent)</th><th>requests</th></tr></thead><tbody>\n");
-        for c in &s.top_blocked_origins {
-            let _ = writeln!(
-                o,
-                "<tr><td class=\"u\">{}</td><td class=\"n\">{}</td></tr>",
-                Html(&c.key),
-                approx(c.count, c.error)
-            );
-        }
-        o.push_str("</tbody></table>\n");
-    }
-    o.push_str("</div><div><h2>Top violations</h2>\n");
-    if s.top_violations.is_empty() {
-        o.push_str("<p class=\"empty\">No reports yet.</p>\n");
-    } else {
-        o.push_str("<table id=\"top-violations\"><thead><tr><th>directive</th><th>blocked</th><th>reports</th></tr></thead><tbody>\n");
-        for v in &s.top_violations {
-            let _ = writeln!(
-                o,
-                "<tr><td>{}</td><td class=\"u\">{}</td><td class=\"n\">{}</td></tr>",
-                Html(&v.directive),
-                Html(&v.blocked),
-                approx(v.count, v.error)
-            );
-        }
-        o.push_str("</tbody></table>\n");
-    }
+    o.push_str("<div class=\"two\"><div>");
+    top_table(o, &TOP_ORIGINS, &s.top_blocked_origins, |c| {
+        format!(
+            "<td class=\"u\">{}</td><td class=\"n\">{}</td>",
+            Html(&c.key),
+            approx(c.count, c.error)
+        )
+    });
+    o.push_str("</div><div>");
+    top_table(o, &TOP_VIOLATIONS, &s.top_violations, |v| {
+        let (directive, blocked) = (Html(&v.directive), Html(&v.blocked));
+        let count = approx(v.count, v.error);
+        format!("<td>{directive}</td><td class=\"u\">{blocked}</td><td class=\"n\">{count}</td>")
+    });
     o.push_str("</div></div>\n");
+}
+
+/// The heading, then `empty` when there are no `items`, else the table with
+/// one row of `cells` an item.
+fn top_table<T>(o: &mut String, t: &TopTable, items: &[T], cells: impl Fn(&T) -> String) {
+    let _ = writeln!(o, "<h2>{}</h2>", t.heading);
+    if items.is_empty() {
+        let _ = writeln!(o, "<p class=\"empty\">{}</p>", t.empty);
+        return;
+    }
+    let _ = write!(o, "<table id=\"{}\"><thead><tr>", t.id);
+    for c in t.columns {
+        let _ = write!(o, "<th>{c}</th>");
+    }
+    o.push_str("</tr></thead><tbody>\n");
+    for item in items {
+        let _ = writeln!(o, "<tr>{}</tr>", cells(item));
+    }
+    o.push_str("</tbody></table>\n");
 }
 
 /// A space-saving count: exact, or `≤ n` when it may include evicted keys.

@@ -348,6 +348,11 @@ mod tests {
         resp
     }
 
+    /// The index of the table row whose config key is `key`.
+    fn row(key: &str) -> usize {
+        TABLE.iter().position(|r| r.key == key).unwrap()
+    }
+
     #[test]
     fn production_sends_the_strict_set() {
         let r = applied(Environment::Production, Preset::Seed, true);
@@ -407,10 +412,7 @@ mod tests {
     #[test]
     fn invalid_override_names_its_key() {
         let mut s = HeaderSettings::defaults(Environment::Production, Preset::Seed);
-        let i = TABLE
-            .iter()
-            .position(|r| r.key == "referrer_policy")
-            .unwrap();
+        let i = row("referrer_policy");
         s.values[i] = Some("no-referrer\n".into());
         let (key, _) = SecurityHeaders::build(&s).unwrap_err();
         assert_eq!(key, "referrer_policy");
@@ -447,10 +449,7 @@ mod tests {
             "require-corp; report-to=\"helmgate\""
         );
         // A policy with its own reporting is left alone.
-        let csp_row = TABLE
-            .iter()
-            .position(|r| r.key == "content_security_policy")
-            .unwrap();
+        let csp_row = row("content_security_policy");
         s.values[csp_row] = Some("default-src 'self'; report-uri https://r.example/csp".into());
         let set = SecurityHeaders::build(&s).unwrap();
         let mut secure = ResponseHeader::build(200, None).unwrap();
@@ -464,14 +463,8 @@ mod tests {
     #[test]
     fn a_nonce_is_rendered_into_every_value_that_asks_for_one() {
         let mut s = HeaderSettings::defaults(Environment::Production, Preset::Seed);
-        let csp = TABLE
-            .iter()
-            .position(|r| r.key == "content_security_policy")
-            .unwrap();
-        let ro = TABLE
-            .iter()
-            .position(|r| r.key == "content_security_policy_report_only")
-            .unwrap();
+        let csp = row("content_security_policy");
+        let ro = row("content_security_policy_report_only");
         s.values[csp] = Some("script-src 'nonce-{nonce}'".into());
         s.values[ro] = Some("script-src 'nonce-{nonce}' 'strict-dynamic'".into());
         let set = SecurityHeaders::build(&s).unwrap();

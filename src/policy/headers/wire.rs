@@ -70,6 +70,7 @@ pub(super) fn block(set: &[Entry]) -> Option<Block> {
 mod tests {
     use super::super::{HeaderSettings, Preset, SecurityHeaders, TABLE};
     use crate::policy::env::Environment;
+    use crate::policy::response_head::new_response;
 
     /// A head's fields as `answer::to_wire` writes them.
     fn fields(head: &pingora::http::ResponseHeader, title_case: bool) -> Vec<u8> {
@@ -85,11 +86,11 @@ mod tests {
     /// A 403's and a credentialed preflight's heads before the security
     /// headers.
     fn answer_heads() -> [pingora::http::ResponseHeader; 2] {
-        let mut refused = crate::policy::cors::new_response(403, 8);
+        let mut refused = new_response(403, 8);
         refused.insert_header("vary", "Origin").unwrap();
         refused.insert_header("content-type", "text/plain").unwrap();
         refused.insert_header("cache-control", "no-store").unwrap();
-        let mut preflight = crate::policy::cors::new_response(204, 8);
+        let mut preflight = new_response(204, 8);
         for (name, value) in [
             ("access-control-allow-origin", "https://app.example.com"),
             ("access-control-allow-credentials", "true"),

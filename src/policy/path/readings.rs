@@ -157,43 +157,39 @@ fn push_slash(out: &mut Vec<u8>) {
 mod tests {
     use super::*;
 
-    fn text(r: Option<Result<Vec<u8>, PathRefusal>>) -> Option<Result<String, PathRefusal>> {
-        r.map(|r| r.map(|v| String::from_utf8(v).expect("ASCII")))
+    /// A reading as text, `None` when it reads the same; a refused reading
+    /// as `refused: REASON`.
+    fn read(r: Option<Result<Vec<u8>, PathRefusal>>) -> Option<String> {
+        r.map(|r| match r {
+            Ok(v) => String::from_utf8(v).expect("ASCII"),
+            Err(e) => format!("refused: {e:?}"),
+        })
     }
 
+    /// nginx decodes `%2F`/`%5C` then resolves; servlet containers drop
+    /// `;...` per segment then resolve.
     #[test]
-    fn nginx_decodes_escaped_slashes_then_resolves() {
-        assert_eq!(
-            text(decoded_slashes(b"/x/..%2Fadmin/x")),
-            Some(Ok("/admin/x".into()))
-        );
-        assert_eq!(text(decoded_slashes(b"/a%5Cb")), Some(Ok("/a/b".into())));
-        assert_eq!(
-            text(decoded_slashes(b"/..%2F..%2Fx")),
-            Some(Err(PathRefusal::AboveRoot))
-        );
-        assert_eq!(decoded_slashes(b"/a/b"), None);
-    }
-
-    #[test]
-    fn servlets_drop_parameters_then_resolve() {
-        assert_eq!(
-            text(without_parameters(b"/x/..;/admin")),
-            Some(Ok("/admin".into()))
-        );
-        assert_eq!(
-            text(without_parameters(b"/admin;x")),
-            Some(Ok("/admin".into()))
-        );
-        assert_eq!(
-            text(without_parameters(b"/admin;/x")),
-            Some(Ok("/admin/x".into()))
-        );
-        assert_eq!(
-            text(without_parameters(b"/app;jsessionid=1/a")),
-            Some(Ok("/app/a".into()))
-        );
-        assert_eq!(without_parameters(b"/a/b"), None);
+    fn nginx_and_servlet_readings_rewrite_then_resolve() {
+        type Reading = fn(&[u8]) -> Option<Result<Vec<u8>, PathRefusal>>;
+        let nginx: Reading = decoded_slashes;
+        let servlet: Reading = without_parameters;
+        for (reading, path, want) in [
+            (nginx, "/x/..%2Fadmin/x", "/admin/x"),
+            (nginx, "/a%5Cb", "/a/b"),
+            (nginx, "/..%2F..%2Fx", "refused: AboveRoot"),
+            (servlet, "/x/..;/admin", "/admin"),
+            (servlet, "/admin;x", "/admin"),
+            (servlet, "/admin;/x", "/admin/x"),
+            (servlet, "/app;jsessionid=1/a", "/app/a"),
+        ] {
+            assert_eq!(
+                read(reading(path.as_bytes())).as_deref(),
+                Some(want),
+                "{path}"
+            );
+        }
+        assert_eq!(nginx(b"/a/b"), None);
+        assert_eq!(servlet(b"/a/b"), None);
     }
 
     #[test]

@@ -1,0 +1,340 @@
+use super::*;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::Method;
+use pingora::http::ResponseHeader;
+
+use crate::policy::origin::{AllowedOrigin, Scheme};
+
+fn settings(origins: &[&str], allow_localhost: bool) -> CorsSettings {
+    CorsSettings {
+        allowed_origins: origins
+            .iter()
+            .map(|o| AllowedOrigin::parse(o).unwrap())
+            .collect(),
+        allow_localhost,
+        allowed_methods: vec![Method::GET, Method::POST],
+        allowed_headers: vec!["Content-Type".into()],
+        ..CorsSettings::default()
+    }
+}
+
+fn policy(origins: &[&str], allow_localhost: bool) -> CorsPolicy {
+    CorsPolicy::new(settings(origins, allow_localhost))
+}
+
+fn allowed(origin: &'static str) -> CorsDecision {
+    CorsDecision::Allowed(Grant {
+        allow_origin: HeaderValue::from_static(origin),
+    })
+}
+
+fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (k, v) in pairs {
+        map.append(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
+    }
+    map
+}
+
+const HTTPS_NO_HOST: OwnOrigin<'static> = OwnOrigin {
+    scheme: Scheme::Https,
+    host: None,
+};
+
+fn decide(p: &CorsPolicy, method: Method, pairs: &[(&str, &str)]) -> CorsDecision {
+    p.evaluate(&method, &headers(pairs), HTTPS_NO_HOST)
+}
+
+#[test]
+fn no_origin_is_not_cors() {
+    let p = policy(&["https://app.example.com"], false);
+    assert_eq!(decide(&p, Method::GET, &[]), CorsDecision::NotCors);
+}
+
+#[test]
+fn listed_origin_is_allowed() {
+    let p = policy(&["https://app.example.com"], false);
+    let d = decide(&p, Method::GET, &[("origin", "https://app.example.com")]);
+    assert_eq!(d, allowed("https://app.example.com"));
+}
+
+#[test]
+fn preflight_needs_options_and_request_method() {
+    let p = policy(&["https://app.example.com"], false);
+    let o = ("origin", "https://app.example.com");
+    let acrm = ("access-control-request-method", "PATCH");
+    assert_eq!(
+        decide(&p, Method::OPTIONS, &[o, acrm]),
+        CorsDecision::Preflight(Grant {
+            allow_origin: HeaderValue::from_static("https://app.example.com")
+        })
+    );
+    assert_eq!(
+        decide(&p, Method::OPTIONS, &[o]),
+        allowed("https://app.example.com")
+    );
+}
+
+#[test]
+fn unlisted_origin_is_rejected() {
+    let p = policy(&["https://app.example.com"], false);
+    for evil in [
+        "https://app.example.com.evil.com",
+        "https://evilapp.example.com",
+        "http://app.example.com",
+        "https://app.example.com:8443",
+    ] {
+        assert_eq!(
+            decide(&p, Method::GET, &[("origin", evil)]),
+            CorsDecision::Rejected(RejectReason::NotAllowed),
+            "{evil}"
+        );
+    }
+}
+
+#[test]
+fn case_and_default_port_do_not_change_the_verdict() {
+    let p = policy(&["https://app.example.com"], false);
+    let d = decide(
+        &p,
+        Method::GET,
+        &[("origin", "HTTPS://APP.example.com:443")],
+    );
+    assert_eq!(d, allowed("HTTPS://APP.example.com:443"));
+}
+
+#[test]
+fn null_malformed_and_duplicate_origins_are_rejected() {
+    let p = policy(&["https://app.example.com"], false);
+    assert_eq!(
+        decide(&p, Method::GET, &[("origin", "null")]),
+        CorsDecision::Rejected(RejectReason::NullOrigin)
+    );
+    assert_eq!(
+        decide(&p, Method::GET, &[("origin", "https://app.example.com/")]),
+        CorsDecision::Rejected(RejectReason::Malformed)
+    );
+    assert_eq!(
+        decide(
+            &p,
+            Method::GET,
+            &[
+                ("origin", "https://app.example.com"),
+                ("origin", "https://app.example.com")
+            ]
+        ),
+        CorsDecision::Rejected(RejectReason::MultipleOrigins)
+    );
+}
+
+#[test]
+fn localhost_only_when_enabled() {
+    let prod = policy(&[], false);
+    let dev = policy(&[], true);
+    let o = [("origin", "http://localhost:5173")];
+    assert_eq!(
+        decide(&dev, Method::GET, &o),
+        allowed("http://localhost:5173")
+    );
+    assert_eq!(
+        decide(&prod, Method::GET, &o),
+        CorsDecision::Rejected(RejectReason::NotAllowed)
+    );
+    assert_eq!(
+        decide(
+            &dev,
+            Method::GET,
+            &[("origin", "http://localhost.evil.com")]
+        ),
+        CorsDecision::Rejected(RejectReason::NotAllowed)
+    );
+}
+
+#[test]
+fn same_origin_is_allowed_using_the_clients_view() {
+    let p = policy(&[], false);
+    let h = headers(&[("origin", "https://gateway.example.com")]);
+    let own = |scheme, host: &'static str| OwnOrigin {
+        scheme,
+        host: Some(host.as_bytes()),
+    };
+    assert_eq!(
+        p.evaluate(
+            &Method::POST,
+            &h,
+            own(Scheme::Https, "Gateway.example.com:443")
+        ),
+        allowed("https://gateway.example.com")
+    );
+    assert_eq!(
+        p.evaluate(&Method::POST, &h, own(Scheme::Http, "gateway.example.com")),
+        CorsDecision::Rejected(RejectReason::NotAllowed)
+    );
+    assert_eq!(
+        p.evaluate(
+            &Method::POST,
+            &h,
+            own(Scheme::Https, "gateway.example.com:8443")
+        ),
+        CorsDecision::Rejected(RejectReason::NotAllowed)
+    );
+}
+
+#[test]
+fn upstream_access_control_headers_are_replaced() {
+    let p = policy(&["https://app.example.com"], false);
+    let mut resp = ResponseHeader::build(200, None).unwrap();
+    resp.insert_header("Access-Control-Allow-Origin", "*")
+        .unwrap();
+    resp.insert_header("Access-Control-Allow-Methods", "PUT")
+        .unwrap();
+    resp.insert_header("Vary", "Accept-Encoding").unwrap();
+    p.apply_to_response(&mut resp, &allowed("https://app.example.com"));
+    assert_eq!(
+        resp.headers
+            .get_all("access-control-allow-origin")
+            .iter()
+            .count(),
+        1
+    );
+    assert_eq!(
+        resp.headers["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert_eq!(resp.headers["access-control-allow-credentials"], "true");
+    assert!(resp.headers.get("access-control-allow-methods").is_none());
+    assert_eq!(resp.headers["vary"], "Accept-Encoding, Origin");
+}
+
+#[test]
+fn no_origin_response_gets_no_access_control_headers() {
+    let p = policy(&["https://app.example.com"], false);
+    let mut resp = ResponseHeader::build(200, None).unwrap();
+    resp.insert_header("Access-Control-Allow-Origin", "*")
+        .unwrap();
+    p.apply_to_response(&mut resp, &CorsDecision::NotCors);
+    assert!(resp
+        .headers
+        .keys()
+        .all(|k| !k.as_str().starts_with("access-control-")));
+}
+
+#[test]
+fn preflight_response_echoes_origin_and_varies() {
+    let p = policy(&["https://app.example.com"], false);
+    let resp = p.preflight_response(&Grant {
+        allow_origin: HeaderValue::from_static("HTTPS://app.example.com"),
+    });
+    assert_eq!(resp.status, 204);
+    assert_eq!(
+        resp.headers["access-control-allow-origin"],
+        "HTTPS://app.example.com"
+    );
+    assert_eq!(resp.headers["access-control-max-age"], "600");
+    assert_eq!(
+        resp.headers["vary"],
+        "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
+    );
+}
+
+#[test]
+fn wildcard_origins_allow_subdomains_only() {
+    let p = policy(&["https://*.example.com"], false);
+    for ok in ["https://a.example.com", "https://a.b.example.com"] {
+        assert!(
+            decide(&p, Method::GET, &[("origin", ok)]).is_allowed(),
+            "{ok}"
+        );
+    }
+    for no in [
+        "https://example.com",
+        "https://evil-example.com",
+        "https://a.example.com.evil.net",
+        "http://a.example.com",
+        "https://a.example.com:444",
+    ] {
+        assert_eq!(
+            decide(&p, Method::GET, &[("origin", no)]),
+            CorsDecision::Rejected(RejectReason::NotAllowed),
+            "{no}"
+        );
+    }
+}
+
+#[test]
+fn any_origin_answers_star_without_credentials() {
+    let p = CorsPolicy::new(CorsSettings {
+        allow_any_origin: true,
+        allow_credentials: false,
+        ..settings(&[], false)
+    });
+    let star = CorsDecision::Allowed(Grant {
+        allow_origin: HeaderValue::from_static("*"),
+    });
+    assert_eq!(
+        decide(&p, Method::GET, &[("origin", "https://anyone.example")]),
+        star
+    );
+    assert_eq!(decide(&p, Method::GET, &[("origin", "null")]), star);
+    assert_eq!(
+        decide(&p, Method::GET, &[("origin", "https://a.example/")]),
+        CorsDecision::Rejected(RejectReason::Malformed)
+    );
+    let mut resp = ResponseHeader::build(200, None).unwrap();
+    p.apply_to_response(&mut resp, &star);
+    assert_eq!(resp.headers["access-control-allow-origin"], "*");
+    assert!(resp
+        .headers
+        .get("access-control-allow-credentials")
+        .is_none());
+    let pre = p.preflight_response(&Grant {
+        allow_origin: HeaderValue::from_static("*"),
+    });
+    assert!(pre
+        .headers
+        .get("access-control-allow-credentials")
+        .is_none());
+}
+
+#[test]
+fn credentials_can_be_turned_off() {
+    let p = CorsPolicy::new(CorsSettings {
+        allow_credentials: false,
+        ..settings(&["https://app.example.com"], false)
+    });
+    let mut resp = ResponseHeader::build(200, None).unwrap();
+    p.apply_to_response(&mut resp, &allowed("https://app.example.com"));
+    assert_eq!(
+        resp.headers["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert!(resp
+        .headers
+        .get("access-control-allow-credentials")
+        .is_none());
+}
+
+#[test]
+fn report_mode_forwards_and_says_what_it_would_block() {
+    let p = CorsPolicy::new(CorsSettings {
+        mode: CorsMode::Report,
+        ..settings(&["https://app.example.com"], false)
+    });
+    assert_eq!(
+        decide(&p, Method::GET, &[("origin", "https://evil.example")]),
+        CorsDecision::Observed(Some(RejectReason::NotAllowed))
+    );
+    assert_eq!(
+        decide(&p, Method::GET, &[("origin", "https://app.example.com")]),
+        CorsDecision::Observed(None)
+    );
+    let mut resp = ResponseHeader::build(200, None).unwrap();
+    resp.insert_header("Access-Control-Allow-Origin", "*")
+        .unwrap();
+    p.apply_to_response(&mut resp, &CorsDecision::Observed(None));
+    assert_eq!(resp.headers["access-control-allow-origin"], "*");
+    assert!(resp.headers.get("vary").is_none());
+}
