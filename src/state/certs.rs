@@ -203,22 +203,18 @@ mod tests {
         table.install("b.example.com", Arc::clone(&acme_key));
         table.install("a.example.com", key("a.example.com"));
         table.set_alpn_challenge("b.example.com", Some(Arc::clone(&challenge)));
-        assert!(same(
-            &table.resolve(Some(&file), Some("A.example.com"), false),
-            &file_key
-        ));
-        assert!(same(
-            &table.resolve(Some(&file), Some("b.example.com"), false),
-            &acme_key
-        ));
-        assert!(same(
-            &table.resolve(Some(&file), Some("c.example.com"), false),
-            &file_key
-        ));
-        assert!(same(
-            &table.resolve(Some(&file), Some("b.example.com"), true),
-            &challenge
-        ));
+        let picks = [
+            (Some("A.example.com"), false, &file_key),
+            (Some("b.example.com"), false, &acme_key),
+            (Some("c.example.com"), false, &file_key),
+            (Some("b.example.com"), true, &challenge),
+        ];
+        for (sni, alpn, want) in picks {
+            assert!(
+                same(&table.resolve(Some(&file), sni, alpn), want),
+                "{sni:?} {alpn}"
+            );
+        }
         assert!(table
             .resolve(Some(&file), Some("a.example.com"), true)
             .is_none());

@@ -108,15 +108,13 @@ impl Setup {
         gw
     }
 
+    /// A GET to the admin listener: the body.
+    fn admin(&self, path: &str) -> String {
+        request(self.admin_addr, "GET", path, &[("Host", "localhost")], b"").body_text()
+    }
+
     fn metrics(&self) -> String {
-        request(
-            self.admin_addr,
-            "GET",
-            "/metrics",
-            &[("Host", "localhost")],
-            b"",
-        )
-        .body_text()
+        self.admin("/metrics")
     }
 
     /// Wait for the TLS listener to serve HOST a certificate that verifies
@@ -186,14 +184,7 @@ fn a_certificate_is_obtained_with_tls_alpn_01() {
     let (_, took) = s.wait_for_certificate(&gw, Duration::from_secs(60));
     eprintln!("acme: tls-alpn-01 certificate served {took:?} after the gateway listened");
     assert!(gw.log().contains("answering tls-alpn-01"), "{}", gw.log());
-    let status = request(
-        s.admin_addr,
-        "GET",
-        "/status.json",
-        &[("Host", "localhost")],
-        b"",
-    )
-    .body_text();
+    let status = s.admin("/status.json");
     assert!(status.contains("\"certificates\""), "{status}");
     assert!(status.contains(HOST), "{status}");
 }
@@ -290,14 +281,7 @@ fn a_cert_file_serves_its_names_beside_acme_certificates() {
     // SNI localhost: the file's certificate (trusted as its own root).
     let (chain, _) = verified_get(s.tls_addr, "localhost", &file.der).unwrap();
     assert_eq!(chain[0], file.der);
-    let status = request(
-        s.admin_addr,
-        "GET",
-        "/status.json",
-        &[("Host", "localhost")],
-        b"",
-    )
-    .body_text();
+    let status = s.admin("/status.json");
     assert!(status.contains("\"source\": \"file "), "{status}");
     assert!(status.contains("\"source\": \"acme\""), "{status}");
     let metrics = s.metrics();
@@ -421,23 +405,23 @@ fn a_host_the_ca_refuses_is_a_warning_with_its_problem_and_the_others_are_served
         .contains("helmgate_acme_failures_total{host=\"blocked.acme.test\",reason=\"rejected\"}"));
 }
 
-fn check_tables(tables: &str) -> (bool, String) {
+/// `--check` on a gateway with a file-less TLS listener and `[server.acme]`
+/// holding `acme` (its storage a fresh directory).
+fn check_acme(acme: &str) -> (bool, String) {
     let up: SocketAddr = "127.0.0.1:9".parse().unwrap();
     let listen: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+    let storage = TempDir::new("acme-check");
     let text = format!(
-        "{}\n{tables}",
-        GatewayOptions::default().config(listen, up).render()
+        "{}\n[[server.tls]]\nlisten = \"127.0.0.1:8443\"\n[server.acme]\nstorage = \"{}\"\n{acme}",
+        GatewayOptions::default().config(listen, up).render(),
+        storage.path().display()
     );
     check_config(&text)
 }
 
 #[test]
 fn check_refuses_a_wildcard_host_naming_dns_01() {
-    let storage = TempDir::new("acme-check");
-    let (ok, out) = check_tables(&format!(
-        "[[server.tls]]\nlisten = \"127.0.0.1:8443\"\n[server.acme]\nhosts = [\"*.example.com\"]\nstorage = \"{}\"\n",
-        storage.path().display()
-    ));
+    let (ok, out) = check_acme("hosts = [\"*.example.com\"]\n");
     assert!(!ok, "{out}");
     assert!(out.contains("server.acme.hosts[0]"), "{out}");
     assert!(out.contains("DNS-01"), "{out}");
@@ -445,11 +429,9 @@ fn check_refuses_a_wildcard_host_naming_dns_01() {
 
 #[test]
 fn check_refuses_http_01_without_a_plain_http_listener_and_a_bad_directory() {
-    let storage = TempDir::new("acme-check");
-    let (ok, out) = check_tables(&format!(
-        "[[server.tls]]\nlisten = \"127.0.0.1:8443\"\n[server.acme]\nhosts = [\"a.example.com\"]\nchallenges = [\"http-01\"]\ndirectory = \"http://ca.example/dir\"\nstorage = \"{}\"\n",
-        storage.path().display()
-    ));
+    let (ok, out) = check_acme(
+        "hosts = [\"a.example.com\"]\nchallenges = [\"http-01\"]\ndirectory = \"http://ca.example/dir\"\n",
+    );
     assert!(!ok, "{out}");
     assert!(out.contains("server.acme.challenges[0]"), "{out}");
     assert!(out.contains("server.acme.directory"), "{out}");
@@ -457,16 +439,11 @@ fn check_refuses_http_01_without_a_plain_http_listener_and_a_bad_directory() {
 
 #[test]
 fn check_prints_each_hosts_certificate_source() {
-    let storage = TempDir::new("acme-check");
-    let (ok, out) = check_tables(&format!(
-        "[[server.tls]]\nlisten = \"127.0.0.1:8443\"\n[server.acme]\nhosts = [\"a.example.com\"]\nstorage = \"{}\"\ndirectory = \"staging\"\n",
-        storage.path().display()
-    ));
+    let (ok, out) = check_acme("hosts = [\"a.example.com\"]\ndirectory = \"staging\"\n");
     assert!(ok, "{out}");
+    let staging = "https://acme-staging-v02.api.letsencrypt.org/directory";
     assert!(
-        out.contains(
-            "a.example.com: acme from https://acme-staging-v02.api.letsencrypt.org/directory"
-        ),
+        out.contains(&format!("a.example.com: acme from {staging}")),
         "{out}"
     );
     assert!(out.contains("none stored yet"), "{out}");

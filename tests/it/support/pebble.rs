@@ -209,20 +209,9 @@ pub fn client_config(root: &CertificateDer<'static>, alpn: &[&[u8]]) -> Arc<rust
 /// GET over HTTPS to `addr` as 127.0.0.1, trusting `root`: the body.
 fn https_get(addr: SocketAddr, path: &str, root: &CertificateDer<'static>) -> String {
     let name = ServerName::IpAddress(addr.ip().into());
-    let conn = rustls::ClientConnection::new(client_config(root, &[]), name).unwrap();
-    let sock = TcpStream::connect(addr).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut tls = rustls::StreamOwned::new(conn, sock);
-    write!(
-        tls,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = Vec::new();
-    let _ = tls.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).to_string();
-    text.split_once("\r\n\r\n")
+    let (_, response) = get(addr, name, &addr.to_string(), path, root).unwrap();
+    response
+        .split_once("\r\n\r\n")
         .map(|(_, b)| b.to_string())
         .unwrap_or_default()
 }
@@ -236,6 +225,20 @@ pub fn verified_get(
     root: &CertificateDer<'static>,
 ) -> Result<(Vec<CertificateDer<'static>>, String), String> {
     let name = ServerName::try_from(host.to_string()).map_err(|e| e.to_string())?;
+    let (chain, response) = get(addr, name, host, "/", root)?;
+    let status = response.lines().next().unwrap_or_default().to_string();
+    Ok((chain, status))
+}
+
+/// `GET path` over HTTP/1.1 and TLS to `name`, trusting only `root`: the
+/// chain the server presented and the whole response.
+fn get(
+    addr: SocketAddr,
+    name: ServerName<'static>,
+    host: &str,
+    path: &str,
+    root: &CertificateDer<'static>,
+) -> Result<(Vec<CertificateDer<'static>>, String), String> {
     let conn = rustls::ClientConnection::new(client_config(root, &[b"http/1.1"]), name)
         .map_err(|e| e.to_string())?;
     let sock = TcpStream::connect(addr).map_err(|e| e.to_string())?;
@@ -244,7 +247,7 @@ pub fn verified_get(
     let mut tls = rustls::StreamOwned::new(conn, sock);
     write!(
         tls,
-        "GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
     )
     .map_err(|e| e.to_string())?;
     let mut out = Vec::new();
@@ -258,10 +261,5 @@ pub fn verified_get(
         .peer_certificates()
         .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
         .unwrap_or_default();
-    let status = String::from_utf8_lossy(&out)
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    Ok((chain, status))
+    Ok((chain, String::from_utf8_lossy(&out).to_string()))
 }
