@@ -389,6 +389,26 @@ fn a_corrupt_stored_certificate_is_named_and_replaced() {
 }
 
 #[test]
+fn an_unreadable_account_key_is_named_and_the_gateway_serves_on() {
+    let mut s = Setup::new(None);
+    let account = s.storage.path().join("account.json");
+    std::fs::write(&account, "{ not json").unwrap();
+    let gw = s.start(&["http-01"]);
+    let warned = eventually(Duration::from_secs(20), || {
+        gw.log()
+            .contains(&format!("acme: {HOST}: issuance failed (account)"))
+    });
+    assert!(warned, "{}", gw.log());
+    assert!(
+        gw.log()
+            .contains(&format!("{} is corrupt", account.display())),
+        "{}",
+        gw.log()
+    );
+    assert_eq!(gw.get("/", &[("Host", HOST)]).status, 200);
+}
+
+#[test]
 fn a_host_the_ca_refuses_is_a_warning_with_its_problem_and_the_others_are_served() {
     let mut s = Setup::refusing(None, &["blocked.acme.test"]);
     s.hosts = vec![HOST, "blocked.acme.test"];

@@ -129,6 +129,8 @@ struct Renewer {
     /// certificate; emptied for good when the CA offers none.
     ari: HashMap<String, SystemTime>,
     ari_offered: bool,
+    /// The CA's last `Retry-After` (429, 503), taken by the next failure.
+    retry_after: http::RetryAfter,
 }
 
 impl Renewer {
@@ -153,6 +155,7 @@ impl Renewer {
             account: None,
             ari,
             ari_offered: true,
+            retry_after: http::RetryAfter::default(),
         }
     }
 
@@ -180,6 +183,7 @@ impl Renewer {
 
     /// One issuance or renewal of `host`, and what it means for the plan.
     async fn attempt(&mut self, host: &str) {
+        self.take_retry_after();
         let started = std::time::Instant::now();
         let result = self.obtain(host).await;
         let now = SystemTime::now();
@@ -215,7 +219,10 @@ impl Renewer {
 
     fn failed(&mut self, host: &str, f: Failure, now: SystemTime) -> Due {
         let failures = self.plan.get(host).map_or(0, |d| d.failures) + 1;
-        let wait = backoff(failures, fastrand::f64()).max(f.retry_after.unwrap_or_default());
+        let asked = self
+            .take_retry_after()
+            .max(f.retry_after.unwrap_or_default());
+        let wait = backoff(failures, fastrand::f64()).max(asked);
         let serving = self.state.certs.acme_key(host).is_some();
         log::warn!(
             "acme: {host}: {} failed ({}): {}; {}, next try in {}s",
@@ -314,12 +321,21 @@ impl Renewer {
         }
     }
 
+    /// The CA's `Retry-After` since the last look, if any.
+    fn take_retry_after(&self) -> Duration {
+        self.retry_after
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+            .unwrap_or_default()
+    }
+
     /// The account, looked up (or created) on first use.
     async fn account(&mut self) -> Result<Account, Failure> {
         if let Some(a) = &self.account {
             return Ok(a.clone());
         }
-        let a = order::account(&self.settings, &self.storage).await?;
+        let a = order::account(&self.settings, &self.storage, &self.retry_after).await?;
         self.account = Some(a.clone());
         Ok(a)
     }

@@ -16,7 +16,11 @@ use crate::policy::acme::{AcmeSettings, Challenge};
 use crate::state::certs::Certificates;
 
 /// The account: the stored one for this directory, else a new one, stored.
-pub async fn account(settings: &AcmeSettings, storage: &Storage) -> Result<Account, Failure> {
+pub async fn account(
+    settings: &AcmeSettings,
+    storage: &Storage,
+    retry_after: &super::http::RetryAfter,
+) -> Result<Account, Failure> {
     let directory = settings.directory.as_str();
     let stored = storage
         .account(directory)
@@ -24,7 +28,7 @@ pub async fn account(settings: &AcmeSettings, storage: &Storage) -> Result<Accou
     if let Some(value) = stored {
         let credentials: AccountCredentials = serde_json::from_value(value)
             .map_err(|e| Failure::new("account", format!("stored account is corrupt: {e}")))?;
-        return super::http::builder(settings)?
+        return super::http::builder(settings, retry_after)?
             .from_credentials(credentials)
             .await
             .map_err(|e| Failure::from_acme(&format!("directory {directory}"), e));
@@ -40,7 +44,7 @@ pub async fn account(settings: &AcmeSettings, storage: &Storage) -> Result<Accou
         terms_of_service_agreed: true,
         only_return_existing: false,
     };
-    let (account, credentials) = super::http::builder(settings)?
+    let (account, credentials) = super::http::builder(settings, retry_after)?
         .create(&new, directory.to_string(), eab.as_ref())
         .await
         .map_err(|e| {
