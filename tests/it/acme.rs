@@ -187,6 +187,13 @@ fn a_certificate_is_obtained_with_tls_alpn_01() {
     let status = s.admin("/status.json");
     assert!(status.contains("\"certificates\""), "{status}");
     assert!(status.contains(HOST), "{status}");
+    let page = s.admin("/");
+    assert!(page.contains("<h2>Certificates</h2>"), "{page}");
+    assert!(
+        page.contains(&format!("<td>{HOST}</td><td>acme</td>")),
+        "{page}"
+    );
+    assert!(page.contains("ok at "), "{page}");
 }
 
 #[test]

@@ -27,6 +27,10 @@ use crate::state::SharedState;
 
 /// How long the thread sleeps at most between looks at the plan.
 const MAX_SLEEP: Duration = Duration::from_secs(3600);
+/// The longest one issuance (or one renewal-information request) may take
+/// before it counts as failed: a CA that stops answering never stalls the
+/// renewal of the other hosts for good.
+const ATTEMPT_LIMIT: Duration = Duration::from_secs(300);
 
 /// Load what storage holds for every host, then start the renewal thread.
 /// Problems are logged (naming the host and the cause); the gateway serves
@@ -185,7 +189,14 @@ impl Renewer {
     async fn attempt(&mut self, host: &str) {
         self.take_retry_after();
         let started = std::time::Instant::now();
-        let result = self.obtain(host).await;
+        let result = tokio::time::timeout(ATTEMPT_LIMIT, self.obtain(host))
+            .await
+            .unwrap_or_else(|_| {
+                Err(Failure::new(
+                    "timeout",
+                    format!("no certificate after {}s", ATTEMPT_LIMIT.as_secs()),
+                ))
+            });
         let now = SystemTime::now();
         let due = match result {
             Ok(stored) => {
@@ -270,7 +281,8 @@ impl Renewer {
                 .insert(host.to_string(), now + Duration::from_secs(3600));
             return;
         };
-        match ari::suggestion(&account, &leaf).await {
+        let asked = tokio::time::timeout(ATTEMPT_LIMIT, ari::suggestion(&account, &leaf)).await;
+        match asked.unwrap_or_else(|_| Err("no answer".to_string())) {
             Ok(Some((at, again))) => {
                 self.ari.insert(host.to_string(), now + again);
                 if let Some(due) = self.plan.get_mut(host).filter(|d| at < d.at) {
