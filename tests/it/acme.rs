@@ -320,6 +320,12 @@ fn a_renewal_while_the_ca_is_down_keeps_the_old_certificate_and_counts_the_failu
     );
     let (served, _) = s.wait_for_certificate(&gw, Duration::from_secs(5));
     assert_eq!(served, first, "the old certificate must keep serving");
+    // The CA comes back (a new Pebble: new root, the account forgotten):
+    // the next attempt gets a new account and a new certificate.
+    s.pebble.restart();
+    let (renewed, _) = s.wait_for_certificate(&gw, Duration::from_secs(60));
+    assert_ne!(renewed, first);
+    assert!(gw.log().contains("creating a new account"), "{}", gw.log());
 }
 
 #[test]

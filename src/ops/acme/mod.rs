@@ -357,7 +357,18 @@ impl Renewer {
             .prepare()
             .map_err(|e| Failure::new("storage", e))?;
         let account = self.account().await?;
-        let (chain, key) = self.each_challenge(&account, host).await?;
+        let (chain, key) = match self.each_challenge(&account, host).await {
+            Err(f) if f.reason == "account_unknown" => {
+                // The CA forgot the account (a reset test CA, a deactivated
+                // account): make a new one and try again at once.
+                log::warn!("acme: {host}: {}; creating a new account", f.message);
+                self.storage.forget_account();
+                self.account = None;
+                let account = self.account().await?;
+                self.each_challenge(&account, host).await?
+            }
+            other => other?,
+        };
         self.storage
             .save(host, &chain, &key)
             .map_err(|e| Failure::new("storage", e))?;
