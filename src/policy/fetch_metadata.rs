@@ -247,6 +247,7 @@ fn under(path: &[u8], prefix: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::testing::header_map;
 
     fn enforce() -> FetchMetadataPolicy {
         FetchMetadataPolicy {
@@ -256,19 +257,8 @@ mod tests {
         }
     }
 
-    fn heads(fields: &[(&str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in fields {
-            h.append(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
-        }
-        h
-    }
-
     fn judge(p: &FetchMetadataPolicy, method: Method, fields: &[(&str, &str)]) -> FetchDecision {
-        p.evaluate(&method, &heads(fields), b"/api/data", false)
+        p.evaluate(&method, &header_map(fields), b"/api/data", false)
     }
 
     const XSSI: &[(&str, &str)] = &[
@@ -348,7 +338,7 @@ mod tests {
     #[test]
     fn allow_paths_are_segment_prefixes() {
         let p = enforce();
-        let h = heads(XSSI);
+        let h = header_map(XSSI);
         for (path, allowed) in [
             ("/embed", true),
             ("/embed/x.js", true),
@@ -394,7 +384,7 @@ mod tests {
     #[test]
     fn an_allowed_cors_request_is_allowed_and_only_that() {
         let p = enforce();
-        let h = heads(&[
+        let h = header_map(&[
             ("sec-fetch-site", "cross-site"),
             ("sec-fetch-mode", "cors"),
             ("sec-fetch-dest", "empty"),
@@ -404,7 +394,7 @@ mod tests {
             FetchDecision::Allowed
         );
         assert!(p.evaluate(&Method::POST, &h, b"/api", false).is_refused());
-        let img = heads(&[
+        let img = header_map(&[
             ("sec-fetch-site", "cross-site"),
             ("sec-fetch-mode", "no-cors"),
         ]);

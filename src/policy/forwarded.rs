@@ -264,6 +264,7 @@ fn parse_ip(raw: &[u8]) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::testing::header_map;
 
     fn trusted() -> TrustedProxies {
         TrustedProxies::new(vec![
@@ -277,20 +278,9 @@ mod tests {
         ClientView::new(&trusted(), Some(peer.parse().unwrap()), false, h, None)
     }
 
-    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut m = HeaderMap::new();
-        for (k, v) in pairs {
-            m.append(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        m
-    }
-
     #[test]
     fn forwarded_proto_and_host_are_believed_from_trusted_proxies_only() {
-        let h = map(&[
+        let h = header_map(&[
             ("host", "internal:8080"),
             ("x-forwarded-proto", "https"),
             ("x-forwarded-host", "gw.example.com"),
@@ -305,7 +295,7 @@ mod tests {
 
     #[test]
     fn untrusted_xff_is_replaced() {
-        let h = map(&[("x-forwarded-for", "1.2.3.4"), ("forwarded", "for=1.2.3.4")]);
+        let h = header_map(&[("x-forwarded-for", "1.2.3.4"), ("forwarded", "for=1.2.3.4")]);
         let v = view("203.0.113.9", &h);
         let f = upstream_forwarding(&v, false, &h);
         assert_eq!(f.x_forwarded_for.unwrap(), "203.0.113.9");
@@ -316,7 +306,7 @@ mod tests {
 
     #[test]
     fn proxy_claims_are_dropped_from_untrusted_peers_only() {
-        let h = map(&[
+        let h = header_map(&[
             ("true-client-ip", "1.2.3.4"),
             ("x-forwarded-ssl", "on"),
             ("x_forwarded_for", "1.2.3.4"),
@@ -338,7 +328,7 @@ mod tests {
 
     #[test]
     fn trusted_xff_chain_is_appended() {
-        let h = map(&[
+        let h = header_map(&[
             ("x-forwarded-for", "198.51.100.7, 10.0.0.5"),
             ("x-forwarded-proto", "https"),
         ]);
@@ -353,7 +343,7 @@ mod tests {
 
     #[test]
     fn client_ip_skips_trusted_hops() {
-        let h = map(&[("x-forwarded-for", "6.6.6.6, 198.51.100.7, 10.0.0.5")]);
+        let h = header_map(&[("x-forwarded-for", "6.6.6.6, 198.51.100.7, 10.0.0.5")]);
         let v = view("10.1.2.3", &h);
         assert_eq!(
             v.client_ip(&trusted(), &h),
@@ -368,7 +358,7 @@ mod tests {
             "::ffff:198.51.100.7",
             "198.51.100.7:4321",
         ] {
-            let h = map(&[("x-forwarded-for", hop)]);
+            let h = header_map(&[("x-forwarded-for", hop)]);
             let v = view("10.1.2.3", &h);
             assert_eq!(
                 v.client_ip(&trusted(), &h),

@@ -5,6 +5,24 @@
 //!
 //! May use: nothing above it (no `config`, `observe`, `state`, `edge`, `ops`).
 
+/// Helpers for unit tests across the crate.
+#[cfg(test)]
+pub(crate) mod testing {
+    use http::header::{HeaderMap, HeaderName, HeaderValue};
+
+    /// A header map of `(name, value)` pairs, repeated names appended.
+    pub fn header_map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        map
+    }
+}
+
 pub mod acme;
 pub mod admin_host;
 pub mod auth;

@@ -1,5 +1,6 @@
 use super::*;
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use crate::policy::testing::header_map;
+use http::header::HeaderValue;
 use http::Method;
 use pingora::http::ResponseHeader;
 
@@ -28,24 +29,22 @@ fn allowed(origin: &'static str) -> CorsDecision {
     })
 }
 
-fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    for (k, v) in pairs {
-        map.append(
-            HeaderName::from_bytes(k.as_bytes()).unwrap(),
-            HeaderValue::from_str(v).unwrap(),
-        );
-    }
-    map
-}
-
 const HTTPS_NO_HOST: OwnOrigin<'static> = OwnOrigin {
     scheme: Scheme::Https,
     host: None,
 };
 
+/// A GET with one `Origin`.
+fn get_from(p: &CorsPolicy, origin: &str) -> CorsDecision {
+    decide(p, Method::GET, &[("origin", origin)])
+}
+
+fn rejected(reason: RejectReason) -> CorsDecision {
+    CorsDecision::Rejected(reason)
+}
+
 fn decide(p: &CorsPolicy, method: Method, pairs: &[(&str, &str)]) -> CorsDecision {
-    p.evaluate(&method, &headers(pairs), HTTPS_NO_HOST)
+    p.evaluate(&method, &header_map(pairs), HTTPS_NO_HOST)
 }
 
 #[test]
@@ -57,7 +56,7 @@ fn no_origin_is_not_cors() {
 #[test]
 fn listed_origin_is_allowed() {
     let p = policy(&["https://app.example.com"], false);
-    let d = decide(&p, Method::GET, &[("origin", "https://app.example.com")]);
+    let d = get_from(&p, "https://app.example.com");
     assert_eq!(d, allowed("https://app.example.com"));
 }
 
@@ -88,8 +87,8 @@ fn unlisted_origin_is_rejected() {
         "https://app.example.com:8443",
     ] {
         assert_eq!(
-            decide(&p, Method::GET, &[("origin", evil)]),
-            CorsDecision::Rejected(RejectReason::NotAllowed),
+            get_from(&p, evil),
+            rejected(RejectReason::NotAllowed),
             "{evil}"
         );
     }
@@ -98,24 +97,17 @@ fn unlisted_origin_is_rejected() {
 #[test]
 fn case_and_default_port_do_not_change_the_verdict() {
     let p = policy(&["https://app.example.com"], false);
-    let d = decide(
-        &p,
-        Method::GET,
-        &[("origin", "HTTPS://APP.example.com:443")],
-    );
+    let d = get_from(&p, "HTTPS://APP.example.com:443");
     assert_eq!(d, allowed("HTTPS://APP.example.com:443"));
 }
 
 #[test]
 fn null_malformed_and_duplicate_origins_are_rejected() {
     let p = policy(&["https://app.example.com"], false);
+    assert_eq!(get_from(&p, "null"), rejected(RejectReason::NullOrigin));
     assert_eq!(
-        decide(&p, Method::GET, &[("origin", "null")]),
-        CorsDecision::Rejected(RejectReason::NullOrigin)
-    );
-    assert_eq!(
-        decide(&p, Method::GET, &[("origin", "https://app.example.com/")]),
-        CorsDecision::Rejected(RejectReason::Malformed)
+        get_from(&p, "https://app.example.com/"),
+        rejected(RejectReason::Malformed)
     );
     assert_eq!(
         decide(
@@ -126,7 +118,7 @@ fn null_malformed_and_duplicate_origins_are_rejected() {
                 ("origin", "https://app.example.com")
             ]
         ),
-        CorsDecision::Rejected(RejectReason::MultipleOrigins)
+        rejected(RejectReason::MultipleOrigins)
     );
 }
 
@@ -141,22 +133,18 @@ fn localhost_only_when_enabled() {
     );
     assert_eq!(
         decide(&prod, Method::GET, &o),
-        CorsDecision::Rejected(RejectReason::NotAllowed)
+        rejected(RejectReason::NotAllowed)
     );
     assert_eq!(
-        decide(
-            &dev,
-            Method::GET,
-            &[("origin", "http://localhost.evil.com")]
-        ),
-        CorsDecision::Rejected(RejectReason::NotAllowed)
+        get_from(&dev, "http://localhost.evil.com"),
+        rejected(RejectReason::NotAllowed)
     );
 }
 
 #[test]
 fn same_origin_is_allowed_using_the_clients_view() {
     let p = policy(&[], false);
-    let h = headers(&[("origin", "https://gateway.example.com")]);
+    let h = header_map(&[("origin", "https://gateway.example.com")]);
     let own = |scheme, host: &'static str| OwnOrigin {
         scheme,
         host: Some(host.as_bytes()),
@@ -171,7 +159,7 @@ fn same_origin_is_allowed_using_the_clients_view() {
     );
     assert_eq!(
         p.evaluate(&Method::POST, &h, own(Scheme::Http, "gateway.example.com")),
-        CorsDecision::Rejected(RejectReason::NotAllowed)
+        rejected(RejectReason::NotAllowed)
     );
     assert_eq!(
         p.evaluate(
@@ -179,7 +167,7 @@ fn same_origin_is_allowed_using_the_clients_view() {
             &h,
             own(Scheme::Https, "gateway.example.com:8443")
         ),
-        CorsDecision::Rejected(RejectReason::NotAllowed)
+        rejected(RejectReason::NotAllowed)
     );
 }
 
@@ -244,10 +232,7 @@ fn preflight_response_echoes_origin_and_varies() {
 fn wildcard_origins_allow_subdomains_only() {
     let p = policy(&["https://*.example.com"], false);
     for ok in ["https://a.example.com", "https://a.b.example.com"] {
-        assert!(
-            decide(&p, Method::GET, &[("origin", ok)]).is_allowed(),
-            "{ok}"
-        );
+        assert!(get_from(&p, ok).is_allowed(), "{ok}");
     }
     for no in [
         "https://example.com",
@@ -256,11 +241,7 @@ fn wildcard_origins_allow_subdomains_only() {
         "http://a.example.com",
         "https://a.example.com:444",
     ] {
-        assert_eq!(
-            decide(&p, Method::GET, &[("origin", no)]),
-            CorsDecision::Rejected(RejectReason::NotAllowed),
-            "{no}"
-        );
+        assert_eq!(get_from(&p, no), rejected(RejectReason::NotAllowed), "{no}");
     }
 }
 
@@ -274,14 +255,11 @@ fn any_origin_answers_star_without_credentials() {
     let star = CorsDecision::Allowed(Grant {
         allow_origin: HeaderValue::from_static("*"),
     });
+    assert_eq!(get_from(&p, "https://anyone.example"), star);
+    assert_eq!(get_from(&p, "null"), star);
     assert_eq!(
-        decide(&p, Method::GET, &[("origin", "https://anyone.example")]),
-        star
-    );
-    assert_eq!(decide(&p, Method::GET, &[("origin", "null")]), star);
-    assert_eq!(
-        decide(&p, Method::GET, &[("origin", "https://a.example/")]),
-        CorsDecision::Rejected(RejectReason::Malformed)
+        get_from(&p, "https://a.example/"),
+        rejected(RejectReason::Malformed)
     );
     let mut resp = ResponseHeader::build(200, None).unwrap();
     p.apply_to_response(&mut resp, &star);
@@ -324,11 +302,11 @@ fn report_mode_forwards_and_says_what_it_would_block() {
         ..settings(&["https://app.example.com"], false)
     });
     assert_eq!(
-        decide(&p, Method::GET, &[("origin", "https://evil.example")]),
+        get_from(&p, "https://evil.example"),
         CorsDecision::Observed(Some(RejectReason::NotAllowed))
     );
     assert_eq!(
-        decide(&p, Method::GET, &[("origin", "https://app.example.com")]),
+        get_from(&p, "https://app.example.com"),
         CorsDecision::Observed(None)
     );
     let mut resp = ResponseHeader::build(200, None).unwrap();
