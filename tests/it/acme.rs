@@ -145,6 +145,12 @@ impl Setup {
     }
 }
 
+/// Wait for the gateway's log to hold `needle`: lines are written in
+/// batches, up to a second after what they tell.
+fn logged(gw: &Gateway, needle: &str) -> bool {
+    eventually(Duration::from_secs(5), || gw.log().contains(needle))
+}
+
 /// The value of `helmgate_acme_failures_total` for HOST, all reasons.
 fn failures(metrics: &str) -> u64 {
     metrics
@@ -160,7 +166,7 @@ fn a_certificate_is_obtained_with_http_01_and_served_for_its_host() {
     let gw = s.start(&["http-01"]);
     let (_, took) = s.wait_for_certificate(&gw, Duration::from_secs(60));
     eprintln!("acme: http-01 certificate served {took:?} after the gateway listened");
-    assert!(gw.log().contains("answering http-01"), "{}", gw.log());
+    assert!(logged(&gw, "answering http-01"), "{}", gw.log());
     let key = s.storage.path().join(format!("{HOST}.key"));
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
@@ -183,7 +189,7 @@ fn a_certificate_is_obtained_with_tls_alpn_01() {
     let gw = s.start(&["tls-alpn-01"]);
     let (_, took) = s.wait_for_certificate(&gw, Duration::from_secs(60));
     eprintln!("acme: tls-alpn-01 certificate served {took:?} after the gateway listened");
-    assert!(gw.log().contains("answering tls-alpn-01"), "{}", gw.log());
+    assert!(logged(&gw, "answering tls-alpn-01"), "{}", gw.log());
     let status = s.admin("/status.json");
     assert!(status.contains("\"certificates\""), "{status}");
     assert!(status.contains(HOST), "{status}");
@@ -260,15 +266,15 @@ fn a_failed_challenge_is_named_and_the_next_challenge_type_is_tried() {
     let mut s = Setup::build(None, &[], Some(closed.port()));
     let gw = s.start(&["tls-alpn-01", "http-01"]);
     s.wait_for_certificate(&gw, Duration::from_secs(90));
-    let log = gw.log();
     assert!(
-        log.contains(&format!("acme: {HOST}: tls-alpn-01 failed: ")),
-        "{log}"
+        logged(&gw, &format!("acme: {HOST}: tls-alpn-01 failed: ")),
+        "{}",
+        gw.log()
     );
     // The CA's problem document names what went wrong.
-    assert!(log.contains("urn:ietf:params:acme:error:"), "{log}");
-    assert!(log.contains("trying http-01"), "{log}");
-    assert!(log.contains("answering http-01"), "{log}");
+    assert!(logged(&gw, "urn:ietf:params:acme:error:"), "{}", gw.log());
+    assert!(logged(&gw, "trying http-01"), "{}", gw.log());
+    assert!(logged(&gw, "answering http-01"), "{}", gw.log());
     assert!(s.metrics().contains(&format!(
         "helmgate_acme_failures_total{{host=\"{HOST}\",reason=\"challenge\"}} 1"
     )));
@@ -312,12 +318,12 @@ fn a_renewal_while_the_ca_is_down_keeps_the_old_certificate_and_counts_the_failu
         s.metrics(),
         gw.log()
     );
-    assert!(gw.log().contains("renewal failed"), "{}", gw.log());
-    assert!(
-        gw.log().contains("the current certificate keeps serving"),
-        "{}",
-        gw.log()
-    );
+    // Log lines are written in batches: the WARN may follow the metric.
+    let warned = eventually(Duration::from_secs(5), || {
+        let log = gw.log();
+        log.contains("renewal failed") && log.contains("the current certificate keeps serving")
+    });
+    assert!(warned, "{}", gw.log());
     let (served, _) = s.wait_for_certificate(&gw, Duration::from_secs(5));
     assert_eq!(served, first, "the old certificate must keep serving");
     // The CA comes back (a new Pebble: new root, the account forgotten):
@@ -325,7 +331,7 @@ fn a_renewal_while_the_ca_is_down_keeps_the_old_certificate_and_counts_the_failu
     s.pebble.restart();
     let (renewed, _) = s.wait_for_certificate(&gw, Duration::from_secs(60));
     assert_ne!(renewed, first);
-    assert!(gw.log().contains("creating a new account"), "{}", gw.log());
+    assert!(logged(&gw, "creating a new account"), "{}", gw.log());
 }
 
 #[test]
@@ -356,7 +362,7 @@ fn a_restart_serves_the_stored_certificate_without_contacting_the_ca() {
     assert_eq!(served, first);
     eprintln!("acme: stored certificate served {took:?} after restart");
     assert!(
-        gw.log().contains("serving the stored certificate"),
+        logged(&gw, "serving the stored certificate"),
         "{}",
         gw.log()
     );
@@ -390,12 +396,15 @@ fn a_corrupt_stored_certificate_is_named_and_replaced() {
     std::fs::write(s.storage.path().join(format!("{HOST}.key")), "not a key").unwrap();
     let gw = s.start(&["http-01"]);
     s.wait_for_certificate(&gw, Duration::from_secs(60));
-    let log = gw.log();
     assert!(
-        log.contains(&format!("acme: {HOST}: the stored certificate is unusable")),
-        "{log}"
+        logged(
+            &gw,
+            &format!("acme: {HOST}: the stored certificate is unusable")
+        ),
+        "{}",
+        gw.log()
     );
-    assert!(log.contains(&format!("{HOST}.crt")), "{log}");
+    assert!(logged(&gw, &format!("{HOST}.crt")), "{}", gw.log());
     assert!(s.metrics().contains(&format!(
         "helmgate_acme_failures_total{{host=\"{HOST}\",reason=\"storage\"}} 1"
     )));
@@ -432,7 +441,7 @@ fn a_host_the_ca_refuses_is_a_warning_with_its_problem_and_the_others_are_served
             .contains("acme: blocked.acme.test: issuance failed (rejected)")
     });
     assert!(warned, "{}", gw.log());
-    assert!(gw.log().contains("rejectedIdentifier"), "{}", gw.log());
+    assert!(logged(&gw, "rejectedIdentifier"), "{}", gw.log());
     assert!(s
         .metrics()
         .contains("helmgate_acme_failures_total{host=\"blocked.acme.test\",reason=\"rejected\"}"));
