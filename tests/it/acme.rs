@@ -32,6 +32,8 @@ struct Setup {
     hosts: Vec<&'static str>,
     /// `cert`/`key` lines for the TLS listener, if it has files too.
     files: String,
+    /// `storage` when not the temporary directory.
+    storage_dir: Option<String>,
 }
 
 impl Setup {
@@ -62,6 +64,7 @@ impl Setup {
             pebble,
             hosts: vec![HOST],
             files: String::new(),
+            storage_dir: None,
         }
     }
 
@@ -74,7 +77,9 @@ impl Setup {
             self.tls_addr,
             self.files,
             self.pebble.ca_roots.display(),
-            self.storage.path().display(),
+            self.storage_dir
+                .clone()
+                .unwrap_or_else(|| self.storage.path().display().to_string()),
             hosts.join(", "),
             challenges.join(", "),
             self.admin_addr,
@@ -408,6 +413,28 @@ fn a_corrupt_stored_certificate_is_named_and_replaced() {
     assert!(s.metrics().contains(&format!(
         "helmgate_acme_failures_total{{host=\"{HOST}\",reason=\"storage\"}} 1"
     )));
+}
+
+#[test]
+fn storage_that_cannot_be_written_is_an_error_and_the_gateway_serves_on() {
+    let mut s = Setup::new(None);
+    // Not even root can make a directory in /proc.
+    s.storage_dir = Some("/proc/helmgate-acme-test".to_string());
+    let gw = s.start(&["http-01"]);
+    assert!(
+        logged(
+            &gw,
+            "server.acme.storage: cannot create /proc/helmgate-acme-test"
+        ),
+        "{}",
+        gw.log()
+    );
+    assert!(
+        logged(&gw, &format!("acme: {HOST}: issuance failed (storage)")),
+        "{}",
+        gw.log()
+    );
+    assert_eq!(gw.get("/", &[("Host", HOST)]).status, 200);
 }
 
 #[test]
