@@ -410,6 +410,9 @@ fn a_corrupt_stored_certificate_is_named_and_replaced() {
         gw.log()
     );
     assert!(logged(&gw, &format!("{HOST}.crt")), "{}", gw.log());
+    // The key file written here is 0644: said at start.
+    let loose = format!("{}.key is mode 0644", s.storage.path().join(HOST).display());
+    assert!(logged(&gw, &loose), "{}", gw.log());
     assert!(s.metrics().contains(&format!(
         "helmgate_acme_failures_total{{host=\"{HOST}\",reason=\"storage\"}} 1"
     )));

@@ -40,6 +40,9 @@ pub fn start(state: &Arc<SharedState>, settings: &AcmeSettings) {
     if let Err(e) = storage.prepare() {
         log::error!("server.acme.storage: {e}; certificates cannot be stored, so none will be obtained until it is fixed");
     }
+    for (path, mode) in storage.loose_permissions(&settings.hosts) {
+        log::warn!("server.acme.storage: {} is mode {mode:04o}: others than the service user can reach the keys; chmod go= it", path.display());
+    }
     let mut settings = settings.clone();
     settings.hosts.retain(|host| {
         let file = state.file_certificate_covers(host);

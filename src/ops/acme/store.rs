@@ -54,6 +54,20 @@ impl Storage {
         Ok(())
     }
 
+    /// The files (the directory, keys, the account) others than the
+    /// service user can read or write, with their modes.
+    pub fn loose_permissions(&self, hosts: &[String]) -> Vec<(PathBuf, u32)> {
+        let mut paths = vec![self.dir.clone(), self.account_path()];
+        paths.extend(hosts.iter().map(|h| self.key_path(h)));
+        paths
+            .into_iter()
+            .filter_map(|p| {
+                let mode = fs::metadata(&p).ok()?.permissions().mode() & 0o777;
+                (mode & 0o077 != 0).then_some((p, mode))
+            })
+            .collect()
+    }
+
     pub fn cert_path(&self, host: &str) -> PathBuf {
         self.dir.join(format!("{host}.crt"))
     }
