@@ -219,6 +219,11 @@ fn unknown_repeated_or_listed_values_fail_closed_and_say_so() {
         assert_refused(&s.get("/api/x", h));
     }
     assert_eq!(s.up.count(), 0);
+    // Log lines are written in batches (up to a second late): wait for the
+    // last request's.
+    eventually(Duration::from_secs(5), || {
+        s.gw.log().contains("why=invalid_sec_fetch_dest")
+    });
     let log = s.gw.log();
     assert!(
         log.contains("why=invalid_sec_fetch_site site=\"same-origin, same-origin\""),
