@@ -5,7 +5,7 @@
 //! headers, HSTS over HTTPS, CORS for an allowed origin, the request id).
 
 use bytes::{BufMut, Bytes, BytesMut};
-use http::header::{self, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use pingora::http::ResponseHeader;
 use pingora::protocols::http::date::get_cached_date;
 use pingora::protocols::http::v1::common::title_case_headers_to_wire;
@@ -15,7 +15,7 @@ use pingora::proxy::Session;
 use crate::edge::nonce;
 use crate::edge::request::RequestFacts;
 use crate::policy::fetch_metadata::{self, FetchMetadataMode};
-use crate::policy::header_edit::{self, Name};
+use crate::policy::header_edit::{self, HeaderEdit, Name};
 use crate::policy::response_head::new_response;
 use crate::policy::vary;
 use crate::policy::SitePolicy;
@@ -39,6 +39,8 @@ const REQUEST_ID: Name = Name::from_static("x-request-id");
 const CONTENT_TYPE: Name = Name::from_static("content-type");
 const CONTENT_LENGTH: Name = Name::from_static("content-length");
 const CACHE_CONTROL: Name = Name::from_static("cache-control");
+const CDN_CACHE_CONTROL: HeaderName = HeaderName::from_static("cdn-cache-control");
+const SURROGATE_CONTROL: HeaderName = HeaderName::from_static("surrogate-control");
 const CONNECTION: Name = Name::from_static("connection");
 const ALLOW_HEADER: Name = Name::from_static("allow");
 
@@ -88,6 +90,10 @@ impl GatewayError {
 
 /// The security headers and request id every response of a request gets.
 pub fn decorate(resp: &mut ResponseHeader, site: &SitePolicy, facts: &RequestFacts) {
+    header_edit::edit_response(resp, |h| decorate_headers(h, site, facts));
+}
+
+fn decorate_headers(resp: &mut dyn HeaderEdit, site: &SitePolicy, facts: &RequestFacts) {
     let minted;
     let nonce = match (&facts.nonce, site.headers.nonce()) {
         (Some(n), _) => Some(n),
@@ -102,7 +108,7 @@ pub fn decorate(resp: &mut ResponseHeader, site: &SitePolicy, facts: &RequestFac
     if nonce.is_some() {
         keep_out_of_caches(resp);
     }
-    header_edit::replace_response(resp, &REQUEST_ID, facts.request_id.clone());
+    resp.set(&REQUEST_ID, facts.request_id.clone());
 }
 
 /// A nonce must never be reused, so a response carrying one is never
@@ -110,16 +116,14 @@ pub fn decorate(resp: &mut ResponseHeader, site: &SitePolicy, facts: &RequestFac
 /// (`private, max-age=3600` still lets the browser's cache replay it),
 /// unless it already said `no-store`; and no CDN-only directives, which
 /// would outrank it at a CDN.
-fn keep_out_of_caches(resp: &mut ResponseHeader) {
-    for cdn_only in ["cdn-cache-control", "surrogate-control"] {
-        if resp.headers.contains_key(cdn_only) {
-            resp.remove_header(cdn_only);
-        }
+fn keep_out_of_caches(resp: &mut dyn HeaderEdit) {
+    for cdn_only in [CDN_CACHE_CONTROL, SURROGATE_CONTROL] {
+        resp.remove(&cdn_only);
     }
-    if cache_directives(resp).any(|name| name.eq_ignore_ascii_case(b"no-store")) {
+    if cache_directives(resp.headers()).any(|name| name.eq_ignore_ascii_case(b"no-store")) {
         return;
     }
-    header_edit::replace_response(resp, &CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.set(&CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
 /// The upstream marked the response cacheable (`public`, `max-age`,
@@ -127,7 +131,7 @@ fn keep_out_of_caches(resp: &mut ResponseHeader) {
 /// is worth a WARN (the app probably expects it cached).
 pub fn marked_cacheable(resp: &ResponseHeader) -> bool {
     let mut cacheable = false;
-    for name in cache_directives(resp) {
+    for name in cache_directives(&resp.headers) {
         if name.eq_ignore_ascii_case(b"no-store") {
             return false;
         }
@@ -139,8 +143,8 @@ pub fn marked_cacheable(resp: &ResponseHeader) -> bool {
 }
 
 /// The directive names of every `Cache-Control` header.
-fn cache_directives(resp: &ResponseHeader) -> impl Iterator<Item = &[u8]> {
-    resp.headers
+fn cache_directives(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
+    headers
         .get_all(header::CACHE_CONTROL)
         .into_iter()
         .flat_map(|value| value.as_bytes().split(|&b| b == b','))
@@ -156,11 +160,13 @@ fn cache_directives(resp: &ResponseHeader) -> impl Iterator<Item = &[u8]> {
 /// The same, plus the CORS headers of the request's verdict: for responses
 /// the CORS answer did not already shape (proxied ones and our errors).
 pub fn decorate_with_cors(resp: &mut ResponseHeader, site: &SitePolicy, facts: &RequestFacts) {
-    site.cors.apply_to_response(resp, &facts.cors);
-    if site.fetch_metadata.mode != FetchMetadataMode::Off {
-        vary::ensure(resp, fetch_metadata::VARY, &fetch_metadata::vary_value());
-    }
-    decorate(resp, site, facts);
+    header_edit::edit_response(resp, |h| {
+        site.cors.apply_to_response(h, &facts.cors);
+        if site.fetch_metadata.mode != FetchMetadataMode::Off {
+            vary::ensure(h, fetch_metadata::VARY, &fetch_metadata::vary_value());
+        }
+        decorate_headers(h, site, facts);
+    });
 }
 
 /// Everything the gateway says itself, whichever layer decides on it: the

@@ -2,25 +2,20 @@
 //! on `Origin` without losing the upstream's own keys.
 
 use http::header::{HeaderValue, VARY};
-use pingora::http::ResponseHeader;
 
-use crate::policy::header_edit::{self, Name};
+use crate::policy::header_edit::{HeaderEdit, Name};
 
 pub const VARY_NAME: Name = Name::from_static("vary");
 
 /// Make sure every name in `needed` appears in the response's `Vary`.
 /// `static_value` is the pre-built `needed.join(", ")`, used as-is when the
 /// upstream sent no `Vary` (the common case: no allocation).
-pub fn ensure(resp: &mut ResponseHeader, needed: &[&str], static_value: &HeaderValue) {
-    if !resp.headers.contains_key(VARY) {
-        header_edit::insert_response(resp, &VARY_NAME, static_value.clone());
-        return;
-    }
-    let existing: Vec<&HeaderValue> = resp.headers.get_all(VARY).iter().collect();
+pub fn ensure(resp: &mut dyn HeaderEdit, needed: &[&str], static_value: &HeaderValue) {
+    let existing: Vec<&HeaderValue> = resp.headers().get_all(VARY).iter().collect();
     match merged(&existing, needed) {
         Merge::Keep => {}
-        Merge::UseStatic => header_edit::replace_response(resp, &VARY_NAME, static_value.clone()),
-        Merge::Replace(value) => header_edit::replace_response(resp, &VARY_NAME, value),
+        Merge::UseStatic => resp.set(&VARY_NAME, static_value.clone()),
+        Merge::Replace(value) => resp.set(&VARY_NAME, value),
     }
 }
 

@@ -3,11 +3,10 @@
 //! dropped and `Vary: Origin` merged in.
 
 use http::header::{HeaderName, HeaderValue};
-use pingora::http::ResponseHeader;
 
 use super::preflight::ALLOW_ORIGIN;
 use super::{join, CorsDecision, CorsPolicy, CorsSettings, ALLOW_CREDENTIALS, VARY_ACTUAL};
-use crate::policy::header_edit::{self, Name};
+use crate::policy::header_edit::{HeaderEdit, Name};
 use crate::policy::vary;
 
 /// What an allowed actual response carries besides the origin and `Vary`.
@@ -27,16 +26,16 @@ pub(super) fn headers(settings: &CorsSettings, credentials: bool) -> Vec<(Name, 
 
 impl CorsPolicy {
     /// Rewrite an upstream (or gateway-made) response's CORS headers.
-    pub fn apply_to_response(&self, resp: &mut ResponseHeader, decision: &CorsDecision) {
+    pub fn apply_to_response(&self, resp: &mut dyn HeaderEdit, decision: &CorsDecision) {
         if matches!(decision, CorsDecision::Observed(_)) {
             // Report mode: the upstream still owns CORS.
             return;
         }
         strip_access_control(resp);
         if let CorsDecision::Allowed(grant) | CorsDecision::Preflight(grant) = decision {
-            header_edit::replace_response(resp, &ALLOW_ORIGIN, grant.allow_origin.clone());
+            resp.set(&ALLOW_ORIGIN, grant.allow_origin.clone());
             for (name, value) in &self.actual {
-                header_edit::replace_response(resp, name, value.clone());
+                resp.set(name, value.clone());
             }
         }
         // Vary on Origin even without one: the response a cache stores for a
@@ -45,13 +44,18 @@ impl CorsPolicy {
     }
 }
 
-fn strip_access_control(resp: &mut ResponseHeader) {
+fn strip_access_control(resp: &mut dyn HeaderEdit) {
     let is_ac = |name: &HeaderName| name.as_str().starts_with("access-control-");
-    if !resp.headers.keys().any(is_ac) {
+    if !resp.headers().keys().any(is_ac) {
         return;
     }
-    let names: Vec<HeaderName> = resp.headers.keys().filter(|n| is_ac(n)).cloned().collect();
+    let names: Vec<HeaderName> = resp
+        .headers()
+        .keys()
+        .filter(|n| is_ac(n))
+        .cloned()
+        .collect();
     for name in names {
-        resp.remove_header(&name);
+        resp.remove(&name);
     }
 }

@@ -6,11 +6,10 @@
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
-use pingora::http::ResponseHeader;
 
 use crate::policy::csp::NONCE_PLACEHOLDER;
 use crate::policy::env::Environment;
-use crate::policy::header_edit::{self, Name};
+use crate::policy::header_edit::{HeaderEdit, Name};
 
 mod table;
 mod wire;
@@ -297,17 +296,15 @@ impl SecurityHeaders {
 
     /// Set our headers on `resp`, replacing any the upstream sent, and strip
     /// the ones to remove. `nonce`: this response's, when the route uses one.
-    pub fn apply(&self, resp: &mut ResponseHeader, https: bool, nonce: Option<&HeaderValue>) {
+    pub fn apply(&self, resp: &mut dyn HeaderEdit, https: bool, nonce: Option<&HeaderValue>) {
         for name in &self.remove {
-            if resp.headers.contains_key(name) {
-                resp.remove_header(name);
-            }
+            resp.remove(name);
         }
         let set = if https { &self.https } else { &self.http };
         for e in set {
             match e {
                 Entry::Fixed(name, value) => {
-                    header_edit::replace_response(resp, name, value.clone());
+                    resp.set(name, value.clone());
                 }
                 Entry::Nonced(name, parts) => {
                     let nonce = nonce.map_or(&b""[..], HeaderValue::as_bytes);
@@ -319,7 +316,7 @@ impl SecurityHeaders {
                         value.extend_from_slice(part);
                     }
                     if let Ok(v) = HeaderValue::from_bytes(&value) {
-                        header_edit::replace_response(resp, name, v);
+                        resp.set(name, v);
                     }
                 }
             }
@@ -328,9 +325,7 @@ impl SecurityHeaders {
             // An upstream's HSTS over plain HTTP is ignored by browsers
             // anyway; the gateway decides, so drop it rather than pass it on.
             for name in &self.https_only_names {
-                if resp.headers.contains_key(name) {
-                    resp.remove_header(name);
-                }
+                resp.remove(name);
             }
         }
     }
@@ -339,6 +334,7 @@ impl SecurityHeaders {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pingora::http::ResponseHeader;
 
     fn applied(env: Environment, preset: Preset, https: bool) -> ResponseHeader {
         let set = SecurityHeaders::build(&HeaderSettings::defaults(env, preset)).unwrap();
