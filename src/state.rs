@@ -5,6 +5,8 @@
 //!
 //! May use: `policy`, `config`, `observe`.
 
+pub mod certs;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -121,6 +123,9 @@ pub struct SharedState {
     in_flight: AtomicUsize,
     /// The certificate of each running TLS listener, replaced on reload.
     certificates: Mutex<Vec<(SocketAddr, Arc<ReloadableCert>)>>,
+    /// The certificates served per SNI (files, then ACME) and the ACME
+    /// challenges in flight.
+    pub certs: Arc<certs::Certificates>,
     /// Rate limit for the lines about refused request heads: one bucket,
     /// so a flood from anywhere yields a bounded number of lines.
     pub client_log: BlockedLogLimiter,
@@ -169,6 +174,7 @@ impl SharedState {
             overrides,
             in_flight: AtomicUsize::new(0),
             certificates: Mutex::new(Vec::new()),
+            certs: Arc::default(),
             client_log: BlockedLogLimiter::new(20, 60),
             upstream_log: BlockedLogLimiter::new(3, 6),
             insight: Insight::default(),
@@ -194,6 +200,31 @@ impl SharedState {
 
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Acquire)
+    }
+
+    /// List every running cert file's names, source and expiry for the
+    /// dashboard and `helmgate_certificate_expiry_seconds` (at start and
+    /// after a reload re-read them).
+    pub fn note_file_certificates(&self, server: &ServerSettings) {
+        for (listen, cert) in lock(&self.certificates).iter() {
+            let files = server.tls.iter().find(|t| t.listen == *listen);
+            let (Some(f), Some(facts)) = (files.and_then(|t| t.files.as_ref()), cert.facts())
+            else {
+                continue;
+            };
+            for name in &facts.names {
+                self.metrics.certs.set_expiry(name, facts.not_after);
+                self.certs.update_status(name, |s| {
+                    s.source = certs::Source::File(f.cert.display().to_string());
+                    s.expires = Some(facts.not_after);
+                });
+            }
+        }
+    }
+
+    /// Whether a `[[server.tls]]` cert file names `host`: it wins over ACME.
+    pub fn file_certificate_covers(&self, host: &str) -> bool {
+        lock(&self.certificates).iter().any(|(_, c)| c.covers(host))
     }
 
     pub fn register_certificate(&self, listen: SocketAddr, cert: Arc<ReloadableCert>) {
@@ -228,6 +259,7 @@ impl SharedState {
         for (resolver, key) in renewals {
             resolver.replace(key);
         }
+        self.note_file_certificates(&new.server);
         self.policy.store(Arc::new(Active::new(new, &self.metrics)));
         Ok(report)
     }
@@ -273,8 +305,9 @@ impl SharedState {
         let running = lock(&self.certificates);
         let mut out = Vec::new();
         for (listen, resolver) in running.iter() {
-            if let Some(t) = server.tls.iter().find(|t| t.listen == *listen) {
-                let key = tls::load_certified_key(&t.cert, &t.key)
+            let files = server.tls.iter().find(|t| t.listen == *listen);
+            if let Some(f) = files.and_then(|t| t.files.as_ref()) {
+                let key = tls::load_certified_key(&f.cert, &f.key)
                     .map_err(|e| format!("{listen}: {e}"))?;
                 out.push((Arc::clone(resolver), key));
             }

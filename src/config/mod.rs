@@ -4,6 +4,7 @@
 //! validates its part; `layers` holds the one rule that folds global,
 //! environment and route tables together.
 
+mod acme;
 mod cookies;
 mod cors;
 mod csp_tables;
@@ -170,7 +171,7 @@ fn policy(
     let environment = choice
         .as_ref()
         .map_or(Environment::Production, |c| c.environment);
-    let server = v.server(&raw.server);
+    let server = server_settings(v, raw);
     let trusted_proxies = v.trusted_proxies(&raw.server);
     let default_upstream = default_upstream(v, raw);
     let named = v.named_upstreams(&raw.upstreams);
@@ -218,6 +219,19 @@ fn policy(
         warnings: Vec::new(),
         files: Vec::new(),
     })
+}
+
+/// `[server]` with its `[server.acme]` (whose default hosts are the routes'),
+/// the problems of both recorded.
+fn server_settings(
+    v: &mut Validator<'_>,
+    raw: &RawConfig,
+) -> Option<crate::policy::ServerSettings> {
+    let server = v.server(&raw.server);
+    let acme = v.acme(&raw.server, &raw.routes);
+    let mut server = server?;
+    server.acme = acme?;
+    Some(server)
 }
 
 /// The environment in force and where it came from; its warnings are

@@ -156,6 +156,55 @@ pub struct RawServer {
     /// Send HTTP/1 header names on with the exact case they arrived in.
     /// Default false: names of proxied heads go on in Title-Case.
     pub preserve_header_case: Option<bool>,
+    /// `[server.acme]`: get and renew certificates from an ACME CA (RFC
+    /// 8555), with the TLS-ALPN-01 and HTTP-01 challenges. Default: off.
+    pub acme: Option<RawAcme>,
+}
+
+/// `[server.acme]`: certificates from an ACME CA (Let's Encrypt by
+/// default), obtained at start, stored, and renewed in the background. Fixed
+/// at start.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAcme {
+    /// The CA's contact for the account, an e-mail address. Default: none.
+    #[schemars(with = "Option<String>")]
+    pub email: Option<Spanned<String>>,
+    /// The CA's directory URL (https://), or "staging" (Let's Encrypt's
+    /// staging CA). Default: Let's Encrypt's production directory.
+    #[schemars(with = "Option<String>")]
+    pub directory: Option<Spanned<String>>,
+    /// Exact host names to get certificates for (no wildcards: they need
+    /// DNS-01). Default: every exact host named in [[route]] hosts.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub hosts: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Directory for the account key and the certificates (made 0700, keys
+    /// 0600); a relative path is relative to the config file. Default
+    /// "/var/lib/helmgate/acme".
+    #[schemars(with = "Option<String>")]
+    pub storage: Option<Spanned<String>>,
+    /// Challenge types, tried in this order: "tls-alpn-01" (on the TLS
+    /// listener) and "http-01" (on the https_redirect_listen listener).
+    /// Default: both, http-01 only when there is a redirect listener.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub challenges: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Renew this many days before expiry (at most a third of the
+    /// certificate's lifetime), 1-365. Default 30.
+    #[schemars(with = "Option<i64>")]
+    pub renew_before_days: Option<Spanned<i64>>,
+    /// External account binding key id, for CAs that need it (with
+    /// eab_hmac_key). Default: none.
+    #[schemars(with = "Option<String>")]
+    pub eab_kid: Option<Spanned<String>>,
+    /// External account binding MAC key, base64url (with eab_kid).
+    /// Default: none.
+    #[schemars(with = "Option<String>")]
+    pub eab_hmac_key: Option<Spanned<String>>,
+    /// PEM file of extra roots trusted for the directory's own HTTPS (a
+    /// private or test CA); a relative path is relative to the config file.
+    /// Default: none (the system's roots only).
+    #[schemars(with = "Option<String>")]
+    pub ca_roots: Option<Spanned<String>>,
 }
 
 /// `[[server.tls]]`: one TLS listener. The cert and key are re-read on every
@@ -167,13 +216,14 @@ pub struct RawTls {
     #[schemars(with = "String")]
     pub listen: Spanned<String>,
     /// PEM certificate chain; a relative path is relative to the config
-    /// file (required).
-    #[schemars(with = "String")]
-    pub cert: Spanned<String>,
+    /// file. Default: none, which needs [server.acme] to provide the
+    /// certificates.
+    #[schemars(with = "Option<String>")]
+    pub cert: Option<Spanned<String>>,
     /// PEM private key (PKCS#8, PKCS#1 or SEC1); a relative path is relative
-    /// to the config file (required).
-    #[schemars(with = "String")]
-    pub key: Spanned<String>,
+    /// to the config file. Default: none; set with cert.
+    #[schemars(with = "Option<String>")]
+    pub key: Option<Spanned<String>>,
 }
 
 /// `[upstream]` or `[upstreams.NAME]`: an app requests are proxied to.

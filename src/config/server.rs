@@ -12,7 +12,7 @@ use super::problems::Validator;
 use super::raw;
 use crate::policy::body_pace::BodyPace;
 use crate::policy::forwarded::TrustedProxies;
-use crate::policy::{LogFormat, LogSettings, ServerSettings, TlsListener};
+use crate::policy::{LogFormat, LogSettings, ServerSettings, TlsFiles, TlsListener};
 
 /// Pingora's default is 64 KiB per connection; 4 KiB holds a typical request
 /// head and cuts idle-connection memory by an order of magnitude (the buffer
@@ -133,6 +133,8 @@ impl Validator<'_> {
             connection_buffer_bytes: limits.buffer_bytes,
             allow_underscores_in_headers: raw.allow_underscores_in_headers.unwrap_or(false),
             preserve_header_case: raw.preserve_header_case.unwrap_or(false),
+            // Set by `policy`, which knows the routes' hosts.
+            acme: None,
         })
     }
 
@@ -149,7 +151,7 @@ impl Validator<'_> {
             .tls
             .iter()
             .enumerate()
-            .filter_map(|(i, t)| self.tls_listener(i, t))
+            .filter_map(|(i, t)| self.tls_listener(i, t, raw.acme.is_some()))
             .collect();
         let tls_ok = self.count() == before;
         if raw.listen.is_empty() && raw.tls.is_empty() {
@@ -208,13 +210,46 @@ impl Validator<'_> {
         })
     }
 
-    fn tls_listener(&mut self, i: usize, t: &raw::RawTls) -> Option<TlsListener> {
+    fn tls_listener(&mut self, i: usize, t: &raw::RawTls, acme: bool) -> Option<TlsListener> {
         let key_prefix = format!("server.tls[{i}]");
         let listen = self.socket_addr(&format!("{key_prefix}.listen"), &t.listen);
-        let cert = self.resolve(t.cert.get_ref());
-        let key = self.resolve(t.key.get_ref());
         let before = self.count();
-        for (name, path, span) in [("cert", &cert, &t.cert), ("key", &key, &t.key)] {
+        let files = match (&t.cert, &t.key) {
+            (Some(cert), Some(key)) => self.tls_files(&key_prefix, cert, key),
+            (None, None) if acme => None,
+            (None, None) => {
+                self.problem(
+                    &key_prefix,
+                    Some(&t.listen),
+                    "needs cert and key files, or [server.acme] to obtain its certificates",
+                );
+                None
+            }
+            (Some(s), None) | (None, Some(s)) => {
+                self.problem(
+                    &key_prefix,
+                    Some(s),
+                    "set both cert and key, or neither (with [server.acme])",
+                );
+                None
+            }
+        };
+        (self.count() == before).then_some(TlsListener {
+            listen: listen?,
+            files,
+        })
+    }
+
+    fn tls_files(
+        &mut self,
+        key_prefix: &str,
+        cert_raw: &Spanned<String>,
+        key_raw: &Spanned<String>,
+    ) -> Option<TlsFiles> {
+        let cert = self.resolve(cert_raw.get_ref());
+        let key = self.resolve(key_raw.get_ref());
+        let before = self.count();
+        for (name, path, span) in [("cert", &cert, cert_raw), ("key", &key, key_raw)] {
             if let Err(e) = std::fs::metadata(path) {
                 self.problem(
                     format!("{key_prefix}.{name}"),
@@ -225,14 +260,10 @@ impl Validator<'_> {
         }
         if self.count() == before {
             if let Err(message) = crate::config::tls::load_certified_key(&cert, &key) {
-                self.problem(format!("{key_prefix}.cert"), Some(&t.cert), message);
+                self.problem(format!("{key_prefix}.cert"), Some(cert_raw), message);
             }
         }
-        (self.count() == before).then_some(TlsListener {
-            listen: listen?,
-            cert,
-            key,
-        })
+        (self.count() == before).then_some(TlsFiles { cert, key })
     }
 
     /// Refuse listeners that would compete for one socket (see [`overlap`]):

@@ -12,6 +12,7 @@ use crate::edge::answer::{Answer, TEXT};
 use crate::edge::answering::Answering;
 use crate::edge::listener::Listener;
 use crate::edge::request::{self, RequestFacts};
+use crate::policy::acme::HTTP01_PREFIX;
 use crate::policy::header_edit::Name;
 use crate::policy::origin::{Host, Origin};
 use crate::state::SharedState;
@@ -57,6 +58,12 @@ pub fn location(
 
 const LOCATION: Name = Name::from_static("location");
 
+/// The key authorization of an HTTP-01 challenge in flight for this path.
+fn http01_answer(state: &SharedState, path: &str) -> Option<String> {
+    let token = path.strip_prefix(HTTP01_PREFIX)?;
+    state.certs.http_challenge(token)
+}
+
 #[async_trait]
 impl Answering for HttpsRedirect {
     const LISTENER: Listener = Listener::Redirect;
@@ -72,6 +79,12 @@ impl Answering for HttpsRedirect {
         let mut facts = RequestFacts::compute(&policy, peer, false, req);
         // HSTS means nothing over plain HTTP.
         facts.https = false;
+        if let Some(key_authorization) = http01_answer(&self.state, req.uri.path()) {
+            // RFC 8555 8.3: the CA fetches the key authorization over plain
+            // HTTP, before any redirect.
+            return Answer::new(200, TEXT, Bytes::from(key_authorization))
+                .decorated(&policy.sites[facts.site], &facts);
+        }
         let target = req.headers.get(header::HOST).and_then(|h| {
             let path = req.uri.path_and_query().map_or("/", |p| p.as_str());
             location(h.as_bytes(), path, policy.https_port())

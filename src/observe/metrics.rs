@@ -217,6 +217,8 @@ pub struct Metrics {
     reloads_failed: AtomicU64,
     report_posts: [AtomicU64; ReportIntake::ALL.len()],
     body_timeouts: [AtomicU64; Limit::ALL.len()],
+    /// Certificate expiry and ACME failures.
+    pub certs: crate::observe::cert_metrics::CertMetrics,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -329,6 +331,7 @@ impl Metrics {
         self.render_refusals(&mut out);
         self.render_duration(&mut out);
         self.render_reloads(&mut out);
+        self.certs.render(&mut out);
         crate::observe::log_files::render_metrics(&mut out);
         out
     }

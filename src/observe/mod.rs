@@ -7,6 +7,7 @@
 
 pub mod access_log;
 pub mod blocked_log;
+pub mod cert_metrics;
 pub mod client_rate;
 pub mod insight;
 pub mod learning;

@@ -31,6 +31,7 @@ pub fn describe(policy: &Policy) -> String {
         policy.environment, policy.environment_source
     );
     listeners(&mut out, policy);
+    crate::ops::acme::describe(&mut out, policy);
     trusted_proxies(&mut out, policy);
     server(&mut out, &policy.server);
     let _ = writeln!(out, "upstreams:");
@@ -147,13 +148,24 @@ fn listeners(out: &mut String, policy: &Policy) {
         let _ = writeln!(out, "  http  {addr}");
     }
     for t in &policy.server.tls {
-        let _ = writeln!(
-            out,
-            "  https {} (cert {}, key {})",
-            t.listen,
-            t.cert.display(),
-            t.key.display()
-        );
+        match &t.files {
+            Some(f) => {
+                let _ = writeln!(
+                    out,
+                    "  https {} (cert {}, key {})",
+                    t.listen,
+                    f.cert.display(),
+                    f.key.display()
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "  https {} (certificates from [server.acme])",
+                    t.listen
+                );
+            }
+        }
     }
     for addr in &policy.server.https_redirect_listen {
         let _ = writeln!(out, "  http  {addr} (redirects to https)");

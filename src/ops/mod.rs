@@ -4,6 +4,7 @@
 //!
 //! May use every layer below it.
 
+pub mod acme;
 pub mod admin;
 pub mod dashboard;
 pub mod describe;

@@ -24,7 +24,9 @@ use crate::edge::proxy::Gateway;
 use crate::edge::redirect::HttpsRedirect;
 use crate::ops::admin::Admin;
 use crate::ops::signals;
+use crate::policy::acme::{Challenge, ACME_TLS_ALPN};
 use crate::policy::{Policy, TlsListener};
+use crate::state::certs::SniResolver;
 use crate::state::SharedState;
 
 #[derive(Debug, Clone, Default)]
@@ -158,6 +160,7 @@ pub fn run(state: Arc<SharedState>, options: RunOptions) -> Result<(), String> {
     for t in &policy.server.tls {
         proxy.add_listener(tls_listener(&state, &policy, t)?);
     }
+    state.note_file_certificates(&policy.server);
     server.add_service(proxy);
 
     if let Some(addr) = policy.admin_listen {
@@ -185,6 +188,9 @@ pub fn run(state: Arc<SharedState>, options: RunOptions) -> Result<(), String> {
         server.add_service(redirect);
     }
 
+    if let Some(acme) = &policy.server.acme {
+        crate::ops::acme::start(&state, acme);
+    }
     exit_when_drained(&server, Arc::clone(&state), policy.server.grace_period);
     flush_report_log(Arc::clone(&state));
     crate::ops::learning::spawn_saver(Arc::clone(&state));
@@ -217,20 +223,42 @@ fn pingora_server(policy: &Policy, options: &RunOptions) -> Server {
     server
 }
 
-/// A TLS listener whose certificate can be swapped on reload.
+/// A TLS listener choosing its certificate per SNI: its files (swapped on
+/// reload) win for the names they cover, then what `[server.acme]`
+/// obtained. With TLS-ALPN-01, `acme-tls/1` joins the ALPN list so the
+/// CA's validation handshake is accepted.
 fn tls_listener(
     state: &SharedState,
     policy: &Policy,
     t: &TlsListener,
 ) -> Result<ListenerConfig, String> {
-    let key = crate::config::tls::load_certified_key(&t.cert, &t.key)
-        .map_err(|e| format!("server.tls {}: {e}", t.listen))?;
-    let resolver = Arc::new(ReloadableCert::new(key));
-    state.register_certificate(t.listen, Arc::clone(&resolver));
-    let mut tls = TlsSettings::intermediate(&t.cert.to_string_lossy(), &t.key.to_string_lossy())
-        .map_err(|e| format!("server.tls {}: {e}", t.listen))?;
+    let file = match &t.files {
+        Some(f) => {
+            let key = crate::config::tls::load_certified_key(&f.cert, &f.key)
+                .map_err(|e| format!("server.tls {}: {e}", t.listen))?;
+            let cert = Arc::new(ReloadableCert::new(key));
+            state.register_certificate(t.listen, Arc::clone(&cert));
+            Some(cert)
+        }
+        None => None,
+    };
+    let resolver = Arc::new(SniResolver {
+        file,
+        table: Arc::clone(&state.certs),
+    });
+    let mut tls =
+        TlsSettings::intermediate("", "").map_err(|e| format!("server.tls {}: {e}", t.listen))?;
     tls.set_cert_resolver(resolver);
-    tls.enable_h2();
+    let mut alpn = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let alpn_challenge = policy
+        .server
+        .acme
+        .as_ref()
+        .is_some_and(|a| a.challenges.contains(&Challenge::TlsAlpn01));
+    if alpn_challenge {
+        alpn.push(ACME_TLS_ALPN.to_vec());
+    }
+    tls.set_alpn_protocols(alpn);
     Ok(listener(t.listen, policy).tls(tls))
 }
 

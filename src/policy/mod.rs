@@ -23,6 +23,7 @@ pub(crate) mod testing {
     }
 }
 
+pub mod acme;
 pub mod admin_host;
 pub mod auth;
 pub mod authority;
@@ -132,6 +133,13 @@ impl Upstream {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsListener {
     pub listen: SocketAddr,
+    /// The certificate files; `None` on a listener that serves only the
+    /// certificates `[server.acme]` obtains.
+    pub files: Option<TlsFiles>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
 }
@@ -159,6 +167,8 @@ pub struct ServerSettings {
     /// in Title-Case: a case map per head costs about 12% of a proxied
     /// request's instructions).
     pub preserve_header_case: bool,
+    /// `[server.acme]`: certificates obtained from an ACME CA.
+    pub acme: Option<crate::policy::acme::AcmeSettings>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -3,6 +3,7 @@
 //! `cargo test --test it gateway::`, one test by its name.
 //! `tests/allocations.rs` stays separate: it replaces the global allocator.
 
+mod acme;
 mod browser;
 mod browser_learning;
 mod browser_support;

@@ -208,7 +208,7 @@ fn a_missing_required_key_is_refused() {
         "missing properties 'address'",
     );
     assert_refused(
-        &format!("{MINIMAL}[[server.tls]]\nlisten = \"127.0.0.1:8443\"\ncert = \"c.pem\"\n"),
-        "missing properties 'key'",
+        &format!("{MINIMAL}[[server.tls]]\ncert = \"c.pem\"\nkey = \"k.pem\"\n"),
+        "missing properties 'listen'",
     );
 }

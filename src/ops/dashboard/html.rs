@@ -95,6 +95,7 @@ pub fn html(s: &Status) -> String {
     top_tables(&mut o, s);
     super::suggestions::section(&mut o, s);
     recent_table(&mut o, s);
+    certificates_table(&mut o, s);
     let _ = write!(
         o,
         "<footer>Generated {} UTC. With JavaScript on, this page refreshes itself every 3 s. Data for scripts: <a href=\"/status.json\">/status.json</a>, <a href=\"/suggestions.json\">/suggestions.json</a>; Prometheus: <a href=\"/metrics\">/metrics</a>.</footer>\n</main><script>{SCRIPT}</script></body></html>\n",
@@ -242,6 +243,31 @@ fn fetch_metadata_table(o: &mut String, s: &Status) {
             r.cross_site_would_refuse,
         );
         o.push_str("</tr>\n");
+    }
+    o.push_str("</tbody></table>\n");
+}
+
+fn certificates_table(o: &mut String, s: &Status) {
+    if s.certificates.is_empty() {
+        return;
+    }
+    o.push_str("<h2>Certificates</h2>\n<table id=\"certificates\"><thead><tr><th>host</th><th>source</th><th>expires (UTC)</th><th>last renewal</th><th>next attempt (UTC)</th><th>ACME failures</th></tr></thead><tbody>\n");
+    for c in &s.certificates {
+        let last = match (&c.last_attempt, c.last_ok, &c.last_error) {
+            (Some(at), Some(true), _) => format!("ok at {at}"),
+            (Some(at), _, Some(e)) => format!("failed at {at}: {e}"),
+            _ => "none yet".to_string(),
+        };
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+            Html(&c.host),
+            Html(&c.source),
+            Html(c.expires.as_deref().unwrap_or("none")),
+            Html(&last),
+            Html(c.next_attempt.as_deref().unwrap_or("")),
+        );
+        let _ = writeln!(o, "<td class=\"n\">{}</td></tr>", c.failures);
     }
     o.push_str("</tbody></table>\n");
 }

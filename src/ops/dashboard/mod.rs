@@ -19,6 +19,7 @@ use crate::observe::topk::Counted;
 use crate::policy::cors::RejectReason;
 use crate::policy::reports::ReportSettings;
 use crate::policy::SitePolicy;
+use crate::state::certs::Source;
 use crate::state::SharedState;
 
 mod escape;
@@ -49,6 +50,23 @@ pub struct Status {
     /// `/suggestions.json` gives them).
     pub learning: bool,
     pub suggestions: Vec<RouteSuggestions>,
+    /// Every certificate served, by host: files and `[server.acme]`.
+    pub certificates: Vec<CertificateStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CertificateStatus {
+    pub host: String,
+    /// `file PATH` or `acme`.
+    pub source: String,
+    /// RFC 3339, UTC; `None` while there is none.
+    pub expires: Option<String>,
+    /// RFC 3339 of the last ACME attempt, and its error if it failed.
+    pub last_attempt: Option<String>,
+    pub last_ok: Option<bool>,
+    pub last_error: Option<String>,
+    pub next_attempt: Option<String>,
+    pub failures: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -145,7 +163,29 @@ pub fn status(state: &SharedState, now: Instant, wall: SystemTime) -> Status {
         recent_reports: state.insight.recent_reports(),
         learning: policy.learning_active(),
         suggestions: crate::ops::learning::current(state),
+        certificates: certificates(state),
     }
+}
+
+fn certificates(state: &SharedState) -> Vec<CertificateStatus> {
+    state
+        .certs
+        .statuses()
+        .into_iter()
+        .map(|(host, c)| CertificateStatus {
+            source: match c.source {
+                Source::File(path) => format!("file {path}"),
+                Source::Acme => "acme".to_string(),
+            },
+            expires: c.expires.map(rfc3339),
+            last_attempt: c.last_result.as_ref().map(|(at, _)| rfc3339(*at)),
+            last_ok: c.last_result.as_ref().map(|(_, r)| r.is_ok()),
+            last_error: c.last_result.and_then(|(_, r)| r.err()),
+            next_attempt: c.next_attempt.map(rfc3339),
+            failures: state.metrics.certs.failures(&host),
+            host,
+        })
+        .collect()
 }
 
 fn route_status(site: &SitePolicy, m: &RouteMetrics) -> RouteStatus {

@@ -44,6 +44,18 @@ impl Port {
         }
     }
 
+    /// Reserve a given loopback address again (a listener's, after the
+    /// process that used it stopped).
+    pub fn reserve_at(addr: SocketAddr) -> Port {
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a socket");
+        socket.set_reuse_address(true).expect("SO_REUSEADDR");
+        socket.bind(&addr.into()).expect("bind the address again");
+        Port {
+            _socket: socket,
+            addr,
+        }
+    }
+
     /// `127.0.0.1:port`.
     pub fn addr(&self) -> SocketAddr {
         self.addr

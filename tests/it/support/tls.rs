@@ -60,7 +60,7 @@ impl TestCert {
         let generated = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
         let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
         std::fs::write(&cert, generated.cert.pem()).unwrap();
-        std::fs::write(&key, generated.key_pair.serialize_pem()).unwrap();
+        std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
         TestCert {
             cert,
             key,

@@ -114,6 +114,14 @@ impl TlsSettings {
         self.alpn_protocols = Some(alpn.to_wire_protocols());
     }
 
+    /// Set the ALPN protocols this endpoint accepts, in preference order, as
+    /// raw protocol names (e.g. `h2`, `http/1.1` and `acme-tls/1` for an
+    /// endpoint that also answers RFC 8737 TLS-ALPN-01 challenges through its
+    /// certificate resolver). Replaces what [`Self::set_alpn`] set.
+    pub fn set_alpn_protocols(&mut self, protocols: Vec<Vec<u8>>) {
+        self.alpn_protocols = Some(protocols);
+    }
+
     /// Configure mTLS by providing a rustls client certificate verifier.
     pub fn set_client_cert_verifier(&mut self, verifier: Arc<dyn ClientCertVerifier>) {
         self.client_cert_verifier = Some(verifier);
