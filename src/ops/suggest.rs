@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use toml_edit::{Array, DocumentMut, Item, Table, Value};
+use toml_edit::{Array, DocumentMut, Item, Table, TableLike, Value};
 
 use crate::config::{self, Overrides};
 use crate::observe::learning::suggest::{self, CspChange, Current, RouteSuggestions, Seen};
@@ -81,7 +81,10 @@ pub fn run(req: &Request, vars: &EnvVars) -> Result<String, String> {
         note_unknown_routes(&mut out, p, &learned);
     }
     if let (Some(target), Some(plan), Some(p)) = (&req.write, plan, &policy) {
-        let written = plan.write(&all, p, target, req.overrides, vars)?;
+        // On failure the lines to add by hand are still said.
+        let written = plan
+            .write(&all, p, target, req.overrides, vars)
+            .map_err(|e| format!("{out}{e}"))?;
         let _ = writeln!(
             out,
             "# wrote {} ({written} change(s)); it passes --check",
@@ -236,9 +239,16 @@ impl Plan {
         ]
     }
 
-    /// The layer to edit: the most specific one where `has` finds the key,
-    /// else the plain one.
-    fn layer(&self, route: &str, section: &str, has: impl Fn(&Table) -> bool) -> Vec<String> {
+    /// The layer to edit: the most specific one of the site's where `has`
+    /// finds the key; else, when the value is inherited from the top
+    /// level's table for this environment, the site's table for it (a
+    /// development origin must not reach production); else the plain one.
+    fn layer(
+        &self,
+        route: &str,
+        section: &str,
+        has: impl Fn(&dyn TableLike) -> bool,
+    ) -> Vec<String> {
         let [specific, plain] = self.layers(section);
         let found = Plan::site(&self.doc, route).and_then(|site| {
             [&specific, &plain]
@@ -246,7 +256,14 @@ impl Plan {
                 .find(|path| table_at(site, path).is_some_and(&has))
                 .cloned()
         });
-        found.unwrap_or(plain)
+        found.unwrap_or_else(|| {
+            let per_environment = table_at(self.doc.as_table(), &specific).is_some_and(&has);
+            if per_environment {
+                specific
+            } else {
+                plain
+            }
+        })
     }
 
     /// The edits that apply one route's suggestions.
@@ -343,11 +360,18 @@ impl Plan {
                 count += 1;
             }
         }
+        if count == 0 && target == self.path {
+            return Ok(0);
+        }
         let text = self.doc.to_string();
         config::load_str(&text, target, overrides, vars).map_err(|e| {
             format!("the config with the suggestions applied does not pass --check, so nothing was written: {e}")
         })?;
-        write_atomically(target, text.as_bytes())
+        let mode = {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(&self.path).map_or(0o600, |m| m.permissions().mode())
+        };
+        write_atomically(target, text.as_bytes(), mode)
             .map_err(|e| format!("--write {}: {e}", target.display()))?;
         Ok(count)
     }
@@ -375,10 +399,12 @@ fn string_key(table: &str) -> &'static str {
     }
 }
 
-fn table_at<'t>(site: &'t Table, path: &[String]) -> Option<&'t Table> {
-    let mut t = site;
+/// The table at `path` under the site's, written as a `[table]` or inline
+/// (`cors = { ... }`).
+fn table_at<'t>(site: &'t Table, path: &[String]) -> Option<&'t dyn TableLike> {
+    let mut t: &dyn TableLike = site;
     for k in path {
-        t = t.get(k)?.as_table()?;
+        t = t.get(k)?.as_table_like()?;
     }
     Some(t)
 }
@@ -392,18 +418,34 @@ fn apply(site: &mut Table, e: &Edit) {
             new.set_implicit(true);
             Item::Table(new)
         });
-        if !item.is_table() {
-            *item = Item::Table(Table::new());
+        if let Some(inline) = item.as_inline_table() {
+            // `cors = { ... }` becomes `[route.cors]` with the same keys, so
+            // the new key can go beside them.
+            *item = Item::Table(inline.clone().into_table());
+            if let Some(mut key) = t.key_mut(k) {
+                key.fmt();
+            }
         }
+        let Some(item) = t.get_mut(k) else {
+            return;
+        };
         let Some(next) = item.as_table_mut() else {
             return;
         };
         t = next;
     }
     match &e.value {
-        EditValue::Text(v) => {
-            t.insert(&e.key, toml_edit::value(v.as_str()));
-        }
+        EditValue::Text(v) => match t.get_mut(&e.key).and_then(Item::as_value_mut) {
+            // In place: the key's comments and the value's trailing one stay.
+            Some(old) => {
+                let decor = old.decor().clone();
+                *old = Value::from(v.as_str());
+                *old.decor_mut() = decor;
+            }
+            None => {
+                t.insert(&e.key, toml_edit::value(v.as_str()));
+            }
+        },
         EditValue::List(whole, new) => match t.get_mut(&e.key).and_then(Item::as_array_mut) {
             Some(list) => {
                 for n in new {
@@ -420,16 +462,36 @@ fn apply(site: &mut Table, e: &Edit) {
     }
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
+/// Replace `path` with `bytes` atomically. Through a symlink its target is
+/// replaced (the link stays); the file keeps its mode, and a new one gets
+/// `mode_of_new` (the config's own: it may hold the admin token). The
+/// temporary file is made new (`O_EXCL`), never followed through a link.
+fn write_atomically(path: &Path, bytes: &[u8], mode_of_new: u32) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mode = std::fs::metadata(&target).map_or(mode_of_new, |m| m.permissions().mode());
+    let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     let tmp = dir.join(format!(".helmgate-suggest-{}.tmp", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
+    let _ = std::fs::remove_file(&tmp);
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &target)
+    })();
+    if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
-    })
+    }
+    written
 }
 
 /// The table as a TOML header, from the site's table.
@@ -455,6 +517,8 @@ fn toml_text(v: &EditValue) -> String {
 }
 
 fn when(secs: u64) -> String {
+    // A forged state may say any time; the year 9999 is the latest written.
+    let secs = secs.min(253_402_300_799);
     crate::ops::dashboard::rfc3339(std::time::UNIX_EPOCH + Duration::from_secs(secs))
 }
 

@@ -469,3 +469,82 @@ fn what_was_learned_survives_a_reload() {
         "{json:#}"
     );
 }
+
+/// `--write` into a config that writes a route's tables inline, through a
+/// symlink, with an environment's own origins: the inline keys stay, the
+/// file keeps its mode and link, a development origin stays out of
+/// production, and a key's comments stay.
+#[test]
+fn write_keeps_inline_tables_modes_links_comments_and_environments() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("learning-write-shapes");
+    let real = dir.path().join("real.toml");
+    std::fs::write(
+        &real,
+        "environment = \"production\"\n[server]\nlisten = [\"127.0.0.1:18081\"]\n[upstream]\naddress = \"127.0.0.1:3000\"\n[admin]\ntoken = \"0123456789abcdef0123456789abcdef\"\n[production.cors]\n# prod partners\nallowed_origins = [\"https://prod.example\"] # keep me\n[development.cors]\nallowed_origins = [\"http://localhost:3000\"]\n[[route]]\nname = \"api\"\npath_prefix = \"/api\"\ncors = { mode = \"report\", allowed_origins = [\"https://app.example.com\"], allowed_methods = [\"GET\", \"DELETE\"] }\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let link = dir.path().join("helmgate.toml");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let networks = ["203.0.113.0/24", "198.51.100.0/24", "192.0.2.0/24"];
+    let state = dir.path().join("state.json");
+    let both_routes =
+        state_with(&networks).replace("\"routes\":{\"default\":", "\"routes\":{\"api\":");
+    std::fs::write(&state, &both_routes).unwrap();
+    let (link_s, state_s) = (path_str(&link), path_str(&state));
+    ok_stdout(&helmgate(&[
+        "suggest", "--config", link_s, "--state", state_s, "--write", link_s,
+    ]));
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let mode = std::fs::metadata(&real).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640);
+    let check = ok_stdout(&helmgate(&["--config", link_s, "--check"]));
+    let api = &check[check.find("route api").expect("route api")..];
+    assert!(api.contains("mode: report"), "{check}");
+    assert!(api.contains("GET, DELETE"), "{check}");
+    assert!(api.contains("https://partner.example"), "{check}");
+    // The same from the development environment: its origin goes into the
+    // route's development table, production is untouched.
+    std::fs::write(&state, both_routes.replace("\"api\"", "\"default\"")).unwrap();
+    let dev = dir.path().join("dev.toml");
+    ok_stdout(&helmgate(&[
+        "suggest",
+        "--config",
+        link_s,
+        "-e",
+        "development",
+        "--state",
+        state_s,
+        "--write",
+        path_str(&dev),
+    ]));
+    let text = std::fs::read_to_string(&dev).unwrap();
+    assert!(text.contains("# prod partners"), "{text}");
+    let production = |config: &Path| {
+        let out = ok_stdout(&helmgate(&[
+            "--config",
+            path_str(config),
+            "-e",
+            "production",
+            "--check",
+        ]));
+        let body = &out[out.find("environment:").unwrap()..];
+        body[..body.rfind("\nconfiguration ").unwrap()].to_string()
+    };
+    assert_eq!(production(&dev), production(&link));
+    let development = ok_stdout(&helmgate(&[
+        "--config",
+        path_str(&dev),
+        "-e",
+        "development",
+        "--check",
+    ]));
+    assert!(
+        development.contains("https://partner.example"),
+        "{development}"
+    );
+}

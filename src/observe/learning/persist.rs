@@ -330,9 +330,11 @@ fn bounded_json(routes: &BTreeMap<String, RouteLearning>, now: u64) -> std::io::
     Ok(json)
 }
 
+/// A new file only (`O_EXCL`: never through a symlink or into a file
+/// someone planted at the temporary name), readable by its owner only.
 fn owner_only() -> std::fs::OpenOptions {
     let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).truncate(true);
+    o.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
     o
@@ -354,6 +356,9 @@ pub fn save(
         .file_name()
         .map_or_else(|| "state".into(), |n| n.to_string_lossy().into_owned());
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    // A leftover of a crash, or something planted: removing a symlink
+    // removes the link, not what it points to.
+    let _ = std::fs::remove_file(&tmp);
     let written = (|| {
         // The state names client networks: readable by the gateway's user only.
         let mut f = owner_only().open(&tmp)?;
@@ -463,6 +468,26 @@ mod tests {
         assert_eq!(loaded["default"].csp.len(), 1);
         let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
         assert_eq!(leftovers.len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_link_planted_at_the_temporary_name_is_not_written_through() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir =
+            std::env::temp_dir().join(format!("helmgate-persist-link-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let victim = dir.join("victim.txt");
+        std::fs::write(&victim, "untouched").unwrap();
+        let state = dir.join("state.json");
+        let tmp = dir.join(format!(".state.json.tmp-{}", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+        save(&state, &sample(), 10).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+        let meta = std::fs::symlink_metadata(&state).unwrap();
+        assert!(meta.file_type().is_file());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -209,8 +209,7 @@ pub fn host_of(source: &str) -> Option<&str> {
 /// about who runs it. Single-label names (`localhost`) and IP literals are
 /// not.
 pub fn is_public_suffix(host: &str) -> bool {
-    host.contains('.')
-        && host.parse::<std::net::Ipv4Addr>().is_err()
+    host.parse::<std::net::Ipv4Addr>().is_err()
         && psl::suffix(host.as_bytes())
             .is_some_and(|s| s.is_known() && s.as_bytes() == host.as_bytes())
 }

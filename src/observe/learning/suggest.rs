@@ -359,8 +359,11 @@ fn too_few(networks: usize, min: usize) -> Option<String> {
         .then(|| format!("seen from {networks} client network(s), fewer than min_clients = {min}"))
 }
 
+/// Directives where a `data:` or `blob:` source can run script (plugins in
+/// `object-src` included).
 fn is_script(directive: &str) -> bool {
-    directive.starts_with("script-src") || directive == "worker-src" || directive == "default-src"
+    directive.starts_with("script-src")
+        || matches!(directive, "worker-src" | "default-src" | "object-src")
 }
 
 /// Advice instead of `'unsafe-inline'`.
@@ -383,6 +386,11 @@ fn advice_for(directive: &str, source: &str) -> Option<String> {
 
 /// Why a source is never suggested, whoever saw it.
 fn never_reason(directive: &str, source: &str) -> Option<String> {
+    if directive == "default-src" {
+        // An older browser names the directive it fell back to: the kind of
+        // load is unknown, and widening default-src widens every kind.
+        return Some(format!("reported against default-src itself, so the kind of load is unknown: allow {source} in the directive for its kind (script-src, img-src, ...) by hand"));
+    }
     match source {
         "'eval'" => return Some("'unsafe-eval' is never suggested: replace eval(), new Function() and string timers in the code".into()),
         "data:" | "blob:" if is_script(directive) => {
@@ -448,7 +456,23 @@ fn allows(policy: Option<&str>, directive: &str, source: &str) -> bool {
     std::iter::once(directive)
         .chain(fallbacks(directive).iter().copied())
         .find_map(|d| directive_tokens(policy, d))
-        .is_some_and(|tokens| tokens.iter().any(|t| t.eq_ignore_ascii_case(source)))
+        .is_some_and(|tokens| tokens.iter().any(|t| covers(t, source)))
+}
+
+/// Whether the source expression `token` already allows `source`: the same
+/// expression, `*` for a network source, or its scheme alone (`https:`).
+fn covers(token: &str, source: &str) -> bool {
+    if token.eq_ignore_ascii_case(source) {
+        return true;
+    }
+    let Some((scheme, _)) = source.split_once("://") else {
+        return false;
+    };
+    let network = matches!(scheme, "http" | "https" | "ws" | "wss");
+    (token == "*" && network)
+        || token
+            .strip_suffix(':')
+            .is_some_and(|t| t.eq_ignore_ascii_case(scheme))
 }
 
 /// The directive's value with `add` appended: its own sources, or those it
@@ -626,6 +650,15 @@ mod tests {
             ..current()
         };
         assert!(!suggest("default", &inline, lax, 3).has_changes());
+    }
+
+    #[test]
+    fn a_scheme_or_star_already_covers_a_host_of_it() {
+        assert!(covers("https:", "https://img.example"));
+        assert!(covers("*", "https://img.example"));
+        assert!(!covers("http:", "https://img.example"));
+        assert!(!covers("*", "data:"));
+        assert!(covers("data:", "data:"));
     }
 
     #[test]

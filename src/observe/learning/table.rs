@@ -2,11 +2,16 @@
 //! last seen, and the distinct documents and client networks it was seen
 //! from (each set bounded). Memory does not grow with distinct inputs.
 //!
-//! When the table is full, a new key takes the place of an entry seen from
-//! a single client network (the least counted, then the longest unseen);
-//! entries seen from two networks or more are never evicted, so a flood of
-//! distinct values from one network can't push out what many clients saw.
-//! A new key that finds no such entry is counted in `dropped`.
+//! When the table is full, a new key takes the place of a weak entry, one
+//! seen from fewer than [`WEAK_BELOW`] client networks; entries seen from
+//! more are never evicted, so a flood of distinct values can't push out
+//! what many clients saw. Each weak entry belongs to the network that
+//! reported it first, and a network may hold a sixteenth of the table: past
+//! that, its new keys replace its own weak entries, and any newcomer
+//! replaces the weak entries of the network holding the most. So one or two
+//! networks can neither fill the table nor keep evicting a source others
+//! are just starting to report. A new key that finds no weak entry is
+//! counted in `dropped`.
 
 use std::collections::HashMap;
 
@@ -14,6 +19,9 @@ use std::collections::HashMap;
 pub const MAX_NETWORKS: usize = 16;
 /// Documents remembered per entry (as hashes): "8 or more".
 pub const MAX_DOCUMENTS: usize = 8;
+/// Entries seen from fewer networks than this (the default `min_clients`)
+/// are weak: they may be evicted, and count against their first network.
+pub const WEAK_BELOW: usize = 3;
 
 /// What is known of one key.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -74,9 +82,22 @@ pub struct Table {
     index: HashMap<Box<str>, usize>,
     keys: Vec<Box<str>>,
     entries: Vec<Entry>,
+    /// Weak entries by the network that reported them first.
+    weak_by_network: HashMap<u128, usize>,
     /// New keys that found the table full of entries seen from several
     /// networks.
     pub dropped: u64,
+}
+
+impl Entry {
+    fn is_weak(&self) -> bool {
+        self.networks.len() < WEAK_BELOW
+    }
+
+    /// The network that reported it first.
+    fn first_network(&self) -> Option<u128> {
+        self.networks.first().copied()
+    }
 }
 
 impl Table {
@@ -86,6 +107,7 @@ impl Table {
             index: HashMap::new(),
             keys: Vec::new(),
             entries: Vec::new(),
+            weak_by_network: HashMap::new(),
             dropped: 0,
         }
     }
@@ -102,27 +124,56 @@ impl Table {
         self.entries.is_empty()
     }
 
+    /// Weak entries one network may hold.
+    fn quota(&self) -> usize {
+        (self.capacity / 16).max(1)
+    }
+
     /// Count one sighting of `key`.
     pub fn observe(&mut self, key: &str, network: u128, document: Option<u64>, now: u64) {
-        if let Some(slot) = self.slot_for(key, now) {
+        if let Some(slot) = self.slot_for(key, network, now) {
+            self.forget_weak(slot);
             self.entries[slot].seen(network, document, now);
+            self.note_weak(slot);
         }
     }
 
     /// Fold in another table's entry (a state file, another gateway).
     pub fn merge(&mut self, key: &str, entry: &Entry) {
-        if let Some(slot) = self.slot_for(key, entry.first_seen) {
+        let network = entry.first_network().unwrap_or_default();
+        if let Some(slot) = self.slot_for(key, network, entry.first_seen) {
+            self.forget_weak(slot);
             let fresh = self.entries[slot].count == 0;
             if fresh {
                 self.entries[slot] = entry.clone();
             } else {
                 self.entries[slot].merge(entry);
             }
+            self.note_weak(slot);
+        }
+    }
+
+    fn note_weak(&mut self, slot: usize) {
+        let e = &self.entries[slot];
+        if let (true, Some(n)) = (e.is_weak(), e.first_network()) {
+            *self.weak_by_network.entry(n).or_default() += 1;
+        }
+    }
+
+    fn forget_weak(&mut self, slot: usize) {
+        let e = &self.entries[slot];
+        if let (true, Some(n)) = (e.is_weak(), e.first_network()) {
+            if let Some(held) = self.weak_by_network.get_mut(&n) {
+                *held -= 1;
+                if *held == 0 {
+                    self.weak_by_network.remove(&n);
+                }
+            }
         }
     }
 
     /// The slot of `key`, made if need be; `None` when it was dropped.
-    fn slot_for(&mut self, key: &str, now: u64) -> Option<usize> {
+    fn slot_for(&mut self, key: &str, network: u128, now: u64) -> Option<usize> {
         if let Some(&i) = self.index.get(key) {
             return Some(i);
         }
@@ -132,10 +183,11 @@ impl Table {
             self.entries.push(Entry::new(now));
             return Some(self.entries.len() - 1);
         }
-        let Some(victim) = self.victim() else {
+        let Some(victim) = self.victim(network) else {
             self.dropped = self.dropped.saturating_add(1);
             return None;
         };
+        self.forget_weak(victim);
         let old = std::mem::replace(&mut self.keys[victim], key.into());
         self.index.remove(&old);
         self.index.insert(key.into(), victim);
@@ -143,14 +195,28 @@ impl Table {
         Some(victim)
     }
 
-    /// The entry a new key may replace: seen from one network at most, the
-    /// least counted, then the longest unseen.
-    fn victim(&self) -> Option<usize> {
+    /// The weak entry a new key from `network` replaces: its own when it is
+    /// over its quota, else one of the network holding the most when that
+    /// one is over, else the weakest of all (fewest networks, least counted,
+    /// longest unseen).
+    fn victim(&self, network: u128) -> Option<usize> {
+        let quota = self.quota();
+        let held = |n: u128| self.weak_by_network.get(&n).copied().unwrap_or(0);
+        let crowding = if held(network) >= quota {
+            Some(network)
+        } else {
+            self.weak_by_network
+                .iter()
+                .max_by_key(|(_, held)| **held)
+                .filter(|(_, held)| **held > quota)
+                .map(|(n, _)| *n)
+        };
         self.entries
             .iter()
             .enumerate()
-            .filter(|(_, e)| e.networks.len() <= 1)
-            .min_by_key(|(_, e)| (e.count, e.last_seen))
+            .filter(|(_, e)| e.is_weak())
+            .filter(|(_, e)| crowding.is_none_or(|n| e.first_network() == Some(n)))
+            .min_by_key(|(_, e)| (e.networks.len(), e.count, e.last_seen))
             .map(|(i, _)| i)
     }
 
@@ -193,15 +259,67 @@ mod tests {
     }
 
     #[test]
-    fn a_full_table_of_shared_entries_drops_new_keys() {
+    fn a_full_table_of_entries_from_many_networks_drops_new_keys() {
         let mut t = Table::new(2);
         for k in ["a", "b"] {
-            t.observe(k, 1, None, 1);
-            t.observe(k, 2, None, 1);
+            for n in 1..=3 {
+                t.observe(k, n, None, 1);
+            }
         }
-        t.observe("c", 3, None, 1);
+        t.observe("c", 4, None, 1);
         assert_eq!(t.dropped, 1);
         assert_eq!(t.len(), 2);
+    }
+
+    /// One network fills the table first, then keeps sending new junk
+    /// between the reports of a new source from five other networks.
+    #[test]
+    fn one_network_can_not_keep_a_new_source_out() {
+        let mut t = Table::new(256);
+        let attacker = 99;
+        for i in 0..256 {
+            for _ in 0..3 {
+                t.observe(&format!("junk-{i}"), attacker, None, 1);
+            }
+        }
+        for n in 1..=5 {
+            t.observe("https://new-cdn.example", n, None, 2);
+            t.observe(&format!("junk-late-{n}"), attacker, None, 2);
+        }
+        let cdn = t.iter().find(|(k, _)| *k == "https://new-cdn.example");
+        assert_eq!(cdn.map(|(_, e)| e.networks.len()), Some(5));
+    }
+
+    /// Two networks report the same 256 keys: the table must not freeze.
+    #[test]
+    fn two_networks_can_not_freeze_the_table() {
+        let mut t = Table::new(256);
+        for i in 0..256 {
+            for n in [98, 99] {
+                t.observe(&format!("junk-{i}"), n, None, 1);
+            }
+        }
+        for n in 1..=3 {
+            t.observe("https://new-cdn.example", n, None, 2);
+        }
+        assert_eq!(t.dropped, 0);
+        let cdn = t.iter().find(|(k, _)| *k == "https://new-cdn.example");
+        assert_eq!(cdn.map(|(_, e)| e.networks.len()), Some(3));
+    }
+
+    #[test]
+    fn a_network_under_its_quota_takes_the_weakest_entry() {
+        let mut t = Table::new(16);
+        for i in 0..16u128 {
+            t.observe(&format!("k{i}"), i, None, 1);
+        }
+        t.observe("k0", 100, None, 1);
+        t.observe("new", 50, None, 2);
+        assert!(t.iter().any(|(k, _)| k == "new"));
+        assert!(
+            t.iter().any(|(k, _)| k == "k0"),
+            "k0 was seen from two networks"
+        );
     }
 
     #[test]
