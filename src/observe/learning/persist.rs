@@ -277,11 +277,16 @@ pub fn parse(bytes: &[u8]) -> Result<BTreeMap<String, RouteLearning>, StateError
 
 /// Read a state file; `Ok(None)` when there is none yet.
 pub fn load(path: &Path) -> Result<Option<BTreeMap<String, RouteLearning>>, StateError> {
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
+    match std::fs::metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(StateError::Read(e)),
-    };
+        // A FIFO or a device would block the start or never end.
+        Ok(m) if !m.is_file() => {
+            return Err(StateError::Foreign("not a regular file".into()));
+        }
+        Ok(_) => {}
+    }
+    let file = std::fs::File::open(path).map_err(StateError::Read)?;
     let mut bytes = Vec::new();
     use std::io::Read;
     file.take(MAX_FILE_BYTES + 1)
