@@ -283,11 +283,22 @@ impl SharedState {
             certificates_reloaded: renewals.len(),
             ..ReloadReport::default()
         };
+        if new.server.acme != old.server.acme {
+            report
+                .needs_restart
+                .push(acme_change(&old.server, &new.server));
+        }
         if !same_sockets(&new.server, &old.server) {
+            let acme_only = ServerSettings {
+                acme: old.server.acme.clone(),
+                ..new.server.clone()
+            };
+            if !same_sockets(&acme_only, &old.server) {
+                report.needs_restart.push(
+                    "[server] (listeners, threads, buffers and limits are fixed at start; the running values stay)".into(),
+                );
+            }
             new.server = old.server.clone();
-            report.needs_restart.push(
-                "[server] (listeners, threads, buffers and limits are fixed at start; the running values stay)".into(),
-            );
         }
         if new.admin_listen != old.admin_listen {
             new.admin_listen = old.admin_listen;
@@ -332,6 +343,26 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Equal apart from certificate files, which a reload applies.
+/// What changed in `[server.acme]` (its hosts default to the routes'),
+/// which the running renewer keeps until a restart.
+fn acme_change(old: &ServerSettings, new: &ServerSettings) -> String {
+    let hosts = |s: &ServerSettings| s.acme.as_ref().map(|a| a.hosts.clone()).unwrap_or_default();
+    let (before, after) = (hosts(old), hosts(new));
+    let added: Vec<&str> = after
+        .iter()
+        .filter(|h| !before.contains(h))
+        .map(String::as_str)
+        .collect();
+    if added.is_empty() {
+        "[server.acme] (the certificate manager's settings are fixed at start)".into()
+    } else {
+        format!(
+            "[server.acme] hosts (new: {}; they get no certificate of their own until then)",
+            added.join(", ")
+        )
+    }
+}
+
 fn same_sockets(a: &ServerSettings, b: &ServerSettings) -> bool {
     let listens = |s: &ServerSettings| s.tls.iter().map(|t| t.listen).collect::<Vec<_>>();
     let without_tls = |s: &ServerSettings| ServerSettings {

@@ -100,7 +100,12 @@ impl Validator<'_> {
             _ => {}
         }
         let rest = d.strip_prefix("https://").unwrap_or("");
-        if rest.is_empty() || rest.starts_with('/') || d.contains(char::is_whitespace) {
+        // What the ACME client will parse it as (a bad authority made it
+        // panic at run time).
+        let parses = d
+            .parse::<http::Uri>()
+            .is_ok_and(|u| u.authority().is_some_and(|a| !a.host().is_empty()));
+        if rest.is_empty() || rest.starts_with('/') || d.contains(char::is_whitespace) || !parses {
             self.problem(
                 "server.acme.directory",
                 Some(raw),
@@ -152,6 +157,10 @@ impl Validator<'_> {
     }
 
     fn acme_storage(&mut self, raw: Option<&Spanned<String>>) -> Option<PathBuf> {
+        if let Some(r) = raw.filter(|r| r.get_ref().trim().is_empty()) {
+            self.problem("server.acme.storage", Some(r), "is empty: name the directory for keys and certificates, e.g. \"/var/lib/helmgate/acme\"");
+            return None;
+        }
         let path = raw.map_or_else(
             || PathBuf::from(DEFAULT_STORAGE),
             |r| self.resolve(r.get_ref()),
@@ -161,8 +170,14 @@ impl Validator<'_> {
             Ok(_) => None,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // Made at start: its parent must be there.
-                match path.parent().map(std::fs::metadata) {
-                    Some(Ok(m)) if m.is_dir() => None,
+                // `st` relative to a config named without a directory: its
+                // parent is "", the current directory.
+                let parent = path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(std::path::Path::new("."));
+                match std::fs::metadata(parent) {
+                    Ok(m) if m.is_dir() => None,
                     _ => Some("does not exist, nor does its parent directory: create it (0700, owned by the service user)".to_string()),
                 }
             }

@@ -34,20 +34,37 @@ pub fn load_certified_key(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, 
             ))
         }
     };
+    certified(certs, private_key, &cert.display(), &key.display())
+}
+
+/// The same from PEM text in memory (a certificate just issued, before it
+/// is stored).
+pub fn certified_key_from_pem(chain: &[u8], key: &[u8]) -> Result<Arc<CertifiedKey>, String> {
+    pingora::tls::install_default_crypto_provider();
+    let certs = pem_certificates(chain)?;
+    let private_key = rustls::pki_types::PrivateKeyDer::from_pem_slice(key)
+        .map_err(|e| format!("no PEM private key: {e}"))?;
+    certified(certs, private_key, &"the new certificate", &"its key")
+}
+
+/// A chain and its key as rustls signs with them, checked to belong
+/// together; `cert` and `key` name them in messages.
+fn certified(
+    certs: Vec<CertificateDer<'static>>,
+    private_key: rustls::pki_types::PrivateKeyDer<'static>,
+    cert: &dyn fmt::Display,
+    key: &dyn fmt::Display,
+) -> Result<Arc<CertifiedKey>, String> {
     let provider = CryptoProvider::get_default()
         .ok_or_else(|| "no TLS crypto provider is installed".to_string())?;
     let signing_key = provider
         .key_provider
         .load_private_key(private_key)
-        .map_err(|e| format!("unusable private key in {}: {e}", key.display()))?;
+        .map_err(|e| format!("unusable private key in {key}: {e}"))?;
     let certified = CertifiedKey::new(certs, signing_key);
-    certified.keys_match().map_err(|e| {
-        format!(
-            "certificate {} does not match key {}: {e}",
-            cert.display(),
-            key.display()
-        )
-    })?;
+    certified
+        .keys_match()
+        .map_err(|e| format!("certificate {cert} does not match key {key}: {e}"))?;
     Ok(Arc::new(certified))
 }
 

@@ -261,6 +261,13 @@ where
         mut stream: Stream,
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
+        if let Some(ALPN::Custom(protocol)) = stream.selected_alpn_proto() {
+            // acme-tls/1 (RFC 8737) carries no application data: the CA's
+            // handshake was the whole validation.
+            if protocol.protocol() == crate::policy::acme::ACME_TLS_ALPN {
+                return None;
+            }
+        }
         if matches!(stream.selected_alpn_proto(), Some(ALPN::H2)) {
             // HTTP/2 frames its own headers; Pingora's h2 path as it is.
             return ServerApp::process_new(&self.app, stream, shutdown).await;

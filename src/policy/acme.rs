@@ -91,9 +91,13 @@ pub fn renewal_due(
 
 /// Exponential backoff after `failures` failed attempts in a row (1 = the
 /// first failure): 10 s doubling to 1 h, with up to ±20% jitter from
-/// `jitter` in [0, 1).
-pub fn backoff(failures: u32, jitter: f64) -> Duration {
-    let base = Duration::from_secs(10).saturating_mul(1 << failures.saturating_sub(1).min(12));
+/// `jitter` in [0, 1). A failure that `counts_at_the_ca` (a failed
+/// validation, a refused name) starts at 20 minutes: the CA limits those
+/// per name and hour (Let's Encrypt: 5 failed validations), and an attempt
+/// tries each configured challenge.
+pub fn backoff(failures: u32, jitter: f64, counts_at_the_ca: bool) -> Duration {
+    let first = Duration::from_secs(if counts_at_the_ca { 1200 } else { 10 });
+    let base = first.saturating_mul(1 << failures.saturating_sub(1).min(12));
     let capped = base.min(Duration::from_secs(3600));
     capped.mul_f64(0.8 + 0.4 * jitter.clamp(0.0, 1.0))
 }
@@ -120,11 +124,15 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_an_hour_with_bounded_jitter() {
-        assert_eq!(backoff(1, 0.5), Duration::from_secs(10));
-        assert_eq!(backoff(2, 0.5), Duration::from_secs(20));
-        assert_eq!(backoff(40, 0.5), Duration::from_secs(3600));
-        assert!(backoff(1, 0.0) >= Duration::from_secs(8));
-        assert!(backoff(1, 0.999) <= Duration::from_secs(12));
+        assert_eq!(backoff(1, 0.5, false), Duration::from_secs(10));
+        assert_eq!(backoff(2, 0.5, false), Duration::from_secs(20));
+        assert_eq!(backoff(40, 0.5, false), Duration::from_secs(3600));
+        assert!(backoff(1, 0.0, false) >= Duration::from_secs(8));
+        assert!(backoff(1, 0.999, false) <= Duration::from_secs(12));
+        // At most two attempts (of two challenges each) in the first hour.
+        assert_eq!(backoff(1, 0.5, true), Duration::from_secs(1200));
+        assert_eq!(backoff(2, 0.5, true), Duration::from_secs(2400));
+        assert_eq!(backoff(3, 0.5, true), Duration::from_secs(3600));
     }
 
     #[test]

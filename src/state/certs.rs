@@ -61,14 +61,6 @@ impl Certificates {
         read(&self.acme).get(host).cloned()
     }
 
-    /// Any ACME certificate, for a handshake without SNI on a listener
-    /// without files.
-    fn any_acme_key(&self) -> Option<Arc<CertifiedKey>> {
-        let all = read(&self.acme);
-        let first = all.keys().min()?;
-        all.get(first).cloned()
-    }
-
     pub fn set_alpn_challenge(&self, host: &str, key: Option<Arc<CertifiedKey>>) {
         let mut all = write(&self.alpn_challenges);
         match key {
@@ -113,7 +105,8 @@ impl Certificates {
 
     /// The certificate for a handshake: the challenge certificate when the
     /// client offers only `acme-tls/1` (RFC 8737), else the file that names
-    /// the host, else the ACME certificate, else the file.
+    /// the host, else the host's ACME certificate, else the file; without
+    /// a file, none (the handshake fails).
     pub fn resolve(
         &self,
         file: Option<&ReloadableCert>,
@@ -129,10 +122,12 @@ impl Certificates {
                 return Some(f.key());
             }
         }
+        // An unknown name (or none) gets the listener's certificate file,
+        // like nginx's default server, but never another name's ACME
+        // certificate: without a file the handshake fails, as Caddy's does.
         host.as_deref()
             .and_then(|h| self.acme_key(h))
             .or_else(|| file.map(ReloadableCert::key))
-            .or_else(|| self.any_acme_key())
     }
 }
 
@@ -151,9 +146,10 @@ impl fmt::Debug for SniResolver {
 
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let challenge = hello
-            .alpn()
-            .is_some_and(|mut protocols| protocols.any(|p| p == ACME_TLS_ALPN));
+        // RFC 8737: the validation offers acme-tls/1 and nothing else.
+        let challenge = hello.alpn().is_some_and(|mut protocols| {
+            protocols.next() == Some(ACME_TLS_ALPN) && protocols.next().is_none()
+        });
         self.table
             .resolve(self.file.as_deref(), hello.server_name(), challenge)
     }
@@ -218,7 +214,12 @@ mod tests {
         assert!(table
             .resolve(Some(&file), Some("a.example.com"), true)
             .is_none());
-        assert!(table.resolve(None, None, false).is_some());
+        // Without a file, a name it has no certificate for (or no name)
+        // gets none: never another host's.
+        assert!(table.resolve(None, None, false).is_none());
+        assert!(table
+            .resolve(None, Some("unknown.example.org"), false)
+            .is_none());
         table.set_alpn_challenge("b.example.com", None);
         assert!(table.resolve(None, Some("b.example.com"), true).is_none());
     }

@@ -156,6 +156,10 @@ fn logged(gw: &Gateway, needle: &str) -> bool {
     eventually(Duration::from_secs(5), || gw.log().contains(needle))
 }
 
+fn logged_within(gw: &Gateway, needle: &str, limit: Duration) -> bool {
+    eventually(limit, || gw.log().contains(needle))
+}
+
 /// The value of `helmgate_acme_failures_total` for HOST, all reasons.
 fn failures(metrics: &str) -> u64 {
     metrics
@@ -337,6 +341,65 @@ fn a_renewal_while_the_ca_is_down_keeps_the_old_certificate_and_counts_the_failu
     let (renewed, _) = s.wait_for_certificate(&gw, Duration::from_secs(60));
     assert_ne!(renewed, first);
     assert!(logged(&gw, "creating a new account"), "{}", gw.log());
+}
+
+/// A renewal whose certificate can't be stored (a full disk; here a
+/// directory in the way of the chain's temporary file): the new
+/// certificate serves from memory, the stored pair stays whole, only the
+/// save is retried (no second order), and it is stored once it can be.
+#[test]
+fn a_renewal_that_cannot_be_stored_serves_from_memory_and_retries_only_the_save() {
+    let mut s = Setup::new(Some(30));
+    let gw = s.start(&["tls-alpn-01"]);
+    let (first, _) = s.wait_for_certificate(&gw, Duration::from_secs(60));
+    let dir = s.storage.path().to_path_buf();
+    let (crt, key) = (
+        dir.join(format!("{HOST}.crt")),
+        dir.join(format!("{HOST}.key")),
+    );
+    let stored_key = std::fs::read(&key).unwrap();
+    let blocker = dir.join(format!("{HOST}.crt.tmp"));
+    std::fs::create_dir(&blocker).unwrap();
+    assert!(
+        eventually(Duration::from_secs(60), || gw
+            .log()
+            .contains("renewal failed (storage)")),
+        "{}",
+        gw.log()
+    );
+    let (served, _) = s.wait_for_certificate(&gw, Duration::from_secs(5));
+    assert_ne!(served, first, "the new certificate serves from memory");
+    assert_eq!(
+        std::fs::read(&key).unwrap(),
+        stored_key,
+        "the stored pair stays whole"
+    );
+    // Retries (10 s, 20 s ...) only try to store it again.
+    let issued = |log: &str| log.matches("new certificate in").count();
+    assert!(eventually(Duration::from_secs(15), || gw
+        .log()
+        .matches("renewal failed (storage)")
+        .count()
+        >= 2));
+    assert_eq!(issued(&gw.log()), 2, "{}", gw.log());
+    std::fs::remove_dir(&blocker).unwrap();
+    assert!(
+        logged_within(
+            &gw,
+            "the certificate is stored now",
+            Duration::from_secs(40)
+        ),
+        "{}",
+        gw.log()
+    );
+    assert_eq!(issued(&gw.log()), 2, "{}", gw.log());
+    use rustls::pki_types::pem::PemObject;
+    let pem = std::fs::read(&crt).unwrap();
+    let stored = CertificateDer::pem_slice_iter(&pem)
+        .next()
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, served);
 }
 
 #[test]

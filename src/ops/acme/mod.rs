@@ -126,7 +126,17 @@ struct Due {
     failures: u32,
 }
 
+/// A certificate just issued, and the PEM text it is stored as.
+struct Issued {
+    stored: store::Stored,
+    chain: String,
+    key: String,
+}
+
 struct Renewer {
+    /// Issued certificates whose save failed: saving is retried, ordering
+    /// is not.
+    unsaved: HashMap<String, (String, String)>,
     state: Arc<SharedState>,
     settings: AcmeSettings,
     storage: Storage,
@@ -160,6 +170,7 @@ impl Renewer {
             storage,
             plan,
             account: None,
+            unsaved: HashMap::new(),
             ari,
             ari_offered: true,
             retry_after: http::RetryAfter::default(),
@@ -188,8 +199,17 @@ impl Renewer {
         }
     }
 
-    /// One issuance or renewal of `host`, and what it means for the plan.
+    /// One issuance or renewal of `host` (or, when the last one could not
+    /// be stored, one more try to store it), and what it means for the plan.
     async fn attempt(&mut self, host: &str) {
+        let due = match self.unsaved.remove(host) {
+            Some((chain, key)) => self.store_again(host, chain, key),
+            None => self.issue(host).await,
+        };
+        self.plan.insert(host.to_string(), due);
+    }
+
+    async fn issue(&mut self, host: &str) -> Due {
         self.take_retry_after();
         let started = std::time::Instant::now();
         let result = tokio::time::timeout(ATTEMPT_LIMIT, self.obtain(host))
@@ -201,34 +221,68 @@ impl Renewer {
                 ))
             });
         let now = SystemTime::now();
-        let due = match result {
-            Ok(stored) => {
-                log::info!(
-                    "acme: {host}: new certificate in {:.1}s, expires in {}s; serving it for new connections",
-                    started.elapsed().as_secs_f64(),
-                    order::until(stored.facts.not_after).as_secs()
-                );
-                let next = renewal_due(
-                    stored.facts.not_before,
-                    stored.facts.not_after,
-                    self.settings.renew_before,
-                );
-                install(&self.state, host, stored, next);
+        let Issued { stored, chain, key } = match result {
+            Ok(issued) => issued,
+            Err(f) => return self.failed(host, f, now),
+        };
+        log::info!(
+            "acme: {host}: new certificate in {:.1}s, expires in {}s; serving it for new connections",
+            started.elapsed().as_secs_f64(),
+            order::until(stored.facts.not_after).as_secs()
+        );
+        let next = renewal_due(
+            stored.facts.not_before,
+            stored.facts.not_after,
+            self.settings.renew_before,
+        );
+        install(&self.state, host, stored, next);
+        if self.ari_offered {
+            self.ari
+                .insert(host.to_string(), now + Duration::from_secs(6 * 3600));
+        }
+        if let Err(f) = self.store(host, chain, key) {
+            return self.failed(host, f, now);
+        }
+        self.state
+            .certs
+            .update_status(host, |s| s.last_result = Some((now, Ok(()))));
+        Due {
+            at: next,
+            failures: 0,
+        }
+    }
+
+    /// One more try to store what was issued but could not be stored.
+    fn store_again(&mut self, host: &str, chain: String, key: String) -> Due {
+        let now = SystemTime::now();
+        match self.store(host, chain, key) {
+            Ok(()) => {
+                log::info!("acme: {host}: the certificate is stored now");
                 self.state
                     .certs
                     .update_status(host, |s| s.last_result = Some((now, Ok(()))));
-                if self.ari_offered {
-                    self.ari
-                        .insert(host.to_string(), now + Duration::from_secs(6 * 3600));
-                }
-                Due {
-                    at: next,
-                    failures: 0,
-                }
+                self.renewal_of(host)
             }
             Err(f) => self.failed(host, f, now),
-        };
-        self.plan.insert(host.to_string(), due);
+        }
+    }
+
+    /// The plan for a host whose certificate in force is stored: renew it
+    /// when it is due.
+    fn renewal_of(&self, host: &str) -> Due {
+        let at = self.state.certs.acme_key(host).and_then(|k| {
+            let leaf = k.end_entity_cert().ok()?;
+            let facts = crate::config::tls::CertFacts::of(leaf).ok()?;
+            Some(renewal_due(
+                facts.not_before,
+                facts.not_after,
+                self.settings.renew_before,
+            ))
+        });
+        Due {
+            at: at.unwrap_or_else(SystemTime::now),
+            failures: 0,
+        }
     }
 
     fn failed(&mut self, host: &str, f: Failure, now: SystemTime) -> Due {
@@ -236,7 +290,8 @@ impl Renewer {
         let asked = self
             .take_retry_after()
             .max(f.retry_after.unwrap_or_default());
-        let wait = backoff(failures, fastrand::f64()).max(asked);
+        let counts_at_the_ca = matches!(f.reason, "challenge" | "rejected");
+        let wait = backoff(failures, fastrand::f64(), counts_at_the_ca).max(asked);
         let serving = self.state.certs.acme_key(host).is_some();
         log::warn!(
             "acme: {host}: {} failed ({}): {}; {}, next try in {}s",
@@ -355,7 +410,7 @@ impl Renewer {
         Ok(a)
     }
 
-    async fn obtain(&mut self, host: &str) -> Result<store::Stored, Failure> {
+    async fn obtain(&mut self, host: &str) -> Result<Issued, Failure> {
         self.storage
             .prepare()
             .map_err(|e| Failure::new("storage", e))?;
@@ -372,12 +427,26 @@ impl Renewer {
             }
             other => other?,
         };
-        self.storage
-            .save(host, &chain, &key)
-            .map_err(|e| Failure::new("storage", e))?;
-        self.storage
-            .load(host)
-            .map_err(|e| Failure::new("other", format!("the CA's certificate is unusable: {e}")))?
-            .ok_or_else(|| Failure::new("storage", "the stored certificate vanished"))
+        let stored = store::Stored::from_pem(host, &chain, &key)
+            .map_err(|e| Failure::new("other", format!("the CA's certificate is unusable: {e}")))?;
+        Ok(Issued { stored, chain, key })
+    }
+
+    /// Store what was issued; kept in memory to retry only the save when it
+    /// fails (a full disk), never ordering again meanwhile.
+    fn store(&mut self, host: &str, chain: String, key: String) -> Result<(), Failure> {
+        match self.storage.save(host, &chain, &key) {
+            Ok(()) => {
+                self.unsaved.remove(host);
+                Ok(())
+            }
+            Err(e) => {
+                self.unsaved.insert(host.to_string(), (chain, key));
+                Err(Failure::new(
+                    "storage",
+                    format!("{e}; the new certificate serves from memory until it is stored"),
+                ))
+            }
+        }
     }
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use pingora::tls::sign::CertifiedKey;
 
-use crate::config::tls::{load_certified_key, CertFacts};
+use crate::config::tls::{certified_key_from_pem, load_certified_key, CertFacts};
 
 #[derive(Debug, Clone)]
 pub struct Storage {
@@ -28,6 +28,26 @@ pub struct Storage {
 pub struct Stored {
     pub key: Arc<CertifiedKey>,
     pub facts: CertFacts,
+}
+
+impl Stored {
+    /// A certificate just issued for `host`, from the CA's PEM chain and our
+    /// key, checked as a stored one would be.
+    pub fn from_pem(host: &str, chain: &str, key: &str) -> Result<Stored, String> {
+        let certified = certified_key_from_pem(chain.as_bytes(), key.as_bytes())?;
+        let leaf = certified.end_entity_cert().map_err(|e| e.to_string())?;
+        let facts = CertFacts::of(leaf)?;
+        if !facts.covers(host) {
+            return Err(format!(
+                "it is not for {host} (it names {})",
+                facts.names.join(", ")
+            ));
+        }
+        Ok(Stored {
+            key: certified,
+            facts,
+        })
+    }
 }
 
 impl Storage {
@@ -106,12 +126,18 @@ impl Storage {
         }))
     }
 
-    /// Store a new certificate: the key first, then the chain, each renamed
-    /// into place.
+    /// Store a new certificate. Both files are written whole beside their
+    /// places first, then renamed in, key then chain: a failed write (a
+    /// full disk) leaves the stored pair as it was.
     pub fn save(&self, host: &str, chain_pem: &str, key_pem: &str) -> Result<(), String> {
-        write_file(&self.key_path(host), key_pem.as_bytes(), 0o600)
-            .and_then(|()| write_file(&self.cert_path(host), chain_pem.as_bytes(), 0o644))
-            .map_err(|e| format!("cannot write to {}: {e}", self.dir.display()))
+        let (key, cert) = (self.key_path(host), self.cert_path(host));
+        let written = write_temporary(&key, key_pem.as_bytes(), 0o600).and_then(|key_tmp| {
+            let cert_tmp = write_temporary(&cert, chain_pem.as_bytes(), 0o644)
+                .inspect_err(|_| drop(fs::remove_file(&key_tmp)))?;
+            fs::rename(&key_tmp, &key)?;
+            fs::rename(&cert_tmp, &cert)
+        });
+        written.map_err(|e| format!("cannot write to {}: {e}", self.dir.display()))
     }
 
     /// The stored account for `directory`, if any.
@@ -153,17 +179,32 @@ impl Storage {
 /// Write `bytes` to `path` with `mode`, through a temporary file renamed
 /// into place.
 fn write_file(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    let tmp = write_temporary(path, bytes, mode)?;
+    fs::rename(&tmp, path)
+}
+
+/// `bytes` written and synced to `PATH.tmp` with `mode`, to be renamed over
+/// `path`; removed again if that fails.
+fn write_temporary(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<PathBuf> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))?;
-    fs::rename(&tmp, path)
+    let written = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))
+    })();
+    match written {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
 }
