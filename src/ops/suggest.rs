@@ -209,25 +209,30 @@ impl Plan {
         })
     }
 
+    /// Where the site's own table is in the document: the root (`None`),
+    /// or the index of its `[[route]]`; `None` outside when it has none.
+    fn site_position(doc: &DocumentMut, route: &str) -> Option<Option<usize>> {
+        if route == config::DEFAULT_NAME {
+            return Some(None);
+        }
+        let routes = doc.get("route")?.as_array_of_tables()?;
+        let name = |t: &Table| t.get("name").and_then(Item::as_str) == Some(route);
+        routes.iter().position(name).map(Some)
+    }
+
     /// The site's own table in the document: the root, or its `[[route]]`.
     fn site<'d>(doc: &'d DocumentMut, route: &str) -> Option<&'d Table> {
-        if route == config::DEFAULT_NAME {
-            return Some(doc.as_table());
+        match Plan::site_position(doc, route)? {
+            None => Some(doc.as_table()),
+            Some(i) => doc.get("route")?.as_array_of_tables()?.get(i),
         }
-        doc.get("route")?
-            .as_array_of_tables()?
-            .iter()
-            .find(|t| t.get("name").and_then(Item::as_str) == Some(route))
     }
 
     fn site_mut<'d>(doc: &'d mut DocumentMut, route: &str) -> Option<&'d mut Table> {
-        if route == config::DEFAULT_NAME {
-            return Some(doc.as_table_mut());
+        match Plan::site_position(doc, route)? {
+            None => Some(doc.as_table_mut()),
+            Some(i) => doc.get_mut("route")?.as_array_of_tables_mut()?.get_mut(i),
         }
-        doc.get_mut("route")?
-            .as_array_of_tables_mut()?
-            .iter_mut()
-            .find(|t| t.get("name").and_then(Item::as_str) == Some(route))
     }
 
     /// The layers of `section` (`cors`, `headers`) a site may set, most
