@@ -122,11 +122,17 @@ impl Validator<'_> {
         route_hosts: &[&str],
     ) -> Option<Vec<String>> {
         let Some(raw) = raw else {
-            let hosts: Vec<String> = route_hosts
+            // A public CA issues for names under a public suffix only: a
+            // wildcard needs DNS-01, `localhost` or `intranet` never passes.
+            let (hosts, skipped): (Vec<String>, Vec<String>) = route_hosts
                 .iter()
                 .map(|h| h.trim().to_ascii_lowercase())
-                .filter(|h| !h.starts_with("*.") && dns_name_problem(h).is_none())
-                .collect();
+                .partition(|h| {
+                    !h.starts_with("*.") && h.contains('.') && dns_name_problem(h).is_none()
+                });
+            if !skipped.is_empty() {
+                self.warn(format!("server.acme.hosts (from [[route]] hosts) leaves out {}: a wildcard needs DNS-01 and a CA won't issue for a single-label or malformed name; serve them from a [[server.tls]] cert file, or list server.acme.hosts", skipped.join(", ")));
+            }
             if hosts.is_empty() {
                 self.problem::<()>(
                     "server.acme.hosts",

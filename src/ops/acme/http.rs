@@ -16,6 +16,9 @@ use instant_acme::{Account, AccountBuilder, BodyWrapper, BytesResponse, Error, H
 use super::failure::Failure;
 use crate::policy::acme::AcmeSettings;
 
+/// How long one request to the CA may take.
+const REQUEST_LIMIT: Duration = Duration::from_secs(30);
+
 /// The last `Retry-After` the CA sent with a 429 or 503.
 pub type RetryAfter = Arc<Mutex<Option<Duration>>>;
 
@@ -65,10 +68,18 @@ impl HttpClient for Recording {
         &self,
         req: http::Request<BodyWrapper<Bytes>>,
     ) -> Pin<Box<dyn Future<Output = Result<BytesResponse, Error>> + Send>> {
+        let what = format!("{} {}", req.method(), req.uri());
         let response = self.inner.request(req);
         let slot = Arc::clone(&self.retry_after);
         Box::pin(async move {
-            let rsp = response.await?;
+            // A CA that takes the connection and never answers must not
+            // hold the attempt (and every host after it) for minutes.
+            let rsp = tokio::time::timeout(REQUEST_LIMIT, response)
+                .await
+                .map_err(|_| {
+                    let secs = REQUEST_LIMIT.as_secs();
+                    Error::Other(format!("no answer from the CA within {secs}s to {what}").into())
+                })??;
             if matches!(rsp.parts.status.as_u16(), 429 | 503) {
                 let wait = rsp
                     .parts
