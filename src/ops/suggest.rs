@@ -80,6 +80,9 @@ pub fn run(req: &Request, vars: &EnvVars) -> Result<String, String> {
     if let Some(p) = &policy {
         note_unknown_routes(&mut out, p, &learned);
     }
+    if vars.cors_allowed_origins.is_some() && all.iter().any(|s| s.cors.is_some()) {
+        out.push_str("# note: CORS_ALLOWED_ORIGINS is set here, and it replaces [cors] allowed_origins at run time (routes without their own list included): add the origins to it as well, or unset it\n");
+    }
     if let (Some(target), Some(plan), Some(p)) = (&req.write, plan, &policy) {
         // On failure the lines to add by hand are still said.
         let written = plan
