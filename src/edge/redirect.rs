@@ -58,10 +58,13 @@ pub fn location(
 
 const LOCATION: Name = Name::from_static("location");
 
-/// The key authorization of an HTTP-01 challenge in flight for this path.
-fn http01_answer(state: &SharedState, path: &str) -> Option<String> {
+/// The key authorization of an HTTP-01 challenge in flight for this path,
+/// when the request's Host is the host it is for.
+fn http01_answer(state: &SharedState, path: &str, host: Option<&HeaderValue>) -> Option<String> {
     let token = path.strip_prefix(HTTP01_PREFIX)?;
-    state.certs.http_challenge(token)
+    let host = host?.to_str().ok()?;
+    let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+    state.certs.http_challenge(token, name)
 }
 
 #[async_trait]
@@ -79,7 +82,8 @@ impl Answering for HttpsRedirect {
         let mut facts = RequestFacts::compute(&policy, peer, false, req);
         // HSTS means nothing over plain HTTP.
         facts.https = false;
-        if let Some(key_authorization) = http01_answer(&self.state, req.uri.path()) {
+        let host = req.headers.get(header::HOST);
+        if let Some(key_authorization) = http01_answer(&self.state, req.uri.path(), host) {
             // RFC 8555 8.3: the CA fetches the key authorization over plain
             // HTTP, before any redirect.
             return Answer::new(200, TEXT, Bytes::from(key_authorization))

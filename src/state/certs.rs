@@ -41,7 +41,9 @@ pub struct CertStatus {
 pub struct Certificates {
     acme: RwLock<HashMap<String, Arc<CertifiedKey>>>,
     alpn_challenges: RwLock<HashMap<String, Arc<CertifiedKey>>>,
-    http_challenges: RwLock<HashMap<String, String>>,
+    /// HTTP-01 tokens in flight: the host each is for, and its key
+    /// authorization.
+    http_challenges: RwLock<HashMap<String, (String, String)>>,
     status: Mutex<BTreeMap<String, CertStatus>>,
 }
 
@@ -69,18 +71,26 @@ impl Certificates {
         };
     }
 
-    pub fn set_http_challenge(&self, token: &str, key_authorization: Option<String>) {
+    /// `answer`: the host the token is for and its key authorization;
+    /// `None` ends the challenge.
+    pub fn set_http_challenge(&self, token: &str, answer: Option<(String, String)>) {
         let mut all = write(&self.http_challenges);
-        match key_authorization {
-            Some(k) => all.insert(token.to_string(), k),
+        match answer {
+            Some(a) => all.insert(token.to_string(), a),
             None => all.remove(token),
         };
     }
 
     /// The key authorization for an HTTP-01 token, while its challenge is
     /// in flight.
-    pub fn http_challenge(&self, token: &str) -> Option<String> {
-        read(&self.http_challenges).get(token).cloned()
+    /// Only for a request to the host it was issued for (`host`, the
+    /// request's Host without its port), as the CA makes it.
+    pub fn http_challenge(&self, token: &str, host: &str) -> Option<String> {
+        let all = read(&self.http_challenges);
+        let (for_host, key_authorization) = all.get(token)?;
+        for_host
+            .eq_ignore_ascii_case(host.trim_end_matches('.'))
+            .then(|| key_authorization.clone())
     }
 
     /// Change a host's status (created as ACME with nothing yet).
@@ -227,9 +237,14 @@ mod tests {
     #[test]
     fn http_01_tokens_are_answered_only_while_set() {
         let table = Certificates::default();
-        table.set_http_challenge("tok", Some("tok.thumb".into()));
-        assert_eq!(table.http_challenge("tok").as_deref(), Some("tok.thumb"));
+        let answer = ("a.example.com".to_string(), "tok.thumb".to_string());
+        table.set_http_challenge("tok", Some(answer));
+        assert_eq!(
+            table.http_challenge("tok", "A.example.com").as_deref(),
+            Some("tok.thumb")
+        );
+        assert_eq!(table.http_challenge("tok", "evil.example"), None);
         table.set_http_challenge("tok", None);
-        assert_eq!(table.http_challenge("tok"), None);
+        assert_eq!(table.http_challenge("tok", "a.example.com"), None);
     }
 }

@@ -133,7 +133,7 @@ async fn answer_challenges(
         let host = challenge.identifier().to_string();
         let key_authorization = challenge.key_authorization();
         match kind {
-            Challenge::Http01 => cleanup.http(&challenge.token, key_authorization.as_str()),
+            Challenge::Http01 => cleanup.http(&host, &challenge.token, key_authorization.as_str()),
             Challenge::TlsAlpn01 => cleanup.alpn(&host, key_authorization.digest().as_ref())?,
         }
         log::info!("acme: {host}: answering {}", kind.as_str());
@@ -185,9 +185,9 @@ impl<'a> Cleanup<'a> {
         }
     }
 
-    fn http(&mut self, token: &str, key_authorization: &str) {
-        self.certs
-            .set_http_challenge(token, Some(key_authorization.to_string()));
+    fn http(&mut self, host: &str, token: &str, key_authorization: &str) {
+        let answer = (host.to_string(), key_authorization.to_string());
+        self.certs.set_http_challenge(token, Some(answer));
         self.tokens.push(token.to_string());
     }
 
