@@ -8,6 +8,7 @@
 //! Only report POSTs and refused CORS requests reach it: a proxied request
 //! never does any work here.
 
+pub mod directives;
 pub mod persist;
 pub mod sources;
 pub mod suggest;
