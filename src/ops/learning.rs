@@ -73,7 +73,10 @@ pub fn save_now(state: &SharedState) {
     // One save at a time (the minute thread and a shutdown may meet).
     static SAVING: Mutex<()> = Mutex::new(());
     let _one = lock(&SAVING);
-    if let Err(e) = persist::save(path, &state.learning.snapshot(), unix_now()) {
+    // The state names client networks: readable by the gateway's user only.
+    let saved = persist::bounded_json(&state.learning.snapshot(), unix_now())
+        .and_then(|json| crate::ops::files::replace(path, &json, 0o600));
+    if let Err(e) = saved {
         log::warn!(
             "learning: cannot save the state to {}: {e}; make it writable by the user helmgate runs as",
             path.display()

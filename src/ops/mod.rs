@@ -8,6 +8,7 @@ pub mod acme;
 pub mod admin;
 pub mod dashboard;
 pub mod describe;
+pub mod files;
 pub mod healthcheck;
 pub mod learning;
 pub mod server;

@@ -358,7 +358,7 @@ fn a_renewal_that_cannot_be_stored_serves_from_memory_and_retries_only_the_save(
         dir.join(format!("{HOST}.key")),
     );
     let stored_key = std::fs::read(&key).unwrap();
-    let blocker = dir.join(format!("{HOST}.crt.tmp"));
+    let blocker = dir.join(format!(".{HOST}.crt.tmp-{}", gw.pid()));
     std::fs::create_dir(&blocker).unwrap();
     assert!(
         eventually(Duration::from_secs(60), || gw

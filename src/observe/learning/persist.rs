@@ -7,7 +7,6 @@
 //! fresh).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -313,10 +312,14 @@ impl StateError {
     }
 }
 
-/// The state as JSON within [`MAX_FILE_BYTES`]: when every table of many
-/// routes is full, the entries seen from one network only (never suggested
-/// by default) are left out first; a state still too large is not saved.
-fn bounded_json(routes: &BTreeMap<String, RouteLearning>, now: u64) -> std::io::Result<Vec<u8>> {
+/// The state as JSON within [`MAX_FILE_BYTES`], as `state_file` holds it:
+/// when every table of many routes is full, the entries seen from one
+/// network only (never suggested by default) are left out first; a state
+/// still too large is not saved.
+pub fn bounded_json(
+    routes: &BTreeMap<String, RouteLearning>,
+    now: u64,
+) -> std::io::Result<Vec<u8>> {
     let json = serde_json::to_vec(&to_file(routes, now)).map_err(std::io::Error::other)?;
     if json.len() as u64 <= MAX_FILE_BYTES {
         return Ok(json);
@@ -333,48 +336,6 @@ fn bounded_json(routes: &BTreeMap<String, RouteLearning>, now: u64) -> std::io::
         )));
     }
     Ok(json)
-}
-
-/// A new file only (`O_EXCL`: never through a symlink or into a file
-/// someone planted at the temporary name), readable by its owner only.
-fn owner_only() -> std::fs::OpenOptions {
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    o
-}
-
-/// Write the state atomically: a temporary file in the same directory,
-/// synced, then renamed over `path`.
-pub fn save(
-    path: &Path,
-    routes: &BTreeMap<String, RouteLearning>,
-    now: u64,
-) -> std::io::Result<()> {
-    let json = bounded_json(routes, now)?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map_or_else(|| "state".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    // A leftover of a crash, or something planted: removing a symlink
-    // removes the link, not what it points to.
-    let _ = std::fs::remove_file(&tmp);
-    let written = (|| {
-        // The state names client networks: readable by the gateway's user only.
-        let mut f = owner_only().open(&tmp)?;
-        f.write_all(&json)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
 }
 
 #[cfg(test)]
@@ -463,36 +424,14 @@ mod tests {
     }
 
     #[test]
-    fn saving_is_atomic_and_loading_a_missing_file_is_a_fresh_start() {
+    fn a_saved_state_loads_back_and_a_missing_file_is_a_fresh_start() {
         let dir = std::env::temp_dir().join(format!("helmgate-learning-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("state.json");
         assert!(load(&path).unwrap().is_none());
-        save(&path, &sample(), 5).unwrap();
+        std::fs::write(&path, bounded_json(&sample(), 5).unwrap()).unwrap();
         let loaded = load(&path).unwrap().unwrap();
         assert_eq!(loaded["default"].csp.len(), 1);
-        let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
-        assert_eq!(leftovers.len(), 1);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn a_link_planted_at_the_temporary_name_is_not_written_through() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir =
-            std::env::temp_dir().join(format!("helmgate-persist-link-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let victim = dir.join("victim.txt");
-        std::fs::write(&victim, "untouched").unwrap();
-        let state = dir.join("state.json");
-        let tmp = dir.join(format!(".state.json.tmp-{}", std::process::id()));
-        let _ = std::fs::remove_file(&tmp);
-        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
-        save(&state, &sample(), 10).unwrap();
-        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
-        let meta = std::fs::symlink_metadata(&state).unwrap();
-        assert!(meta.file_type().is_file());
-        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -10,14 +10,14 @@
 //! leaves half a certificate.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use pingora::tls::sign::CertifiedKey;
 
 use crate::config::tls::{certified_key_from_pem, load_certified_key, CertFacts};
+use crate::ops::files;
 
 #[derive(Debug, Clone)]
 pub struct Storage {
@@ -68,7 +68,7 @@ impl Storage {
                 .map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
         }
         let probe = self.dir.join(".helmgate-write-test");
-        write_file(&probe, b"", 0o600)
+        files::replace(&probe, b"", 0o600)
             .map_err(|e| format!("{} is not writable: {e}", self.dir.display()))?;
         let _ = fs::remove_file(&probe);
         Ok(())
@@ -131,8 +131,8 @@ impl Storage {
     /// full disk) leaves the stored pair as it was.
     pub fn save(&self, host: &str, chain_pem: &str, key_pem: &str) -> Result<(), String> {
         let (key, cert) = (self.key_path(host), self.cert_path(host));
-        let written = write_temporary(&key, key_pem.as_bytes(), 0o600).and_then(|key_tmp| {
-            let cert_tmp = write_temporary(&cert, chain_pem.as_bytes(), 0o644)
+        let written = files::write_temporary(&key, key_pem.as_bytes(), 0o600).and_then(|key_tmp| {
+            let cert_tmp = files::write_temporary(&cert, chain_pem.as_bytes(), 0o644)
                 .inspect_err(|_| drop(fs::remove_file(&key_tmp)))?;
             fs::rename(&key_tmp, &key)?;
             fs::rename(&cert_tmp, &cert)
@@ -171,40 +171,7 @@ impl Storage {
         credentials: serde_json::Value,
     ) -> Result<(), String> {
         let text = serde_json::json!({ "directory": directory, "credentials": credentials });
-        write_file(&self.account_path(), text.to_string().as_bytes(), 0o600)
+        files::replace(&self.account_path(), text.to_string().as_bytes(), 0o600)
             .map_err(|e| format!("cannot write {}: {e}", self.account_path().display()))
-    }
-}
-
-/// Write `bytes` to `path` with `mode`, through a temporary file renamed
-/// into place.
-fn write_file(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    let tmp = write_temporary(path, bytes, mode)?;
-    fs::rename(&tmp, path)
-}
-
-/// `bytes` written and synced to `PATH.tmp` with `mode`, to be renamed over
-/// `path`; removed again if that fails.
-fn write_temporary(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<PathBuf> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let written = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))
-    })();
-    match written {
-        Ok(()) => Ok(tmp),
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            Err(e)
-        }
     }
 }
