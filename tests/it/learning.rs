@@ -25,20 +25,15 @@ struct Setup {
 
 fn start(settings: Settings, origins: &[&str]) -> Setup {
     let up = Upstream::start();
-    let port = Port::reserve();
-    let admin = port.addr();
-    let mut gw = Gateway::start(
+    let (gw, admin) = start_with_admin(
         up.addr,
         GatewayOptions {
-            settings: settings
-                .set("admin", Admin::on(admin))
-                .set("learning.state_file", "learning.json"),
+            settings: settings.set("learning.state_file", "learning.json"),
             origins: origins.iter().map(|o| o.to_string()).collect(),
             trusted_proxies: vec!["127.0.0.1".into()],
             ..GatewayOptions::default()
         },
     );
-    gw.hold(port);
     Setup { _up: up, gw, admin }
 }
 

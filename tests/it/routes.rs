@@ -3,7 +3,6 @@
 //! checks which one got the request and what the client got back.
 
 use std::net::SocketAddr;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -650,21 +649,8 @@ fn wildcard_and_public_origin_errors_are_explained() {
 #[test]
 fn check_prints_the_routing_table_and_every_routes_policy() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/routes.toml");
-    let out = Command::new(bin())
-        .arg("--config")
-        .arg(&path)
-        .arg("--check")
-        .env_remove("HELMGATE_ENV")
-        .env_remove("NODE_ENV")
-        .env_remove("CORS_ALLOWED_ORIGINS")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, text) = check_config_file(&path);
+    assert!(ok, "{text}");
     let table = text
         .split("routes (in order of precedence):\n")
         .nth(1)

@@ -40,18 +40,15 @@ impl Setup {
 
     fn start_opts(extra: Settings, env: Vec<(String, String)>, trusted: Vec<String>) -> Setup {
         let up = Upstream::start();
-        let port = Port::reserve();
-        let admin = port.addr();
-        let mut gw = Gateway::start(
+        let (gw, admin) = start_with_admin(
             up.addr,
             GatewayOptions {
-                settings: extra.set("admin", Admin::on(admin)),
+                settings: extra,
                 env,
                 trusted_proxies: trusted,
                 ..GatewayOptions::default()
             },
         );
-        gw.hold(port);
         Setup { up, gw, admin }
     }
 

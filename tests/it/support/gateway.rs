@@ -72,6 +72,18 @@ pub struct GatewayOptions {
     pub args: Vec<String>,
 }
 
+/// A gateway whose admin listener is on a port reserved for it: the
+/// gateway and the admin listener's address.
+pub fn start_with_admin(upstream: SocketAddr, mut opts: GatewayOptions) -> (Gateway, SocketAddr) {
+    let port = Port::reserve();
+    let admin = port.addr();
+    opts.settings =
+        std::mem::take(&mut opts.settings).set("admin", crate::support::Admin::on(admin));
+    let mut gw = Gateway::start(upstream, opts);
+    gw.hold(port);
+    (gw, admin)
+}
+
 impl Default for GatewayOptions {
     fn default() -> Self {
         GatewayOptions {
@@ -267,9 +279,14 @@ pub fn check_config(text: &str) -> (bool, String) {
     let dir = TempDir::new("check");
     let path = dir.path().join("helmgate.toml");
     std::fs::write(&path, text).unwrap();
+    check_config_file(&path)
+}
+
+/// `helmgate --config <path> --check`, as `check_config` runs it.
+pub fn check_config_file(path: &std::path::Path) -> (bool, String) {
     let out = Command::new(bin())
         .arg("--config")
-        .arg(&path)
+        .arg(path)
         .arg("--check")
         .env_remove("HELMGATE_ENV")
         .env_remove("NODE_ENV")
