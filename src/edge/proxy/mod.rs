@@ -79,10 +79,6 @@ impl RequestCtx {
     fn site(&self) -> &SitePolicy {
         &self.policy.sites[self.facts.site]
     }
-
-    fn decorate_with_cors(&self, resp: &mut ResponseHeader) {
-        answer::decorate_with_cors(resp, self.site(), &self.facts);
-    }
 }
 
 #[async_trait]
@@ -316,7 +312,14 @@ impl ProxyHttp for Gateway {
     ) -> Result<()> {
         ctx.upstream_status = Some(resp.status.as_u16());
         let uncached = ctx.facts.nonce.is_some() && answer::marked_cacheable(resp);
-        ctx.decorate_with_cors(resp);
+        let title_case = !ctx.policy.server.preserve_header_case;
+        answer::decorate_proxied(
+            session.as_downstream_mut(),
+            resp,
+            ctx.site(),
+            &ctx.facts,
+            title_case,
+        );
         crate::edge::set_cookie::harden(&ctx.policy, &ctx.facts, resp);
         let runtime = ctx.policy.route(ctx.facts.site);
         if uncached && runtime.warn_once(OnceWarning::NonceMadeUncacheable) {

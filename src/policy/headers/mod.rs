@@ -13,7 +13,9 @@ use crate::policy::header_edit::{HeaderEdit, Name};
 
 mod table;
 mod wire;
+
 pub use table::*;
+pub use wire::Block;
 
 /// The effective value of every row of [`TABLE`] for one route, plus the
 /// custom and removed headers and the nonce settings: what users override,
@@ -254,16 +256,21 @@ impl SecurityHeaders {
             http.push(e.clone());
             https.push(e);
         }
-        let remove = settings
+        let remove: Vec<HeaderName> = settings
             .remove
             .iter()
             .map(|n| HeaderName::from_bytes(n.as_bytes()).map_err(|_| invalid("remove")))
             .collect::<Result<_, _>>()?;
         let nonce = nonce_use(settings);
         let per_answer = nonce.is_some() || wire::removes_answer_name(&settings.remove);
+        let http_strip: Vec<HeaderName> = remove.iter().chain(&https_only_names).cloned().collect();
         Ok(SecurityHeaders {
-            http_answer_block: (!per_answer).then(|| wire::block(&http)).flatten(),
-            https_answer_block: (!per_answer).then(|| wire::block(&https)).flatten(),
+            http_answer_block: (!per_answer)
+                .then(|| wire::block(&http, &http_strip))
+                .flatten(),
+            https_answer_block: (!per_answer)
+                .then(|| wire::block(&https, &remove))
+                .flatten(),
             http,
             https,
             https_only_names,
@@ -277,16 +284,18 @@ impl SecurityHeaders {
     /// answer's own headers).
     /// `title_case`: spelled as `answer::to_wire` writes the head's names.
     pub fn answer_block(&self, https: bool, title_case: bool) -> Option<&Bytes> {
-        let block = if https {
+        Some(self.upstream_block(https)?.fields(title_case))
+    }
+
+    /// What `apply` does to a proxied response as a block to write after its
+    /// fields and the names to strip from it first, where that is the same
+    /// for every response (see `answer_block`).
+    pub fn upstream_block(&self, https: bool) -> Option<&wire::Block> {
+        if https {
             self.https_answer_block.as_ref()
         } else {
             self.http_answer_block.as_ref()
-        }?;
-        Some(if title_case {
-            &block.title_case
-        } else {
-            &block.as_pingora_writes
-        })
+        }
     }
 
     /// Where this route's nonce goes, when its headers use one.

@@ -4,6 +4,7 @@
 //! set (the hardened preset, custom headers) costs next to nothing more.
 
 use bytes::{Bytes, BytesMut};
+use http::HeaderName;
 use pingora::http::ResponseHeader;
 use pingora::protocols::http::v1::common::title_case_headers_to_wire;
 
@@ -42,11 +43,28 @@ pub struct Block {
     pub title_case: Bytes,
     /// Pingora's own: lower case but for twelve common names.
     pub as_pingora_writes: Bytes,
+    /// What `apply` takes off an upstream's head before the block goes
+    /// after it: the names to remove, the block's own names (ours replace
+    /// the upstream's) and, over plain HTTP, the HTTPS-only ones.
+    pub strip: Box<[HeaderName]>,
+}
+
+impl Block {
+    /// The block spelled as a head written with (`title_case`) or without
+    /// Title-Case names.
+    pub fn fields(&self, title_case: bool) -> &Bytes {
+        if title_case {
+            &self.title_case
+        } else {
+            &self.as_pingora_writes
+        }
+    }
 }
 
 /// The block for `set`, or `None` where a nonce or a name clash makes the
-/// headers per-answer.
-pub(super) fn block(set: &[Entry]) -> Option<Block> {
+/// headers per-answer. `also_strip`: the names `apply` removes besides the
+/// block's own.
+pub(super) fn block(set: &[Entry], also_strip: &[HeaderName]) -> Option<Block> {
     let mut head = ResponseHeader::build_no_case(200, Some(set.len())).ok()?;
     for entry in set {
         match entry {
@@ -60,9 +78,12 @@ pub(super) fn block(set: &[Entry]) -> Option<Block> {
     title_case_headers_to_wire(&head.headers, &mut title_case);
     let mut as_pingora_writes = Vec::with_capacity(512);
     head.header_to_h1_wire(&mut as_pingora_writes);
+    let mut strip: Vec<HeaderName> = head.headers.keys().cloned().collect();
+    strip.extend(also_strip.iter().cloned());
     Some(Block {
         title_case: title_case.freeze(),
         as_pingora_writes: Bytes::from(as_pingora_writes),
+        strip: strip.into(),
     })
 }
 

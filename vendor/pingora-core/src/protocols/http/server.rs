@@ -972,6 +972,20 @@ impl Session {
         }
     }
 
+    /// Header lines to write after the fields of the next final response
+    /// head. Returns `false`, and does nothing, for H2 / Subrequest / Custom
+    /// sessions: add the fields to the head there. See
+    /// [`HttpSession::set_response_header_block`](crate::protocols::http::v1::server::HttpSession::set_response_header_block).
+    pub fn set_response_header_block(&mut self, block: Bytes) -> bool {
+        match self {
+            Self::H1(s) => {
+                s.set_response_header_block(Some(block));
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Set pipelined bytes to be parsed as the start of this session's request.
     ///
     /// No-op for non-H1 sessions. See

@@ -150,6 +150,9 @@ pub struct HttpSession {
     /// See [`Self::set_pipelining_enabled`] for RFC 9112 §9.3.2 semantics.
     pipelining_enabled: bool,
     preserve_header_case: bool,
+    /// Header lines written as they are after the fields of the next final
+    /// response head. Set via [`Self::set_response_header_block`].
+    response_header_block: Option<Bytes>,
     /// Pipelined bytes from the previous request on the same keep-alive connection,
     /// to be parsed as the start of this session's request. Consumed on the first
     /// call to [`Self::read_request`]. Set via [`Self::set_pipelined_prefix`] after
@@ -212,6 +215,7 @@ impl HttpSession {
             proxy_tasks_enabled: false,
             pipelining_enabled: false,
             preserve_header_case: true,
+            response_header_block: None,
             pipelined_prefix: None,
             pipelined_idle_bytes_stashed: false,
         }
@@ -931,9 +935,22 @@ impl HttpSession {
         }
 
         // Serialize header to bytes
-        let mut write_buf = BytesMut::with_capacity(INIT_HEADER_BUF_SIZE);
+        let block = if header.status.is_informational() {
+            None
+        } else {
+            self.response_header_block.take()
+        };
+        let mut write_buf =
+            BytesMut::with_capacity(INIT_HEADER_BUF_SIZE + block.as_ref().map_or(0, Bytes::len));
         http_resp_header_to_buf(header, &mut write_buf, !self.preserve_header_case)
             .map_err(|_| Error::explain(WriteError, "serializing response header"))?;
+        if let Some(block) = block {
+            // In front of the blank line that ends the head.
+            let end = write_buf.len() - CRLF.len();
+            write_buf.truncate(end);
+            write_buf.put_slice(&block);
+            write_buf.put_slice(CRLF);
+        }
 
         // Determine if we should flush
         // Don't have to flush response with content length because it is less
@@ -1042,6 +1059,15 @@ impl HttpSession {
     /// written with Title-Case names. Call before [`Self::read_request`].
     pub fn set_preserve_header_case(&mut self, preserve: bool) {
         self.preserve_header_case = preserve;
+    }
+
+    /// Write `block` as it is after the fields of the next final (non-1xx)
+    /// response head: complete header lines, each ending in CRLF, that the
+    /// application checked. Fields every response gets can so be serialized
+    /// once, not inserted into every head and written one by one. They are
+    /// not part of the head [`Self::response_written`] returns.
+    pub fn set_response_header_block(&mut self, block: Option<Bytes>) {
+        self.response_header_block = block;
     }
 
     /// Set pipelined bytes to be parsed as the start of this session's request.
@@ -2702,6 +2728,30 @@ mod tests_stream {
             .write_response_header_ref(&response_200)
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn response_header_block_follows_the_final_heads_fields() {
+        let read_wire = b"GET / HTTP/1.1\r\n\r\n";
+        let write_expected =
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nFoo: Bar\r\nX-A: 1\r\nX-B: 2\r\n\r\n";
+        let mock_io = Builder::new().read(read_wire).write(write_expected).build();
+        let mut http_stream = HttpSession::new(Box::new(mock_io));
+        http_stream.read_request().await.unwrap();
+        http_stream.set_response_header_block(Some(Bytes::from_static(b"X-A: 1\r\nX-B: 2\r\n")));
+        let response_100 = ResponseHeader::build(StatusCode::CONTINUE, None).unwrap();
+        http_stream
+            .write_response_header_ref(&response_100)
+            .await
+            .unwrap();
+        let mut response_200 = ResponseHeader::build(StatusCode::OK, None).unwrap();
+        response_200.append_header("Foo", "Bar").unwrap();
+        http_stream.update_resp_headers = false;
+        http_stream
+            .write_response_header_ref(&response_200)
+            .await
+            .unwrap();
+        assert!(http_stream.response_header_block.is_none());
     }
 
     #[tokio::test]
