@@ -16,6 +16,7 @@ use crate::edge::nonce;
 use crate::edge::request::RequestFacts;
 use crate::policy::fetch_metadata::{self, FetchMetadataMode};
 use crate::policy::header_edit::{self, HeaderEdit, Name};
+use crate::policy::headers::Block;
 use crate::policy::response_head::new_response;
 use crate::policy::vary;
 use crate::policy::SitePolicy;
@@ -200,7 +201,7 @@ pub fn decorate_proxied(
     header_edit::edit_response(resp, |h| {
         cors_and_vary(h, site, facts);
         match block {
-            Some(block) => strip(h, &block.strip),
+            Some(block) => strip(h, block),
             None => decorate_headers(h, site, facts),
         }
     });
@@ -226,13 +227,15 @@ fn request_id_name(title_case: bool) -> &'static [u8] {
     }
 }
 
-/// Remove every field named in `names`: one pass over the upstream's few
-/// fields rather than a lookup per name, as most responses have none.
-fn strip(h: &mut dyn HeaderEdit, names: &[HeaderName]) {
+/// Remove the upstream's fields that `block` (and the request id after it)
+/// replace:
+/// one pass over its few fields rather than a lookup per name, as most
+/// responses have none.
+fn strip(h: &mut dyn HeaderEdit, block: &Block) {
     let found: Vec<HeaderName> = h
         .headers()
         .keys()
-        .filter(|name| names.contains(name) || *name == REQUEST_ID.header)
+        .filter(|name| block.strips(name))
         .cloned()
         .collect();
     for name in &found {

@@ -123,6 +123,60 @@ pub fn edit_response<R>(
     out
 }
 
+/// `edit_response` for a request head. `From<Parts>` forgets a request
+/// target that doesn't round-trip through the `Uri` (absolute form,
+/// non-UTF-8 bytes), so such a target is put back as it was: the upstream
+/// must get exactly the target the gateway routed on.
+pub fn edit_request<R>(req: &mut RequestHeader, edit: impl FnOnce(&mut dyn HeaderEdit) -> R) -> R {
+    if req.has_case() {
+        return edit(req);
+    }
+    let uri_target = req
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .or_else(|| req.uri.authority().map(|a| a.as_str()))
+        .unwrap_or_default();
+    let raw_target = (req.raw_path() != uri_target.as_bytes()).then(|| req.raw_path().to_vec());
+    let end_stream = req.send_end_stream();
+    let placeholder = RequestHeader::from(http::Request::new(()).into_parts().0);
+    let mut parts = http::request::Parts::from(std::mem::replace(req, placeholder));
+    let out = edit(&mut parts.headers);
+    *req = RequestHeader::from(parts);
+    if let Some(target) = raw_target {
+        // The bytes were a valid target when Pingora parsed them.
+        let _ = req.set_raw_path(&target);
+    }
+    if let Some(end_stream) = end_stream {
+        req.set_send_end_stream(end_stream);
+    }
+    out
+}
+
+impl HeaderEdit for RequestHeader {
+    fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    fn set(&mut self, name: &Name, value: HeaderValue) {
+        let _ = replace_request(self, name, Some(value));
+    }
+
+    fn remove(&mut self, name: &HeaderName) {
+        if self.headers.contains_key(name) {
+            self.remove_header(name);
+        }
+    }
+}
+
+/// Set `name` to exactly `value`, or remove it for `None`.
+pub fn set_or_remove(h: &mut dyn HeaderEdit, name: &Name, value: Option<HeaderValue>) {
+    match value {
+        Some(value) => h.set(name, value),
+        None => h.remove(&name.header),
+    }
+}
+
 /// Set `name` to exactly `value` on a request, or remove it for `None`.
 pub fn replace_request(
     req: &mut RequestHeader,

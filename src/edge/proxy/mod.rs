@@ -277,29 +277,29 @@ impl ProxyHttp for Gateway {
                 .or(original.uri.authority().map(|a| a.as_str().as_bytes())),
         };
         let f = forwarded::upstream_forwarding(&view, tls, &original.headers);
-        for name in forwarded::headers_to_drop(
+        let dropped = forwarded::headers_to_drop(
             &upstream.headers,
             view.peer_trusted,
             policy.server.allow_underscores_in_headers,
-        ) {
-            upstream.remove_header(&name);
-        }
+        );
         single_content_length(upstream)?;
-        header_edit::replace_request(upstream, &X_FORWARDED_FOR, f.x_forwarded_for)?;
-        header_edit::replace_request(upstream, &X_FORWARDED_PROTO, Some(f.x_forwarded_proto))?;
-        header_edit::replace_request(upstream, &X_FORWARDED_HOST, f.x_forwarded_host)?;
-        header_edit::replace_request(upstream, &REQUEST_ID, Some(ctx.facts.request_id.clone()))?;
+        let nonce_use = ctx.site().headers.nonce();
+        header_edit::edit_request(upstream, |h| {
+            for name in &dropped {
+                h.remove(name);
+            }
+            header_edit::set_or_remove(h, &X_FORWARDED_FOR, f.x_forwarded_for);
+            h.set(&X_FORWARDED_PROTO, f.x_forwarded_proto);
+            header_edit::set_or_remove(h, &X_FORWARDED_HOST, f.x_forwarded_host);
+            h.set(&REQUEST_ID, ctx.facts.request_id.clone());
+            if let Some(nonce_use) = nonce_use {
+                // The app gets the nonce to put into its HTML; a client
+                // can't choose it.
+                header_edit::set_or_remove(h, &nonce_use.request_header, ctx.facts.nonce.clone());
+            }
+        });
         if let Target::Rewritten(target) = &ctx.facts.target {
             upstream.set_raw_path(target)?;
-        }
-        if let Some(nonce_use) = ctx.site().headers.nonce() {
-            // The app gets the nonce to put into its HTML; a client can't
-            // choose it.
-            header_edit::replace_request(
-                upstream,
-                &nonce_use.request_header,
-                ctx.facts.nonce.clone(),
-            )?;
         }
         Ok(())
     }

@@ -45,11 +45,29 @@ pub struct Block {
     pub as_pingora_writes: Bytes,
     /// What `apply` takes off an upstream's head before the block goes
     /// after it: the names to remove, the block's own names (ours replace
-    /// the upstream's) and, over plain HTTP, the HTTPS-only ones.
-    pub strip: Box<[HeaderName]>,
+    /// the upstream's), the request id's and, over plain HTTP, the
+    /// HTTPS-only ones.
+    strip: Box<[HeaderName]>,
+    /// One bit per `strip` name (`name_bit`), so that most of an upstream's
+    /// fields are passed over without comparing names.
+    strip_bits: u64,
+}
+
+/// A name's bit in `Block::strip_bits`: from its length and last byte,
+/// which tell apart the few names a response usually carries.
+fn name_bit(name: &HeaderName) -> u64 {
+    let text = name.as_str().as_bytes();
+    let last = text.last().copied().unwrap_or(0);
+    1 << ((text.len() * 7 + usize::from(last)) % 64)
 }
 
 impl Block {
+    /// Whether `name` is one `apply` takes off an upstream's head when the
+    /// block goes after it.
+    pub fn strips(&self, name: &HeaderName) -> bool {
+        self.strip_bits & name_bit(name) != 0 && self.strip.contains(name)
+    }
+
     /// The block spelled as a head written with (`title_case`) or without
     /// Title-Case names.
     pub fn fields(&self, title_case: bool) -> &Bytes {
@@ -80,9 +98,12 @@ pub(super) fn block(set: &[Entry], also_strip: &[HeaderName]) -> Option<Block> {
     head.header_to_h1_wire(&mut as_pingora_writes);
     let mut strip: Vec<HeaderName> = head.headers.keys().cloned().collect();
     strip.extend(also_strip.iter().cloned());
+    // The request id's line follows the block.
+    strip.push(HeaderName::from_static("x-request-id"));
     Some(Block {
         title_case: title_case.freeze(),
         as_pingora_writes: Bytes::from(as_pingora_writes),
+        strip_bits: strip.iter().fold(0, |bits, name| bits | name_bit(name)),
         strip: strip.into(),
     })
 }
@@ -151,6 +172,55 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// A head's fields as sorted `name: value` lines, `extra` (wire lines)
+    /// included.
+    fn field_lines(head: &pingora::http::ResponseHeader, extra: &[u8]) -> Vec<String> {
+        let wire = [fields(head, false), extra.to_vec()].concat();
+        let mut lines: Vec<String> = String::from_utf8_lossy(&wire)
+            .lines()
+            .map(str::to_ascii_lowercase)
+            .collect();
+        lines.sort();
+        lines
+    }
+
+    #[test]
+    fn stripping_an_upstream_head_then_the_block_is_what_apply_does() {
+        let mut settings = HeaderSettings::defaults(Environment::Production, Preset::Hardened);
+        settings.remove = vec!["Server".into(), "X-Powered-By".into()];
+        let set = SecurityHeaders::build(&settings).unwrap();
+        for https in [false, true] {
+            let mut upstream = new_response(200, 8);
+            for (name, value) in [
+                ("content-type", "text/html"),
+                ("server", "nginx"),
+                ("x-powered-by", "Express"),
+                ("x-frame-options", "ALLOWALL"),
+                ("strict-transport-security", "max-age=0"),
+                ("content-security-policy", "default-src *"),
+                ("x-request-id", "upstream-id"),
+                ("etag", "\"1\""),
+            ] {
+                upstream.append_header(name, value).unwrap();
+            }
+            let mut applied = upstream.clone();
+            set.apply(&mut applied, https, None);
+            applied.remove_header("x-request-id");
+            let block = set.upstream_block(https).unwrap();
+            let mut stripped = upstream.clone();
+            let names: Vec<_> = stripped.headers.keys().cloned().collect();
+            for name in names.iter().filter(|n| block.strips(n)) {
+                stripped.remove_header(name);
+            }
+            assert!(!stripped.headers.contains_key("x-request-id"));
+            assert_eq!(
+                field_lines(&stripped, block.fields(false)),
+                field_lines(&applied, b""),
+                "https={https}"
+            );
         }
     }
 
