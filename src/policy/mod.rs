@@ -26,7 +26,7 @@ pub(crate) mod testing {
 
     /// Asserts that `check` refuses every input with the reason it is
     /// listed under.
-    pub fn assert_refused<T: Debug, E: Copy + PartialEq + Debug>(
+    pub fn assert_refused<T, E: Copy + PartialEq + Debug>(
         check: impl Fn(&str) -> Result<T, E>,
         cases: &[(E, &[&str])],
     ) {
