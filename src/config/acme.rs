@@ -69,24 +69,8 @@ impl Validator<'_> {
     fn acme_email(&mut self, raw: &Spanned<String>) -> Option<String> {
         let e = raw.get_ref().trim();
         let e = e.strip_prefix("mailto:").unwrap_or(e);
-        let ok = match e.split_once('@') {
-            Some((local, domain)) => {
-                !local.is_empty()
-                    && domain.contains('.')
-                    && dns_name_problem(domain).is_none()
-                    && !local.contains(|c: char| c.is_whitespace() || c == '@' || c.is_control())
-            }
-            None => false,
-        };
-        if !ok {
-            self.problem(
-                "server.acme.email",
-                Some(raw),
-                format!("{e:?} is not an e-mail address; write e.g. \"ops@example.com\""),
-            );
-            return None;
-        }
-        Some(e.to_string())
+        let why = "is not an e-mail address; write e.g. \"ops@example.com\"";
+        self.accepted("server.acme.email", raw, e, is_email(e), why)
     }
 
     fn acme_directory(&mut self, raw: Option<&Spanned<String>>) -> Option<String> {
@@ -95,25 +79,30 @@ impl Validator<'_> {
         };
         let d = raw.get_ref().trim();
         match d {
-            "staging" => return Some(LETS_ENCRYPT_STAGING.to_string()),
-            "production" | "letsencrypt" => return Some(LETS_ENCRYPT.to_string()),
-            _ => {}
+            "staging" => Some(LETS_ENCRYPT_STAGING.to_string()),
+            "production" | "letsencrypt" => Some(LETS_ENCRYPT.to_string()),
+            _ => {
+                let why = "is not an ACME directory URL; write an https:// URL, or \"staging\" for Let's Encrypt's staging CA";
+                self.accepted("server.acme.directory", raw, d, is_directory_url(d), why)
+            }
         }
-        let rest = d.strip_prefix("https://").unwrap_or("");
-        // What the ACME client will parse it as (a bad authority made it
-        // panic at run time).
-        let parses = d
-            .parse::<http::Uri>()
-            .is_ok_and(|u| u.authority().is_some_and(|a| !a.host().is_empty()));
-        if rest.is_empty() || rest.starts_with('/') || d.contains(char::is_whitespace) || !parses {
-            self.problem(
-                "server.acme.directory",
-                Some(raw),
-                format!("{d:?} is not an ACME directory URL; write an https:// URL, or \"staging\" for Let's Encrypt's staging CA"),
-            );
-            return None;
+    }
+
+    /// `value` when `ok`; otherwise a problem at `raw` that quotes `value`
+    /// and says `why`.
+    fn accepted(
+        &mut self,
+        key: &str,
+        raw: &Spanned<String>,
+        value: &str,
+        ok: bool,
+        why: &str,
+    ) -> Option<String> {
+        if ok {
+            return Some(value.to_string());
         }
-        Some(d.to_string())
+        self.problem(key, Some(raw), format!("{value:?} {why}"));
+        None
     }
 
     fn acme_hosts(
@@ -290,6 +279,29 @@ impl Validator<'_> {
     }
 }
 
+/// `local@domain`, the domain a DNS name with a dot.
+fn is_email(e: &str) -> bool {
+    match e.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && dns_name_problem(domain).is_none()
+                && !local.contains(|c: char| c.is_whitespace() || c == '@' || c.is_control())
+        }
+        None => false,
+    }
+}
+
+/// An https:// URL with a host, one the ACME client parses (a bad
+/// authority made it panic at run time).
+fn is_directory_url(d: &str) -> bool {
+    let rest = d.strip_prefix("https://").unwrap_or("");
+    let parses = d
+        .parse::<http::Uri>()
+        .is_ok_and(|u| u.authority().is_some_and(|a| !a.host().is_empty()));
+    !rest.is_empty() && !rest.starts_with('/') && !d.contains(char::is_whitespace) && parses
+}
+
 fn dedup(mut hosts: Vec<String>) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     hosts.retain(|h| seen.insert(h.clone()));
@@ -384,6 +396,26 @@ mod tests {
                 "server.acme.eab_hmac_key",
             ]
         );
+    }
+
+    #[test]
+    fn an_email_or_directory_problem_quotes_the_value() {
+        let acme = "email = \"mailto:ops at example.com\"\ndirectory = \"https:///dir\"\n";
+        let Err(ConfigError::Invalid { problems, .. }) = load(acme, "") else {
+            panic!("expected problems");
+        };
+        let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "\"ops at example.com\" is not an e-mail address; write e.g. \"ops@example.com\"",
+                "\"https:///dir\" is not an ACME directory URL; write an https:// URL, or \"staging\" for Let's Encrypt's staging CA",
+            ]
+        );
+        let acme = "email = \"mailto:ops@example.com\"\ndirectory = \" https://ca.example/dir \"\n";
+        let acme = load(acme, "").unwrap().server.acme.unwrap();
+        assert_eq!(acme.email.as_deref(), Some("ops@example.com"));
+        assert_eq!(acme.directory, "https://ca.example/dir");
     }
 
     #[test]

@@ -167,7 +167,7 @@ fn policy(
     overrides: Overrides,
     vars: &EnvVars,
 ) -> Option<Policy> {
-    let choice = environment_choice(v, raw, overrides, vars);
+    let choice = environment_choice(v, raw.environment, overrides, vars);
     let environment = choice
         .as_ref()
         .map_or(Environment::Production, |c| c.environment);
@@ -234,15 +234,15 @@ fn server_settings(
     Some(server)
 }
 
-/// The environment in force and where it came from; its warnings are
-/// passed on.
+/// The environment in force (`file`: the config's `environment`) and where
+/// it came from; its warnings are passed on.
 fn environment_choice(
     v: &mut Validator<'_>,
-    raw: &RawConfig,
+    file: Option<Environment>,
     overrides: Overrides,
     vars: &EnvVars,
 ) -> Option<EnvironmentChoice> {
-    let choice = match env::choose(overrides.environment, vars, raw.environment) {
+    let choice = match env::choose(overrides.environment, vars, file) {
         Ok(c) => Some(c),
         Err(message) => {
             v.problem::<()>("HELMGATE_ENV", None, message);

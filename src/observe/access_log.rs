@@ -67,37 +67,47 @@ pub fn write(format: LogFormat, e: &Entry<'_>) {
     crate::observe::log_files::access().append(|w| write_line(w, format, e));
 }
 
+/// Both formats write the same fields in the same order; each brings its
+/// own template, escaping (`esc`), text for a missing upstream status and
+/// rendering of the origin. One `writeln!` a line, straight into the buffer.
+macro_rules! write_entry {
+    ($w:expr, $e:expr, $template:literal, $esc:ident, $no_status:literal, $origin:expr) => {
+        writeln!(
+            $w,
+            $template,
+            Or($e.client, "-"),
+            $esc($e.method.as_bytes()),
+            $esc($e.path),
+            $e.status,
+            Or($e.upstream_status, $no_status),
+            $e.bytes,
+            $origin,
+            $e.cors,
+            $e.route,
+            $esc($e.request_id),
+        )
+    };
+}
+
 fn write_line(w: &mut Vec<u8>, format: LogFormat, e: &Entry<'_>) {
     let time = jiff::Timestamp::now();
     let ms = e.duration.as_secs_f64() * 1000.0;
     let _ = match format {
-        LogFormat::Text => writeln!(
+        LogFormat::Text => write_entry!(
             w,
+            e,
             "[{time:.3} INFO {TARGET}] client={} method={} path=\"{}\" status={} upstream_status={} bytes={} duration_ms={ms:.3} origin=\"{}\" cors={} route={} request_id=\"{}\"",
-            Or(e.client, "-"),
-            Escaped(e.method.as_bytes()),
-            Escaped(e.path),
-            e.status,
-            Or(e.upstream_status, "-"),
-            e.bytes,
-            Escaped(e.origin.unwrap_or(b"-")),
-            e.cors,
-            e.route,
-            Escaped(e.request_id),
+            Escaped,
+            "-",
+            Escaped(e.origin.unwrap_or(b"-"))
         ),
-        LogFormat::Json => writeln!(
+        LogFormat::Json => write_entry!(
             w,
+            e,
             "{{\"time\":\"{time:.3}\",\"client\":\"{}\",\"method\":\"{}\",\"path\":\"{}\",\"status\":{},\"upstream_status\":{},\"bytes\":{},\"duration_ms\":{ms:.3},\"origin\":{},\"cors\":\"{}\",\"route\":\"{}\",\"request_id\":\"{}\"}}",
-            Or(e.client, "-"),
-            JsonEscaped(e.method.as_bytes()),
-            JsonEscaped(e.path),
-            e.status,
-            Or(e.upstream_status, "null"),
-            e.bytes,
-            JsonString(e.origin),
-            e.cors,
-            e.route,
-            JsonEscaped(e.request_id),
+            JsonEscaped,
+            "null",
+            JsonString(e.origin)
         ),
     };
 }

@@ -85,6 +85,17 @@ mod tests {
         Admit::Log { suppressed_before }
     }
 
+    /// A limiter of `burst` (60 a minute) that was asked to admit `lines`
+    /// lines at once, at the instant it returns.
+    fn after_a_flood(burst: u32, lines: usize) -> (BlockedLogLimiter, Instant) {
+        let l = BlockedLogLimiter::new(burst, 60);
+        let t = Instant::now();
+        for _ in 0..lines {
+            l.admit(t);
+        }
+        (l, t)
+    }
+
     #[test]
     fn a_flood_yields_burst_lines_then_silence() {
         let l = BlockedLogLimiter::new(5, 60);
@@ -108,11 +119,7 @@ mod tests {
 
     #[test]
     fn suppressed_lines_can_be_taken_once() {
-        let l = BlockedLogLimiter::new(1, 60);
-        let t = Instant::now();
-        for _ in 0..4 {
-            l.admit(t);
-        }
+        let (l, t) = after_a_flood(1, 4);
         assert_eq!(l.take_suppressed(), 3);
         assert_eq!(l.take_suppressed(), 0);
         assert_eq!(l.admit(t + Duration::from_secs(1)), logged(0));
@@ -120,11 +127,7 @@ mod tests {
 
     #[test]
     fn tokens_refill_over_time_up_to_burst() {
-        let l = BlockedLogLimiter::new(3, 60);
-        let t = Instant::now();
-        for _ in 0..3 {
-            l.admit(t);
-        }
+        let (l, t) = after_a_flood(3, 3);
         let later = t + Duration::from_secs(3600);
         let logged = (0..100)
             .filter(|_| matches!(l.admit(later), Admit::Log { .. }))

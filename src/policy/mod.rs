@@ -8,6 +8,8 @@
 /// Helpers for unit tests across the crate.
 #[cfg(test)]
 pub(crate) mod testing {
+    use std::fmt::Debug;
+
     use http::header::{HeaderMap, HeaderName, HeaderValue};
 
     /// A header map of `(name, value)` pairs, repeated names appended.
@@ -20,6 +22,19 @@ pub(crate) mod testing {
             );
         }
         map
+    }
+
+    /// Asserts that `check` refuses every input with the reason it is
+    /// listed under.
+    pub fn assert_refused<T, E: Copy + PartialEq + Debug>(
+        check: impl Fn(&str) -> Result<T, E>,
+        cases: &[(E, &[&str])],
+    ) {
+        for &(why, inputs) in cases {
+            for input in inputs {
+                assert_eq!(check(input).err(), Some(why), "{input:?}");
+            }
+        }
     }
 }
 

@@ -532,6 +532,7 @@ fn parse_host<'a>(raw: &'a [u8], is_canonical: &mut bool) -> Result<HostRef<'a>,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::testing::assert_refused;
 
     fn canon(s: &str) -> String {
         Origin::parse(s).unwrap().as_str().to_string()
@@ -563,34 +564,54 @@ mod tests {
 
     #[test]
     fn malformed_origins_are_refused() {
-        let cases: &[(&str, OriginError)] = &[
-            ("", OriginError::Empty),
-            ("null", OriginError::Null),
-            ("*", OriginError::Wildcard),
-            ("https://*.example.com", OriginError::BadWildcard),
-            ("app.example.com", OriginError::NoScheme),
-            ("ftp://app.example.com", OriginError::UnsupportedScheme),
-            ("https://app.example.com/", OriginError::HasPath),
-            ("https://app.example.com/path", OriginError::HasPath),
-            ("https://app.example.com?q", OriginError::HasPath),
-            ("https://user@app.example.com", OriginError::HasUserInfo),
-            ("https://app.example.com:", OriginError::BadPort),
-            ("https://app.example.com:0443", OriginError::BadPort),
-            ("https://app.example.com:65536", OriginError::BadPort),
-            ("https://app.example.com:+443", OriginError::BadPort),
-            ("https://app..example.com", OriginError::BadHost),
-            ("https://app.example.com.", OriginError::BadHost),
-            ("https://app_example.com", OriginError::BadHost),
-            ("http://127.1", OriginError::BadHost),
-            ("http://0x7f.0.0.1", OriginError::BadHost),
-            ("http://[::1", OriginError::BadHost),
-            ("https://a.com, https://b.com", OriginError::BadBytes),
-            ("https://app.example.com\r\n", OriginError::BadBytes),
-            ("https://äpp.example.com", OriginError::BadBytes),
-        ];
-        for (input, want) in cases {
-            assert_eq!(Origin::parse(input).err(), Some(*want), "input {input:?}");
-        }
+        assert_refused(
+            Origin::parse,
+            &[
+                (OriginError::Empty, &[""]),
+                (OriginError::Null, &["null"]),
+                (OriginError::Wildcard, &["*"]),
+                (OriginError::BadWildcard, &["https://*.example.com"]),
+                (OriginError::NoScheme, &["app.example.com"]),
+                (OriginError::UnsupportedScheme, &["ftp://app.example.com"]),
+                (
+                    OriginError::HasPath,
+                    &[
+                        "https://app.example.com/",
+                        "https://app.example.com/path",
+                        "https://app.example.com?q",
+                    ],
+                ),
+                (OriginError::HasUserInfo, &["https://user@app.example.com"]),
+                (
+                    OriginError::BadPort,
+                    &[
+                        "https://app.example.com:",
+                        "https://app.example.com:0443",
+                        "https://app.example.com:65536",
+                        "https://app.example.com:+443",
+                    ],
+                ),
+                (
+                    OriginError::BadHost,
+                    &[
+                        "https://app..example.com",
+                        "https://app.example.com.",
+                        "https://app_example.com",
+                        "http://127.1",
+                        "http://0x7f.0.0.1",
+                        "http://[::1",
+                    ],
+                ),
+                (
+                    OriginError::BadBytes,
+                    &[
+                        "https://a.com, https://b.com",
+                        "https://app.example.com\r\n",
+                        "https://äpp.example.com",
+                    ],
+                ),
+            ],
+        );
     }
 
     fn wildcard(s: &str) -> WildcardOrigin {

@@ -256,6 +256,16 @@ pub fn parse_network(s: &str) -> Option<u128> {
 mod tests {
     use super::*;
 
+    /// Asserts that `check` holds for each of `yes` and for none of `no`.
+    fn assert_says(check: fn(&str) -> bool, yes: &[&str], no: &[&str]) {
+        for s in yes {
+            assert!(check(s), "{s}");
+        }
+        for s in no {
+            assert!(!check(s), "{s}");
+        }
+    }
+
     #[test]
     fn blocked_urls_reduce_to_source_expressions() {
         for (blocked, want) in [
@@ -303,14 +313,20 @@ mod tests {
 
     #[test]
     fn stored_sources_and_origins_are_checked_again() {
-        assert!(is_source("https://cdn.example"));
-        assert!(is_source("'inline'"));
-        assert!(!is_source("https://cdn.example:443"));
-        assert!(!is_source("https://cdn.example\"\n[x]"));
-        assert!(!is_source("'unsafe-inline'"));
-        assert!(is_origin("https://partner.example"));
-        assert!(!is_origin("https://partner.example:443"));
-        assert!(!is_origin("null"));
+        assert_says(
+            is_source,
+            &["https://cdn.example", "'inline'"],
+            &[
+                "https://cdn.example:443",
+                "https://cdn.example\"\n[x]",
+                "'unsafe-inline'",
+            ],
+        );
+        assert_says(
+            is_origin,
+            &["https://partner.example"],
+            &["https://partner.example:443", "null"],
+        );
         assert_eq!(reduce_origin(b"null"), Err(Noise::OpaqueOrigin));
         assert_eq!(
             reduce_origin(b"chrome-extension://abc"),
@@ -340,11 +356,15 @@ mod tests {
 
     #[test]
     fn public_suffixes_are_known_ones_only() {
-        assert!(is_public_suffix("github.io"));
-        assert!(is_public_suffix("co.uk"));
-        assert!(!is_public_suffix("example.github.io"));
-        assert!(!is_public_suffix("localhost"));
-        assert!(!is_public_suffix("127.0.0.1"));
-        assert!(!is_public_suffix("cdn.example.com"));
+        assert_says(
+            is_public_suffix,
+            &["github.io", "co.uk"],
+            &[
+                "example.github.io",
+                "localhost",
+                "127.0.0.1",
+                "cdn.example.com",
+            ],
+        );
     }
 }

@@ -23,6 +23,14 @@ fn policy(origins: &[&str], allow_localhost: bool) -> CorsPolicy {
     CorsPolicy::new(settings(origins, allow_localhost))
 }
 
+/// The origin most tests allow.
+const APP: &str = "https://app.example.com";
+
+/// A policy that allows [`APP`] only.
+fn app_policy() -> CorsPolicy {
+    policy(&[APP], false)
+}
+
 fn allowed(origin: &'static str) -> CorsDecision {
     CorsDecision::Allowed(Grant {
         allow_origin: HeaderValue::from_static(origin),
@@ -43,26 +51,38 @@ fn rejected(reason: RejectReason) -> CorsDecision {
     CorsDecision::Rejected(reason)
 }
 
+/// An upstream 200 with `upstream`'s headers, after `p` applied `d` to it.
+fn applied(
+    p: &CorsPolicy,
+    d: &CorsDecision,
+    upstream: &[(&'static str, &'static str)],
+) -> ResponseHeader {
+    let mut resp = ResponseHeader::build(200, None).unwrap();
+    for &(name, value) in upstream {
+        resp.insert_header(name, value).unwrap();
+    }
+    p.apply_to_response(&mut resp, d);
+    resp
+}
+
 fn decide(p: &CorsPolicy, method: Method, pairs: &[(&str, &str)]) -> CorsDecision {
     p.evaluate(&method, &header_map(pairs), HTTPS_NO_HOST)
 }
 
 #[test]
 fn no_origin_is_not_cors() {
-    let p = policy(&["https://app.example.com"], false);
+    let p = app_policy();
     assert_eq!(decide(&p, Method::GET, &[]), CorsDecision::NotCors);
 }
 
 #[test]
 fn listed_origin_is_allowed() {
-    let p = policy(&["https://app.example.com"], false);
-    let d = get_from(&p, "https://app.example.com");
-    assert_eq!(d, allowed("https://app.example.com"));
+    assert_eq!(get_from(&app_policy(), APP), allowed(APP));
 }
 
 #[test]
 fn preflight_needs_options_and_request_method() {
-    let p = policy(&["https://app.example.com"], false);
+    let p = app_policy();
     let o = ("origin", "https://app.example.com");
     let acrm = ("access-control-request-method", "PATCH");
     assert_eq!(
@@ -79,7 +99,7 @@ fn preflight_needs_options_and_request_method() {
 
 #[test]
 fn unlisted_origin_is_rejected() {
-    let p = policy(&["https://app.example.com"], false);
+    let p = app_policy();
     for evil in [
         "https://app.example.com.evil.com",
         "https://evilapp.example.com",
@@ -96,14 +116,13 @@ fn unlisted_origin_is_rejected() {
 
 #[test]
 fn case_and_default_port_do_not_change_the_verdict() {
-    let p = policy(&["https://app.example.com"], false);
-    let d = get_from(&p, "HTTPS://APP.example.com:443");
-    assert_eq!(d, allowed("HTTPS://APP.example.com:443"));
+    let sent = "HTTPS://APP.example.com:443";
+    assert_eq!(get_from(&app_policy(), sent), allowed(sent));
 }
 
 #[test]
 fn null_malformed_and_duplicate_origins_are_rejected() {
-    let p = policy(&["https://app.example.com"], false);
+    let p = app_policy();
     assert_eq!(get_from(&p, "null"), rejected(RejectReason::NullOrigin));
     assert_eq!(
         get_from(&p, "https://app.example.com/"),
@@ -173,14 +192,16 @@ fn same_origin_is_allowed_using_the_clients_view() {
 
 #[test]
 fn upstream_access_control_headers_are_replaced() {
-    let p = policy(&["https://app.example.com"], false);
-    let mut resp = ResponseHeader::build(200, None).unwrap();
-    resp.insert_header("Access-Control-Allow-Origin", "*")
-        .unwrap();
-    resp.insert_header("Access-Control-Allow-Methods", "PUT")
-        .unwrap();
-    resp.insert_header("Vary", "Accept-Encoding").unwrap();
-    p.apply_to_response(&mut resp, &allowed("https://app.example.com"));
+    let p = app_policy();
+    let resp = applied(
+        &p,
+        &allowed("https://app.example.com"),
+        &[
+            ("Access-Control-Allow-Origin", "*"),
+            ("Access-Control-Allow-Methods", "PUT"),
+            ("Vary", "Accept-Encoding"),
+        ],
+    );
     assert_eq!(
         resp.headers
             .get_all("access-control-allow-origin")
@@ -199,11 +220,12 @@ fn upstream_access_control_headers_are_replaced() {
 
 #[test]
 fn no_origin_response_gets_no_access_control_headers() {
-    let p = policy(&["https://app.example.com"], false);
-    let mut resp = ResponseHeader::build(200, None).unwrap();
-    resp.insert_header("Access-Control-Allow-Origin", "*")
-        .unwrap();
-    p.apply_to_response(&mut resp, &CorsDecision::NotCors);
+    let p = app_policy();
+    let resp = applied(
+        &p,
+        &CorsDecision::NotCors,
+        &[("Access-Control-Allow-Origin", "*")],
+    );
     assert!(resp
         .headers
         .keys()
@@ -212,7 +234,7 @@ fn no_origin_response_gets_no_access_control_headers() {
 
 #[test]
 fn preflight_response_echoes_origin_and_varies() {
-    let p = policy(&["https://app.example.com"], false);
+    let p = app_policy();
     let resp = p.preflight_response(&Grant {
         allow_origin: HeaderValue::from_static("HTTPS://app.example.com"),
     });
@@ -261,8 +283,7 @@ fn any_origin_answers_star_without_credentials() {
         get_from(&p, "https://a.example/"),
         rejected(RejectReason::Malformed)
     );
-    let mut resp = ResponseHeader::build(200, None).unwrap();
-    p.apply_to_response(&mut resp, &star);
+    let resp = applied(&p, &star, &[]);
     assert_eq!(resp.headers["access-control-allow-origin"], "*");
     assert!(resp
         .headers
@@ -283,8 +304,7 @@ fn credentials_can_be_turned_off() {
         allow_credentials: false,
         ..settings(&["https://app.example.com"], false)
     });
-    let mut resp = ResponseHeader::build(200, None).unwrap();
-    p.apply_to_response(&mut resp, &allowed("https://app.example.com"));
+    let resp = applied(&p, &allowed("https://app.example.com"), &[]);
     assert_eq!(
         resp.headers["access-control-allow-origin"],
         "https://app.example.com"
@@ -309,10 +329,11 @@ fn report_mode_forwards_and_says_what_it_would_block() {
         get_from(&p, "https://app.example.com"),
         CorsDecision::Observed(None)
     );
-    let mut resp = ResponseHeader::build(200, None).unwrap();
-    resp.insert_header("Access-Control-Allow-Origin", "*")
-        .unwrap();
-    p.apply_to_response(&mut resp, &CorsDecision::Observed(None));
+    let resp = applied(
+        &p,
+        &CorsDecision::Observed(None),
+        &[("Access-Control-Allow-Origin", "*")],
+    );
     assert_eq!(resp.headers["access-control-allow-origin"], "*");
     assert!(resp.headers.get("vary").is_none());
 }
