@@ -190,11 +190,9 @@ fn a_slow_body_not_yet_forwarded_gets_a_decorated_408() {
     assert_eq!(up.count(), 0);
     // The default 20 s would still be waiting: the 10 s head timeout is not
     // what answered.
-    assert!(
-        gw.log().contains("request body too slow limit=idle"),
-        "{}",
-        gw.log()
-    );
+    let wanted = "request body too slow limit=idle";
+    let log = gw.log_with(&[wanted]);
+    assert!(log.contains(wanted), "{log}");
 }
 
 #[test]
