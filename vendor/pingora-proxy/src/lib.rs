@@ -597,6 +597,9 @@ pub struct Session {
     upstream_write_pending_time: Duration,
     /// Flag that is set when the shutdown process has begun.
     shutdown_flag: Arc<AtomicBool>,
+    /// Header lines for the next upstream request, after its fields. Set via
+    /// [`Self::set_upstream_request_header_block`].
+    upstream_request_header_block: Option<Bytes>,
 }
 
 impl Session {
@@ -624,6 +627,7 @@ impl Session {
             downstream_task_seen_upgraded: false,
             upstream_write_pending_time: Duration::ZERO,
             shutdown_flag,
+            upstream_request_header_block: None,
         }
     }
 
@@ -905,6 +909,22 @@ impl Session {
     /// Check whether the upstream headers were marked as mutated during the request.
     pub fn upstream_headers_mutated_for_cache(&self) -> bool {
         self.upstream_headers_mutated_for_cache
+    }
+
+    /// Write `block` as it is after the fields of the request head sent
+    /// upstream: complete header lines, each ending in CRLF, that the
+    /// application checked (see the HTTP/1 client session's
+    /// `set_request_header_block` for what they must not carry). Set it in
+    /// [`ProxyHttp::upstream_request_filter`]; it is used for that request
+    /// only. HTTP/1 upstreams only: an HTTP/2 or custom upstream can't carry
+    /// raw lines, so the request fails rather than lose the fields.
+    pub fn set_upstream_request_header_block(&mut self, block: Bytes) {
+        self.upstream_request_header_block = Some(block);
+    }
+
+    /// Take the block set by [`Self::set_upstream_request_header_block`].
+    fn take_upstream_request_header_block(&mut self) -> Option<Bytes> {
+        self.upstream_request_header_block.take()
     }
 
     fn set_upstream_h1_upgrade_request_status(&mut self, upstream_is_upgrade_req: bool) {

@@ -108,6 +108,15 @@ where
             }
         }
 
+        if session.take_upstream_request_header_block().is_some() {
+            // Raw HTTP/1 lines have no place in this upstream's request.
+            let e = Error::explain(
+                InternalError,
+                "an upstream request header block needs an HTTP/1 upstream",
+            );
+            return (false, Some(e));
+        }
+
         session.set_upstream_h1_upgrade_request_status(is_h1_upgrade_req(&req));
 
         session.upstream_compression.request_filter(&req);

@@ -88,6 +88,8 @@ where
                 return (false, true, Some(e));
             }
         }
+        // Taken now, so that an error below leaves none behind in the session.
+        let header_block = session.take_upstream_request_header_block();
 
         // Reconcile and revalidate after request filters, which can mutate Host, URI, or target.
         if authority_policy.is_standard() {
@@ -119,6 +121,7 @@ where
 
         debug!("Sending header to upstream {:?}", req);
 
+        client_session.set_request_header_block(header_block);
         match client_session.write_request_header(Box::new(req)).await {
             Ok(_) => { /* Continue */ }
             Err(e) => {

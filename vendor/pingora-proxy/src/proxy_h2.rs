@@ -182,6 +182,15 @@ where
             }
         }
 
+        if session.take_upstream_request_header_block().is_some() {
+            // Raw HTTP/1 lines have no place in this upstream's request.
+            let e = Error::explain(
+                InternalError,
+                "an upstream request header block needs an HTTP/1 upstream",
+            );
+            return (false, Some(e));
+        }
+
         if authority_policy.is_standard() {
             if let Err(e) = reconcile_upstream_authority(&mut req) {
                 return (false, Some(e.into_in()));

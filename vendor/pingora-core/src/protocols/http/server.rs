@@ -986,6 +986,25 @@ impl Session {
         }
     }
 
+    /// Hand over a request head the server app already read and parsed, for
+    /// the next `read_request` to take instead of reading the stream. `false`
+    /// (nothing handed over) for non-H1 sessions. See
+    /// [`HttpSession::set_parsed_request`](crate::protocols::http::v1::server::HttpSession::set_parsed_request).
+    pub fn set_parsed_request(
+        &mut self,
+        head: Bytes,
+        header: Box<RequestHeader>,
+        rest: BytesMut,
+    ) -> bool {
+        match self {
+            Self::H1(s) => {
+                s.set_parsed_request(head, header, rest);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Set pipelined bytes to be parsed as the start of this session's request.
     ///
     /// No-op for non-H1 sessions. See

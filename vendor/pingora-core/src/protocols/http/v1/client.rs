@@ -68,6 +68,9 @@ pub struct HttpSession {
     // (treats as close-delimited response).
     allow_h1_response_invalid_content_length: bool,
     preserve_header_case: bool,
+    /// Header lines written as they are after the fields of the next request
+    /// head. Set via [`Self::set_request_header_block`].
+    request_header_block: Option<Bytes>,
 }
 
 /// HTTP 1.x client session
@@ -102,6 +105,7 @@ impl HttpSession {
             close_delimited_resp: false,
             allow_h1_response_invalid_content_length: false,
             preserve_header_case: true,
+            request_header_block: None,
         }
     }
 
@@ -125,7 +129,9 @@ impl HttpSession {
         // init body writer
         self.init_req_body_writer(&req);
 
-        let to_wire = req_header_to_wire(&req, !self.preserve_header_case).ok_or_else(|| {
+        let block = self.request_header_block.take();
+        let title_case = !self.preserve_header_case;
+        let to_wire = req_header_to_wire(&req, title_case, block.as_deref()).ok_or_else(|| {
             Error::explain(
                 InvalidHTTPHeader,
                 "request-line contains forbidden delimiter bytes or unsupported HTTP version",
@@ -538,6 +544,19 @@ impl HttpSession {
         self.preserve_header_case = preserve;
     }
 
+    /// Write `block` as it is after the fields of the next request head:
+    /// complete header lines, each ending in CRLF, that the application
+    /// checked. Fields the application adds to every request (forwarding
+    /// headers, a request id) can so be written without inserting each into
+    /// the head's map. They must not be fields Pingora reconciles or frames
+    /// the request by (`Host`, `Content-Length`, `Transfer-Encoding`,
+    /// `Connection`, `Upgrade`), and they are not part of the request head
+    /// this session records. Used once, by the next
+    /// [`Self::write_request_header`].
+    pub fn set_request_header_block(&mut self, block: Option<Bytes>) {
+        self.request_header_block = block;
+    }
+
     pub(super) fn get_headers_raw(&self) -> &[u8] {
         // TODO: these get_*() could panic. handle them better
         self.raw_header.as_ref().unwrap().get(&self.buf[..])
@@ -930,11 +949,16 @@ pub(crate) fn request_target_has_forbidden_byte(path: &[u8]) -> bool {
 // TODO: change it to to_buf
 #[inline]
 pub fn http_req_header_to_wire(req: &RequestHeader) -> Option<BytesMut> {
-    req_header_to_wire(req, false)
+    req_header_to_wire(req, false, None)
 }
 
 /// `title_case`: a head without a case map goes on with Title-Case names.
-fn req_header_to_wire(req: &RequestHeader, title_case: bool) -> Option<BytesMut> {
+/// `block`: header lines written as they are after the head's fields.
+fn req_header_to_wire(
+    req: &RequestHeader,
+    title_case: bool,
+    block: Option<&[u8]>,
+) -> Option<BytesMut> {
     let mut buf = BytesMut::with_capacity(512);
 
     // Request-Line
@@ -966,6 +990,9 @@ fn req_header_to_wire(req: &RequestHeader, title_case: bool) -> Option<BytesMut>
         title_case_headers_to_wire(&req.headers, &mut buf);
     } else {
         req.header_to_h1_wire(&mut buf);
+    }
+    if let Some(block) = block {
+        buf.put_slice(block);
     }
     buf.put_slice(CRLF);
     Some(buf)
@@ -1598,6 +1625,26 @@ mod tests_stream {
                 assert!(http_stream.get_header(header::TRANSFER_ENCODING).is_none());
             }
         }
+    }
+
+    #[tokio::test]
+    async fn request_header_block_follows_the_heads_fields_once() {
+        let first = b"GET /test HTTP/1.1\r\nFoo: Bar\r\nX-A: 1\r\nX-B: 2\r\n\r\n";
+        let second = b"GET /test HTTP/1.1\r\nFoo: Bar\r\n\r\n";
+        let mock_io = Builder::new().write(first).write(second).build();
+        let mut http_stream = HttpSession::new(Box::new(mock_io));
+        let mut request = RequestHeader::build("GET", b"/test", None).unwrap();
+        request.insert_header("Foo", "Bar").unwrap();
+        http_stream.set_request_header_block(Some(Bytes::from_static(b"X-A: 1\r\nX-B: 2\r\n")));
+        http_stream
+            .write_request_header(Box::new(request.clone()))
+            .await
+            .unwrap();
+        // Used once: the next head goes without it.
+        http_stream
+            .write_request_header(Box::new(request))
+            .await
+            .unwrap();
     }
 
     #[tokio::test]

@@ -134,12 +134,17 @@ pub fn title_case_headers_to_wire(headers: &HMap, buf: &mut BytesMut) {
         buf.reserve(name.len() + value.len() + 4);
         let start = buf.len();
         buf.put_slice(name);
-        let mut upper = true;
-        for b in &mut buf[start..] {
-            if upper {
-                b.make_ascii_uppercase();
+        // Names are stored in lower case: capitalize the first letter and
+        // each one after a '-' (a scan for '-', not a test of every byte).
+        let mut word = &mut buf[start..];
+        loop {
+            if let Some(first) = word.first_mut() {
+                first.make_ascii_uppercase();
             }
-            upper = *b == b'-';
+            match word.iter().position(|&b| b == b'-') {
+                Some(dash) => word = &mut word[dash + 1..],
+                None => break,
+            }
         }
         buf.put_slice(b": ");
         buf.put_slice(value.as_ref());

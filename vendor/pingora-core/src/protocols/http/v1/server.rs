@@ -73,6 +73,14 @@ impl ProxyTaskState {
     }
 }
 
+/// A request head read and parsed by the server app, see
+/// [`HttpSession::set_parsed_request`].
+struct ParsedRequest {
+    head: Bytes,
+    header: Box<RequestHeader>,
+    rest: BytesMut,
+}
+
 /// The HTTP 1.x server session
 pub struct HttpSession {
     underlying_stream: Stream,
@@ -153,6 +161,10 @@ pub struct HttpSession {
     /// Header lines written as they are after the fields of the next final
     /// response head. Set via [`Self::set_response_header_block`].
     response_header_block: Option<Bytes>,
+    /// A request head the server app read and parsed itself, taken by the next
+    /// [`Self::read_request`] instead of reading the stream. Set via
+    /// [`Self::set_parsed_request`].
+    parsed_request: Option<ParsedRequest>,
     /// Pipelined bytes from the previous request on the same keep-alive connection,
     /// to be parsed as the start of this session's request. Consumed on the first
     /// call to [`Self::read_request`]. Set via [`Self::set_pipelined_prefix`] after
@@ -216,6 +228,7 @@ impl HttpSession {
             pipelining_enabled: false,
             preserve_header_case: true,
             response_header_block: None,
+            parsed_request: None,
             pipelined_prefix: None,
             pipelined_idle_bytes_stashed: false,
         }
@@ -291,6 +304,11 @@ impl HttpSession {
         const MAX_ERR_BUF_LEN: usize = 2048;
 
         self.buf.clear();
+        if let Some(parsed) = self.parsed_request.take() {
+            let size = parsed.head.len();
+            self.accept_request(parsed.head, parsed.header, parsed.rest)?;
+            return Ok(Some(size));
+        }
         // Account parsing a fully buffered request against Tokio's cooperative task budget. Do
         // this before taking the prefix so cancellation cannot discard bytes between sessions.
         if self
@@ -411,38 +429,7 @@ impl HttpSession {
                                 .or_err(InvalidHTTPHeader, "while parsing request header")?;
                         }
 
-                        let contains_transfer_encoding =
-                            request_header.headers.contains_key(TRANSFER_ENCODING);
-                        let contains_content_length =
-                            request_header.headers.contains_key(CONTENT_LENGTH);
-
-                        // Transfer encoding overrides content length, so when
-                        // both are present, we can remove content length. This
-                        // is per https://datatracker.ietf.org/doc/html/rfc9112#section-6.3
-                        //
-                        // RFC 9112 Section 6.1 (https://datatracker.ietf.org/doc/html/rfc9112#section-6.1-15)
-                        // also requires us to disable keepalive when both headers are present.
-                        let has_both_te_and_cl =
-                            contains_content_length && contains_transfer_encoding;
-                        if has_both_te_and_cl {
-                            request_header.remove_header(&CONTENT_LENGTH);
-                        }
-
-                        self.buf = buf;
-                        self.preread_body = Some(preread_body);
-                        self.request_header = Some(request_header);
-
-                        self.body_reader.reinit();
-                        self.pipelined_idle_bytes_stashed = false;
-                        self.response_written = None;
-                        self.respect_keepalive();
-
-                        // Disable keepalive if both Transfer-Encoding and Content-Length were present
-                        if has_both_te_and_cl {
-                            self.set_keepalive(None);
-                        }
-                        self.validate_request()?;
-
+                        self.accept_request(buf, request_header, preread_body)?;
                         return Ok(Some(s));
                     }
                     HeaderParseState::Partial => {
@@ -490,6 +477,49 @@ impl HttpSession {
                 }
             }
         }
+    }
+
+    /// Make `request_header`, parsed from `buf` (the head's bytes), this
+    /// session's request, with `preread_body` the bytes read past the head;
+    /// then validate it as every read request is.
+    fn accept_request(
+        &mut self,
+        buf: Bytes,
+        mut request_header: Box<RequestHeader>,
+        preread_body: BytesMut,
+    ) -> Result<()> {
+        self.raw_header = Some(BufRef(0, buf.len()));
+        let contains_transfer_encoding =
+            request_header.headers.contains_key(TRANSFER_ENCODING);
+        let contains_content_length =
+            request_header.headers.contains_key(CONTENT_LENGTH);
+
+        // Transfer encoding overrides content length, so when
+        // both are present, we can remove content length. This
+        // is per https://datatracker.ietf.org/doc/html/rfc9112#section-6.3
+        //
+        // RFC 9112 Section 6.1 (https://datatracker.ietf.org/doc/html/rfc9112#section-6.1-15)
+        // also requires us to disable keepalive when both headers are present.
+        let has_both_te_and_cl =
+            contains_content_length && contains_transfer_encoding;
+        if has_both_te_and_cl {
+            request_header.remove_header(&CONTENT_LENGTH);
+        }
+
+        self.buf = buf;
+        self.preread_body = Some(preread_body);
+        self.request_header = Some(request_header);
+
+        self.body_reader.reinit();
+        self.pipelined_idle_bytes_stashed = false;
+        self.response_written = None;
+        self.respect_keepalive();
+
+        // Disable keepalive if both Transfer-Encoding and Content-Length were present
+        if has_both_te_and_cl {
+            self.set_keepalive(None);
+        }
+        self.validate_request()
     }
 
     /// Validate the request header read. This function must be called after the request header
@@ -1068,6 +1098,24 @@ impl HttpSession {
     /// not part of the head [`Self::response_written`] returns.
     pub fn set_response_header_block(&mut self, block: Option<Bytes>) {
         self.response_header_block = block;
+    }
+
+    /// Hand over a request head the server app has already read from this
+    /// session's stream and parsed (e.g. to decide whether to answer it
+    /// itself), so that the next [`Self::read_request`] takes it instead of
+    /// reading and parsing the head again. `head`: the head's bytes, up to and
+    /// including the blank line; `header`: parsed from them as `read_request`
+    /// would (`RequestHeader::build_no_case` unless header case is preserved,
+    /// then `build` and the names as sent); `rest`: the bytes read past the
+    /// head (body, or the next pipelined request). The head is validated as a
+    /// read one is ([`Self::validate_request`]). Takes the place of a
+    /// [pipelined prefix](Self::set_pipelined_prefix): don't set both.
+    pub fn set_parsed_request(&mut self, head: Bytes, header: Box<RequestHeader>, rest: BytesMut) {
+        debug_assert!(
+            self.pipelined_prefix.is_none(),
+            "pipelined prefix already set"
+        );
+        self.parsed_request = Some(ParsedRequest { head, header, rest });
     }
 
     /// Set pipelined bytes to be parsed as the start of this session's request.
@@ -2752,6 +2800,53 @@ mod tests_stream {
             .await
             .unwrap();
         assert!(http_stream.response_header_block.is_none());
+    }
+
+    /// A head parsed as `read_request` would, with `rest` the bytes read
+    /// past it.
+    fn parsed(head: &'static [u8], lengths: &[&str]) -> (Bytes, Box<RequestHeader>) {
+        let mut header = RequestHeader::build_no_case("POST", b"/a?b", None).unwrap();
+        header.append_header("Host", "x").unwrap();
+        for length in lengths {
+            header.append_header("Content-Length", *length).unwrap();
+        }
+        (Bytes::from_static(head), Box::new(header))
+    }
+
+    #[tokio::test]
+    async fn a_parsed_request_is_taken_without_reading_its_head_again() {
+        init_log();
+        // The stream holds only what follows the bytes already read.
+        let mock_io = Builder::new().read(b"lo").build();
+        let mut http_stream = HttpSession::new(Box::new(mock_io));
+        let (head, header) = parsed(
+            b"POST /a?b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n",
+            &["5"],
+        );
+        http_stream.set_parsed_request(head.clone(), header, BytesMut::from(&b"hel"[..]));
+        assert_eq!(http_stream.read_request().await.unwrap(), Some(head.len()));
+        assert_eq!(http_stream.req_header().uri.path(), "/a");
+        assert_eq!(http_stream.get_headers_raw_bytes(), head);
+        let mut body = Vec::new();
+        while let Some(bytes) = http_stream.read_body_bytes().await.unwrap() {
+            body.extend_from_slice(&bytes);
+        }
+        assert_eq!(body, b"hello");
+        assert_eq!(http_stream.body_reader.body_state, ParseState::Complete(5));
+    }
+
+    #[tokio::test]
+    async fn a_parsed_request_is_validated_as_a_read_one() {
+        init_log();
+        let mock_io = Builder::new().build();
+        let mut http_stream = HttpSession::new(Box::new(mock_io));
+        let (head, header) = parsed(
+            b"POST /a?b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+            &["5", "6"],
+        );
+        http_stream.set_parsed_request(head, header, BytesMut::new());
+        let e = http_stream.read_request().await.unwrap_err();
+        assert_eq!(*e.etype(), InvalidHTTPHeader);
     }
 
     #[tokio::test]
