@@ -196,7 +196,7 @@ mod whole_request {
                         host: req.headers.get(HOST).map(HeaderValue::as_bytes),
                     };
                     let f = forwarded::upstream_forwarding(&view, false, &req.headers);
-                    for name in forwarded::headers_to_drop(&upstream.headers, false, false) {
+                    for name in forwarded::headers_to_drop(&upstream.headers, false, false, &[]) {
                         upstream.remove_header(&name);
                     }
                     std::hint::black_box(f);

@@ -175,12 +175,13 @@ fn cors_and_vary(h: &mut dyn HeaderEdit, site: &SitePolicy, facts: &RequestFacts
 }
 
 /// `decorate_with_cors` for an upstream's response on its way down. Where
-/// the route's security headers are the same for every response, they and
-/// the request id go to the session as one pre-built block that Pingora
-/// writes after the head's fields (an HTTP/1 session's
-/// `set_response_header_block`): a copy instead of a dozen map inserts and
-/// a dozen names spelled out on every response. The upstream's own fields
-/// of those names are taken off the head first, as `apply` would replace
+/// the route's security headers are the same for every response, they, the
+/// CORS fields and `Vary` (when the upstream sent none of those) and the
+/// request id go to the session as lines that Pingora writes after the
+/// head's fields (an HTTP/1 session's `set_response_header_block`): copies
+/// of lines built at load instead of a map insert and a name spelled out
+/// for each field on every response. The upstream's own fields of the
+/// block's names are taken off the head first, as `apply` would replace
 /// them. An informational head, an HTTP/2 session or a route with nonces
 /// gets everything on the head.
 pub fn decorate_proxied(
@@ -193,29 +194,28 @@ pub fn decorate_proxied(
     let block = site
         .headers
         .upstream_block(facts.https)
-        .filter(|_| !resp.status.is_informational())
-        .filter(|block| {
-            let fields = with_request_id(block.fields(title_case), facts, title_case);
-            session.set_response_header_block(fields)
-        });
-    header_edit::edit_response(resp, |h| {
-        cors_and_vary(h, site, facts);
-        match block {
-            Some(block) => strip(h, block),
-            None => decorate_headers(h, site, facts),
-        }
-    });
-}
-
-/// `fields` and the request id's line after them.
-fn with_request_id(fields: &Bytes, facts: &RequestFacts, title_case: bool) -> Bytes {
-    let id = facts.request_id.as_bytes();
-    let mut out = BytesMut::with_capacity(fields.len() + id.len() + 16);
-    out.put_slice(fields);
-    out.put_slice(request_id_name(title_case));
-    out.put_slice(id);
-    out.put_slice(b"\r\n");
-    out.freeze()
+        .filter(|_| !resp.status.is_informational() && matches!(session, ServerSession::H1(_)));
+    let Some(block) = block else {
+        decorate_with_cors(resp, site, facts);
+        return;
+    };
+    let fields = block.fields(title_case);
+    let mut lines = BytesMut::with_capacity(fields.len() + 256);
+    lines.put_slice(fields);
+    // Removing needs no trip through the head's parts, only setting does.
+    let upstream_set_cors_or_vary = strip(resp, block);
+    let fetch_vary = site.fetch_metadata.mode != FetchMetadataMode::Off;
+    if upstream_set_cors_or_vary
+        || !site
+            .cors
+            .proxied_lines(&facts.cors, fetch_vary, title_case, &mut lines)
+    {
+        header_edit::edit_response(resp, |h| cors_and_vary(h, site, facts));
+    }
+    lines.put_slice(request_id_name(title_case));
+    lines.put_slice(facts.request_id.as_bytes());
+    lines.put_slice(b"\r\n");
+    session.set_response_header_block(lines.freeze());
 }
 
 /// `X-Request-Id: ` as a head's own names are written.
@@ -228,19 +228,23 @@ fn request_id_name(title_case: bool) -> &'static [u8] {
 }
 
 /// Remove the upstream's fields that `block` (and the request id after it)
-/// replace:
-/// one pass over its few fields rather than a lookup per name, as most
-/// responses have none.
-fn strip(h: &mut dyn HeaderEdit, block: &Block) {
-    let found: Vec<HeaderName> = h
-        .headers()
-        .keys()
-        .filter(|name| block.strips(name))
-        .cloned()
-        .collect();
+/// replace, in one pass over its few fields rather than a lookup per name;
+/// and tell whether it has a `Vary` or `Access-Control-*` field, which
+/// the CORS step must then merge or drop in the head.
+fn strip(h: &mut dyn HeaderEdit, block: &Block) -> bool {
+    let mut found: Vec<HeaderName> = Vec::new();
+    let mut cors_or_vary = false;
+    for name in h.headers().keys() {
+        if block.strips(name) {
+            found.push(name.clone());
+        } else if *name == header::VARY || name.as_str().starts_with("access-control-") {
+            cors_or_vary = true;
+        }
+    }
     for name in &found {
         h.remove(name);
     }
+    cors_or_vary
 }
 
 /// Everything the gateway says itself, whichever layer decides on it: the
@@ -332,6 +336,7 @@ impl Answer {
 
     /// Through a Pingora session, from a hook: the head, then the body.
     pub async fn write(self, session: &mut Session) -> pingora::Result<()> {
+        drop_proxied_lines(session.as_downstream_mut());
         let end = self.body.is_empty();
         session
             .write_response_header(Box::new(self.head), end)
@@ -345,8 +350,16 @@ impl Answer {
     /// Through Pingora's error writer, which is safe when a response has
     /// already started (it then just closes the connection).
     pub async fn write_error(self, session: &mut ServerSession) -> pingora::Result<()> {
+        drop_proxied_lines(session);
         session.write_error_response(self.head, self.body).await
     }
+}
+
+/// The gateway's own answer carries everything in its head: lines
+/// `decorate_proxied` set for an upstream response that never went out
+/// must not follow it (they would repeat its CORS fields).
+fn drop_proxied_lines(session: &mut ServerSession) {
+    session.set_response_header_block(Bytes::new());
 }
 
 /// The plain-text content type of the gateway's own bodies.
@@ -415,9 +428,7 @@ fn end_to_wire(mut out: BytesMut, body: &[u8]) -> Bytes {
 mod tests {
     use super::*;
 
-    use pingora::protocols::http::ServerSession;
-    use pingora::protocols::Stream;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncReadExt;
 
     #[test]
     fn wire_form_is_a_complete_response() {
@@ -444,14 +455,7 @@ mod tests {
         keep_alive: bool,
         title_case: bool,
     ) -> Vec<u8> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let (server, _) = listener.accept().await.unwrap();
-        client.write_all(request).await.unwrap();
-        let stream: Stream = Box::new(pingora::protocols::l4::stream::Stream::from(server));
-        let mut session = ServerSession::new_http1(stream);
+        let (mut session, mut client) = crate::edge::testing::session_after(request).await;
         session.set_preserve_header_case(!title_case);
         assert!(session.read_request().await.unwrap());
         // As the hooks do: reading the head sets keep-alive from the request.

@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::Method;
-use pingora::http::ResponseHeader;
+use http::{Method, Version};
+use pingora::http::{RequestHeader, ResponseHeader};
 
 use crate::edge::answer::{self, Answer};
 use crate::edge::connection::ConnectionTokens;
@@ -26,8 +26,9 @@ pub enum Outcome {
     /// The gateway's own answer: write it.
     Answered(FastAnswer),
     /// For Pingora, with the request's facts already worked out; the hooks
-    /// take them instead of computing them again.
-    Prepared(Box<Prepared>),
+    /// take them instead of computing them again. With the parsed head
+    /// where the session can take it (`Plain::prepared`).
+    Prepared(Box<Prepared>, Option<Parsed>),
     /// For Pingora, as it is.
     Pass,
 }
@@ -40,6 +41,15 @@ pub struct Prepared {
     pub started: Instant,
 }
 
+/// A head parsed as Pingora's `read_request` would parse it, for the
+/// session to take instead of parsing the bytes again
+/// (`ServerSession::set_parsed_request`).
+pub struct Parsed {
+    /// The head's bytes, up to and including the blank line.
+    pub head: Bytes,
+    pub header: Box<RequestHeader>,
+}
+
 /// An answer ready for the wire.
 pub struct FastAnswer {
     pub wire: Bytes,
@@ -48,46 +58,6 @@ pub struct FastAnswer {
     pub consumed: usize,
     /// The client asked to close after this response.
     pub close: bool,
-}
-
-/// The request headers the facts and the answer depend on; the rest of a
-/// head doesn't change either. A `static`, compared as strings: this runs
-/// for every field of every head, and a local array of `HeaderName`s would
-/// be built and dropped on each call.
-static RELEVANT: [HeaderName; 11] = [
-    header::HOST,
-    header::ORIGIN,
-    header::ACCESS_CONTROL_REQUEST_METHOD,
-    header::ACCESS_CONTROL_REQUEST_HEADERS,
-    HeaderName::from_static("x-request-id"),
-    HeaderName::from_static("x-forwarded-for"),
-    HeaderName::from_static("x-forwarded-proto"),
-    HeaderName::from_static("x-forwarded-host"),
-    HeaderName::from_static("sec-fetch-site"),
-    HeaderName::from_static("sec-fetch-mode"),
-    HeaderName::from_static("sec-fetch-dest"),
-];
-
-/// `RELEVANT`'s names, in the same order.
-const RELEVANT_NAMES: [&str; 11] = [
-    "host",
-    "origin",
-    "access-control-request-method",
-    "access-control-request-headers",
-    "x-request-id",
-    "x-forwarded-for",
-    "x-forwarded-proto",
-    "x-forwarded-host",
-    "sec-fetch-site",
-    "sec-fetch-mode",
-    "sec-fetch-dest",
-];
-
-fn relevant(name: &str) -> Option<&'static HeaderName> {
-    RELEVANT_NAMES
-        .iter()
-        .position(|n| n.eq_ignore_ascii_case(name))
-        .map(|i| &RELEVANT[i])
 }
 
 /// An origin-form target the `http` crate's `Uri` takes as it is, without
@@ -126,11 +96,11 @@ pub fn answer(
         facts.verdict(),
         Verdict::Preflight(_) | Verdict::CorsRefused(_) | Verdict::FetchRefused(_)
     ) {
-        return Outcome::Prepared(Box::new(Prepared {
+        return plain.prepared(Prepared {
             policy,
             facts,
             started,
-        }));
+        });
     }
     let seen = Seen {
         method: plain.method.as_str(),
@@ -223,6 +193,35 @@ impl Plain {
         )
     }
 
+    /// For Pingora: the facts, and the parsed head unless the session keeps
+    /// header-name case (then Pingora parses the head itself, to record each
+    /// name's spelling).
+    fn prepared(self, prepared: Prepared) -> Outcome {
+        let parsed = if prepared.policy.server.preserve_header_case {
+            None
+        } else {
+            self.into_parsed()
+        };
+        Outcome::Prepared(Box::new(prepared), parsed)
+    }
+
+    /// The head as Pingora's session would have parsed it without a case
+    /// map: the same method, target, version and fields.
+    fn into_parsed(self) -> Option<Parsed> {
+        let target = &self.head[self.target.clone()];
+        // No headers reserved here: the map below replaces the empty one.
+        let header = RequestHeader::build_no_case(self.method, target, Some(0)).ok()?;
+        // A plain target serializes from the `Uri`, so the round trip
+        // through the parts keeps it as sent.
+        let mut parts = http::request::Parts::from(header);
+        parts.version = Version::HTTP_11;
+        parts.headers = self.headers;
+        Some(Parsed {
+            head: self.head,
+            header: Box::new(RequestHeader::from(parts)),
+        })
+    }
+
     fn target(&self) -> &[u8] {
         &self.head[self.target.clone()]
     }
@@ -268,50 +267,51 @@ impl Plain {
     }
 }
 
-/// The fields the facts read (values sharing `head`, which starts at
-/// address `base` in the parsed buffer), and whether the client asked to
-/// close. `None` for a head the fast path leaves to Pingora: a body, an
-/// upgrade, hop-by-hop nominations, anything but exactly one `Host`.
+/// Free room in a request's header map. Its table is sized to the entries
+/// it can take, and a lookup of a name it doesn't hold (Pingora and the
+/// hooks ask for a dozen a request rarely has) stops at the first free slot:
+/// in a table filled to the brim it probes much further.
+const SPARE_SLOTS: usize = 4;
+
+/// The head's fields (values sharing `head`, which starts at address
+/// `base` in the parsed buffer), and whether the client asked to close.
+/// `None` for a head the fast path leaves to Pingora: a body, an upgrade,
+/// hop-by-hop nominations, anything but exactly one `Host`.
 fn plain_fields(
     fields: &[httparse::Header<'_>],
     head: &Bytes,
     base: usize,
 ) -> Option<(HeaderMap, bool)> {
-    let mut headers = HeaderMap::with_capacity(8);
+    let mut headers = HeaderMap::with_capacity(fields.len() + SPARE_SLOTS);
     let (mut hosts, mut lengths) = (0, 0);
     let mut connection = ConnectionTokens::default();
     for field in fields {
-        let name = field.name;
-        if name.eq_ignore_ascii_case("transfer-encoding")
-            || name.eq_ignore_ascii_case("expect")
-            || name.eq_ignore_ascii_case("upgrade")
-        {
+        let name = HeaderName::from_bytes(field.name.as_bytes()).ok()?;
+        if name == header::TRANSFER_ENCODING || name == header::EXPECT || name == header::UPGRADE {
             return None;
         }
-        if name.eq_ignore_ascii_case("content-length") {
+        if name == header::CONTENT_LENGTH {
             lengths += 1;
             if lengths > 1 || field.value.trim_ascii() != b"0" {
                 return None;
             }
         }
-        if name.eq_ignore_ascii_case("connection") {
+        if name == header::CONNECTION {
             connection.add(field.value);
             if connection.other {
                 // Hop-by-hop nominations are Pingora's to judge.
                 return None;
             }
         }
-        if let Some(known) = relevant(name) {
-            if *known == header::HOST {
-                hosts += 1;
-                if field.value.contains(&b'@') {
-                    return None;
-                }
+        if name == header::HOST {
+            hosts += 1;
+            if field.value.contains(&b'@') {
+                return None;
             }
-            let start = field.value.as_ptr() as usize - base;
-            let value = head.slice(start..start + field.value.len());
-            headers.append(known.clone(), HeaderValue::from_maybe_shared(value).ok()?);
         }
+        let start = field.value.as_ptr() as usize - base;
+        let value = head.slice(start..start + field.value.len());
+        headers.append(name, HeaderValue::from_maybe_shared(value).ok()?);
     }
     let ConnectionTokens {
         close, keep_alive, ..
@@ -321,12 +321,61 @@ fn plain_fields(
 
 #[cfg(test)]
 mod tests {
-    use super::{plain_target, RELEVANT, RELEVANT_NAMES};
+    use super::{plain_target, Plain};
+    use pingora::http::RequestHeader;
 
-    #[test]
-    fn relevant_names_spell_the_relevant_headers() {
-        for (name, header) in RELEVANT_NAMES.iter().zip(&RELEVANT) {
-            assert_eq!(*name, header.as_str());
+    /// What Pingora's own HTTP/1 session parses from `head`, read from a
+    /// real socket.
+    async fn pingora_parses(head: &[u8]) -> RequestHeader {
+        let (mut session, _client) = crate::edge::testing::session_after(head).await;
+        session.set_preserve_header_case(false);
+        assert!(session.read_request().await.unwrap());
+        session.req_header().clone()
+    }
+
+    /// A head as the session writes it upstream and the hooks read it.
+    fn described(req: &RequestHeader) -> String {
+        let mut fields: Vec<String> = req
+            .headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {}", value.as_bytes().escape_ascii()))
+            .collect();
+        fields.insert(
+            0,
+            format!(
+                "{} {} {:?} {} case-map={}",
+                req.method,
+                req.uri,
+                req.version,
+                req.raw_path().escape_ascii(),
+                req.has_case()
+            ),
+        );
+        fields.join("\n")
+    }
+
+    /// The fast path hands Pingora's session the head it parsed
+    /// (`set_parsed_request`, patch 0007) instead of letting it parse the
+    /// bytes again: it must be the head Pingora would have parsed. If a
+    /// Pingora upgrade parses differently, this fails until `Plain` follows.
+    #[tokio::test]
+    async fn the_handed_over_head_is_the_one_pingora_parses() {
+        let heads: [&[u8]; 3] = [
+            b"GET /a/b?x=1&y=%20 HTTP/1.1\r\nHost: a.example\r\nOrigin: https://app.example.com\r\nUser-Agent: t/1\r\nX-Custom: 1\r\nx-custom: 2\r\nX-Bytes: caf\xe9\r\n\r\n",
+            b"POST /form HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n",
+            b"DELETE /{json}?q=a|b HTTP/1.1\r\nhost: a:8080\r\nAccept:  */* \r\n\r\n",
+        ];
+        for head in heads {
+            let ours = Plain::parse(head)
+                .and_then(Plain::into_parsed)
+                .expect("a plain head");
+            assert_eq!(&ours.head[..], head);
+            assert_eq!(
+                described(&ours.header),
+                described(&pingora_parses(head).await),
+                "{}",
+                head.escape_ascii()
+            );
         }
     }
 

@@ -24,9 +24,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use http::HeaderValue;
-use pingora::apps::{HttpPersistentSettings, HttpServerApp, HttpServerOptions, ServerApp};
+use pingora::apps::{
+    HttpPersistentSettings, HttpServerApp, HttpServerOptions, ReusedHttpStream, ServerApp,
+};
 use pingora::protocols::http::ServerSession;
 use pingora::protocols::{Stream, ALPN};
 use pingora::server::ShutdownWatch;
@@ -152,16 +154,33 @@ impl Connection {
         self.first_request = false;
     }
 
+    /// The stream back from Pingora's finished session, with its persistent
+    /// settings and the bytes it read past the request (the start of the
+    /// next head).
+    fn reclaim(&mut self, reused: ReusedHttpStream) -> Stream {
+        let (stream, settings) = reused.consume();
+        self.settings = settings;
+        if let Some(next) = self
+            .settings
+            .as_mut()
+            .and_then(|s| s.take_pipelined_prefix())
+        {
+            self.carried = next;
+        }
+        stream
+    }
+
     /// Pingora's session for a head the front door has read, set up as
     /// Pingora's own reuse loop would (`vendor/copied/`), plus the facts the
-    /// fast path already worked out and the pipelined bytes.
+    /// fast path already worked out and the head: parsed, or as bytes for
+    /// Pingora to parse.
     fn session(
         &mut self,
         stream: Stream,
         server: &ServerView,
         prepared: Option<Box<fast::Prepared>>,
         shutting_down: bool,
-        prefix: BytesMut,
+        head: HandedHead,
     ) -> ServerSession {
         let mut session = ServerSession::new_http1(stream);
         session.set_keepalive(Some(server.keepalive.as_secs()));
@@ -179,9 +198,33 @@ impl Connection {
         // Sequential pipelining (RFC 9112 9.3.2): what Pingora read past
         // this request comes back as the start of the next head.
         session.set_pipelining_enabled(true);
-        session.set_pipelined_prefix(prefix);
         session.set_preserve_header_case(server.preserve_header_case);
+        match head {
+            HandedHead::Parsed(parsed, mut rest) => {
+                rest.advance(parsed.head.len());
+                session.set_parsed_request(parsed.head, parsed.header, rest);
+            }
+            HandedHead::Bytes(prefix) => session.set_pipelined_prefix(prefix),
+        }
         session
+    }
+}
+
+/// A head as the front door hands it to Pingora's session.
+enum HandedHead {
+    /// Parsed by the fast path; with the bytes read, from the head on.
+    Parsed(fast::Parsed, BytesMut),
+    /// Read, for Pingora to parse.
+    Bytes(BytesMut),
+}
+
+impl HandedHead {
+    /// `read`: the bytes read, from the head on.
+    fn new(parsed: Option<fast::Parsed>, read: BytesMut) -> HandedHead {
+        match parsed {
+            Some(parsed) => HandedHead::Parsed(parsed, read),
+            None => HandedHead::Bytes(read),
+        }
     }
 }
 
@@ -295,6 +338,7 @@ where
             stream = returned;
             conn.next_request();
             let mut prepared = None;
+            let mut parsed = None;
             if origin && self.listener == Listener::Proxy {
                 let keep_alive = conn.reuses_remaining != Some(0)
                     && !server.keepalive.is_zero()
@@ -304,22 +348,15 @@ where
                         conn.carried = write_fast(&mut stream, &fast, &mut prefix, &server).await?;
                         continue;
                     }
-                    fast::Outcome::Prepared(facts) => prepared = Some(facts),
+                    fast::Outcome::Prepared(facts, head) => {
+                        (prepared, parsed) = (Some(facts), head)
+                    }
                     fast::Outcome::Pass => {}
                 }
             }
-            let session = conn.session(stream, &server, prepared, *shutdown.borrow(), prefix);
-            let reused = self.app.process_new_http(session, &shutdown).await?;
-            let settings;
-            (stream, settings) = reused.consume();
-            conn.settings = settings;
-            if let Some(next) = conn
-                .settings
-                .as_mut()
-                .and_then(|s| s.take_pipelined_prefix())
-            {
-                conn.carried = next;
-            }
+            let head = HandedHead::new(parsed, prefix);
+            let session = conn.session(stream, &server, prepared, *shutdown.borrow(), head);
+            stream = conn.reclaim(self.app.process_new_http(session, &shutdown).await?);
         }
     }
 

@@ -107,12 +107,10 @@ impl Scan {
     /// arrived. Bare-LF line ends count too, as Pingora accepts them.
     /// Empty lines before the request line are skipped (RFC 9112 2.2).
     fn end(&mut self, buf: &[u8]) -> Option<usize> {
-        while self.scanned < buf.len() {
-            let i = self.scanned;
-            self.scanned += 1;
-            if buf[i] != b'\n' {
-                continue;
-            }
+        // Line by line: a search for the next LF, not a test of each byte.
+        while let Some(at) = buf[self.scanned..].iter().position(|&b| b == b'\n') {
+            let i = self.scanned + at;
+            self.scanned = i + 1;
             let start = self.line_start;
             let line = &buf[start..i];
             let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -133,6 +131,7 @@ impl Scan {
                 }
             }
         }
+        self.scanned = buf.len();
         None
     }
 

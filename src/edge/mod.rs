@@ -26,3 +26,25 @@ pub mod request_id;
 pub mod set_cookie;
 pub mod upstream_hint;
 pub mod verdict;
+
+/// Helpers for the request path's unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use pingora::protocols::http::ServerSession;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+
+    /// Pingora's HTTP/1 session on a real loopback socket whose client has
+    /// sent `request`, and that client.
+    pub async fn session_after(request: &[u8]) -> (ServerSession, TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        client.write_all(request).await.unwrap();
+        let stream: pingora::protocols::Stream =
+            Box::new(pingora::protocols::l4::stream::Stream::from(server));
+        (ServerSession::new_http1(stream), client)
+    }
+}

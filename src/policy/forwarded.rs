@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{HeaderMap, HeaderName, HeaderValue, HOST};
 use ipnet::IpNet;
 
@@ -113,9 +114,69 @@ impl<'a> ClientView<'a> {
 /// What the upstream is told about the client. `None` removes the header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamForwarding {
-    pub x_forwarded_for: Option<HeaderValue>,
+    pub x_forwarded_for: ForwardedFor,
     pub x_forwarded_proto: HeaderValue,
     pub x_forwarded_host: Option<HeaderValue>,
+}
+
+/// The `X-Forwarded-For` the upstream gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ForwardedFor {
+    /// None (no peer address, nothing trusted to pass on).
+    Absent,
+    /// The peer's address alone, as text: written straight into the
+    /// upstream's head, without a header value of its own to allocate.
+    Peer(IpText),
+    /// A trusted chain, with the peer appended.
+    Chain(HeaderValue),
+}
+
+impl ForwardedFor {
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            ForwardedFor::Absent => None,
+            ForwardedFor::Peer(ip) => Some(ip.as_bytes()),
+            ForwardedFor::Chain(value) => Some(value.as_bytes()),
+        }
+    }
+
+    /// As a header value, for a head the fields are set in.
+    pub fn value(&self) -> Option<HeaderValue> {
+        match self {
+            ForwardedFor::Absent => None,
+            ForwardedFor::Peer(ip) => HeaderValue::from_bytes(ip.as_bytes()).ok(),
+            ForwardedFor::Chain(value) => Some(value.clone()),
+        }
+    }
+}
+
+impl UpstreamForwarding {
+    /// These fields and `X-Request-Id: request_id`, as HTTP/1 lines with
+    /// Title-Case names, as a head without a case map is written upstream
+    /// (for `Session::set_upstream_request_header_block`).
+    pub fn lines(&self, request_id: &HeaderValue) -> Bytes {
+        let fields = [
+            (&b"X-Forwarded-For: "[..], self.x_forwarded_for.as_bytes()),
+            (
+                b"X-Forwarded-Proto: ",
+                Some(self.x_forwarded_proto.as_bytes()),
+            ),
+            (
+                b"X-Forwarded-Host: ",
+                self.x_forwarded_host.as_ref().map(HeaderValue::as_bytes),
+            ),
+            (b"X-Request-Id: ", Some(request_id.as_bytes())),
+        ];
+        let mut out = BytesMut::with_capacity(160);
+        for (name, value) in fields {
+            if let Some(value) = value {
+                out.put_slice(name);
+                out.put_slice(value);
+                out.put_slice(b"\r\n");
+            }
+        }
+        out.freeze()
+    }
 }
 
 /// Other spellings of what a proxy in front tells its upstream: the client's
@@ -155,16 +216,22 @@ pub fn is_proxy_claim(name: &str) -> bool {
 /// claims from an untrusted peer, and, unless allowed, any name with an
 /// underscore. CGI/WSGI/PHP servers fold `X_Forwarded_For` into the same
 /// variable as `X-Forwarded-For`, so an underscore spelling would slip a
-/// claim past the check above (nginx ignores them by default too).
+/// claim past the check above (nginx ignores them by default too). And any
+/// of `replaced`, fields the gateway writes itself after the head: found in
+/// the same pass, not looked up one by one.
 pub fn headers_to_drop(
     headers: &HeaderMap,
     peer_trusted: bool,
     allow_underscores: bool,
+    replaced: &[HeaderName],
 ) -> Vec<HeaderName> {
     let mut drop = Vec::new();
     for name in headers.keys() {
         let text = name.as_str();
-        if (!peer_trusted && is_proxy_claim(text)) || (!allow_underscores && text.contains('_')) {
+        if (!peer_trusted && is_proxy_claim(text))
+            || (!allow_underscores && text.contains('_'))
+            || replaced.contains(name)
+        {
             drop.push(name.clone());
         }
     }
@@ -178,7 +245,7 @@ pub fn upstream_forwarding(
     own_tls: bool,
     headers: &HeaderMap,
 ) -> UpstreamForwarding {
-    let peer = view.peer.and_then(ip_value);
+    let peer = view.peer.map(IpText::of);
     let own_proto = HeaderValue::from_static(if own_tls { "https" } else { "http" });
     // The Host the client sent, shared rather than copied; the HTTP/2
     // authority has no header value to share.
@@ -188,16 +255,16 @@ pub fn upstream_forwarding(
     };
     if !view.peer_trusted {
         return UpstreamForwarding {
-            x_forwarded_for: peer,
+            x_forwarded_for: peer.map_or(ForwardedFor::Absent, ForwardedFor::Peer),
             x_forwarded_proto: own_proto,
             x_forwarded_host: own_host(),
         };
     }
     let mut chain = headers.get_all(&X_FORWARDED_FOR).iter();
     let x_forwarded_for = match (chain.next(), chain.next()) {
-        (None, _) => peer.clone(),
+        (None, _) => peer.map_or(ForwardedFor::Absent, ForwardedFor::Peer),
         // One header and nothing to append: pass it on as it is.
-        (Some(only), None) if peer.is_none() => Some(only.clone()),
+        (Some(only), None) if peer.is_none() => ForwardedFor::Chain(only.clone()),
         (Some(first), second) => {
             let mut joined = Vec::with_capacity(first.len() + 48);
             joined.extend_from_slice(first.as_bytes());
@@ -209,7 +276,7 @@ pub fn upstream_forwarding(
                 joined.extend_from_slice(b", ");
                 joined.extend_from_slice(peer.as_bytes());
             }
-            HeaderValue::from_bytes(&joined).ok()
+            HeaderValue::from_bytes(&joined).map_or(ForwardedFor::Absent, ForwardedFor::Chain)
         }
     };
     let x_forwarded_proto = match headers.get(&X_FORWARDED_PROTO) {
@@ -227,32 +294,47 @@ pub fn upstream_forwarding(
     }
 }
 
-/// An address as a header value, formatted on the stack: one allocation
-/// (the value's own) instead of a `String` and a copy.
-fn ip_value(ip: IpAddr) -> Option<HeaderValue> {
-    use std::io::Write as _;
-    if let IpAddr::V4(v4) = ip {
-        // Every proxied request formats one: four octets without `fmt`'s
-        // machinery, which costs about a thousand instructions.
-        let mut out = [0u8; 15];
-        let mut n = 0;
-        let mut digits = itoa::Buffer::new();
-        for (i, octet) in v4.octets().into_iter().enumerate() {
-            if i > 0 {
-                out[n] = b'.';
-                n += 1;
+/// An address as text, formatted on the stack (no allocation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpText {
+    text: [u8; 48],
+    len: usize,
+}
+
+impl IpText {
+    pub fn of(ip: IpAddr) -> IpText {
+        use std::io::Write as _;
+        let mut out = IpText {
+            text: [0; 48],
+            len: 0,
+        };
+        if let IpAddr::V4(v4) = ip {
+            // Every proxied request formats one: four octets without
+            // `fmt`'s machinery, which costs about a thousand instructions.
+            let mut digits = itoa::Buffer::new();
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b".");
+                }
+                out.push(digits.format(octet).as_bytes());
             }
-            let text = digits.format(octet).as_bytes();
-            out[n..n + text.len()].copy_from_slice(text);
-            n += text.len();
+            return out;
         }
-        return HeaderValue::from_bytes(&out[..n]).ok();
+        let mut cursor = std::io::Cursor::new(&mut out.text[..]);
+        // 48 bytes hold the longest IPv6 text (45).
+        let _ = write!(cursor, "{ip}");
+        out.len = cursor.position() as usize;
+        out
     }
-    let mut buf = [0u8; 64];
-    let mut cursor = std::io::Cursor::new(&mut buf[..]);
-    write!(cursor, "{ip}").ok()?;
-    let n = cursor.position() as usize;
-    HeaderValue::from_bytes(&buf[..n]).ok()
+
+    fn push(&mut self, bytes: &[u8]) {
+        self.text[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.text[..self.len]
+    }
 }
 
 fn first_token<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h [u8]> {
@@ -307,7 +389,47 @@ mod tests {
             "::ffff:10.0.0.1",
         ] {
             let ip: IpAddr = ip.parse().unwrap();
-            assert_eq!(ip_value(ip).unwrap(), ip.to_string().as_str());
+            assert_eq!(IpText::of(ip).as_bytes(), ip.to_string().as_bytes());
+        }
+    }
+
+    /// `lines` writes what setting the fields in a caseless head writes
+    /// (Title-Case names, in the same order), leaving out absent ones.
+    #[test]
+    fn forwarding_lines_are_the_fields_the_head_would_carry() {
+        use crate::policy::response_head::Lines;
+        let chain = header_map(&[
+            ("host", "internal:8080"),
+            ("x-forwarded-for", "198.51.100.7"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "gw.example.com"),
+        ]);
+        let bare = header_map(&[]);
+        let id = HeaderValue::from_static("req-1");
+        for (peer, h) in [
+            ("203.0.113.9", &chain),
+            ("10.1.2.3", &chain),
+            ("::1", &chain),
+            ("10.1.2.3", &bare),
+        ] {
+            let v = view(peer, h);
+            let f = upstream_forwarding(&v, false, h);
+            let mut map = HeaderMap::new();
+            for (name, value) in [
+                (X_FORWARDED_FOR, f.x_forwarded_for.value()),
+                (X_FORWARDED_PROTO, Some(f.x_forwarded_proto.clone())),
+                (X_FORWARDED_HOST, f.x_forwarded_host.clone()),
+                (HeaderName::from_static("x-request-id"), Some(id.clone())),
+            ] {
+                if let Some(value) = value {
+                    map.insert(name, value);
+                }
+            }
+            assert_eq!(
+                String::from_utf8_lossy(&f.lines(&id)),
+                String::from_utf8_lossy(Lines::of(map).get(true)),
+                "peer {peer}"
+            );
         }
     }
 
@@ -331,9 +453,9 @@ mod tests {
         let h = header_map(&[("x-forwarded-for", "1.2.3.4"), ("forwarded", "for=1.2.3.4")]);
         let v = view("203.0.113.9", &h);
         let f = upstream_forwarding(&v, false, &h);
-        assert_eq!(f.x_forwarded_for.unwrap(), "203.0.113.9");
+        assert_eq!(f.x_forwarded_for.value().unwrap(), "203.0.113.9");
         assert_eq!(f.x_forwarded_proto, "http");
-        assert!(headers_to_drop(&h, v.peer_trusted, false)
+        assert!(headers_to_drop(&h, v.peer_trusted, false, &[])
             .contains(&HeaderName::from_static("forwarded")));
     }
 
@@ -346,7 +468,7 @@ mod tests {
             ("accept", "*/*"),
         ]);
         let names = |trusted, allow| -> Vec<String> {
-            headers_to_drop(&h, trusted, allow)
+            headers_to_drop(&h, trusted, allow, &[])
                 .iter()
                 .map(|n| n.to_string())
                 .collect()
@@ -368,7 +490,7 @@ mod tests {
         let v = view("10.1.2.3", &h);
         let f = upstream_forwarding(&v, false, &h);
         assert_eq!(
-            f.x_forwarded_for.unwrap(),
+            f.x_forwarded_for.value().unwrap(),
             "198.51.100.7, 10.0.0.5, 10.1.2.3"
         );
         assert_eq!(f.x_forwarded_proto, "https");

@@ -208,3 +208,58 @@ fn requests_the_fast_path_hands_on_are_proxied_as_the_hooks_would() {
         assert_eq!(r.header("x-forwarded-host"), Some("gateway.test"));
     }
 }
+
+/// The forwarding fields and the request id go upstream as lines after a
+/// caseless head's fields, or set in the map of a head that keeps case:
+/// either way once each, with the gateway's values, whatever the client
+/// sent; and the response's CORS fields and `Vary` likewise once.
+#[test]
+fn forwarding_fields_and_cors_fields_go_once_whichever_way_they_are_written() {
+    let up = Upstream::start();
+    let sent = [
+        ("Origin", APP),
+        ("X-Request-Id", "req-7"),
+        ("x-request-id", "req-8"),
+        ("X-Forwarded-For", "6.6.6.6"),
+        ("x-forwarded-for", "7.7.7.7"),
+        ("X-Forwarded-Proto", "https"),
+        ("X-FORWARDED-HOST", "evil.example"),
+    ];
+    let mut seen = Vec::new();
+    for preserve in [false, true] {
+        up.clear();
+        let gw = Gateway::start(
+            up.addr,
+            GatewayOptions {
+                settings: Settings::new().set("server.preserve_header_case", preserve),
+                ..GatewayOptions::default()
+            },
+        );
+        let r = request(gw.addr, "GET", "/", &sent, b"");
+        assert_eq!(r.status, 200, "preserve={preserve}: {r:?}");
+        assert_eq!(r.all("access-control-allow-origin"), [APP]);
+        assert_eq!(r.all("vary"), ["Origin"]);
+        assert_eq!(r.all("x-request-id"), ["req-7"]);
+        let got = up.last();
+        let fields: Vec<(&str, usize, Option<String>)> = [
+            "x-forwarded-for",
+            "x-forwarded-proto",
+            "x-forwarded-host",
+            "x-request-id",
+        ]
+        .into_iter()
+        .map(|name| {
+            let value = got.header(name).map(str::to_owned);
+            (name, got.header_count(name), value)
+        })
+        .collect();
+        for (name, count, value) in &fields {
+            assert_eq!(*count, 1, "preserve={preserve}: {name} {value:?}");
+        }
+        seen.push(fields);
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert_eq!(seen[0][0].2.as_deref(), Some("127.0.0.1"));
+    assert_eq!(seen[0][1].2.as_deref(), Some("http"));
+    assert_eq!(seen[0][2].2.as_deref(), Some("gateway.test"));
+}

@@ -25,7 +25,8 @@ use crate::edge::verdict;
 use crate::observe::metrics::UpstreamFailure;
 use crate::policy::body_pace::{Limit, Pace};
 use crate::policy::forwarded::{self, ClientView};
-use crate::policy::header_edit::{self, Name};
+use crate::policy::header_edit::{self, HeaderEdit, Name};
+use crate::policy::headers::NonceUse;
 use crate::policy::origin::Scheme;
 use crate::policy::SitePolicy;
 use crate::state::{Active, InFlight, OnceWarning, RouteState, SharedState};
@@ -40,6 +41,14 @@ const X_FORWARDED_FOR: Name = Name::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: Name = Name::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: Name = Name::from_static("x-forwarded-host");
 const REQUEST_ID: Name = Name::from_static("x-request-id");
+/// What `UpstreamForwarding::lines` writes: taken off the upstream head
+/// first, as setting them would replace them.
+static FORWARDING: [http::HeaderName; 4] = [
+    forwarded::X_FORWARDED_FOR,
+    forwarded::X_FORWARDED_PROTO,
+    forwarded::X_FORWARDED_HOST,
+    http::HeaderName::from_static("x-request-id"),
+];
 const CONTENT_LENGTH: Name = Name::from_static("content-length");
 
 pub struct Gateway {
@@ -277,27 +286,27 @@ impl ProxyHttp for Gateway {
                 .or(original.uri.authority().map(|a| a.as_str().as_bytes())),
         };
         let f = forwarded::upstream_forwarding(&view, tls, &original.headers);
+        let nonce_use = ctx.site().headers.nonce();
+        // The forwarding fields and the request id go after the head's fields
+        // as lines where they can: inserting each into the map Pingora cloned
+        // for the upstream (no room to spare) would grow it.
+        let as_lines =
+            !policy.server.preserve_header_case && !upstream.has_case() && nonce_use.is_none();
         let dropped = forwarded::headers_to_drop(
             &upstream.headers,
             view.peer_trusted,
             policy.server.allow_underscores_in_headers,
+            if as_lines { &FORWARDING } else { &[] },
         );
         single_content_length(upstream)?;
-        let nonce_use = ctx.site().headers.nonce();
-        header_edit::edit_request(upstream, |h| {
+        if as_lines {
             for name in &dropped {
-                h.remove(name);
+                upstream.remove(name);
             }
-            header_edit::set_or_remove(h, &X_FORWARDED_FOR, f.x_forwarded_for);
-            h.set(&X_FORWARDED_PROTO, f.x_forwarded_proto);
-            header_edit::set_or_remove(h, &X_FORWARDED_HOST, f.x_forwarded_host);
-            h.set(&REQUEST_ID, ctx.facts.request_id.clone());
-            if let Some(nonce_use) = nonce_use {
-                // The app gets the nonce to put into its HTML; a client
-                // can't choose it.
-                header_edit::set_or_remove(h, &nonce_use.request_header, ctx.facts.nonce.clone());
-            }
-        });
+            session.set_upstream_request_header_block(f.lines(&ctx.facts.request_id));
+        } else {
+            forward_in_head(upstream, &dropped, f, &ctx.facts, nonce_use);
+        }
         if let Target::Rewritten(target) = &ctx.facts.target {
             upstream.set_raw_path(target)?;
         }
@@ -451,6 +460,31 @@ fn html_nonce(
         placeholder,
         Bytes::copy_from_slice(nonce.as_bytes()),
     ))
+}
+
+/// The forwarding fields, the request id and the route's nonce set in the
+/// upstream head itself (a head with a case map, or a route with a nonce).
+fn forward_in_head(
+    upstream: &mut RequestHeader,
+    dropped: &[http::HeaderName],
+    f: forwarded::UpstreamForwarding,
+    facts: &RequestFacts,
+    nonce_use: Option<&NonceUse>,
+) {
+    header_edit::edit_request(upstream, |h| {
+        for name in dropped {
+            h.remove(name);
+        }
+        header_edit::set_or_remove(h, &X_FORWARDED_FOR, f.x_forwarded_for.value());
+        h.set(&X_FORWARDED_PROTO, f.x_forwarded_proto);
+        header_edit::set_or_remove(h, &X_FORWARDED_HOST, f.x_forwarded_host);
+        h.set(&REQUEST_ID, facts.request_id.clone());
+        if let Some(nonce_use) = nonce_use {
+            // The app gets the nonce to put into its HTML; a client can't
+            // choose it.
+            header_edit::set_or_remove(h, &nonce_use.request_header, facts.nonce.clone());
+        }
+    });
 }
 
 /// `Content-Length: 5, 5` or the header twice: Pingora accepts identical

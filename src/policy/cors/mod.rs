@@ -112,17 +112,20 @@ pub struct CorsPolicy {
     actual: Vec<(Name, HeaderValue)>,
     vary_actual: HeaderValue,
     vary_preflight: HeaderValue,
+    proxied: actual::ProxiedLines,
 }
 
 impl CorsPolicy {
     pub fn new(settings: CorsSettings) -> CorsPolicy {
         let (exact, wildcards) = allow_origin::origin_sets(&settings.allowed_origins);
         let credentials = settings.allow_credentials && !settings.allow_any_origin;
+        let actual = actual::headers(&settings, credentials);
         CorsPolicy {
             exact,
             wildcards,
             preflight: preflight::headers(&settings, credentials),
-            actual: actual::headers(&settings, credentials),
+            proxied: actual::proxied_lines(&actual),
+            actual,
             vary_actual: join(VARY_ACTUAL),
             vary_preflight: join(preflight::VARY),
             settings,

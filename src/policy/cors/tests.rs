@@ -337,3 +337,63 @@ fn report_mode_forwards_and_says_what_it_would_block() {
     assert_eq!(resp.headers["access-control-allow-origin"], "*");
     assert!(resp.headers.get("vary").is_none());
 }
+
+/// `proxied_lines` is what `apply_to_response` (then the Fetch Metadata
+/// `vary::ensure`) adds to a head with no CORS fields or `Vary`, spelled as
+/// that head's fields are written, in the same order.
+#[test]
+fn proxied_lines_are_what_the_map_path_adds_to_a_bare_head() {
+    use crate::policy::fetch_metadata;
+    use crate::policy::response_head::Lines;
+    use crate::policy::vary;
+    let mut with_expose = settings(&[APP], false);
+    with_expose.expose_headers = vec!["X-Total".into()];
+    let without_credentials = CorsSettings {
+        allow_credentials: false,
+        ..settings(&[APP], false)
+    };
+    for cors in [
+        app_policy(),
+        CorsPolicy::new(with_expose),
+        CorsPolicy::new(without_credentials),
+    ] {
+        for decision in [allowed(APP), CorsDecision::NotCors] {
+            for fetch_vary in [false, true] {
+                let mut map = http::HeaderMap::new();
+                cors.apply_to_response(&mut map, &decision);
+                if fetch_vary {
+                    vary::ensure(
+                        &mut map,
+                        fetch_metadata::VARY,
+                        &fetch_metadata::vary_value(),
+                    );
+                }
+                let expected = Lines::of(map);
+                for title_case in [false, true] {
+                    let mut lines = bytes::BytesMut::new();
+                    assert!(cors.proxied_lines(&decision, fetch_vary, title_case, &mut lines));
+                    assert_eq!(
+                        String::from_utf8_lossy(&lines),
+                        String::from_utf8_lossy(expected.get(title_case)),
+                        "{decision:?} fetch_vary={fetch_vary} title_case={title_case}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn report_mode_and_answered_decisions_are_left_to_the_map_path() {
+    let cors = app_policy();
+    for decision in [
+        CorsDecision::Observed(None),
+        CorsDecision::Preflight(Grant {
+            allow_origin: HeaderValue::from_static(APP),
+        }),
+    ] {
+        let mut lines = bytes::BytesMut::new();
+        assert!(!cors.proxied_lines(&decision, false, true, &mut lines));
+        assert!(lines.is_empty());
+    }
+}

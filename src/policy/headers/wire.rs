@@ -3,13 +3,13 @@
 //! copy per answer instead of a header-map insert per header, so a longer
 //! set (the hardened preset, custom headers) costs next to nothing more.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::HeaderName;
 use pingora::http::ResponseHeader;
-use pingora::protocols::http::v1::common::title_case_headers_to_wire;
 
 use super::Entry;
 use crate::policy::header_edit;
+use crate::policy::response_head::Lines;
 
 /// Names an answer's own head carries, or that follow the block: a block
 /// that set or removed one of them would not be what `apply` does to that
@@ -39,10 +39,7 @@ pub(super) fn removes_answer_name(remove: &[String]) -> bool {
 /// head is written in.
 #[derive(Debug, Clone)]
 pub struct Block {
-    /// Names in Title-Case (`[server] preserve_header_case` off).
-    pub title_case: Bytes,
-    /// Pingora's own: lower case but for twelve common names.
-    pub as_pingora_writes: Bytes,
+    lines: Lines,
     /// What `apply` takes off an upstream's head before the block goes
     /// after it: the names to remove, the block's own names (ours replace
     /// the upstream's), the request id's and, over plain HTTP, the
@@ -71,11 +68,7 @@ impl Block {
     /// The block spelled as a head written with (`title_case`) or without
     /// Title-Case names.
     pub fn fields(&self, title_case: bool) -> &Bytes {
-        if title_case {
-            &self.title_case
-        } else {
-            &self.as_pingora_writes
-        }
+        self.lines.get(title_case)
     }
 }
 
@@ -92,17 +85,12 @@ pub(super) fn block(set: &[Entry], also_strip: &[HeaderName]) -> Option<Block> {
             _ => return None,
         }
     }
-    let mut title_case = BytesMut::with_capacity(512);
-    title_case_headers_to_wire(&head.headers, &mut title_case);
-    let mut as_pingora_writes = Vec::with_capacity(512);
-    head.header_to_h1_wire(&mut as_pingora_writes);
     let mut strip: Vec<HeaderName> = head.headers.keys().cloned().collect();
     strip.extend(also_strip.iter().cloned());
     // The request id's line follows the block.
     strip.push(HeaderName::from_static("x-request-id"));
     Some(Block {
-        title_case: title_case.freeze(),
-        as_pingora_writes: Bytes::from(as_pingora_writes),
+        lines: Lines::of(http::response::Parts::from(head).headers),
         strip_bits: strip.iter().fold(0, |bits, name| bits | name_bit(name)),
         strip: strip.into(),
     })
@@ -118,7 +106,10 @@ mod tests {
     fn fields(head: &pingora::http::ResponseHeader, title_case: bool) -> Vec<u8> {
         let mut wire = bytes::BytesMut::new();
         if title_case {
-            super::title_case_headers_to_wire(&head.headers, &mut wire);
+            pingora::protocols::http::v1::common::title_case_headers_to_wire(
+                &head.headers,
+                &mut wire,
+            );
         } else {
             head.header_to_h1_wire(&mut wire);
         }
