@@ -150,6 +150,15 @@ impl ForwardedFor {
     }
 }
 
+/// The names `UpstreamForwarding::lines` writes: whoever sends the lines
+/// takes fields of these names off the head first, as setting them would.
+pub static LINE_NAMES: [HeaderName; 4] = [
+    X_FORWARDED_FOR,
+    X_FORWARDED_PROTO,
+    X_FORWARDED_HOST,
+    HeaderName::from_static("x-request-id"),
+];
+
 impl UpstreamForwarding {
     /// These fields and `X-Request-Id: request_id`, as HTTP/1 lines with
     /// Title-Case names, as a head without a case map is written upstream

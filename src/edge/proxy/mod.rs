@@ -41,14 +41,6 @@ const X_FORWARDED_FOR: Name = Name::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: Name = Name::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: Name = Name::from_static("x-forwarded-host");
 const REQUEST_ID: Name = Name::from_static("x-request-id");
-/// What `UpstreamForwarding::lines` writes: taken off the upstream head
-/// first, as setting them would replace them.
-static FORWARDING: [http::HeaderName; 4] = [
-    forwarded::X_FORWARDED_FOR,
-    forwarded::X_FORWARDED_PROTO,
-    forwarded::X_FORWARDED_HOST,
-    http::HeaderName::from_static("x-request-id"),
-];
 const CONTENT_LENGTH: Name = Name::from_static("content-length");
 
 pub struct Gateway {
@@ -296,7 +288,11 @@ impl ProxyHttp for Gateway {
             &upstream.headers,
             view.peer_trusted,
             policy.server.allow_underscores_in_headers,
-            if as_lines { &FORWARDING } else { &[] },
+            if as_lines {
+                &forwarded::LINE_NAMES
+            } else {
+                &[]
+            },
         );
         single_content_length(upstream)?;
         if as_lines {

@@ -306,6 +306,7 @@ impl HttpSession {
         self.buf.clear();
         if let Some(parsed) = self.parsed_request.take() {
             let size = parsed.head.len();
+            self.raw_header = Some(BufRef(0, size));
             self.accept_request(parsed.head, parsed.header, parsed.rest)?;
             return Ok(Some(size));
         }
@@ -488,7 +489,6 @@ impl HttpSession {
         mut request_header: Box<RequestHeader>,
         preread_body: BytesMut,
     ) -> Result<()> {
-        self.raw_header = Some(BufRef(0, buf.len()));
         let contains_transfer_encoding =
             request_header.headers.contains_key(TRANSFER_ENCODING);
         let contains_content_length =
