@@ -3,7 +3,12 @@
 //! policy, well-formed sources. A browser silently ignores what it doesn't
 //! understand, so a typo would quietly weaken the policy; here it is an error
 //! naming the directive and where it is. Risky but valid choices are
-//! warnings.
+//! warnings. Source expressions (keywords, nonces, hashes, schemes, hosts)
+//! are checked in `sources`.
+
+mod sources;
+
+use sources::source_list;
 
 /// Every directive a current browser knows (CSP Level 3 and the Trusted
 /// Types and Fenced Frames additions), and the deprecated ones still seen.
@@ -53,21 +58,6 @@ pub fn directive_label(name: &str) -> &'static str {
         .copied()
         .unwrap_or("other")
 }
-
-const KEYWORDS: &[&str] = &[
-    "self",
-    "none",
-    "unsafe-inline",
-    "unsafe-eval",
-    "strict-dynamic",
-    "unsafe-hashes",
-    "report-sample",
-    "unsafe-allow-redirects",
-    "wasm-unsafe-eval",
-    "inline-speculation-rules",
-    "script",
-    "allow-duplicates",
-];
 
 /// Directives whose value is a source list.
 fn takes_sources(name: &str) -> bool {
@@ -381,282 +371,11 @@ fn trusted_types(name: &str, values: &[(usize, &str)]) -> Vec<CspError> {
         .collect()
 }
 
-/// A fetch directive's source list: not empty, `'none'` alone, every
-/// source well formed.
-fn source_list(
-    name: &str,
-    values: &[(usize, &str)],
-    at_end: usize,
-    out: &mut Checked,
-) -> Vec<CspError> {
-    debug_assert!(takes_sources(name));
-    if values.is_empty() {
-        return vec![err(
-            Some(name),
-            at_end,
-            format!("{name} has no sources: write 'none' to allow nothing"),
-        )];
-    }
-    if values.len() > 1 && values.iter().any(|(_, v)| v.eq_ignore_ascii_case("'none'")) {
-        let (at, _) = values
-            .iter()
-            .find(|(_, v)| v.eq_ignore_ascii_case("'none'"))
-            .unwrap_or(&values[0]);
-        return vec![err(
-            Some(name),
-            *at,
-            format!("'none' must be the only source of {name}: anything beside it contradicts it"),
-        )];
-    }
-    values
-        .iter()
-        .filter_map(|(at, v)| check_source(name, *at, v, out).err())
-        .collect()
-}
-
 fn is_token(v: &str) -> bool {
     !v.is_empty()
         && v.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-fn is_base64(v: &str) -> bool {
-    !v.is_empty()
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_'))
-}
-
-fn check_source(name: &str, at: usize, v: &str, out: &mut Checked) -> Result<(), CspError> {
-    let bad = |why: &str| Err(err(Some(name), at, format!("{v:?} {why}")));
-    if let Some(inner) = v.strip_prefix('\'') {
-        let Some(inner) = inner.strip_suffix('\'') else {
-            return bad("has an opening quote but no closing one");
-        };
-        return check_quoted_source(name, at, v, inner, out);
-    }
-    check_bare_source(name, at, v)
-}
-
-/// A quoted source `'inner'`: a nonce, a hash or a keyword.
-fn check_quoted_source(
-    name: &str,
-    at: usize,
-    v: &str,
-    inner: &str,
-    out: &mut Checked,
-) -> Result<(), CspError> {
-    let bad = |why: &str| Err(err(Some(name), at, format!("{v:?} {why}")));
-    let lower = inner.to_ascii_lowercase();
-    if let Some(nonce) = lower.strip_prefix("nonce-") {
-        if nonce == NONCE_PLACEHOLDER {
-            out.has_nonce = true;
-            return Ok(());
-        }
-        return if is_base64(&inner["nonce-".len()..]) {
-            Ok(())
-        } else {
-            bad("is not a nonce source: 'nonce-' then base64, or 'nonce-{nonce}' for a fresh one per response")
-        };
-    }
-    for alg in ["sha256-", "sha384-", "sha512-"] {
-        if let Some(hash) = lower.strip_prefix(alg) {
-            return if is_base64(hash) {
-                Ok(())
-            } else {
-                bad("is not a hash source: 'sha256-' then the base64 digest")
-            };
-        }
-    }
-    if KEYWORDS.contains(&lower.as_str()) {
-        if name == "frame-ancestors" && !matches!(lower.as_str(), "self" | "none") {
-            return bad(
-                "has no meaning in frame-ancestors (only 'self', 'none', hosts and schemes)",
-            );
-        }
-        return Ok(());
-    }
-    bad("is not a CSP keyword ('self', 'none', 'unsafe-inline', 'strict-dynamic' ...)")
-}
-
-/// An unquoted source: `*`, a scheme or a host.
-fn check_bare_source(name: &str, at: usize, v: &str) -> Result<(), CspError> {
-    let bad = |why: &str| Err(err(Some(name), at, format!("{v:?} {why}")));
-    if v.contains(NONCE_PLACEHOLDER) {
-        return bad("must be quoted as a source: write 'nonce-{nonce}'");
-    }
-    if KEYWORDS.contains(&v.to_ascii_lowercase().as_str()) {
-        return Err(err(
-            Some(name),
-            at,
-            format!(
-                "keyword {v:?} must be quoted: write '{v}' (unquoted, it means a host named {v})"
-            ),
-        ));
-    }
-    if v == "*" {
-        return Ok(());
-    }
-    if is_directive(&v.to_ascii_lowercase()) {
-        return bad("is a directive name where a source should be: is a `;` missing before it?");
-    }
-    if let Some(scheme) = v.strip_suffix(':') {
-        return if is_scheme(scheme) {
-            Ok(())
-        } else {
-            bad("is not a scheme source like https: or data:")
-        };
-    }
-    if is_host_source(v) {
-        Ok(())
-    } else {
-        bad("is not a source: expected a quoted keyword, a scheme (https:), a host ([scheme://]host[:port][/path]) or *")
-    }
-}
-
-fn is_scheme(s: &str) -> bool {
-    let mut b = s.bytes();
-    b.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && b.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
-}
-
-/// `[scheme://]host[:port][/path]` where host is `*`, `*.name` or a name.
-fn is_host_source(v: &str) -> bool {
-    let rest = match v.split_once("://") {
-        Some((scheme, rest)) if is_scheme(scheme) => rest,
-        Some(_) => return false,
-        None => v,
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || !p.is_empty() => (h, Some(p)),
-        _ => (authority, None),
-    };
-    let host_ok = host == "*"
-        || {
-            let name = host.strip_prefix("*.").unwrap_or(host);
-            !name.is_empty()
-                && name.split('.').all(|label| {
-                    !label.is_empty()
-                        && label
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                })
-        }
-        || (host.starts_with('[') && host.ends_with(']'));
-    let port_ok = port.is_none_or(|p| {
-        p == "*" || (p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok_and(|n| n > 0))
-    });
-    let path_ok = path
-        .bytes()
-        .all(|b| b.is_ascii_graphic() && !matches!(b, b';' | b',' | b'\'' | b'"'));
-    host_ok && port_ok && path_ok
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::policy::headers::{
-        CSP_DEVELOPMENT, CSP_HARDENED_DEVELOPMENT, CSP_HARDENED_PRODUCTION, CSP_PRODUCTION,
-    };
-
-    #[test]
-    fn the_shipped_policies_are_valid_and_quiet() {
-        for p in [
-            CSP_PRODUCTION,
-            CSP_DEVELOPMENT,
-            CSP_HARDENED_PRODUCTION,
-            CSP_HARDENED_DEVELOPMENT,
-        ] {
-            assert_eq!(check(p), Ok(Checked::default()), "{p}");
-        }
-    }
-
-    fn error(p: &str) -> CspError {
-        check(p).unwrap_err().remove(0)
-    }
-
-    #[test]
-    fn directives_replace_add_and_drop_in_place() {
-        let changes = [
-            (
-                "script-src".to_string(),
-                Some("'self' 'nonce-{nonce}'".to_string()),
-            ),
-            ("frame-ancestors".to_string(), None),
-            (
-                "img-src".to_string(),
-                Some("https://cdn.example.com".to_string()),
-            ),
-        ];
-        assert_eq!(
-            with_directives(Some("default-src 'self'; script-src 'self'; frame-ancestors 'none'; upgrade-insecure-requests"), &changes).as_deref(),
-            Some("default-src 'self'; script-src 'self' 'nonce-{nonce}'; upgrade-insecure-requests; img-src https://cdn.example.com")
-        );
-        assert_eq!(with_directives(None, &changes[1..2]), None);
-        let bare = [("upgrade-insecure-requests".to_string(), Some(String::new()))];
-        assert_eq!(
-            with_directives(None, &bare).as_deref(),
-            Some("upgrade-insecure-requests")
-        );
-    }
-
-    #[test]
-    fn every_problem_of_a_policy_is_reported() {
-        let all = check("default-src self; scritp-src 'self'; img-src 'slef' https://a.example:99999 data:; sandbox nope").unwrap_err();
-        let at: Vec<usize> = all.iter().map(|e| e.offset).collect();
-        assert_eq!(at, [12, 18, 45, 52, 91], "{all:?}");
-    }
-
-    #[test]
-    fn mistakes_are_errors_that_point_at_the_token() {
-        let e = error("default-src 'self'; scritp-src 'self'");
-        assert_eq!((e.directive.as_deref(), e.offset), (Some("scritp-src"), 20));
-        let e = error("script-src 'self'; script-src https://cdn.example");
-        assert!(e.message.contains("appears twice"), "{e:?}");
-        let e = error("default-src self");
-        assert!(e.message.contains("must be quoted: write 'self'"), "{e:?}");
-        assert_eq!(e.offset, 12);
-        let e = error("default-src 'self', img-src *");
-        assert!(e.message.contains("`,` separates policies"), "{e:?}");
-        for bad in [
-            "default-src 'slef'",
-            "default-src 'self",
-            "default-src https://exa_mple.com",
-            "default-src ht!tp:",
-            "img-src https://a.example:99999",
-            "default-src 'none' 'self'",
-            "script-src",
-            "upgrade-insecure-requests 1",
-            "frame-ancestors 'unsafe-inline'",
-            "script-src 'nonce-{nonce'",
-            "script-src nonce-{nonce}",
-            "default-src 'self' https://a.example script-src 'self'",
-            "",
-            " ; ",
-        ] {
-            assert!(check(bad).is_err(), "{bad:?} passed");
-        }
-    }
-
-    #[test]
-    fn valid_sources_pass() {
-        let p = "default-src 'none'; script-src 'self' 'nonce-{nonce}' 'strict-dynamic' https://cdn.example.com/js/ 'sha256-abc+/=' ; style-src 'self' 'nonce-AbC123=='; img-src * data: blob:; connect-src wss://*.example.com:* https://api.example.com:8443; frame-ancestors 'none'; sandbox allow-scripts allow-forms; report-uri /.helmgate/reports https://r.example/x; report-to helmgate; upgrade-insecure-requests; trusted-types default dompurify 'allow-duplicates'; require-trusted-types-for 'script'";
-        let c = check(p).unwrap();
-        assert!(c.has_nonce);
-        assert!(c.reports_itself);
-        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
-    }
-
-    #[test]
-    fn risky_choices_are_warnings() {
-        let c = check("default-src 'self'; script-src 'self' 'unsafe-eval' data: *").unwrap();
-        assert_eq!(c.warnings.len(), 4, "{:?}", c.warnings);
-        assert!(c.warnings.iter().any(|w| w.contains("no object-src")));
-        let c = check("default-src 'self' 'unsafe-eval'; object-src 'none'").unwrap();
-        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
-        assert!(check("default-src 'none'").unwrap().warnings.is_empty());
-    }
-}
+mod tests;
